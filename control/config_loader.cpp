@@ -1,0 +1,440 @@
+#include "control/config_loader.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "control/config_validator.hpp"
+#include "control/value_parsers.hpp"
+
+namespace lb::config {
+
+namespace {
+
+Location location_of(const YAML::Node& n) {
+    const auto m = n.Mark();
+    if (m.is_null())
+        return {};
+    return {m.line + 1, m.column + 1};
+}
+
+// Walks the YAML tree, converting values and recording every problem it meets.
+class Reader {
+  public:
+    explicit Reader(Diagnostics& out) : out_(out) {}
+
+    void error(const YAML::Node& at, std::string message) {
+        out_.push_back({location_of(at), std::move(message)});
+    }
+    void error(Location at, std::string message) { out_.push_back({at, std::move(message)}); }
+
+    bool expect_map(const YAML::Node& n, const char* what) {
+        if (n.IsMap())
+            return true;
+        error(n, fmt::format("{} must be a mapping", what));
+        return false;
+    }
+
+    // Unknown keys are errors: a misspelt `persistance:` must not be silently ignored.
+    void check_keys(const YAML::Node& map, const char* what,
+                    std::initializer_list<const char*> allowed) {
+        for (const auto& kv : map) {
+            const auto key = kv.first.as<std::string>("");
+            bool known = std::any_of(allowed.begin(), allowed.end(),
+                                     [&](const char* a) { return key == a; });
+            if (!known) {
+                std::string list;
+                for (const char* a : allowed)
+                    list += (list.empty() ? "" : ", ") + std::string(a);
+                error(kv.first, fmt::format("unknown key '{}' in {} (expected one of: {})", key,
+                                            what, list));
+            }
+        }
+    }
+
+    std::optional<std::string> scalar(const YAML::Node& n, const char* what) {
+        if (!n.IsScalar()) {
+            error(n, fmt::format("{} must be a single value", what));
+            return std::nullopt;
+        }
+        return n.Scalar();
+    }
+
+    std::optional<std::string> required_string(const YAML::Node& map, const char* key,
+                                               const char* what) {
+        const YAML::Node n = map[key];
+        if (!n) {
+            error(map, fmt::format("{} needs '{}'", what, key));
+            return std::nullopt;
+        }
+        auto s = scalar(n, key);
+        if (s && s->empty()) {
+            error(n, fmt::format("'{}' must not be empty", key));
+            return std::nullopt;
+        }
+        return s;
+    }
+
+    template <typename Parse>
+    auto parsed(const YAML::Node& n, const char* what, Parse parse)
+        -> decltype(parse(std::string_view{}, std::declval<std::string&>())) {
+        auto s = scalar(n, what);
+        if (!s)
+            return std::nullopt;
+        std::string message;
+        auto v = parse(*s, message);
+        if (!v)
+            error(n, fmt::format("{}: {}", what, message));
+        return v;
+    }
+
+    std::optional<std::uint64_t> unsigned_value(const YAML::Node& n, const char* what,
+                                                std::uint64_t min, std::uint64_t max) {
+        auto v = parsed(n, what, [max](std::string_view t, std::string& e) {
+            return parse_unsigned(t, max, e);
+        });
+        if (v && *v < min) {
+            error(n, fmt::format("{}: {} is out of range ({}..{})", what, *v, min, max));
+            return std::nullopt;
+        }
+        return v;
+    }
+
+    std::optional<bool> boolean(const YAML::Node& n, const char* what) {
+        auto s = scalar(n, what);
+        if (!s)
+            return std::nullopt;
+        if (*s == "true" || *s == "yes" || *s == "on")
+            return true;
+        if (*s == "false" || *s == "no" || *s == "off")
+            return false;
+        error(n, fmt::format("{}: '{}' is not a boolean (true or false)", what, *s));
+        return std::nullopt;
+    }
+
+    template <typename Enum>
+    std::optional<Enum> choice(const YAML::Node& n, const char* what,
+                               std::initializer_list<std::pair<const char*, Enum>> options) {
+        auto s = scalar(n, what);
+        if (!s)
+            return std::nullopt;
+        std::string list;
+        for (const auto& [name, value] : options) {
+            if (*s == name)
+                return value;
+            list += (list.empty() ? "" : ", ") + std::string(name);
+        }
+        error(n, fmt::format("{}: '{}' is not one of {}", what, *s, list));
+        return std::nullopt;
+    }
+
+  private:
+    Diagnostics& out_;
+};
+
+void read_node(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "node"))
+        return;
+    r.check_keys(n, "node", {"name"});
+    if (auto name = r.required_string(n, "name", "node"))
+        c.node_name = *name;
+}
+
+void read_dpdk(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "dpdk"))
+        return;
+    r.check_keys(n, "dpdk", {"eal_args", "workers", "idle_backoff"});
+    if (const auto args = n["eal_args"]) {
+        if (!args.IsSequence()) {
+            r.error(args, "eal_args must be a list of strings");
+        } else {
+            for (const auto& a : args)
+                if (auto s = r.scalar(a, "eal_args entry"))
+                    c.dpdk.eal_args.push_back(*s);
+        }
+    }
+    if (const auto w = n["workers"])
+        if (auto v = r.unsigned_value(w, "workers", 1, 64))
+            c.dpdk.workers = static_cast<unsigned>(*v);
+    if (const auto b = n["idle_backoff"])
+        if (auto v = r.boolean(b, "idle_backoff"))
+            c.dpdk.idle_backoff = *v;
+}
+
+void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
+    if (!n.IsSequence()) {
+        r.error(n, "interfaces must be a list");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "an interface"))
+            continue;
+        r.check_keys(item, "interface", {"name", "device", "address", "gateway"});
+        Interface i;
+        i.location = location_of(item);
+        i.name = r.required_string(item, "name", "interface").value_or("");
+        i.device = r.required_string(item, "device", "interface").value_or("");
+        if (const auto a = item["address"]) {
+            i.address_location = location_of(a);
+            if (auto p = r.parsed(a, "address", parse_ipv4_prefix)) {
+                i.address = p->first;
+                i.prefix_length = p->second;
+            }
+        } else {
+            r.error(item, "interface needs 'address' (this node's address, e.g. 198.51.100.2/24)");
+        }
+        if (const auto g = item["gateway"]) {
+            i.gateway_location = location_of(g);
+            if (auto v = r.parsed(g, "gateway", parse_ipv4))
+                i.gateway = *v;
+        }
+        c.interfaces.push_back(std::move(i));
+    }
+}
+
+void read_ports(Reader& r, const YAML::Node& n, Service& s) {
+    if (!n.IsSequence() || n.size() == 0) {
+        r.error(n, "ports must be a non-empty list of ports and ranges, e.g. [21, \"10000-10100\"]");
+        return;
+    }
+    for (const auto& p : n)
+        if (auto range = r.parsed(p, "ports entry", parse_port_range))
+            s.ports.push_back({range->first, range->second, location_of(p)});
+}
+
+void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
+    if (!n.IsSequence()) {
+        r.error(n, "real_servers must be a list");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a real server"))
+            continue;
+        r.check_keys(item, "real server", {"address", "port", "weight", "interface"});
+        RealServer rs;
+        rs.location = location_of(item);
+        if (const auto a = item["address"]) {
+            if (auto v = r.parsed(a, "address", parse_ipv4))
+                rs.address = *v;
+        } else {
+            r.error(item, "real server needs 'address'");
+        }
+        if (const auto p = item["port"]) {
+            rs.port_location = location_of(p);
+            if (auto v = r.unsigned_value(p, "port", 1, 65535))
+                rs.port = static_cast<std::uint16_t>(*v);
+        }
+        if (const auto w = item["weight"])
+            if (auto v = r.unsigned_value(w, "weight", 0, 65535))
+                rs.weight = static_cast<std::uint32_t>(*v);
+        if (const auto i = item["interface"]) {
+            rs.interface_location = location_of(i);
+            rs.interface = r.scalar(i, "interface");
+        }
+        s.real_servers.push_back(std::move(rs));
+    }
+}
+
+void read_persistence(Reader& r, const YAML::Node& n, Service& s) {
+    if (!r.expect_map(n, "persistence"))
+        return;
+    r.check_keys(n, "persistence", {"timeout", "netmask"});
+    Persistence p;
+    if (const auto t = n["timeout"]) {
+        if (auto d = r.parsed(t, "timeout", parse_duration)) {
+            if (d->count() == 0)
+                r.error(t, "timeout: persistence needs a timeout above zero");
+            p.timeout = *d;
+        }
+    }
+    if (const auto m = n["netmask"])
+        if (auto v = r.parsed(m, "netmask", parse_netmask))
+            p.netmask = *v;
+    s.persistence = p;
+}
+
+void read_services(Reader& r, const YAML::Node& n, Config& c) {
+    if (!n.IsSequence()) {
+        r.error(n, "services must be a list");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a service"))
+            continue;
+        r.check_keys(item, "service",
+                     {"name", "vip", "protocol", "port", "ports", "scheduler", "forwarding",
+                      "persistence", "real_servers", "maglev_table_size"});
+        Service s;
+        s.location = location_of(item);
+        if (const auto name = item["name"])
+            s.name_location = location_of(name);
+        s.name = r.required_string(item, "name", "service").value_or("");
+        if (const auto v = item["vip"]) {
+            s.vip_location = location_of(v);
+            if (auto a = r.parsed(v, "vip", parse_ipv4))
+                s.vip = *a;
+        } else {
+            r.error(item, "service needs 'vip'");
+        }
+        if (const auto p = item["protocol"])
+            if (auto v = r.choice<Protocol>(p, "protocol",
+                                            {{"tcp", Protocol::tcp}, {"udp", Protocol::udp}}))
+                s.protocol = *v;
+        const auto port = item["port"];
+        const auto ports = item["ports"];
+        if (port && ports) {
+            r.error(ports, "use exactly one of 'port' and 'ports', not both");
+        } else if (port) {
+            if (auto v = r.unsigned_value(port, "port", 1, 65535))
+                s.ports.push_back({static_cast<std::uint16_t>(*v), static_cast<std::uint16_t>(*v),
+                                   location_of(port)});
+        } else if (ports) {
+            s.port_group = true;
+            read_ports(r, ports, s);
+        } else {
+            r.error(item, "service needs 'port' (one port) or 'ports' (a port-range group)");
+        }
+        if (const auto v = item["scheduler"])
+            if (auto sch = r.choice<Scheduler>(v, "scheduler",
+                                               {{"rr", Scheduler::rr},
+                                                {"wrr", Scheduler::wrr},
+                                                {"lc", Scheduler::lc},
+                                                {"wlc", Scheduler::wlc},
+                                                {"sh", Scheduler::sh},
+                                                {"mh", Scheduler::mh}}))
+                s.scheduler = *sch;
+        if (const auto v = item["forwarding"])
+            if (auto f = r.choice<Forwarding>(v, "forwarding",
+                                              {{"nat", Forwarding::nat}, {"dr", Forwarding::dr}}))
+                s.forwarding = *f;
+        if (const auto v = item["persistence"])
+            read_persistence(r, v, s);
+        if (const auto v = item["maglev_table_size"]) {
+            s.maglev_location = location_of(v);
+            if (auto m = r.unsigned_value(v, "maglev_table_size", 2, 1'000'003))
+                s.maglev_table_size = static_cast<std::uint32_t>(*m);
+        }
+        if (const auto v = item["real_servers"])
+            read_real_servers(r, v, s);
+        c.services.push_back(std::move(s));
+    }
+}
+
+void read_timeouts(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "timeouts"))
+        return;
+    r.check_keys(n, "timeouts", {"tcp_established", "tcp_syn", "tcp_fin", "tcp_close", "udp"});
+    auto read = [&](const char* key, Milliseconds& into) {
+        if (const auto v = n[key]) {
+            if (auto d = r.parsed(v, key, parse_duration)) {
+                if (d->count() == 0)
+                    r.error(v, fmt::format("{}: a timeout must be above zero", key));
+                into = *d;
+            }
+        }
+    };
+    read("tcp_established", c.timeouts.tcp_established);
+    read("tcp_syn", c.timeouts.tcp_syn);
+    read("tcp_fin", c.timeouts.tcp_fin);
+    read("tcp_close", c.timeouts.tcp_close);
+    read("udp", c.timeouts.udp);
+}
+
+void read_tables(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "tables"))
+        return;
+    r.check_keys(n, "tables", {"connections", "persistence_templates"});
+    if (const auto v = n["connections"])
+        if (auto x = r.unsigned_value(v, "connections", 1024, 1u << 27))
+            c.tables.connections = static_cast<std::uint32_t>(*x);
+    if (const auto v = n["persistence_templates"])
+        if (auto x = r.unsigned_value(v, "persistence_templates", 1024, 1u << 26))
+            c.tables.persistence_templates = static_cast<std::uint32_t>(*x);
+}
+
+void read_stats(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "stats"))
+        return;
+    r.check_keys(n, "stats", {"file", "interval"});
+    if (const auto v = n["file"])
+        c.stats.file = r.scalar(v, "file").value_or("");
+    if (const auto v = n["interval"])
+        if (auto d = r.parsed(v, "interval", parse_duration)) {
+            if (d->count() < 10)
+                r.error(v, "interval: at least 10ms");
+            c.stats.interval = *d;
+        }
+}
+
+} // namespace
+
+LoadResult load_config_text(const std::string& text) {
+    LoadResult result;
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        result.diagnostics.push_back({{e.mark.line + 1, e.mark.column + 1}, e.msg});
+        return result;
+    }
+    Reader r(result.diagnostics);
+    Config c;
+    if (!root.IsMap()) {
+        r.error(Location{1, 1}, "the configuration must be a mapping with node, dpdk, "
+                                "interfaces and services");
+        return result;
+    }
+    try {
+        r.check_keys(root, "the configuration",
+                     {"node", "dpdk", "interfaces", "services", "timeouts", "tables", "stats"});
+        if (const auto n = root["node"])
+            read_node(r, n, c);
+        else
+            r.error(Location{1, 1}, "the configuration needs 'node' with a 'name'");
+        if (const auto n = root["dpdk"])
+            read_dpdk(r, n, c);
+        if (const auto n = root["interfaces"])
+            read_interfaces(r, n, c);
+        else
+            r.error(Location{1, 1}, "the configuration needs 'interfaces'");
+        if (const auto n = root["services"])
+            read_services(r, n, c);
+        if (const auto n = root["timeouts"])
+            read_timeouts(r, n, c);
+        if (const auto n = root["tables"])
+            read_tables(r, n, c);
+        if (const auto n = root["stats"])
+            read_stats(r, n, c);
+    } catch (const YAML::Exception& e) {
+        // Shapes the readers above did not foresee (e.g. a key that is itself a mapping).
+        result.diagnostics.push_back({{e.mark.line + 1, e.mark.column + 1}, e.msg});
+    }
+    if (result.diagnostics.empty())
+        validate_config(c, result.diagnostics);
+    std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) {
+                         return std::pair{a.location.line, a.location.column} <
+                                std::pair{b.location.line, b.location.column};
+                     });
+    if (result.diagnostics.empty())
+        result.config = std::move(c);
+    return result;
+}
+
+LoadResult load_config_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        LoadResult r;
+        r.diagnostics.push_back({{0, 0}, "cannot open the file"});
+        return r;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return load_config_text(buffer.str());
+}
+
+} // namespace lb::config

@@ -1,0 +1,124 @@
+// The configuration as the user wrote it, after parsing and validation. Plain data: the
+// dataplane never sees these types; control/snapshot_builder turns them into a Snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lb::config {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// Where a value came from in the YAML file (1-based), kept so that semantic errors found after
+// parsing can still point at the line and column that caused them.
+struct Location {
+    int line = 0;
+    int column = 0;
+};
+
+enum class Protocol : std::uint8_t { tcp, udp };
+enum class Scheduler : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
+enum class Forwarding : std::uint8_t { nat, dr };
+
+const char* to_string(Protocol p);
+const char* to_string(Scheduler s);
+const char* to_string(Forwarding f);
+
+struct Interface {
+    std::string name;
+    std::string device;
+    std::uint32_t address = 0; // host byte order
+    std::uint8_t prefix_length = 0;
+    std::optional<std::uint32_t> gateway;
+    Location location;
+    Location address_location;
+    Location gateway_location;
+
+    std::uint32_t netmask() const {
+        return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
+    }
+    bool holds(std::uint32_t ip) const { return (ip & netmask()) == (address & netmask()); }
+};
+
+struct PortRange {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    Location location;
+};
+
+struct Persistence {
+    Milliseconds timeout{300'000};
+    std::uint32_t netmask = 0xffffffff;
+};
+
+struct RealServer {
+    std::uint32_t address = 0;
+    std::optional<std::uint16_t> port;
+    std::uint32_t weight = 1;
+    std::optional<std::string> interface; // overrides the subnet lookup
+    Location location;
+    Location port_location;
+    Location interface_location;
+};
+
+struct Service {
+    std::string name;
+    std::uint32_t vip = 0;
+    Protocol protocol = Protocol::tcp;
+    // `port: 80` is one range of one port; `ports: [...]` is a port-range group.
+    std::vector<PortRange> ports;
+    bool port_group = false;
+    Scheduler scheduler = Scheduler::wlc;
+    Forwarding forwarding = Forwarding::nat;
+    std::optional<Persistence> persistence;
+    std::uint32_t maglev_table_size = 65537;
+    std::vector<RealServer> real_servers;
+    Location location;
+    Location name_location;
+    Location vip_location;
+    Location maglev_location;
+};
+
+struct Timeouts {
+    Milliseconds tcp_established{900'000};
+    Milliseconds tcp_syn{60'000};
+    Milliseconds tcp_fin{120'000};
+    Milliseconds tcp_close{10'000};
+    Milliseconds udp{300'000};
+};
+
+struct Tables {
+    std::uint32_t connections = 1u << 20;
+    std::uint32_t persistence_templates = 1u << 18;
+};
+
+struct Dpdk {
+    std::vector<std::string> eal_args;
+    unsigned workers = 1;
+    bool idle_backoff = true;
+};
+
+struct Stats {
+    std::string file; // empty: no file is written
+    Milliseconds interval{1000};
+};
+
+struct Config {
+    std::string node_name;
+    Dpdk dpdk;
+    std::vector<Interface> interfaces;
+    std::vector<Service> services;
+    Timeouts timeouts;
+    Tables tables;
+    Stats stats;
+
+    const Interface* find_interface(const std::string& name) const;
+    // The interface a real server is reached through: its explicit `interface`, else the one whose
+    // subnet holds it, else the first interface with a gateway. nullptr when none qualifies.
+    const Interface* egress_for(const RealServer& rs) const;
+};
+
+} // namespace lb::config

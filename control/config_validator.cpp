@@ -1,0 +1,165 @@
+#include "control/config_validator.hpp"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "control/value_parsers.hpp"
+
+namespace lb::config {
+
+namespace {
+
+bool is_prime(std::uint32_t n) {
+    if (n < 2)
+        return false;
+    for (std::uint32_t d = 2; d * d <= n; ++d)
+        if (n % d == 0)
+            return false;
+    return true;
+}
+
+std::string describe(const PortRange& p) {
+    return p.first == p.last ? fmt::format("{}", p.first) : fmt::format("{}-{}", p.first, p.last);
+}
+
+void validate_interfaces(const Config& c, Diagnostics& out) {
+    if (c.interfaces.empty())
+        out.push_back({{1, 1}, "at least one interface is needed"});
+    std::map<std::string, const Interface*> names;
+    std::map<std::string, const Interface*> devices;
+    for (const auto& i : c.interfaces) {
+        if (!i.name.empty() && !names.emplace(i.name, &i).second)
+            out.push_back({i.location, fmt::format("interface name '{}' is used twice (first at "
+                                                   "line {})",
+                                                   i.name, names[i.name]->location.line)});
+        if (!i.device.empty() && !devices.emplace(i.device, &i).second)
+            out.push_back({i.location, fmt::format("device '{}' is used by two interfaces",
+                                                   i.device)});
+        if (i.prefix_length == 32 || i.prefix_length == 0)
+            out.push_back({i.address_location,
+                           fmt::format("address {}/{}: the prefix must leave room for a subnet "
+                                       "(1..31)",
+                                       format_ipv4(i.address), i.prefix_length)});
+        if (i.gateway && !i.holds(*i.gateway))
+            out.push_back({i.gateway_location,
+                           fmt::format("gateway {} is not inside {}'s subnet {}/{}",
+                                       format_ipv4(*i.gateway), i.name, format_ipv4(i.address),
+                                       i.prefix_length)});
+    }
+}
+
+void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) {
+    std::set<std::pair<std::uint32_t, std::uint16_t>> seen;
+    for (const auto& rs : s.real_servers) {
+        const auto addr = format_ipv4(rs.address);
+        if (!seen.emplace(rs.address, rs.port.value_or(0)).second)
+            out.push_back({rs.location, fmt::format("real server {} appears twice in service '{}'",
+                                                    addr, s.name)});
+        if (rs.port && s.forwarding == Forwarding::dr &&
+            (s.port_group || *rs.port != s.ports.front().first))
+            out.push_back({rs.port_location,
+                           fmt::format("real server {}: DR forwarding cannot translate ports "
+                                       "(drop 'port' or use forwarding: nat)",
+                                       addr)});
+        else if (rs.port && s.port_group)
+            out.push_back({rs.port_location,
+                           fmt::format("real server {}: 'port' needs a single-port service; a "
+                                       "port-range group keeps each packet's own port",
+                                       addr)});
+        if (rs.address == s.vip)
+            out.push_back({rs.location, fmt::format("real server {} is the service's own VIP",
+                                                    addr)});
+        for (const auto& i : c.interfaces)
+            if (rs.address == i.address)
+                out.push_back({rs.location,
+                               fmt::format("real server {} is this node's own address on "
+                                           "interface '{}'",
+                                           addr, i.name)});
+        if (rs.interface && !c.find_interface(*rs.interface)) {
+            out.push_back({rs.interface_location,
+                           fmt::format("real server {}: interface '{}' is not defined", addr,
+                                       *rs.interface)});
+            continue;
+        }
+        const Interface* egress = c.egress_for(rs);
+        if (!egress) {
+            out.push_back({rs.location,
+                           fmt::format("real server {} is unreachable: no interface's subnet holds "
+                                       "it and no interface has a gateway",
+                                       addr)});
+        } else if (s.forwarding == Forwarding::dr && !egress->holds(rs.address)) {
+            out.push_back({rs.location,
+                           fmt::format("real server {}: DR needs the real server on a directly "
+                                       "connected subnet (interface '{}' is {}/{})",
+                                       addr, egress->name, format_ipv4(egress->address),
+                                       egress->prefix_length)});
+        }
+    }
+}
+
+struct ClaimedRange {
+    PortRange range;
+    const Service* service;
+};
+
+void validate_services(const Config& c, Diagnostics& out) {
+    std::map<std::string, const Service*> names;
+    // (vip, protocol) → ranges claimed so far, to find overlaps within and across services.
+    std::map<std::pair<std::uint32_t, Protocol>, std::vector<ClaimedRange>> claims;
+    for (const auto& s : c.services) {
+        if (!s.name.empty() && !names.emplace(s.name, &s).second)
+            out.push_back({s.name_location,
+                           fmt::format("service name '{}' is used twice (first at line {})",
+                                       s.name, names[s.name]->location.line)});
+        for (const auto& i : c.interfaces)
+            if (s.vip == i.address)
+                out.push_back({s.vip_location,
+                               fmt::format("vip {} is the node address of interface '{}'; a VIP "
+                                           "must be an address of its own",
+                                           format_ipv4(s.vip), i.name)});
+        auto& claimed = claims[{s.vip, s.protocol}];
+        for (const auto& p : s.ports) {
+            for (const auto& other : claimed) {
+                if (p.first > other.range.last || other.range.first > p.last)
+                    continue;
+                if (other.service == &s)
+                    out.push_back({p.location, fmt::format("ports {} and {} of service '{}' "
+                                                           "overlap",
+                                                           describe(p), describe(other.range),
+                                                           s.name)});
+                else
+                    out.push_back({p.location,
+                                   fmt::format("{} {}:{} is already claimed by service '{}' "
+                                               "(line {})",
+                                               to_string(s.protocol), format_ipv4(s.vip),
+                                               describe(p), other.service->name,
+                                               other.range.location.line)});
+            }
+            claimed.push_back({p, &s});
+        }
+        if (s.scheduler == Scheduler::mh) {
+            if (!is_prime(s.maglev_table_size))
+                out.push_back({s.maglev_location.line ? s.maglev_location : s.location,
+                               fmt::format("maglev_table_size {} must be a prime number (e.g. "
+                                           "65537)",
+                                           s.maglev_table_size)});
+            else if (s.maglev_table_size < 100 * s.real_servers.size())
+                out.push_back({s.maglev_location.line ? s.maglev_location : s.location,
+                               fmt::format("maglev_table_size {} is too small for {} real "
+                                           "servers (at least 100 slots per server)",
+                                           s.maglev_table_size, s.real_servers.size())});
+        }
+        validate_real_servers(c, s, out);
+    }
+}
+
+} // namespace
+
+void validate_config(const Config& c, Diagnostics& out) {
+    validate_interfaces(c, out);
+    validate_services(c, out);
+}
+
+} // namespace lb::config

@@ -1,0 +1,123 @@
+#include "control/snapshot_builder.hpp"
+
+#include <netinet/in.h>
+
+#include <numeric>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_byteorder.h>
+
+#include "dataplane/maglev_table.hpp"
+
+namespace lb::control {
+
+using namespace lb::dataplane;
+
+namespace {
+
+std::uint8_t interface_index(const config::Config& c, const config::Interface* i) {
+    return static_cast<std::uint8_t>(i - c.interfaces.data());
+}
+
+SchedulerKind scheduler_kind(config::Scheduler s) {
+    switch (s) {
+    case config::Scheduler::rr: return SchedulerKind::rr;
+    case config::Scheduler::wrr: return SchedulerKind::wrr;
+    case config::Scheduler::lc: return SchedulerKind::lc;
+    case config::Scheduler::wlc: return SchedulerKind::wlc;
+    case config::Scheduler::sh: return SchedulerKind::sh;
+    case config::Scheduler::mh: return SchedulerKind::mh;
+    }
+    return SchedulerKind::wlc;
+}
+
+std::uint32_t ms(config::Milliseconds d) { return static_cast<std::uint32_t>(d.count()); }
+
+} // namespace
+
+std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
+                                         const std::vector<PortBinding>& ports,
+                                         NeighbourTable& neighbours, std::uint64_t generation) {
+    if (c.interfaces.size() > max_interfaces)
+        throw std::runtime_error(fmt::format("at most {} interfaces are supported", max_interfaces));
+    if (c.services.size() > max_services)
+        throw std::runtime_error(fmt::format("at most {} services are supported", max_services));
+    if (ports.size() != c.interfaces.size())
+        throw std::logic_error("one port binding per interface is needed");
+    auto s = std::make_unique<Snapshot>();
+    s->generation = generation;
+    s->interface_of_port.fill(no_interface);
+    for (std::size_t i = 0; i < c.interfaces.size(); ++i) {
+        const auto& ci = c.interfaces[i];
+        InterfaceEntry e;
+        e.port_id = ports[i].port_id;
+        e.mac = ports[i].mac;
+        e.address = rte_cpu_to_be_32(ci.address);
+        e.netmask = rte_cpu_to_be_32(ci.netmask());
+        s->interfaces.push_back(e);
+        s->interface_of_port[e.port_id] = static_cast<std::uint8_t>(i);
+        if (ci.gateway)
+            neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));
+    }
+    for (std::size_t si = 0; si < c.services.size(); ++si) {
+        const auto& cs = c.services[si];
+        ServiceEntry svc;
+        svc.vip = rte_cpu_to_be_32(cs.vip);
+        svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+        svc.forwarding =
+            cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
+        svc.scheduler = scheduler_kind(cs.scheduler);
+        if (cs.persistence) {
+            svc.persistent = true;
+            svc.persistence_timeout_ms = ms(cs.persistence->timeout);
+            svc.persistence_netmask = rte_cpu_to_be_32(cs.persistence->netmask);
+        }
+        if (s->real_servers.size() + cs.real_servers.size() > max_real_servers)
+            throw std::runtime_error(
+                fmt::format("at most {} real servers in all are supported", max_real_servers));
+        svc.first_real_server = static_cast<std::uint16_t>(s->real_servers.size());
+        svc.real_server_count = static_cast<std::uint16_t>(cs.real_servers.size());
+        std::vector<MaglevBackend> backends;
+        for (const auto& crs : cs.real_servers) {
+            const config::Interface* egress = c.egress_for(crs);
+            if (!egress)
+                throw std::logic_error("validated configuration has an unreachable server");
+            RealServerEntry rs;
+            rs.address = rte_cpu_to_be_32(crs.address);
+            rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
+            rs.weight = crs.weight;
+            rs.service = static_cast<std::uint16_t>(si);
+            rs.egress = interface_index(c, egress);
+            const std::uint32_t next_hop =
+                egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
+            rs.neighbour = neighbours.intern(rte_cpu_to_be_32(next_hop), rs.egress);
+            svc.max_weight = std::max(svc.max_weight, rs.weight);
+            s->real_servers.push_back(rs);
+            backends.push_back({(std::uint64_t{crs.address} << 16) | crs.port.value_or(0),
+                                crs.weight, crs.weight > 0});
+        }
+        std::uint32_t g = 0;
+        for (const auto& crs : cs.real_servers)
+            g = std::gcd(g, crs.weight);
+        svc.weight_gcd = g == 0 ? 1 : g;
+        if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh)
+            svc.maglev = build_maglev_table(backends, cs.maglev_table_size);
+        for (const auto& range : cs.ports)
+            for (std::uint32_t port = range.first; port <= range.last; ++port)
+                s->service_index.add(svc.vip, svc.protocol,
+                                     rte_cpu_to_be_16(static_cast<std::uint16_t>(port)),
+                                     static_cast<std::uint16_t>(si));
+        s->service_index.add_vip(svc.vip);
+        s->services.push_back(std::move(svc));
+    }
+    s->service_index.build();
+    s->timeouts.tcp_established = ms(c.timeouts.tcp_established);
+    s->timeouts.tcp_syn = ms(c.timeouts.tcp_syn);
+    s->timeouts.tcp_fin = ms(c.timeouts.tcp_fin);
+    s->timeouts.tcp_close = ms(c.timeouts.tcp_close);
+    s->timeouts.udp = ms(c.timeouts.udp);
+    return s;
+}
+
+} // namespace lb::control

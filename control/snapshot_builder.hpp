@@ -1,0 +1,29 @@
+// Turns a validated Config into the Snapshot the workers read: interfaces bound to DPDK ports,
+// services with their real servers in one flat array, the service index with port ranges
+// expanded, Maglev tables, and next hops interned in the neighbour table.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <rte_ether.h>
+
+#include "control/config_model.hpp"
+#include "dataplane/neighbour_table.hpp"
+#include "dataplane/snapshot.hpp"
+
+namespace lb::control {
+
+struct PortBinding {
+    std::uint16_t port_id = 0;
+    rte_ether_addr mac{};
+};
+
+// `ports[i]` is the DPDK port of config.interfaces[i]. Throws std::runtime_error when the
+// configuration exceeds a dataplane limit.
+std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& config,
+                                                    const std::vector<PortBinding>& ports,
+                                                    dataplane::NeighbourTable& neighbours,
+                                                    std::uint64_t generation);
+
+} // namespace lb::control

@@ -1,0 +1,26 @@
+#include "control/table_collector.hpp"
+
+namespace lb::control {
+
+using namespace lb::dataplane;
+
+void TableCollector::tick(std::uint32_t now, std::uint32_t fraction) {
+    ConnectionTable& connections = *ctx_.connections;
+    PersistenceTable& templates = *ctx_.templates;
+    const std::uint32_t conn_budget = connections.capacity() / fraction + 1;
+    connection_cursor_ =
+        connections.collect(connection_cursor_, conn_budget, now, [&](const Connection& c) {
+            ctx_.load->add(c.real_server, -1);
+            if (c.template_index != no_template)
+                templates.detach(c.template_index);
+            ++expired_connections_;
+        });
+    connections.reclaim();
+    template_cursor_ =
+        templates.collect(template_cursor_, templates.capacity() / fraction + 1, now);
+    templates.reclaim();
+}
+
+void TableCollector::sweep_all(std::uint32_t now) { tick(now, 1); }
+
+} // namespace lb::control

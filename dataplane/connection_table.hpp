@@ -1,0 +1,61 @@
+// All connections of the node, shared by every worker and the control thread (see
+// indexed_hash.hpp for why one shared table). A connection has one key for packets from the
+// client and, in NAT, a second for the real server's replies; both map to the same entry.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "dataplane/connection.hpp"
+#include "dataplane/indexed_hash.hpp"
+
+namespace lb::dataplane {
+
+enum class KeyDirection : std::uint32_t { from_client = 0, from_real_server = 1 };
+
+struct ConnectionHit {
+    std::uint32_t index;
+    KeyDirection direction;
+};
+
+enum class InsertResult { inserted, table_full, reply_tuple_in_use };
+
+class ConnectionTable {
+  public:
+    // `with_reply_keys`: size the hash for a second key per connection (any NAT service).
+    ConnectionTable(std::uint32_t capacity, bool with_reply_keys, rte_rcu_qsbr* rcu, int socket,
+                    const char* name = "conn");
+    ~ConnectionTable();
+
+    std::uint32_t capacity() const { return hash_.capacity(); }
+    Connection& at(std::uint32_t index) { return entries_[index]; }
+    const Connection& at(std::uint32_t index) const { return entries_[index]; }
+
+    std::optional<ConnectionHit> lookup(const FlowKey& key) const;
+    // Up to 64 keys; returns the hit mask and fills hits[i] for each hit.
+    std::uint64_t lookup_bulk(const FlowKey** keys, std::uint32_t n, ConnectionHit* hits) const;
+
+    // Publishes `prototype` (key, real server, flags...) as a new connection. The entry is
+    // complete before its keys become visible to other workers.
+    InsertResult insert(const Connection& prototype, std::uint32_t now, std::uint32_t timeout,
+                        std::uint32_t* index_out = nullptr);
+
+    // Control side, single thread: removes the connection's keys and retires the entry.
+    void remove(std::uint32_t index);
+    std::size_t reclaim() { return hash_.reclaim(); }
+    std::size_t size() const { return live_.load(std::memory_order_relaxed); }
+
+    // Visits up to `budget` entries starting at `cursor`, calling `expire` on each live one that
+    // is past its timeout (and removing it after). Returns the next cursor.
+    std::uint32_t collect(std::uint32_t cursor, std::uint32_t budget, std::uint32_t now,
+                          const std::function<void(const Connection&)>& on_expire);
+
+  private:
+    IndexedHash hash_;
+    Connection* entries_ = nullptr;
+    std::atomic<std::size_t> live_{0};
+};
+
+} // namespace lb::dataplane

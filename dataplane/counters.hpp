@@ -1,0 +1,79 @@
+// Per-worker counters. Each worker writes only its own block, so increments are plain
+// load-add-store through std::atomic_ref with relaxed order: no locked instruction on the hot
+// path, and readers on other threads still see whole 64-bit values.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace lb::dataplane {
+
+constexpr std::size_t max_services = 1024;
+constexpr std::size_t max_real_servers = 4096;
+
+class Counter {
+  public:
+    void add(std::uint64_t n = 1) {
+        std::atomic_ref<std::uint64_t> r(value_);
+        r.store(r.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t read() const {
+        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(value_))
+            .load(std::memory_order_relaxed);
+    }
+
+  private:
+    alignas(8) std::uint64_t value_ = 0;
+};
+
+// Why a packet was dropped. Names are the user-facing label values (see drop_reason_name).
+enum class DropReason : std::uint8_t {
+    truncated,          // shorter than the headers it claims
+    bad_ip_header,      // version, IHL, total length or header checksum wrong
+    fragment,           // IPv4 fragments are not reassembled
+    bad_l4_header,      // TCP data offset or UDP length wrong
+    not_ipv4,           // neither IPv4 nor ARP (IPv6, VLAN, ...)
+    arp_ignored,        // ARP not for us
+    icmp_ignored,       // ICMP other than echo request to us
+    to_node,            // TCP/UDP to the node's own address (no exception path yet)
+    no_service,         // to a VIP port that no service claims, or an unknown destination
+    no_connection,      // not a SYN (or a NAT reply) and no connection matches
+    no_real_server,     // the scheduler found no available real server
+    table_full,         // connection table full: new connection refused
+    template_table_full,// persistence template table full
+    nat_tuple_conflict, // NAT reverse tuple already used by another connection
+    neighbour_unresolved, // no MAC yet for the real server or gateway
+    tx_full,            // the port's transmit queue was full
+    count_
+};
+
+constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
+
+const char* drop_reason_name(DropReason r);
+
+struct TrafficCounters {
+    Counter packets_in; // client → real server
+    Counter bytes_in;
+    Counter packets_out; // real server → client (NAT only: DR replies bypass us)
+    Counter bytes_out;
+    Counter connections; // created
+};
+
+struct alignas(64) WorkerCounters {
+    Counter rx_packets;
+    Counter rx_bytes;
+    Counter tx_packets;
+    Counter tx_bytes;
+    Counter arp_replies;
+    Counter icmp_echo_replies;
+    Counter busy_polls;
+    Counter idle_polls;
+    std::array<Counter, drop_reason_count> drops;
+    std::array<TrafficCounters, max_services> services;
+    std::array<TrafficCounters, max_real_servers> real_servers;
+
+    void drop(DropReason r) { drops[static_cast<std::size_t>(r)].add(); }
+};
+
+} // namespace lb::dataplane

@@ -1,0 +1,35 @@
+// The state every worker shares with the others and with the control thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/clock.hpp"
+#include "dataplane/connection_table.hpp"
+#include "dataplane/neighbour_table.hpp"
+#include "dataplane/persistence_table.hpp"
+#include "dataplane/scheduler.hpp"
+#include "dataplane/snapshot.hpp"
+
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+namespace lb::dataplane {
+
+struct DataplaneContext {
+    std::atomic<const Snapshot*> snapshot{nullptr};
+    ConnectionTable* connections = nullptr;
+    PersistenceTable* templates = nullptr;
+    NeighbourTable* neighbours = nullptr;
+    RealServerLoad* load = nullptr;
+    rte_rcu_qsbr* rcu = nullptr; // workers are QSBR readers 0..workers-1
+    // Frames the control thread wants sent (ARP requests); drained by worker 0. mbuf->port holds
+    // the interface index.
+    rte_ring* control_tx = nullptr;
+    Clock clock;
+    unsigned workers = 1;
+    bool idle_backoff = true;
+    std::atomic<bool> stop{false};
+};
+
+} // namespace lb::dataplane

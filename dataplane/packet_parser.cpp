@@ -1,0 +1,95 @@
+#include "dataplane/packet_parser.hpp"
+
+#include <rte_byteorder.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+namespace lb::dataplane {
+
+namespace {
+
+ParsedFrame dropped(ParsedFrame f, DropReason r) {
+    f.kind = FrameKind::drop;
+    f.drop_reason = r;
+    return f;
+}
+
+} // namespace
+
+ParsedFrame parse_frame(rte_mbuf* m) {
+    ParsedFrame f;
+    const std::uint32_t head = rte_pktmbuf_data_len(m); // headers must be in the first segment
+    const std::uint32_t total = rte_pktmbuf_pkt_len(m);
+    if (head < sizeof(rte_ether_hdr))
+        return dropped(f, DropReason::truncated);
+    f.eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    const std::uint16_t ether_type = rte_be_to_cpu_16(f.eth->ether_type);
+    if (ether_type == RTE_ETHER_TYPE_ARP) {
+        if (head < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
+            return dropped(f, DropReason::truncated);
+        f.kind = FrameKind::arp;
+        return f;
+    }
+    if (ether_type != RTE_ETHER_TYPE_IPV4)
+        return dropped(f, DropReason::not_ipv4);
+    if (head < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
+        return dropped(f, DropReason::truncated);
+    f.ip = reinterpret_cast<rte_ipv4_hdr*>(f.eth + 1);
+    if ((f.ip->version_ihl >> 4) != 4)
+        return dropped(f, DropReason::bad_ip_header);
+    const std::uint32_t ip_header_length = (f.ip->version_ihl & 0x0f) * 4u;
+    if (ip_header_length < sizeof(rte_ipv4_hdr))
+        return dropped(f, DropReason::bad_ip_header);
+    if (head < sizeof(rte_ether_hdr) + ip_header_length)
+        return dropped(f, DropReason::truncated);
+    const std::uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
+    if (ip_total < ip_header_length || ip_total > total - sizeof(rte_ether_hdr))
+        return dropped(f, DropReason::bad_ip_header);
+    if (rte_ipv4_cksum(f.ip) != 0)
+        return dropped(f, DropReason::bad_ip_header);
+    if (rte_be_to_cpu_16(f.ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+        return dropped(f, DropReason::fragment);
+    f.l4 = reinterpret_cast<std::uint8_t*>(f.ip) + ip_header_length;
+    f.l4_length = static_cast<std::uint16_t>(ip_total - ip_header_length);
+    const std::uint32_t l4_in_head = head - sizeof(rte_ether_hdr) - ip_header_length;
+    switch (f.ip->next_proto_id) {
+    case IPPROTO_ICMP:
+        if (f.l4_length < 8 || l4_in_head < 8)
+            return dropped(f, DropReason::truncated);
+        f.kind = FrameKind::icmp;
+        return f;
+    case IPPROTO_TCP: {
+        if (f.l4_length < sizeof(rte_tcp_hdr) || l4_in_head < sizeof(rte_tcp_hdr))
+            return dropped(f, DropReason::truncated);
+        const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(f.l4);
+        const std::uint32_t data_offset = (tcp->data_off >> 4) * 4u;
+        if (data_offset < sizeof(rte_tcp_hdr) || data_offset > f.l4_length)
+            return dropped(f, DropReason::bad_l4_header);
+        f.kind = FrameKind::tcp;
+        f.tcp_flags = tcp->tcp_flags;
+        f.key.src_port = tcp->src_port;
+        f.key.dst_port = tcp->dst_port;
+        break;
+    }
+    case IPPROTO_UDP: {
+        if (f.l4_length < sizeof(rte_udp_hdr) || l4_in_head < sizeof(rte_udp_hdr))
+            return dropped(f, DropReason::truncated);
+        const auto* udp = reinterpret_cast<const rte_udp_hdr*>(f.l4);
+        const std::uint32_t udp_length = rte_be_to_cpu_16(udp->dgram_len);
+        if (udp_length < sizeof(rte_udp_hdr) || udp_length > f.l4_length)
+            return dropped(f, DropReason::bad_l4_header);
+        f.kind = FrameKind::udp;
+        f.key.src_port = udp->src_port;
+        f.key.dst_port = udp->dst_port;
+        break;
+    }
+    default:
+        return dropped(f, DropReason::no_service);
+    }
+    f.key.src_ip = f.ip->src_addr;
+    f.key.dst_ip = f.ip->dst_addr;
+    f.key.protocol = f.ip->next_proto_id;
+    return f;
+}
+
+} // namespace lb::dataplane

@@ -1,0 +1,75 @@
+// What the workers need to know about the configuration, immutable once published. The control
+// thread builds a new Snapshot and swaps the pointer; workers load it once per burst and never
+// see half a configuration. All addresses and ports are in network byte order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include <rte_ether.h>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/service_index.hpp"
+
+namespace lb::dataplane {
+
+constexpr std::size_t max_interfaces = 8;
+constexpr std::uint8_t no_interface = 0xff;
+
+enum class SchedulerKind : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
+enum class ForwardingKind : std::uint8_t { nat, dr };
+
+struct InterfaceEntry {
+    std::uint16_t port_id = 0;
+    rte_ether_addr mac{};
+    std::uint32_t address = 0;
+    std::uint32_t netmask = 0;
+};
+
+struct RealServerEntry {
+    std::uint32_t address = 0;
+    std::uint16_t port = 0; // 0: keep the packet's destination port
+    std::uint32_t weight = 0;
+    std::uint16_t service = 0;
+    std::uint8_t egress = 0;      // interface index
+    std::uint32_t neighbour = 0;  // index into the NeighbourTable: the next hop's MAC
+    bool available() const { return weight > 0; }
+};
+
+struct ServiceEntry {
+    std::uint32_t vip = 0;
+    std::uint8_t protocol = 0; // IPPROTO_TCP / IPPROTO_UDP
+    ForwardingKind forwarding = ForwardingKind::nat;
+    SchedulerKind scheduler = SchedulerKind::wlc;
+    bool persistent = false;
+    std::uint32_t persistence_timeout_ms = 0;
+    std::uint32_t persistence_netmask = 0xffffffff; // network order
+    std::uint16_t first_real_server = 0;            // into Snapshot::real_servers
+    std::uint16_t real_server_count = 0;
+    std::uint32_t max_weight = 0;
+    std::uint32_t weight_gcd = 1;
+    // Maglev lookup table (mh and sh): slot → local real-server index, maglev_no_backend
+    // when no server is available.
+    std::vector<std::uint16_t> maglev;
+};
+
+struct TimeoutsMs {
+    std::uint32_t tcp_established = 900'000;
+    std::uint32_t tcp_syn = 60'000;
+    std::uint32_t tcp_fin = 120'000;
+    std::uint32_t tcp_close = 10'000;
+    std::uint32_t udp = 300'000;
+};
+
+struct Snapshot {
+    std::uint64_t generation = 0;
+    std::vector<InterfaceEntry> interfaces;
+    std::array<std::uint8_t, RTE_MAX_ETHPORTS> interface_of_port{}; // port id → index
+    std::vector<ServiceEntry> services;
+    std::vector<RealServerEntry> real_servers;
+    ServiceIndex service_index; // (vip, protocol, port) → service; also knows every VIP
+    TimeoutsMs timeouts;
+};
+
+} // namespace lb::dataplane

@@ -1,0 +1,399 @@
+#include "dataplane/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_tcp.h>
+
+#include "dataplane/local_replies.hpp"
+#include "dataplane/nat_rewrite.hpp"
+
+namespace lb::dataplane {
+
+Worker::Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters)
+    : ctx_(context), id_(id), counters_(counters) {}
+
+void Worker::drop(rte_mbuf* m, DropReason reason) {
+    counters_.drop(reason);
+    rte_pktmbuf_free(m);
+}
+
+void Worker::enqueue(std::uint8_t interface, rte_mbuf* m) {
+    TxBatch& b = tx_[interface];
+    if (b.count == b.frames.size()) {
+        drop(m, DropReason::tx_full);
+        return;
+    }
+    b.frames[b.count++] = m;
+}
+
+void Worker::flush() {
+    const Snapshot* s = ctx_.snapshot.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < s->interfaces.size(); ++i) {
+        TxBatch& b = tx_[i];
+        if (b.count == 0)
+            continue;
+        std::uint64_t bytes = 0;
+        for (std::uint16_t k = 0; k < b.count; ++k)
+            bytes += rte_pktmbuf_pkt_len(b.frames[k]);
+        const std::uint16_t sent =
+            rte_eth_tx_burst(s->interfaces[i].port_id, static_cast<std::uint16_t>(id_),
+                             b.frames.data(), b.count);
+        for (std::uint16_t k = sent; k < b.count; ++k) {
+            bytes -= rte_pktmbuf_pkt_len(b.frames[k]);
+            drop(b.frames[k], DropReason::tx_full);
+        }
+        counters_.tx_packets.add(sent);
+        counters_.tx_bytes.add(bytes);
+        b.count = 0;
+    }
+}
+
+void Worker::handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress,
+                        std::uint32_t now) {
+    auto* arp = reinterpret_cast<rte_arp_hdr*>(f.eth + 1);
+    if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 ||
+        arp->arp_plen != 4) {
+        drop(m, DropReason::arp_ignored);
+        return;
+    }
+    ctx_.neighbours->learn(arp->arp_data.arp_sip, ingress, arp->arp_data.arp_sha, now);
+    const InterfaceEntry& iface = snapshot_->interfaces[ingress];
+    const std::uint32_t target = arp->arp_data.arp_tip;
+    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) &&
+        (target == iface.address || snapshot_->service_index.is_vip(target))) {
+        make_arp_reply(f.eth, arp, iface.mac);
+        counters_.arp_replies.add();
+        enqueue(ingress, m);
+        return;
+    }
+    drop(m, DropReason::arp_ignored);
+}
+
+void Worker::handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress) {
+    const InterfaceEntry& iface = snapshot_->interfaces[ingress];
+    const std::uint32_t dst = f.ip->dst_addr;
+    const bool ours = dst == iface.address || snapshot_->service_index.is_vip(dst);
+    if (!ours || !is_icmp_echo_request(f.l4)) {
+        drop(m, DropReason::icmp_ignored);
+        return;
+    }
+    make_icmp_echo_reply(f.eth, f.ip, f.l4, iface.mac);
+    counters_.icmp_echo_replies.add();
+    enqueue(ingress, m);
+}
+
+void Worker::update_tcp_state(Connection& c, std::uint8_t flags, bool from_client) {
+    const TcpState before = c.state.load(std::memory_order_relaxed);
+    TcpState after = before;
+    if (flags & RTE_TCP_RST_FLAG) {
+        after = TcpState::close;
+    } else if (flags & RTE_TCP_FIN_FLAG) {
+        if (before != TcpState::close)
+            after = TcpState::fin_wait;
+    } else if (from_client) {
+        if ((flags & RTE_TCP_SYN_FLAG) && !(flags & RTE_TCP_ACK_FLAG)) {
+            // A new SYN on a closing connection: the client reuses the port; same server.
+            if (before == TcpState::fin_wait || before == TcpState::close)
+                after = TcpState::syn_sent;
+        } else if ((flags & RTE_TCP_ACK_FLAG) &&
+                   (before == TcpState::syn_sent || before == TcpState::syn_received)) {
+            after = TcpState::established;
+        }
+    } else if ((flags & RTE_TCP_SYN_FLAG) && (flags & RTE_TCP_ACK_FLAG) &&
+               before == TcpState::syn_sent) {
+        after = TcpState::syn_received;
+    }
+    if (after == before)
+        return;
+    c.state.store(after, std::memory_order_relaxed);
+    const TimeoutsMs& t = snapshot_->timeouts;
+    std::uint32_t timeout = t.tcp_established;
+    switch (after) {
+    case TcpState::syn_sent:
+    case TcpState::syn_received: timeout = t.tcp_syn; break;
+    case TcpState::fin_wait: timeout = t.tcp_fin; break;
+    case TcpState::close: timeout = t.tcp_close; break;
+    default: break;
+    }
+    c.timeout_ms.store(timeout, std::memory_order_relaxed);
+}
+
+void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connection& c,
+                                    std::uint32_t now) {
+    const RealServerEntry& rs = snapshot_->real_servers[c.real_server];
+    rte_ether_addr next_hop;
+    if (!ctx_.neighbours->resolve(rs.neighbour, next_hop)) {
+        drop(m, DropReason::neighbour_unresolved);
+        return;
+    }
+    c.touch(now);
+    if (f.kind == FrameKind::tcp)
+        update_tcp_state(c, f.tcp_flags, true);
+    if (c.flags & conn_nat)
+        rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
+    f.eth->dst_addr = next_hop;
+    f.eth->src_addr = snapshot_->interfaces[rs.egress].mac;
+    const std::uint32_t length = rte_pktmbuf_pkt_len(m);
+    counters_.services[c.service].packets_in.add();
+    counters_.services[c.service].bytes_in.add(length);
+    counters_.real_servers[c.real_server].packets_in.add();
+    counters_.real_servers[c.real_server].bytes_in.add(length);
+    enqueue(rs.egress, m);
+}
+
+void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connection& c,
+                                     std::uint32_t now) {
+    c.touch(now);
+    if (f.kind == FrameKind::tcp)
+        update_tcp_state(c, f.tcp_flags, false);
+    rewrite_source(f.ip, f.l4, c.key.dst_ip, c.key.dst_port);
+    std::memcpy(f.eth->dst_addr.addr_bytes, c.client_mac, 6);
+    f.eth->src_addr = snapshot_->interfaces[c.ingress].mac;
+    const std::uint32_t length = rte_pktmbuf_pkt_len(m);
+    counters_.services[c.service].packets_out.add();
+    counters_.services[c.service].bytes_out.add(length);
+    counters_.real_servers[c.real_server].packets_out.add();
+    counters_.real_servers[c.real_server].bytes_out.add(length);
+    enqueue(c.ingress, m);
+}
+
+int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
+                               std::uint32_t& template_index) {
+    const ServiceEntry& svc = snapshot_->services[service];
+    template_index = no_template;
+    if (!svc.persistent)
+        return schedule(*snapshot_, service, key, cursors_, *ctx_.load);
+
+    PersistenceTable& templates = *ctx_.templates;
+    const PersistenceKey pkey{key.src_ip & svc.persistence_netmask, service, 0};
+    auto usable = [&](int rs) {
+        return rs >= 0 && static_cast<std::size_t>(rs) < snapshot_->real_servers.size() &&
+               snapshot_->real_servers[rs].service == service &&
+               snapshot_->real_servers[rs].available();
+    };
+    auto attached = templates.find_and_attach(pkey, now);
+    if (!attached) {
+        const int rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
+        if (rs == no_real_server)
+            return no_real_server;
+        attached = templates.create_and_attach(pkey, static_cast<std::uint16_t>(rs), now,
+                                               svc.persistence_timeout_ms);
+        if (!attached) {
+            counters_.drop(DropReason::template_table_full);
+            return no_real_server - 1;
+        }
+    }
+    int rs = templates.at(attached->index).real_server.load(std::memory_order_relaxed);
+    if (!attached->still_valid || !usable(rs)) {
+        // The template's server is drained or gone, or the template outlived its timeout:
+        // choose again and point the template at the new choice.
+        rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
+        if (rs == no_real_server) {
+            templates.detach(attached->index);
+            return no_real_server;
+        }
+        templates.set_real_server(attached->index, static_cast<std::uint16_t>(rs));
+    }
+    templates.refresh(attached->index, now);
+    template_index = attached->index;
+    return rs;
+}
+
+void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now) {
+    const ParsedFrame& f = p.parsed;
+    const auto service = static_cast<std::uint16_t>(p.service);
+    const ServiceEntry& svc = snapshot_->services[service];
+    // Two frames of one new flow in the same burst: the first created it.
+    if (inserted_this_burst_) {
+        if (auto hit = ctx_.connections->lookup(f.key)) {
+            forward_to_real_server(p.frame, f, ctx_.connections->at(hit->index), now);
+            return;
+        }
+    }
+    TcpState state = TcpState::none;
+    std::uint32_t timeout = snapshot_->timeouts.udp;
+    if (f.kind == FrameKind::tcp) {
+        const bool syn = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
+                         RTE_TCP_SYN_FLAG;
+        if (syn) {
+            state = TcpState::syn_sent;
+            timeout = snapshot_->timeouts.tcp_syn;
+        } else if (svc.scheduler == SchedulerKind::mh && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
+            // Mid-flow packet with no entry (e.g. it beat replication across a failover): the
+            // Maglev choice is the same on every node, so adopt the flow.
+            state = TcpState::established;
+            timeout = snapshot_->timeouts.tcp_established;
+        } else {
+            drop(p.frame, DropReason::no_connection);
+            return;
+        }
+    }
+    std::uint32_t template_index = no_template;
+    const int rs = choose_real_server(service, f.key, now, template_index);
+    if (rs < 0) {
+        if (rs == no_real_server)
+            counters_.drop(DropReason::no_real_server);
+        rte_pktmbuf_free(p.frame);
+        return;
+    }
+    const RealServerEntry& server = snapshot_->real_servers[rs];
+    Connection proto;
+    proto.key = f.key;
+    proto.rs_address = server.address;
+    proto.rs_port = server.port != 0 ? server.port : f.key.dst_port;
+    proto.service = service;
+    proto.real_server = static_cast<std::uint16_t>(rs);
+    proto.ingress = ingress;
+    proto.flags = static_cast<std::uint8_t>(
+        (svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
+        (template_index != no_template ? conn_has_template : 0));
+    std::memcpy(proto.client_mac, f.eth->src_addr.addr_bytes, 6);
+    proto.state.store(state, std::memory_order_relaxed);
+    proto.template_index = template_index;
+    std::uint32_t index = 0;
+    const InsertResult r = ctx_.connections->insert(proto, now, timeout, &index);
+    if (r != InsertResult::inserted) {
+        if (template_index != no_template)
+            ctx_.templates->detach(template_index);
+        drop(p.frame, r == InsertResult::table_full ? DropReason::table_full
+                                                    : DropReason::nat_tuple_conflict);
+        return;
+    }
+    inserted_this_burst_ = true;
+    ctx_.load->add(proto.real_server, 1);
+    counters_.services[service].connections.add();
+    counters_.real_servers[rs].connections.add();
+    forward_to_real_server(p.frame, f, ctx_.connections->at(index), now);
+}
+
+void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
+                     std::uint32_t now) {
+    snapshot_ = ctx_.snapshot.load(std::memory_order_acquire);
+    if (snapshot_->generation != snapshot_generation_) {
+        snapshot_generation_ = snapshot_->generation;
+        cursors_.reset();
+    }
+    inserted_this_burst_ = false;
+    const InterfaceEntry& iface = snapshot_->interfaces[ingress];
+
+    Pending pending[burst_size * 2];
+    const FlowKey* keys[burst_size * 2];
+    std::uint32_t pending_count = 0;
+
+    for (std::uint16_t i = 0; i < count; ++i) {
+        if (i + 1 < count)
+            rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+        rte_mbuf* m = frames[i];
+        counters_.rx_packets.add();
+        counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+        const ParsedFrame f = parse_frame(m);
+        switch (f.kind) {
+        case FrameKind::drop: drop(m, f.drop_reason); continue;
+        case FrameKind::arp: handle_arp(m, f, ingress, now); continue;
+        case FrameKind::icmp: handle_icmp(m, f, ingress); continue;
+        case FrameKind::tcp:
+        case FrameKind::udp: break;
+        }
+        const int service =
+            snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
+        if (service < 0) {
+            if (snapshot_->service_index.is_vip(f.key.dst_ip)) {
+                drop(m, DropReason::no_service);
+                continue;
+            }
+            if (f.key.dst_ip == iface.address) {
+                drop(m, DropReason::to_node);
+                continue;
+            }
+        }
+        Pending& p = pending[pending_count];
+        p.frame = m;
+        p.parsed = f;
+        p.service = service;
+        keys[pending_count] = &p.parsed.key;
+        ++pending_count;
+    }
+
+    ConnectionHit hits[burst_size * 2];
+    const std::uint64_t found = ctx_.connections->lookup_bulk(keys, pending_count, hits);
+    for (std::uint32_t i = 0; i < pending_count; ++i) {
+        Pending& p = pending[i];
+        if (found & (std::uint64_t{1} << i)) {
+            Connection& c = ctx_.connections->at(hits[i].index);
+            if (hits[i].direction == KeyDirection::from_client)
+                forward_to_real_server(p.frame, p.parsed, c, now);
+            else
+                forward_reply_to_client(p.frame, p.parsed, c, now);
+        } else if (p.service >= 0) {
+            handle_new_connection(p, ingress, now);
+        } else {
+            drop(p.frame, DropReason::no_connection);
+        }
+    }
+}
+
+void Worker::drain_control_frames() {
+    rte_mbuf* frames[burst_size];
+    const unsigned n =
+        rte_ring_dequeue_burst(ctx_.control_tx, reinterpret_cast<void**>(frames), burst_size,
+                               nullptr);
+    for (unsigned i = 0; i < n; ++i)
+        enqueue(static_cast<std::uint8_t>(frames[i]->port), frames[i]);
+}
+
+void Worker::idle(unsigned& idle_polls) {
+    // Back off when there is nothing to do, so a small test box stays usable: spin briefly,
+    // then pause, then sleep in short naps (a syscall, but only when idle).
+    ++idle_polls;
+    if (idle_polls < 64)
+        return;
+    if (idle_polls < 1024) {
+        rte_pause();
+        return;
+    }
+    rte_delay_us_sleep(idle_polls < 4096 ? 10 : 100);
+}
+
+int Worker::run() {
+    rte_rcu_qsbr_thread_register(ctx_.rcu, id_);
+    rte_rcu_qsbr_thread_online(ctx_.rcu, id_);
+    rte_mbuf* frames[burst_size];
+    unsigned idle_polls = 0;
+    while (!ctx_.stop.load(std::memory_order_relaxed)) {
+        const Snapshot* s = ctx_.snapshot.load(std::memory_order_acquire);
+        const std::uint32_t now = ctx_.clock.now_ms();
+        unsigned received = 0;
+        for (std::size_t i = 0; i < s->interfaces.size(); ++i) {
+            const std::uint16_t n = rte_eth_rx_burst(
+                s->interfaces[i].port_id, static_cast<std::uint16_t>(id_), frames, burst_size);
+            if (n == 0)
+                continue;
+            received += n;
+            process(frames, n, static_cast<std::uint8_t>(i), now);
+        }
+        if (id_ == 0 && ctx_.control_tx) {
+            snapshot_ = s;
+            drain_control_frames();
+        }
+        flush();
+        rte_rcu_qsbr_quiescent(ctx_.rcu, id_);
+        if (received == 0) {
+            counters_.idle_polls.add();
+            if (ctx_.idle_backoff)
+                idle(idle_polls);
+        } else {
+            counters_.busy_polls.add();
+            idle_polls = 0;
+        }
+    }
+    flush();
+    rte_rcu_qsbr_thread_offline(ctx_.rcu, id_);
+    rte_rcu_qsbr_thread_unregister(ctx_.rcu, id_);
+    return 0;
+}
+
+} // namespace lb::dataplane

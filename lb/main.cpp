@@ -1,0 +1,79 @@
+// lb --config FILE [--check] [--version] [-- EAL arguments]
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <rte_version.h>
+
+#include "control/config_loader.hpp"
+#include "lb/app.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+    // Everything after `--` goes to the DPDK EAL untouched.
+    std::vector<std::string> own_args;
+    std::vector<std::string> eal_args;
+    bool after_separator = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (!after_separator && a == "--") {
+            after_separator = true;
+            continue;
+        }
+        (after_separator ? eal_args : own_args).push_back(std::move(a));
+    }
+
+    po::options_description options("Usage: lb --config FILE [--check] [--version] [-- EAL "
+                                     "arguments]\n\nOptions");
+    options.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
+                          "the YAML configuration")(
+        "check", "validate the configuration and exit: 0 when valid, 1 with every error as "
+                 "FILE:LINE:COLUMN: message")("version", "print the version and exit")(
+        "help,h", "print this help");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(own_args).options(options).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        fmt::print(stderr, "lb: {}\n", e.what());
+        std::cerr << options << '\n';
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << options << '\n';
+        return 0;
+    }
+    if (vm.count("version")) {
+        fmt::print("lb {} ({})\n", LB_VERSION, rte_version());
+        return 0;
+    }
+    if (!vm.count("config")) {
+        fmt::print(stderr, "lb: --config FILE is required\n");
+        std::cerr << options << '\n';
+        return 2;
+    }
+    const std::string path = vm["config"].as<std::string>();
+    auto loaded = lb::config::load_config_file(path);
+    if (!loaded.config) {
+        for (const auto& d : loaded.diagnostics)
+            fmt::print(stderr, "{}\n", lb::config::format_diagnostic(path, d));
+        fmt::print(stderr, "lb: {} has {} error(s); nothing was started\n", path,
+                   loaded.diagnostics.size());
+        return 1;
+    }
+    if (vm.count("check")) {
+        fmt::print("{}: OK ({} service(s), {} interface(s))\n", path,
+                   loaded.config->services.size(), loaded.config->interfaces.size());
+        return 0;
+    }
+    try {
+        return lb::app::run(*loaded.config, path, eal_args);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "lb: error: {}\n", e.what());
+        return 1;
+    }
+}

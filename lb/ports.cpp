@@ -1,0 +1,91 @@
+#include "lb/ports.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+
+namespace lb::app {
+
+namespace {
+
+std::string available_devices() {
+    std::string names;
+    std::uint16_t port;
+    RTE_ETH_FOREACH_DEV(port) {
+        char name[RTE_ETH_NAME_MAX_LEN];
+        if (rte_eth_dev_get_name_by_port(port, name) == 0)
+            names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    return names.empty() ? "none" : names;
+}
+
+control::PortBinding start_port(const config::Interface& iface, unsigned workers,
+                                rte_mempool* pool) {
+    std::uint16_t port = 0;
+    if (rte_eth_dev_get_port_by_name(iface.device.c_str(), &port) != 0)
+        throw std::runtime_error(fmt::format(
+            "interface '{}': DPDK device '{}' does not exist (devices: {}); add it to "
+            "dpdk.eal_args, e.g. --vdev={},iface=<veth>",
+            iface.name, iface.device, available_devices(), iface.device));
+    rte_eth_dev_info info{};
+    if (int rc = rte_eth_dev_info_get(port, &info); rc != 0)
+        throw std::runtime_error(fmt::format("interface '{}': cannot read device info: {}",
+                                             iface.name, rte_strerror(-rc)));
+    if (info.max_rx_queues < workers || info.max_tx_queues < workers)
+        throw std::runtime_error(fmt::format(
+            "interface '{}': device '{}' has {} RX / {} TX queues but {} workers need one pair "
+            "each (for net_af_packet add qpairs={} to its --vdev)",
+            iface.name, iface.device, info.max_rx_queues, info.max_tx_queues, workers, workers));
+    rte_eth_conf conf{};
+    if (workers > 1 && info.flow_type_rss_offloads != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    }
+    const auto q = static_cast<std::uint16_t>(workers);
+    if (int rc = rte_eth_dev_configure(port, q, q, &conf); rc != 0)
+        throw std::runtime_error(fmt::format("interface '{}': configuring '{}' failed: {}",
+                                             iface.name, iface.device, rte_strerror(-rc)));
+    std::uint16_t rx_descriptors = 1024;
+    std::uint16_t tx_descriptors = 1024;
+    rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_descriptors, &tx_descriptors);
+    const int socket = rte_eth_dev_socket_id(port);
+    for (std::uint16_t i = 0; i < q; ++i) {
+        if (int rc = rte_eth_rx_queue_setup(port, i, rx_descriptors, socket, nullptr, pool);
+            rc != 0)
+            throw std::runtime_error(fmt::format("interface '{}': RX queue {}: {}", iface.name,
+                                                 i, rte_strerror(-rc)));
+        if (int rc = rte_eth_tx_queue_setup(port, i, tx_descriptors, socket, nullptr); rc != 0)
+            throw std::runtime_error(fmt::format("interface '{}': TX queue {}: {}", iface.name,
+                                                 i, rte_strerror(-rc)));
+    }
+    if (int rc = rte_eth_dev_start(port); rc != 0)
+        throw std::runtime_error(fmt::format("interface '{}': starting '{}' failed: {}",
+                                             iface.name, iface.device, rte_strerror(-rc)));
+    // Promiscuous: frames for the VRRP virtual MAC must reach us too. Some PMDs cannot; fine.
+    rte_eth_promiscuous_enable(port);
+    control::PortBinding binding;
+    binding.port_id = port;
+    rte_eth_macaddr_get(port, &binding.mac);
+    return binding;
+}
+
+} // namespace
+
+std::vector<control::PortBinding> start_ports(const config::Config& config, unsigned workers,
+                                              rte_mempool* pool) {
+    std::vector<control::PortBinding> ports;
+    for (const auto& iface : config.interfaces)
+        ports.push_back(start_port(iface, workers, pool));
+    return ports;
+}
+
+void stop_ports(const std::vector<control::PortBinding>& ports) {
+    for (const auto& p : ports) {
+        rte_eth_dev_stop(p.port_id);
+        rte_eth_dev_close(p.port_id);
+    }
+}
+
+} // namespace lb::app
