@@ -50,8 +50,8 @@ class Reader {
                 std::string list;
                 for (const char* a : allowed)
                     list += (list.empty() ? "" : ", ") + std::string(a);
-                error(kv.first, fmt::format("unknown key '{}' in {} (expected one of: {})", key,
-                                            what, list));
+                error(kv.first,
+                      fmt::format("unknown key '{}' in {} (expected one of: {})", key, what, list));
             }
         }
     }
@@ -198,7 +198,8 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
 
 void read_ports(Reader& r, const YAML::Node& n, Service& s) {
     if (!n.IsSequence() || n.size() == 0) {
-        r.error(n, "ports must be a non-empty list of ports and ranges, e.g. [21, \"10000-10100\"]");
+        r.error(n,
+                "ports must be a non-empty list of ports and ranges, e.g. [21, \"10000-10100\"]");
         return;
     }
     for (const auto& p : n)

@@ -6,21 +6,31 @@
 
 namespace lb::config {
 
-const char* to_string(Protocol p) { return p == Protocol::tcp ? "tcp" : "udp"; }
+const char* to_string(Protocol p) {
+    return p == Protocol::tcp ? "tcp" : "udp";
+}
 
 const char* to_string(Scheduler s) {
     switch (s) {
-    case Scheduler::rr: return "rr";
-    case Scheduler::wrr: return "wrr";
-    case Scheduler::lc: return "lc";
-    case Scheduler::wlc: return "wlc";
-    case Scheduler::sh: return "sh";
-    case Scheduler::mh: return "mh";
+    case Scheduler::rr:
+        return "rr";
+    case Scheduler::wrr:
+        return "wrr";
+    case Scheduler::lc:
+        return "lc";
+    case Scheduler::wlc:
+        return "wlc";
+    case Scheduler::sh:
+        return "sh";
+    case Scheduler::mh:
+        return "mh";
     }
     return "?";
 }
 
-const char* to_string(Forwarding f) { return f == Forwarding::nat ? "nat" : "dr"; }
+const char* to_string(Forwarding f) {
+    return f == Forwarding::nat ? "nat" : "dr";
+}
 
 const Interface* Config::find_interface(const std::string& name) const {
     for (const auto& i : interfaces)

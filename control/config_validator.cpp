@@ -35,18 +35,18 @@ void validate_interfaces(const Config& c, Diagnostics& out) {
                                                    "line {})",
                                                    i.name, names[i.name]->location.line)});
         if (!i.device.empty() && !devices.emplace(i.device, &i).second)
-            out.push_back({i.location, fmt::format("device '{}' is used by two interfaces",
-                                                   i.device)});
+            out.push_back(
+                {i.location, fmt::format("device '{}' is used by two interfaces", i.device)});
         if (i.prefix_length == 32 || i.prefix_length == 0)
             out.push_back({i.address_location,
                            fmt::format("address {}/{}: the prefix must leave room for a subnet "
                                        "(1..31)",
                                        format_ipv4(i.address), i.prefix_length)});
         if (i.gateway && !i.holds(*i.gateway))
-            out.push_back({i.gateway_location,
-                           fmt::format("gateway {} is not inside {}'s subnet {}/{}",
-                                       format_ipv4(*i.gateway), i.name, format_ipv4(i.address),
-                                       i.prefix_length)});
+            out.push_back(
+                {i.gateway_location,
+                 fmt::format("gateway {} is not inside {}'s subnet {}/{}", format_ipv4(*i.gateway),
+                             i.name, format_ipv4(i.address), i.prefix_length)});
     }
 }
 
@@ -69,18 +69,18 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
                                        "port-range group keeps each packet's own port",
                                        addr)});
         if (rs.address == s.vip)
-            out.push_back({rs.location, fmt::format("real server {} is the service's own VIP",
-                                                    addr)});
+            out.push_back(
+                {rs.location, fmt::format("real server {} is the service's own VIP", addr)});
         for (const auto& i : c.interfaces)
             if (rs.address == i.address)
-                out.push_back({rs.location,
-                               fmt::format("real server {} is this node's own address on "
-                                           "interface '{}'",
-                                           addr, i.name)});
+                out.push_back(
+                    {rs.location, fmt::format("real server {} is this node's own address on "
+                                              "interface '{}'",
+                                              addr, i.name)});
         if (rs.interface && !c.find_interface(*rs.interface)) {
-            out.push_back({rs.interface_location,
-                           fmt::format("real server {}: interface '{}' is not defined", addr,
-                                       *rs.interface)});
+            out.push_back(
+                {rs.interface_location, fmt::format("real server {}: interface '{}' is not defined",
+                                                    addr, *rs.interface)});
             continue;
         }
         const Interface* egress = c.egress_for(rs);
@@ -90,11 +90,11 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
                                        "it and no interface has a gateway",
                                        addr)});
         } else if (s.forwarding == Forwarding::dr && !egress->holds(rs.address)) {
-            out.push_back({rs.location,
-                           fmt::format("real server {}: DR needs the real server on a directly "
-                                       "connected subnet (interface '{}' is {}/{})",
-                                       addr, egress->name, format_ipv4(egress->address),
-                                       egress->prefix_length)});
+            out.push_back(
+                {rs.location, fmt::format("real server {}: DR needs the real server on a directly "
+                                          "connected subnet (interface '{}' is {}/{})",
+                                          addr, egress->name, format_ipv4(egress->address),
+                                          egress->prefix_length)});
         }
     }
 }
@@ -110,9 +110,9 @@ void validate_services(const Config& c, Diagnostics& out) {
     std::map<std::pair<std::uint32_t, Protocol>, std::vector<ClaimedRange>> claims;
     for (const auto& s : c.services) {
         if (!s.name.empty() && !names.emplace(s.name, &s).second)
-            out.push_back({s.name_location,
-                           fmt::format("service name '{}' is used twice (first at line {})",
-                                       s.name, names[s.name]->location.line)});
+            out.push_back(
+                {s.name_location, fmt::format("service name '{}' is used twice (first at line {})",
+                                              s.name, names[s.name]->location.line)});
         for (const auto& i : c.interfaces)
             if (s.vip == i.address)
                 out.push_back({s.vip_location,
@@ -125,17 +125,17 @@ void validate_services(const Config& c, Diagnostics& out) {
                 if (p.first > other.range.last || other.range.first > p.last)
                     continue;
                 if (other.service == &s)
-                    out.push_back({p.location, fmt::format("ports {} and {} of service '{}' "
-                                                           "overlap",
-                                                           describe(p), describe(other.range),
-                                                           s.name)});
+                    out.push_back(
+                        {p.location, fmt::format("ports {} and {} of service '{}' "
+                                                 "overlap",
+                                                 describe(p), describe(other.range), s.name)});
                 else
-                    out.push_back({p.location,
-                                   fmt::format("{} {}:{} is already claimed by service '{}' "
-                                               "(line {})",
-                                               to_string(s.protocol), format_ipv4(s.vip),
-                                               describe(p), other.service->name,
-                                               other.range.location.line)});
+                    out.push_back(
+                        {p.location,
+                         fmt::format("{} {}:{} is already claimed by service '{}' "
+                                     "(line {})",
+                                     to_string(s.protocol), format_ipv4(s.vip), describe(p),
+                                     other.service->name, other.range.location.line)});
             }
             claimed.push_back({p, &s});
         }

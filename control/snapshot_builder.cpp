@@ -22,17 +22,25 @@ std::uint8_t interface_index(const config::Config& c, const config::Interface* i
 
 SchedulerKind scheduler_kind(config::Scheduler s) {
     switch (s) {
-    case config::Scheduler::rr: return SchedulerKind::rr;
-    case config::Scheduler::wrr: return SchedulerKind::wrr;
-    case config::Scheduler::lc: return SchedulerKind::lc;
-    case config::Scheduler::wlc: return SchedulerKind::wlc;
-    case config::Scheduler::sh: return SchedulerKind::sh;
-    case config::Scheduler::mh: return SchedulerKind::mh;
+    case config::Scheduler::rr:
+        return SchedulerKind::rr;
+    case config::Scheduler::wrr:
+        return SchedulerKind::wrr;
+    case config::Scheduler::lc:
+        return SchedulerKind::lc;
+    case config::Scheduler::wlc:
+        return SchedulerKind::wlc;
+    case config::Scheduler::sh:
+        return SchedulerKind::sh;
+    case config::Scheduler::mh:
+        return SchedulerKind::mh;
     }
     return SchedulerKind::wlc;
 }
 
-std::uint32_t ms(config::Milliseconds d) { return static_cast<std::uint32_t>(d.count()); }
+std::uint32_t ms(config::Milliseconds d) {
+    return static_cast<std::uint32_t>(d.count());
+}
 
 } // namespace
 
@@ -40,7 +48,8 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                          const std::vector<PortBinding>& ports,
                                          NeighbourTable& neighbours, std::uint64_t generation) {
     if (c.interfaces.size() > max_interfaces)
-        throw std::runtime_error(fmt::format("at most {} interfaces are supported", max_interfaces));
+        throw std::runtime_error(
+            fmt::format("at most {} interfaces are supported", max_interfaces));
     if (c.services.size() > max_services)
         throw std::runtime_error(fmt::format("at most {} services are supported", max_services));
     if (ports.size() != c.interfaces.size())

@@ -74,13 +74,14 @@ std::string render_stats_json(const config::Config& config,
     std::size_t global_rs = 0;
     for (std::size_t s = 0; s < config.services.size(); ++s) {
         const auto& svc = config.services[s];
-        out += fmt::format("    {{\"name\": \"{}\", {}, \"real_servers\": [", svc.name,
-                           traffic_json(
-                               workers,
-                               [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
-                                   return w.services[i];
-                               },
-                               s));
+        out +=
+            fmt::format("    {{\"name\": \"{}\", {}, \"real_servers\": [", svc.name,
+                        traffic_json(
+                            workers,
+                            [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
+                                return w.services[i];
+                            },
+                            s));
         for (std::size_t r = 0; r < svc.real_servers.size(); ++r, ++global_rs) {
             const auto& rs = svc.real_servers[r];
             out += fmt::format(

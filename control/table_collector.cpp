@@ -21,6 +21,8 @@ void TableCollector::tick(std::uint32_t now, std::uint32_t fraction) {
     templates.reclaim();
 }
 
-void TableCollector::sweep_all(std::uint32_t now) { tick(now, 1); }
+void TableCollector::sweep_all(std::uint32_t now) {
+    tick(now, 1);
+}
 
 } // namespace lb::control

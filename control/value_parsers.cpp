@@ -136,13 +136,12 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_port_range(std::str
     auto dash = text.find('-');
     std::uint64_t first = 0;
     std::uint64_t last = 0;
-    bool ok = dash == std::string_view::npos
-                  ? parse_decimal(text, first) && (last = first, true)
-                  : parse_decimal(text.substr(0, dash), first) &&
-                        parse_decimal(text.substr(dash + 1), last);
+    bool ok = dash == std::string_view::npos ? parse_decimal(text, first) && (last = first, true)
+                                             : parse_decimal(text.substr(0, dash), first) &&
+                                                   parse_decimal(text.substr(dash + 1), last);
     if (!ok) {
-        error = fmt::format("'{}' is not a port or a port range (e.g. 80 or \"10000-10100\")",
-                            text);
+        error =
+            fmt::format("'{}' is not a port or a port range (e.g. 80 or \"10000-10100\")", text);
         return std::nullopt;
     }
     if (first < 1 || first > 65535 || last < 1 || last > 65535) {

@@ -11,12 +11,12 @@
 namespace lb::dataplane {
 
 enum class TcpState : std::uint8_t {
-    none,        // UDP
-    syn_sent,    // client SYN seen
-    syn_received,// server SYN-ACK seen (NAT only: DR never sees the server)
+    none,         // UDP
+    syn_sent,     // client SYN seen
+    syn_received, // server SYN-ACK seen (NAT only: DR never sees the server)
     established,
-    fin_wait,    // a FIN seen from either side
-    close,       // RST seen
+    fin_wait, // a FIN seen from either side
+    close,    // RST seen
 };
 
 const char* tcp_state_name(TcpState s);
@@ -28,7 +28,8 @@ enum ConnectionFlags : std::uint8_t {
 
 constexpr std::uint32_t no_template = 0xffffffff;
 
-struct alignas(64) Connection {
+// What a connection is, fixed at creation: the part a worker fills in before publishing it.
+struct ConnectionSpec {
     FlowKey key;                  // client → VIP, as the client sends it
     std::uint32_t rs_address = 0; // network order
     std::uint16_t rs_port = 0;    // network order
@@ -37,12 +38,9 @@ struct alignas(64) Connection {
     std::uint8_t ingress = 0;      // interface the client's packets come in on
     std::uint8_t flags = 0;
     std::uint8_t client_mac[6] = {}; // replies go back to the MAC the client's packets came from
-    std::atomic<TcpState> state{TcpState::none};
-    std::atomic<std::uint8_t> live{0}; // 1 from publication until the collector retires it
-    std::atomic<std::uint32_t> last_seen_ms{0};
-    std::atomic<std::uint32_t> timeout_ms{0};
     std::uint32_t template_index = no_template;
 
+    // The tuple of the real server's replies in NAT.
     FlowKey reply_key() const {
         FlowKey k;
         k.src_ip = rs_address;
@@ -52,6 +50,15 @@ struct alignas(64) Connection {
         k.protocol = key.protocol;
         return k;
     }
+};
+
+// A published connection: the spec plus what changes while it lives.
+struct alignas(64) Connection : ConnectionSpec {
+    std::atomic<TcpState> state{TcpState::none};
+    std::atomic<std::uint8_t> live{0}; // 1 from publication until the collector retires it
+    std::atomic<std::uint32_t> last_seen_ms{0};
+    std::atomic<std::uint32_t> timeout_ms{0};
+
     // Touch only when the millisecond changed: keeps the line clean on the fast path.
     void touch(std::uint32_t now) {
         if (last_seen_ms.load(std::memory_order_relaxed) != now)

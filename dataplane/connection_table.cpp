@@ -11,12 +11,18 @@ namespace lb::dataplane {
 
 const char* tcp_state_name(TcpState s) {
     switch (s) {
-    case TcpState::none: return "none";
-    case TcpState::syn_sent: return "syn_sent";
-    case TcpState::syn_received: return "syn_received";
-    case TcpState::established: return "established";
-    case TcpState::fin_wait: return "fin_wait";
-    case TcpState::close: return "close";
+    case TcpState::none:
+        return "none";
+    case TcpState::syn_sent:
+        return "syn_sent";
+    case TcpState::syn_received:
+        return "syn_received";
+    case TcpState::established:
+        return "established";
+    case TcpState::fin_wait:
+        return "fin_wait";
+    case TcpState::close:
+        return "close";
     }
     return "?";
 }
@@ -33,7 +39,9 @@ ConnectionTable::ConnectionTable(std::uint32_t capacity, bool with_reply_keys, r
         new (&entries_[i]) Connection();
 }
 
-ConnectionTable::~ConnectionTable() { rte_free(entries_); }
+ConnectionTable::~ConnectionTable() {
+    rte_free(entries_);
+}
 
 std::optional<ConnectionHit> ConnectionTable::lookup(const FlowKey& key) const {
     auto r = hash_.lookup(&key);
@@ -54,28 +62,20 @@ std::uint64_t ConnectionTable::lookup_bulk(const FlowKey** keys, std::uint32_t n
     return mask;
 }
 
-InsertResult ConnectionTable::insert(const Connection& p, std::uint32_t now, std::uint32_t timeout,
-                                     std::uint32_t* index_out) {
-    const bool nat = p.flags & conn_nat;
-    const FlowKey reply = p.reply_key();
+InsertResult ConnectionTable::insert(const ConnectionSpec& spec, TcpState state, std::uint32_t now,
+                                     std::uint32_t timeout, std::uint32_t* index_out) {
+    const bool nat = spec.flags & conn_nat;
+    const FlowKey reply = spec.reply_key();
     if (nat && hash_.lookup(&reply))
         return InsertResult::reply_tuple_in_use;
     auto index = hash_.allocate();
     if (!index)
         return InsertResult::table_full;
     Connection& c = entries_[*index];
-    c.key = p.key;
-    c.rs_address = p.rs_address;
-    c.rs_port = p.rs_port;
-    c.service = p.service;
-    c.real_server = p.real_server;
-    c.ingress = p.ingress;
-    c.flags = p.flags;
-    std::copy(std::begin(p.client_mac), std::end(p.client_mac), std::begin(c.client_mac));
-    c.state.store(p.state.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    static_cast<ConnectionSpec&>(c) = spec;
+    c.state.store(state, std::memory_order_relaxed);
     c.last_seen_ms.store(now, std::memory_order_relaxed);
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
-    c.template_index = p.template_index;
     c.live.store(1, std::memory_order_release);
     // rte_hash's add is a release: a reader that finds the key sees the entry written above.
     if (!hash_.add(&c.key, *index, static_cast<std::uint32_t>(KeyDirection::from_client))) {
@@ -83,8 +83,8 @@ InsertResult ConnectionTable::insert(const Connection& p, std::uint32_t now, std
         hash_.release_unpublished(*index);
         return InsertResult::table_full;
     }
-    if (nat && !hash_.add(&reply, *index,
-                          static_cast<std::uint32_t>(KeyDirection::from_real_server))) {
+    if (nat &&
+        !hash_.add(&reply, *index, static_cast<std::uint32_t>(KeyDirection::from_real_server))) {
         // Cannot un-publish lock-free here: leave it to the collector with an expired timeout.
         c.timeout_ms.store(0, std::memory_order_relaxed);
         c.last_seen_ms.store(now - 1, std::memory_order_relaxed);

@@ -37,10 +37,10 @@ class ConnectionTable {
     // Up to 64 keys; returns the hit mask and fills hits[i] for each hit.
     std::uint64_t lookup_bulk(const FlowKey** keys, std::uint32_t n, ConnectionHit* hits) const;
 
-    // Publishes `prototype` (key, real server, flags...) as a new connection. The entry is
-    // complete before its keys become visible to other workers.
-    InsertResult insert(const Connection& prototype, std::uint32_t now, std::uint32_t timeout,
-                        std::uint32_t* index_out = nullptr);
+    // Publishes a new connection. The entry is complete before its keys become visible to
+    // other workers.
+    InsertResult insert(const ConnectionSpec& spec, TcpState state, std::uint32_t now,
+                        std::uint32_t timeout, std::uint32_t* index_out = nullptr);
 
     // Control side, single thread: removes the connection's keys and retires the entry.
     void remove(std::uint32_t index);

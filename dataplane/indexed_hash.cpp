@@ -40,12 +40,12 @@ IndexedHash::IndexedHash(const std::string& name, std::uint32_t capacity,
                                              "(too little hugepage memory?)",
                                              name, params.entries, rte_strerror(rte_errno)));
     const std::string ring_name = name + "_r";
-    free_indices_ = rte_ring_create_elem(ring_name.c_str(), sizeof(std::uint32_t), capacity,
-                                         socket, RING_F_EXACT_SZ);
+    free_indices_ = rte_ring_create_elem(ring_name.c_str(), sizeof(std::uint32_t), capacity, socket,
+                                         RING_F_EXACT_SZ);
     if (!free_indices_) {
         rte_hash_free(hash_);
-        throw std::runtime_error(fmt::format("cannot create the free-index ring for '{}': {}",
-                                             name, rte_strerror(rte_errno)));
+        throw std::runtime_error(fmt::format("cannot create the free-index ring for '{}': {}", name,
+                                             rte_strerror(rte_errno)));
     }
     for (std::uint32_t i = 0; i < capacity; ++i)
         rte_ring_enqueue_elem(free_indices_, &i, sizeof(i));
@@ -71,8 +71,7 @@ bool IndexedHash::add(const void* key, std::uint32_t index, std::uint32_t tag) {
     return rte_hash_add_key_data(hash_, key, reinterpret_cast<void*>(pack(index, tag))) == 0;
 }
 
-std::optional<std::pair<std::uint32_t, std::uint32_t>>
-IndexedHash::lookup(const void* key) const {
+std::optional<std::pair<std::uint32_t, std::uint32_t>> IndexedHash::lookup(const void* key) const {
     void* data = nullptr;
     if (rte_hash_lookup_data(hash_, key, &data) < 0)
         return std::nullopt;

@@ -17,8 +17,8 @@ std::uint32_t NeighbourTable::intern(std::uint32_t address, std::uint8_t interfa
     return n;
 }
 
-void NeighbourTable::learn(std::uint32_t address, std::uint8_t interface,
-                           const rte_ether_addr& mac, std::uint32_t now) {
+void NeighbourTable::learn(std::uint32_t address, std::uint8_t interface, const rte_ether_addr& mac,
+                           std::uint32_t now) {
     std::uint64_t bits = resolved_bit;
     for (int i = 0; i < 6; ++i)
         bits |= std::uint64_t{mac.addr_bytes[i]} << (8 * i);

@@ -21,7 +21,9 @@ PersistenceTable::PersistenceTable(std::uint32_t capacity, rte_rcu_qsbr* rcu, in
         new (&entries_[i]) PersistenceTemplate();
 }
 
-PersistenceTable::~PersistenceTable() { rte_free(entries_); }
+PersistenceTable::~PersistenceTable() {
+    rte_free(entries_);
+}
 
 bool PersistenceTable::try_attach(PersistenceTemplate& t, std::uint32_t now, bool& still_valid) {
     const std::uint32_t before = t.children.fetch_add(1, std::memory_order_acq_rel);
@@ -43,10 +45,9 @@ PersistenceTable::find_and_attach(const PersistenceKey& key, std::uint32_t now) 
     return Attached{hit->first, valid};
 }
 
-std::optional<PersistenceTable::Attached> PersistenceTable::create_and_attach(const PersistenceKey& key,
-                                                                 std::uint16_t real_server,
-                                                                 std::uint32_t now,
-                                                                 std::uint32_t timeout) {
+std::optional<PersistenceTable::Attached>
+PersistenceTable::create_and_attach(const PersistenceKey& key, std::uint16_t real_server,
+                                    std::uint32_t now, std::uint32_t timeout) {
     rte_spinlock_lock(&lifecycle_lock_);
     // Another worker may have created it since our lookup.
     bool valid = false;

@@ -59,9 +59,8 @@ class PersistenceTable {
     std::optional<Attached> find_and_attach(const PersistenceKey& key, std::uint32_t now);
     // Creates a template (or attaches to one another worker just created) pointing at
     // `real_server`, with one child attached. nullopt when the table is full.
-    std::optional<Attached> create_and_attach(const PersistenceKey& key,
-                                                   std::uint16_t real_server, std::uint32_t now,
-                                                   std::uint32_t timeout);
+    std::optional<Attached> create_and_attach(const PersistenceKey& key, std::uint16_t real_server,
+                                              std::uint32_t now, std::uint32_t timeout);
     void set_real_server(std::uint32_t index, std::uint16_t real_server) {
         entries_[index].real_server.store(real_server, std::memory_order_relaxed);
     }

@@ -76,16 +76,19 @@ int schedule(const Snapshot& s, std::uint16_t service, const FlowKey& key,
         return no_real_server;
     auto& cursor = cursors.cursors[service];
     switch (svc.scheduler) {
-    case SchedulerKind::rr: return round_robin(s, svc, cursor);
-    case SchedulerKind::wrr: return weighted_round_robin(s, svc, cursor);
-    case SchedulerKind::lc: return least_connections(s, svc, load, false);
-    case SchedulerKind::wlc: return least_connections(s, svc, load, true);
+    case SchedulerKind::rr:
+        return round_robin(s, svc, cursor);
+    case SchedulerKind::wrr:
+        return weighted_round_robin(s, svc, cursor);
+    case SchedulerKind::lc:
+        return least_connections(s, svc, load, false);
+    case SchedulerKind::wlc:
+        return least_connections(s, svc, load, true);
     case SchedulerKind::sh:
     case SchedulerKind::mh: {
         if (svc.maglev.empty())
             return no_real_server;
-        const std::uint16_t local =
-            svc.maglev[maglev_hash(svc.scheduler, key) % svc.maglev.size()];
+        const std::uint16_t local = svc.maglev[maglev_hash(svc.scheduler, key) % svc.maglev.size()];
         return local == maglev_no_backend ? no_real_server : svc.first_real_server + local;
     }
     }

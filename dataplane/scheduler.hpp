@@ -20,9 +20,7 @@ class RealServerLoad {
     void add(std::uint16_t rs, std::int32_t delta) {
         counts_[rs].fetch_add(delta, std::memory_order_relaxed);
     }
-    std::int32_t get(std::uint16_t rs) const {
-        return counts_[rs].load(std::memory_order_relaxed);
-    }
+    std::int32_t get(std::uint16_t rs) const { return counts_[rs].load(std::memory_order_relaxed); }
 
   private:
     std::unique_ptr<std::atomic<std::int32_t>[]> counts_;

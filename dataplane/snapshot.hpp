@@ -32,8 +32,8 @@ struct RealServerEntry {
     std::uint16_t port = 0; // 0: keep the packet's destination port
     std::uint32_t weight = 0;
     std::uint16_t service = 0;
-    std::uint8_t egress = 0;      // interface index
-    std::uint32_t neighbour = 0;  // index into the NeighbourTable: the next hop's MAC
+    std::uint8_t egress = 0;     // interface index
+    std::uint32_t neighbour = 0; // index into the NeighbourTable: the next hop's MAC
     bool available() const { return weight > 0; }
 };
 

@@ -38,9 +38,8 @@ void Worker::flush() {
         std::uint64_t bytes = 0;
         for (std::uint16_t k = 0; k < b.count; ++k)
             bytes += rte_pktmbuf_pkt_len(b.frames[k]);
-        const std::uint16_t sent =
-            rte_eth_tx_burst(s->interfaces[i].port_id, static_cast<std::uint16_t>(id_),
-                             b.frames.data(), b.count);
+        const std::uint16_t sent = rte_eth_tx_burst(
+            s->interfaces[i].port_id, static_cast<std::uint16_t>(id_), b.frames.data(), b.count);
         for (std::uint16_t k = sent; k < b.count; ++k) {
             bytes -= rte_pktmbuf_pkt_len(b.frames[k]);
             drop(b.frames[k], DropReason::tx_full);
@@ -114,10 +113,17 @@ void Worker::update_tcp_state(Connection& c, std::uint8_t flags, bool from_clien
     std::uint32_t timeout = t.tcp_established;
     switch (after) {
     case TcpState::syn_sent:
-    case TcpState::syn_received: timeout = t.tcp_syn; break;
-    case TcpState::fin_wait: timeout = t.tcp_fin; break;
-    case TcpState::close: timeout = t.tcp_close; break;
-    default: break;
+    case TcpState::syn_received:
+        timeout = t.tcp_syn;
+        break;
+    case TcpState::fin_wait:
+        timeout = t.tcp_fin;
+        break;
+    case TcpState::close:
+        timeout = t.tcp_close;
+        break;
+    default:
+        break;
     }
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
 }
@@ -241,21 +247,20 @@ void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32
         return;
     }
     const RealServerEntry& server = snapshot_->real_servers[rs];
-    Connection proto;
+    ConnectionSpec proto;
     proto.key = f.key;
     proto.rs_address = server.address;
     proto.rs_port = server.port != 0 ? server.port : f.key.dst_port;
     proto.service = service;
     proto.real_server = static_cast<std::uint16_t>(rs);
     proto.ingress = ingress;
-    proto.flags = static_cast<std::uint8_t>(
-        (svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
-        (template_index != no_template ? conn_has_template : 0));
+    proto.flags =
+        static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
+                                  (template_index != no_template ? conn_has_template : 0));
     std::memcpy(proto.client_mac, f.eth->src_addr.addr_bytes, 6);
-    proto.state.store(state, std::memory_order_relaxed);
     proto.template_index = template_index;
     std::uint32_t index = 0;
-    const InsertResult r = ctx_.connections->insert(proto, now, timeout, &index);
+    const InsertResult r = ctx_.connections->insert(proto, state, now, timeout, &index);
     if (r != InsertResult::inserted) {
         if (template_index != no_template)
             ctx_.templates->detach(template_index);
@@ -292,11 +297,18 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
         const ParsedFrame f = parse_frame(m);
         switch (f.kind) {
-        case FrameKind::drop: drop(m, f.drop_reason); continue;
-        case FrameKind::arp: handle_arp(m, f, ingress, now); continue;
-        case FrameKind::icmp: handle_icmp(m, f, ingress); continue;
+        case FrameKind::drop:
+            drop(m, f.drop_reason);
+            continue;
+        case FrameKind::arp:
+            handle_arp(m, f, ingress, now);
+            continue;
+        case FrameKind::icmp:
+            handle_icmp(m, f, ingress);
+            continue;
         case FrameKind::tcp:
-        case FrameKind::udp: break;
+        case FrameKind::udp:
+            break;
         }
         const int service =
             snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
@@ -338,9 +350,8 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
 
 void Worker::drain_control_frames() {
     rte_mbuf* frames[burst_size];
-    const unsigned n =
-        rte_ring_dequeue_burst(ctx_.control_tx, reinterpret_cast<void**>(frames), burst_size,
-                               nullptr);
+    const unsigned n = rte_ring_dequeue_burst(ctx_.control_tx, reinterpret_cast<void**>(frames),
+                                              burst_size, nullptr);
     for (unsigned i = 0; i < n; ++i)
         enqueue(static_cast<std::uint8_t>(frames[i]->port), frames[i]);
 }

@@ -46,11 +46,12 @@ void initialise_eal(const config::Config& config, const std::vector<std::string>
     if (lcores < config.dpdk.workers + 1)
         throw std::runtime_error(fmt::format("dpdk.workers is {} but the EAL has {} lcores; it "
                                              "needs {} (the main lcore plus one per worker)",
-                                             config.dpdk.workers, lcores,
-                                             config.dpdk.workers + 1));
+                                             config.dpdk.workers, lcores, config.dpdk.workers + 1));
 }
 
-int launch_worker(void* arg) { return static_cast<Worker*>(arg)->run(); }
+int launch_worker(void* arg) {
+    return static_cast<Worker*>(arg)->run();
+}
 
 bool any_nat(const config::Config& c) {
     for (const auto& s : c.services)
@@ -68,9 +69,8 @@ class Balancer {
   public:
     Balancer(const config::Config& config) : config_(config) {
         const unsigned workers = config.dpdk.workers;
-        const unsigned mbufs = std::max(8191u, 4096u * workers *
-                                                   static_cast<unsigned>(config.interfaces.size()) +
-                                               2047u);
+        const unsigned mbufs = std::max(
+            8191u, 4096u * workers * static_cast<unsigned>(config.interfaces.size()) + 2047u);
         pool_ = rte_pktmbuf_pool_create("mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                         static_cast<int>(rte_socket_id()));
         if (!pool_)
@@ -78,13 +78,12 @@ class Balancer {
                                                  "(reserve hugepages or pass --no-huge -m 512)",
                                                  rte_strerror(rte_errno)));
         const std::size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
-        rcu_.reset(static_cast<rte_rcu_qsbr*>(
-            rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE)));
+        rcu_.reset(static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE)));
         if (!rcu_ || rte_rcu_qsbr_init(rcu_.get(), workers) != 0)
             throw std::runtime_error("cannot set up RCU");
         const int socket = static_cast<int>(rte_socket_id());
-        connections_ = std::make_unique<ConnectionTable>(config.tables.connections,
-                                                         any_nat(config), rcu_.get(), socket);
+        connections_ = std::make_unique<ConnectionTable>(config.tables.connections, any_nat(config),
+                                                         rcu_.get(), socket);
         templates_ = std::make_unique<PersistenceTable>(config.tables.persistence_templates,
                                                         rcu_.get(), socket);
         control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -128,8 +127,8 @@ class Balancer {
             if (i == workers_.size())
                 break;
             if (rte_eal_remote_launch(launch_worker, workers_[i].get(), lcore) != 0)
-                throw std::runtime_error(fmt::format("cannot launch worker {} on lcore {}", i,
-                                                     lcore));
+                throw std::runtime_error(
+                    fmt::format("cannot launch worker {} on lcore {}", i, lcore));
             ++i;
         }
         launched_ = true;

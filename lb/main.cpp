@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     }
 
     po::options_description options("Usage: lb --config FILE [--check] [--version] [-- EAL "
-                                     "arguments]\n\nOptions");
+                                    "arguments]\n\nOptions");
     options.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
                           "the YAML configuration")(
         "check", "validate the configuration and exit: 0 when valid, 1 with every error as "

@@ -24,10 +24,10 @@ control::PortBinding start_port(const config::Interface& iface, unsigned workers
                                 rte_mempool* pool) {
     std::uint16_t port = 0;
     if (rte_eth_dev_get_port_by_name(iface.device.c_str(), &port) != 0)
-        throw std::runtime_error(fmt::format(
-            "interface '{}': DPDK device '{}' does not exist (devices: {}); add it to "
-            "dpdk.eal_args, e.g. --vdev={},iface=<veth>",
-            iface.name, iface.device, available_devices(), iface.device));
+        throw std::runtime_error(
+            fmt::format("interface '{}': DPDK device '{}' does not exist (devices: {}); add it to "
+                        "dpdk.eal_args, e.g. --vdev={},iface=<veth>",
+                        iface.name, iface.device, available_devices(), iface.device));
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port, &info); rc != 0)
         throw std::runtime_error(fmt::format("interface '{}': cannot read device info: {}",
@@ -54,15 +54,15 @@ control::PortBinding start_port(const config::Interface& iface, unsigned workers
     for (std::uint16_t i = 0; i < q; ++i) {
         if (int rc = rte_eth_rx_queue_setup(port, i, rx_descriptors, socket, nullptr, pool);
             rc != 0)
-            throw std::runtime_error(fmt::format("interface '{}': RX queue {}: {}", iface.name,
-                                                 i, rte_strerror(-rc)));
+            throw std::runtime_error(
+                fmt::format("interface '{}': RX queue {}: {}", iface.name, i, rte_strerror(-rc)));
         if (int rc = rte_eth_tx_queue_setup(port, i, tx_descriptors, socket, nullptr); rc != 0)
-            throw std::runtime_error(fmt::format("interface '{}': TX queue {}: {}", iface.name,
-                                                 i, rte_strerror(-rc)));
+            throw std::runtime_error(
+                fmt::format("interface '{}': TX queue {}: {}", iface.name, i, rte_strerror(-rc)));
     }
     if (int rc = rte_eth_dev_start(port); rc != 0)
-        throw std::runtime_error(fmt::format("interface '{}': starting '{}' failed: {}",
-                                             iface.name, iface.device, rte_strerror(-rc)));
+        throw std::runtime_error(fmt::format("interface '{}': starting '{}' failed: {}", iface.name,
+                                             iface.device, rte_strerror(-rc)));
     // Promiscuous: frames for the VRRP virtual MAC must reach us too. Some PMDs cannot; fine.
     rte_eth_promiscuous_enable(port);
     control::PortBinding binding;

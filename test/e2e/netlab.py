@@ -104,7 +104,7 @@ class Lab:
             f.write(f"{name}\n")
         for rel, src in (files or {}).items():
             os.symlink(src, os.path.join(root, rel))
-        p = self.spawn(namespace, "python3", "-m", "http.server", str(port), "--bind", "0.0.0.0",
+        p = self.spawn(namespace, "/usr/bin/python3", "-m", "http.server", str(port), "--bind", "0.0.0.0",
                        "--directory", root, log=os.path.join(self.tmp, f"http-{name}-{port}.log"))
         self.wait_for_port(namespace, port)
         return p

@@ -1,0 +1,319 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "control/config_loader.hpp"
+
+using namespace lb::config;
+
+namespace {
+
+// A valid configuration to start from; tests append or replace pieces of it.
+const std::string header = R"(node:
+  name: lb-a
+dpdk:
+  eal_args: ["--no-pci"]
+interfaces:
+  - name: ext
+    device: net_af_packet0
+    address: 198.51.100.2/24
+    gateway: 198.51.100.1
+  - name: int
+    device: net_af_packet1
+    address: 203.0.113.1/24
+)";
+
+std::string only_errors(const LoadResult& r) {
+    std::string s;
+    for (const auto& d : r.diagnostics)
+        s += format_diagnostic("f.yaml", d) + "\n";
+    return s;
+}
+
+// Asserts that `yaml` yields exactly one error, at line:column, containing `text`.
+void expect_error(const std::string& yaml, int line, int column, const std::string& text) {
+    const LoadResult r = load_config_text(yaml);
+    INFO(yaml);
+    INFO(only_errors(r));
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.diagnostics.size() == 1);
+    CHECK(r.diagnostics[0].location.line == line);
+    CHECK(r.diagnostics[0].location.column == column);
+    CHECK_THAT(r.diagnostics[0].message, Catch::Contains(text));
+}
+
+} // namespace
+
+TEST_CASE("a complete configuration loads with defaults filled in") {
+    const LoadResult r = load_config_text(header + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    protocol: tcp
+    port: 80
+    scheduler: mh
+    forwarding: nat
+    persistence:
+      timeout: 300s
+      netmask: 255.255.255.0
+    real_servers:
+      - address: 203.0.113.11
+        port: 8080
+        weight: 3
+      - address: 203.0.113.12
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, 20, "10000-10100"]
+    forwarding: dr
+    real_servers:
+      - address: 198.51.100.21
+timeouts:
+  tcp_established: 1h
+  udp: 1m30s
+)");
+    INFO(only_errors(r));
+    REQUIRE(r.config);
+    const Config& c = *r.config;
+    CHECK(c.node_name == "lb-a");
+    CHECK(c.dpdk.workers == 1);
+    CHECK(c.dpdk.idle_backoff);
+    REQUIRE(c.services.size() == 2);
+    CHECK(c.services[0].scheduler == Scheduler::mh);
+    CHECK(c.services[0].persistence->timeout == Milliseconds{300'000});
+    CHECK(c.services[0].persistence->netmask == 0xffffff00u);
+    CHECK(c.services[0].real_servers[0].weight == 3);
+    CHECK(c.services[0].real_servers[1].weight == 1);
+    CHECK(c.services[1].port_group);
+    CHECK(c.services[1].ports.size() == 3);
+    CHECK(c.services[1].ports[2].first == 10000);
+    CHECK(c.services[1].ports[2].last == 10100);
+    CHECK(c.timeouts.tcp_established == Milliseconds{3'600'000});
+    CHECK(c.timeouts.udp == Milliseconds{90'000});
+    CHECK(c.timeouts.tcp_syn == Milliseconds{60'000});
+}
+
+TEST_CASE("YAML syntax errors carry their location") {
+    const LoadResult r = load_config_text("node:\n  name: [unclosed\n");
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.diagnostics.size() == 1);
+    CHECK(r.diagnostics[0].location.line >= 2);
+}
+
+TEST_CASE("unknown keys are errors at the key") {
+    expect_error(header + "servics: []\n", 13, 1, "unknown key 'servics'");
+    expect_error(header + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    persistance: {timeout: 10s}
+    real_servers: []
+)",
+                 17, 5, "unknown key 'persistance' in service");
+    expect_error(header + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - address: 203.0.113.11
+        wieght: 2
+)",
+                 19, 9, "unknown key 'wieght' in real server");
+}
+
+TEST_CASE("semantic errors point at the offending value") {
+    SECTION("duplicate service names") {
+        expect_error(header + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+  - name: web
+    vip: 198.51.100.101
+    port: 80
+)",
+                     17, 11, "service name 'web' is used twice");
+    }
+    SECTION("two services on the same VIP, protocol and port") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+  - name: b
+    vip: 198.51.100.100
+    port: 80
+)",
+                     19, 11, "already claimed by service 'a'");
+    }
+    SECTION("the same port on another protocol is fine") {
+        const LoadResult r = load_config_text(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 53
+  - name: b
+    vip: 198.51.100.100
+    protocol: udp
+    port: 53
+)");
+        INFO(only_errors(r));
+        CHECK(r.config);
+    }
+    SECTION("overlapping port ranges within a VIP") {
+        expect_error(header + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, "10000-10100"]
+  - name: other
+    vip: 198.51.100.100
+    ports: ["10100-10200"]
+)",
+                     19, 13, "already claimed by service 'ftp'");
+        expect_error(header + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, "10000-10100", "10050"]
+)",
+                     16, 32, "overlap");
+    }
+    SECTION("weight out of range") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - address: 203.0.113.11
+        weight: 65536
+)",
+                     19, 17, "65536 is out of range (0..65535)");
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - address: 203.0.113.11
+        weight: -1
+)",
+                     19, 17, "not a non-negative integer");
+    }
+    SECTION("port translation in DR mode") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    forwarding: dr
+    real_servers:
+      - address: 198.51.100.21
+        port: 8080
+)",
+                     20, 15, "DR forwarding cannot translate ports");
+    }
+    SECTION("NAT port translation needs a single-port service") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    ports: [80, 443]
+    real_servers:
+      - address: 203.0.113.11
+        port: 8080
+)",
+                     19, 15, "needs a single-port service");
+    }
+    SECTION("a netmask that is not a netmask") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    persistence:
+      netmask: 255.0.255.0
+)",
+                     18, 16, "is not a netmask");
+    }
+    SECTION("a VIP equal to a node address") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 203.0.113.1
+    port: 80
+)",
+                     15, 10, "is the node address of interface 'int'");
+    }
+    SECTION("a reference to an undefined interface") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - address: 192.0.2.10
+        interface: dmz
+)",
+                     19, 20, "interface 'dmz' is not defined");
+    }
+    SECTION("a duration that does not parse") {
+        expect_error(header + R"(timeouts:
+  tcp_fin: 2 minutes
+)",
+                     14, 12, "is not a duration");
+        expect_error(header + R"(timeouts:
+  udp: 300
+)",
+                     14, 8, "is not a duration");
+    }
+    SECTION("an address that does not parse") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.256
+    port: 80
+)",
+                     15, 10, "is not an IPv4 address");
+    }
+    SECTION("DR needs a directly connected real server") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    forwarding: dr
+    real_servers:
+      - address: 192.0.2.10
+)",
+                     19, 9, "DR needs the real server on a directly connected subnet");
+    }
+    SECTION("Maglev table size must be prime") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    scheduler: mh
+    maglev_table_size: 65536
+)",
+                     18, 24, "must be a prime number");
+    }
+    SECTION("both port and ports") {
+        expect_error(header + R"(services:
+  - name: a
+    vip: 198.51.100.100
+    port: 80
+    ports: [81]
+)",
+                     17, 12, "exactly one of 'port' and 'ports'");
+    }
+    SECTION("a gateway outside the interface's subnet") {
+        expect_error(R"(node: {name: x}
+interfaces:
+  - name: ext
+    device: d0
+    address: 198.51.100.2/24
+    gateway: 203.0.113.1
+)",
+                     6, 14, "is not inside ext's subnet");
+    }
+}
+
+TEST_CASE("every error of a file is reported, in file order") {
+    const LoadResult r = load_config_text(header + R"(services:
+  - name: a
+    vip: nope
+    port: 0
+    scheduler: fastest
+)");
+    REQUIRE(r.diagnostics.size() == 3);
+    CHECK(r.diagnostics[0].location.line == 15);
+    CHECK(r.diagnostics[1].location.line == 16);
+    CHECK(r.diagnostics[2].location.line == 17);
+    CHECK_THAT(r.diagnostics[2].message, Catch::Contains("'fastest' is not one of rr, wrr"));
+}

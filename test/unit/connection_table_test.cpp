@@ -1,0 +1,126 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include <rte_byteorder.h>
+#include <rte_rcu_qsbr.h>
+
+#include "control/table_collector.hpp"
+#include "dataplane/connection_table.hpp"
+
+using namespace lb::dataplane;
+
+namespace {
+
+ConnectionSpec prototype(std::uint32_t client, std::uint16_t port, bool nat) {
+    ConnectionSpec c;
+    c.key.src_ip = rte_cpu_to_be_32(client);
+    c.key.dst_ip = rte_cpu_to_be_32(0xc6336464);
+    c.key.src_port = rte_cpu_to_be_16(port);
+    c.key.dst_port = rte_cpu_to_be_16(80);
+    c.key.protocol = 6;
+    c.rs_address = rte_cpu_to_be_32(0xcb00710b);
+    c.rs_port = rte_cpu_to_be_16(8080);
+    c.flags = nat ? conn_nat : 0;
+    return c;
+}
+
+} // namespace
+
+TEST_CASE("connections are found by their client key and, in NAT, by their reply key") {
+    ConnectionTable t(1024, true, nullptr, 0, "ct_lookup");
+    const ConnectionSpec p = prototype(0xc633640a, 40000, true);
+    std::uint32_t index = 0;
+    REQUIRE(t.insert(p, TcpState::none, 0, 1000, &index) == InsertResult::inserted);
+    auto hit = t.lookup(p.key);
+    REQUIRE(hit);
+    CHECK(hit->index == index);
+    CHECK(hit->direction == KeyDirection::from_client);
+    auto reply = t.lookup(p.reply_key());
+    REQUIRE(reply);
+    CHECK(reply->index == index);
+    CHECK(reply->direction == KeyDirection::from_real_server);
+    CHECK_FALSE(t.lookup(prototype(0xc633640a, 40001, true).key));
+    CHECK(t.size() == 1);
+
+    const FlowKey* keys[3];
+    FlowKey miss = prototype(1, 1, true).key;
+    FlowKey reply_key = p.reply_key();
+    keys[0] = &p.key;
+    keys[1] = &miss;
+    keys[2] = &reply_key;
+    ConnectionHit hits[3];
+    CHECK(t.lookup_bulk(keys, 3, hits) == 0b101);
+}
+
+TEST_CASE("a NAT reply tuple already in use refuses the new connection") {
+    ConnectionTable t(1024, true, nullptr, 0, "ct_conflict");
+    ConnectionSpec a = prototype(0xc633640a, 40000, true);
+    REQUIRE(t.insert(a, TcpState::none, 0, 1000) == InsertResult::inserted);
+    ConnectionSpec b = a; // same client endpoint to another VIP, same real server endpoint
+    b.key.dst_ip = rte_cpu_to_be_32(0xc6336465);
+    CHECK(t.insert(b, TcpState::none, 0, 1000) == InsertResult::reply_tuple_in_use);
+}
+
+TEST_CASE("connections expire after their timeout and free their slot") {
+    lb::dataplane::DataplaneContext ctx;
+    ConnectionTable t(1024, false, nullptr, 0, "ct_expire");
+    PersistenceTable templates(1024, nullptr, 0, "pt_expire");
+    RealServerLoad load;
+    ctx.connections = &t;
+    ctx.templates = &templates;
+    ctx.load = &load;
+    lb::control::TableCollector collector(ctx);
+    const ConnectionSpec p = prototype(0xc633640a, 40000, false);
+    REQUIRE(t.insert(p, TcpState::none, 100, 1000) == InsertResult::inserted);
+    load.add(0, 1);
+    collector.sweep_all(1100); // exactly the timeout: not yet
+    CHECK(t.lookup(p.key));
+    // Traffic refreshes it.
+    t.at(t.lookup(p.key)->index).touch(1050);
+    collector.sweep_all(2000);
+    CHECK(t.lookup(p.key));
+    collector.sweep_all(2051);
+    CHECK_FALSE(t.lookup(p.key));
+    CHECK(t.size() == 0);
+    CHECK(load.get(0) == 0);
+    CHECK(collector.expired_connections() == 1);
+}
+
+TEST_CASE("a full table refuses new connections and keeps the existing ones") {
+    ConnectionTable t(1024, false, nullptr, 0, "ct_full");
+    for (std::uint32_t i = 0; i < 1024; ++i)
+        REQUIRE(t.insert(prototype(0x0a000000 + i, 1000, false), TcpState::none, 0, 1000) ==
+                InsertResult::inserted);
+    CHECK(t.insert(prototype(0x0b000000, 1000, false), TcpState::none, 0, 1000) ==
+          InsertResult::table_full);
+    for (std::uint32_t i = 0; i < 1024; ++i)
+        REQUIRE(t.lookup(prototype(0x0a000000 + i, 1000, false).key));
+    // Removing one makes room again (after reclaim: no readers registered here).
+    t.remove(t.lookup(prototype(0x0a000000, 1000, false).key)->index);
+    CHECK(t.insert(prototype(0x0b000000, 1000, false), TcpState::none, 0, 1000) ==
+          InsertResult::table_full);
+    t.reclaim();
+    CHECK(t.insert(prototype(0x0b000000, 1000, false), TcpState::none, 0, 1000) ==
+          InsertResult::inserted);
+}
+
+TEST_CASE("retired entries wait for every worker's quiescent state") {
+    const std::size_t size = rte_rcu_qsbr_get_memsize(1);
+    auto* rcu = static_cast<rte_rcu_qsbr*>(aligned_alloc(64, (size + 63) / 64 * 64));
+    REQUIRE(rte_rcu_qsbr_init(rcu, 1) == 0);
+    rte_rcu_qsbr_thread_register(rcu, 0);
+    rte_rcu_qsbr_thread_online(rcu, 0);
+    {
+        ConnectionTable t(1024, false, rcu, 0, "ct_rcu");
+        const ConnectionSpec p = prototype(1, 1, false);
+        REQUIRE(t.insert(p, TcpState::none, 0, 10) == InsertResult::inserted);
+        t.remove(t.lookup(p.key)->index);
+        CHECK(t.reclaim() == 0); // the reader has not passed a quiescent state
+        rte_rcu_qsbr_quiescent(rcu, 0);
+        CHECK(t.reclaim() == 1);
+    }
+    rte_rcu_qsbr_thread_offline(rcu, 0);
+    rte_rcu_qsbr_thread_unregister(rcu, 0);
+    free(rcu);
+}
