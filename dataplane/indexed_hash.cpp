@@ -32,8 +32,10 @@ IndexedHash::IndexedHash(const std::string& name, std::uint32_t capacity,
     params.hash_func = rte_hash_crc;
     params.hash_func_init_val = 0;
     params.socket_id = socket;
-    params.extra_flag =
-        RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
+    // EXT_TABLE: extendable buckets, so that every one of `entries` keys fits whatever the
+    // cuckoo displacement does; "full" is then decided by the free-index ring alone.
+    params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+                        RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
     hash_ = rte_hash_create(&params);
     if (!hash_)
         throw std::runtime_error(fmt::format("cannot create hash table '{}' for {} entries: {} "

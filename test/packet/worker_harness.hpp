@@ -1,0 +1,57 @@
+// Runs the real Worker code on crafted frames: builds a Snapshot from YAML, wires tables and
+// counters as lb does, feeds frames to Worker::process and collects what it would transmit.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "dataplane/worker.hpp"
+#include "test/packet/frame_builder.hpp"
+#include "test/test_config.hpp"
+
+namespace lb::test {
+
+rte_mempool* test_pool();
+
+struct Sent {
+    std::uint8_t interface;
+    Bytes frame;
+};
+
+class WorkerHarness {
+  public:
+    explicit WorkerHarness(const std::string& yaml, std::uint32_t connections = 1024);
+
+    // Processes one burst of frames arriving on `ingress`; returns every frame queued for
+    // transmission, in order. Frames the worker dropped are freed by it.
+    std::vector<Sent> send(const std::vector<Bytes>& frames, std::uint8_t ingress = 0,
+                           std::uint32_t now = 1000);
+    std::vector<Sent> send(const Bytes& frame, std::uint8_t ingress = 0, std::uint32_t now = 1000) {
+        return send(std::vector<Bytes>{frame}, ingress, now);
+    }
+    // Tells the worker the MACs of the real servers and gateway, as their ARP replies would.
+    void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
+
+    std::uint64_t drops(dataplane::DropReason r) const {
+        return counters_->drops[static_cast<std::size_t>(r)].read();
+    }
+    std::uint64_t total_drops() const;
+
+    config::Config config;
+    dataplane::NeighbourTable neighbours;
+    std::unique_ptr<dataplane::Snapshot> snapshot;
+    std::unique_ptr<dataplane::ConnectionTable> connections;
+    std::unique_ptr<dataplane::PersistenceTable> templates;
+    dataplane::RealServerLoad load;
+    dataplane::DataplaneContext context;
+
+  private:
+    std::unique_ptr<dataplane::WorkerCounters> counters_;
+    std::unique_ptr<dataplane::Worker> worker_;
+};
+
+} // namespace lb::test
