@@ -47,6 +47,8 @@ std::string render_stats_json(const config::Config& config,
     out += fmt::format("  \"node\": \"{}\",\n", config.node_name);
     out += fmt::format("  \"rx_packets_total\": {},\n",
                        sum(workers, [](auto& w) -> const Counter& { return w.rx_packets; }));
+    out += fmt::format("  \"rx_bytes_total\": {},\n",
+                       sum(workers, [](auto& w) -> const Counter& { return w.rx_bytes; }));
     out += fmt::format("  \"tx_packets_total\": {},\n",
                        sum(workers, [](auto& w) -> const Counter& { return w.tx_packets; }));
     out += fmt::format("  \"arp_replies_total\": {},\n",

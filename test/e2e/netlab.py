@@ -109,9 +109,11 @@ class Lab:
         self.wait_for_port(namespace, port)
         return p
 
-    def udp_echo_server(self, namespace, name, port):
-        """socat answering every datagram with the server's name."""
-        return self.spawn(namespace, "socat", f"UDP4-RECVFROM:{port},fork,reuseaddr",
+    def udp_echo_server(self, namespace, name, port, bind=None):
+        """socat answering every datagram with the server's name. In DR, bind to the VIP:
+        an unbound UDP socket would answer from the server's own address."""
+        address = f",bind={bind}" if bind else ""
+        return self.spawn(namespace, "socat", f"UDP4-RECVFROM:{port},fork,reuseaddr{address}",
                           f"SYSTEM:echo {name}")
 
     def wait_for_port(self, namespace, port, timeout=10):

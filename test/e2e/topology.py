@@ -161,6 +161,19 @@ def fetch_many(net, client, url, count):
     return r.stdout.split()
 
 
+def hugepage_files():
+    """Every file on every hugetlbfs mount: DPDK leaves its rtemap_* files there unless it runs
+    --in-memory or with --huge-unlink."""
+    files = set()
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "hugetlbfs":
+                for root, _, names in os.walk(parts[1]):
+                    files |= {os.path.join(root, n) for n in names}
+    return files
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:

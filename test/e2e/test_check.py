@@ -1,0 +1,80 @@
+"""`lb --check` on every example configuration, and on broken files with their exact error
+locations; an invalid file never starts the dataplane."""
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+
+import topology as t
+
+CONF = sorted(glob.glob(os.path.join(t.ROOT, "conf", "*.yaml")))
+BROKEN = sorted(glob.glob(os.path.join(t.ROOT, "test", "conf-broken", "*.yaml")))
+
+
+def run_lb(*args):
+    return subprocess.run([t.LB, *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("path", CONF, ids=os.path.basename)
+def test_every_example_configuration_is_valid(path):
+    r = run_lb("--config", path, "--check")
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout
+
+
+def expectations(path):
+    """`# expect: LINE:COLUMN: text` lines at the top of a broken file."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#\s*expect:\s*(\d+):(\d+):\s*(.*)$", line.rstrip("\n"))
+            if m:
+                out.append((int(m.group(1)), int(m.group(2)), m.group(3)))
+    return out
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=os.path.basename)
+def test_broken_configuration_reports_every_error_with_its_location(path):
+    expected = expectations(path)
+    assert expected, f"{path} has no '# expect:' lines"
+    r = run_lb("--config", path, "--check")
+    assert r.returncode == 1
+    errors = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+    assert len(errors) == len(expected), r.stderr
+    for (line, column, text), got in zip(expected, errors):
+        assert got.startswith(f"{path}:{line}:{column}: "), (got, line, column)
+        assert text in got, (got, text)
+
+
+def test_check_needs_no_root_and_no_hugepages():
+    # As nobody: only reading the file is needed.
+    path = os.path.join(t.ROOT, "conf", "demo.yaml")
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        t.LB, "--config", path, "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_invalid_configuration_never_starts_the_dataplane():
+    path = BROKEN[0]
+    r = run_lb("--config", path)
+    assert r.returncode == 1
+    assert "nothing was started" in r.stderr
+    assert "EAL" not in r.stderr
+
+
+def test_missing_file_and_usage_errors():
+    r = run_lb("--config", "/nonexistent.yaml", "--check")
+    assert r.returncode == 1
+    assert "/nonexistent.yaml:0:0: cannot open the file" in r.stderr
+    r = run_lb("--check")
+    assert r.returncode == 2 and "--config FILE is required" in r.stderr
+    r = run_lb("--bogus")
+    assert r.returncode == 2
+
+
+def test_version():
+    r = run_lb("--version")
+    assert r.returncode == 0 and r.stdout.startswith("lb ")
