@@ -1,0 +1,311 @@
+// The worker pipeline in-process on prebuilt mbufs, one core: ns/packet and Mpps for
+// established DR and NAT flows and for new connections (SYN, mh + persistence), at several
+// connection-table sizes, next to a bare MAC-swap loop over the same mbufs measured in the same
+// run (the baseline). Also bytes of memory per connection, everything included.
+//
+// Each burst gets 32 random flows of the table written into its mbufs before the clock starts,
+// so lookups hit random entries (cache misses as in production), and only Worker::process is
+// timed. Figures, not assertions: these machines are shared and noisy; read the ratios.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/worker.hpp"
+#include "test/packet/frame_builder.hpp"
+#include "test/test_config.hpp"
+
+using namespace lb::dataplane;
+using namespace lb::test;
+
+namespace {
+
+constexpr std::uint32_t vip_dr = ipv4(198, 51, 100, 100);
+constexpr std::uint32_t vip_nat = ipv4(198, 51, 100, 101);
+constexpr std::uint32_t vip_syn = ipv4(198, 51, 100, 102);
+
+const std::string config_yaml = std::string(two_interfaces) + R"(services:
+  - name: dr
+    vip: 198.51.100.100
+    port: 80
+    forwarding: dr
+    scheduler: rr
+    real_servers: [{address: 198.51.100.21}, {address: 198.51.100.22}]
+  - name: nat
+    vip: 198.51.100.101
+    port: 80
+    scheduler: rr
+    real_servers: [{address: 203.0.113.11, port: 8080}, {address: 203.0.113.12, port: 8080}]
+  - name: syn
+    vip: 198.51.100.102
+    port: 80
+    scheduler: mh
+    persistence: {timeout: 300s}
+    real_servers: [{address: 203.0.113.11}, {address: 203.0.113.12}]
+)";
+
+std::uint32_t flow_client(std::uint64_t i) {
+    return ipv4(10, 0, 0, 0) + static_cast<std::uint32_t>(i >> 15);
+}
+std::uint16_t flow_port(std::uint64_t i) {
+    return static_cast<std::uint16_t>(1024 + (i & 0x7fff));
+}
+
+struct Result {
+    double ns_per_packet = 0;
+    double mpps() const { return ns_per_packet > 0 ? 1000.0 / ns_per_packet : 0; }
+};
+
+class Bench {
+  public:
+    Bench(rte_mempool* pool, std::uint32_t capacity)
+        : config_(config_from(config_yaml)), pool_(pool) {
+        snapshot_ = lb::control::build_snapshot(config_, fake_ports(2), neighbours_, 1);
+        for (std::uint32_t a : {ipv4(198, 51, 100, 21), ipv4(198, 51, 100, 22)})
+            neighbours_.learn(rte_cpu_to_be_32(a), 0, rs1_mac.addr(), 0);
+        for (std::uint32_t a : {ipv4(203, 0, 113, 11), ipv4(203, 0, 113, 12)})
+            neighbours_.learn(rte_cpu_to_be_32(a), 1, rs2_mac.addr(), 0);
+        connections_ = std::make_unique<ConnectionTable>(capacity, true, nullptr, 0, "bench_c");
+        templates_ = std::make_unique<PersistenceTable>(1u << 20, nullptr, 0, "bench_p");
+        ctx_.snapshot.store(snapshot_.get());
+        ctx_.connections = connections_.get();
+        ctx_.templates = templates_.get();
+        ctx_.neighbours = &neighbours_;
+        ctx_.load = &load_;
+        counters_ = std::make_unique<WorkerCounters>();
+        worker_ = std::make_unique<Worker>(ctx_, 0, *counters_);
+        for (auto& m : mbufs_) {
+            m = rte_pktmbuf_alloc(pool_);
+            rte_pktmbuf_append(m, 64);
+        }
+    }
+    ~Bench() {
+        for (auto* m : mbufs_)
+            rte_pktmbuf_free(m);
+    }
+
+    // `count` connections: half DR, half NAT.
+    void fill(std::uint64_t count) {
+        count = std::max<std::uint64_t>(count / 2, 1);
+        for (std::uint64_t i = 0; i < count; ++i) {
+            for (int nat = 0; nat < 2; ++nat) {
+                ConnectionSpec s;
+                s.key.src_ip = rte_cpu_to_be_32(flow_client(i));
+                s.key.dst_ip = rte_cpu_to_be_32(nat ? vip_nat : vip_dr);
+                s.key.src_port = rte_cpu_to_be_16(flow_port(i));
+                s.key.dst_port = rte_cpu_to_be_16(80);
+                s.key.protocol = IPPROTO_TCP;
+                s.service = static_cast<std::uint16_t>(nat);
+                s.real_server = static_cast<std::uint16_t>(nat * 2 + (i & 1));
+                const auto& rs = snapshot_->real_servers[s.real_server];
+                s.rs_address = rs.address;
+                s.rs_port = rs.port ? rs.port : s.key.dst_port;
+                s.flags = nat ? conn_nat : 0;
+                s.ingress = 0;
+                if (connections_->insert(s, TcpState::established, 0, 0xfffffff) !=
+                    InsertResult::inserted) {
+                    std::fprintf(stderr, "fill failed at %llu\n",
+                                 static_cast<unsigned long long>(i));
+                    std::exit(1);
+                }
+            }
+        }
+        filled_ = count;
+    }
+
+    // Writes a fresh frame into every mbuf: established flows of `vip` chosen at random, or
+    // brand-new SYNs when `fresh` (each client opens 16 connections: templates mostly hit).
+    void prepare(std::uint32_t vip, bool fresh, std::uint8_t flags) {
+        for (auto* m : mbufs_) {
+            std::uint64_t i = fresh ? next_fresh_++ : pick_(rng_) % filled_;
+            L4 p;
+            p.src =
+                fresh ? ipv4(172, 16, 0, 0) + static_cast<std::uint32_t>(i >> 4) : flow_client(i);
+            p.sport = fresh ? static_cast<std::uint16_t>(1024 + (i & 15)) : flow_port(i);
+            p.dst = vip;
+            p.dport = 80;
+            p.tcp_flags = flags;
+            p.payload = 0;
+            const Bytes f = ipv4_frame(p);
+            std::memcpy(rte_pktmbuf_mtod(m, void*), f.data(), 64);
+        }
+    }
+
+    std::uint64_t run_pipeline() {
+        const std::uint64_t start = rte_rdtsc_precise();
+        worker_->process(mbufs_.data(), burst_size, 0, 1000);
+        const std::uint64_t cycles = rte_rdtsc_precise() - start;
+        for (std::uint8_t i = 0; i < 2; ++i)
+            worker_->tx(i).count = 0; // the mbufs are reused, not sent
+        return cycles;
+    }
+
+    std::uint64_t run_baseline() {
+        const std::uint64_t start = rte_rdtsc_precise();
+        for (auto* m : mbufs_) {
+            auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+            const rte_ether_addr a = eth->src_addr;
+            eth->src_addr = eth->dst_addr;
+            eth->dst_addr = a;
+        }
+        return rte_rdtsc_precise() - start;
+    }
+
+    // Mean ns/packet of `bursts` bursts of the pipeline and of the baseline on the same frames.
+    std::pair<Result, Result> measure(std::uint32_t vip, bool fresh, std::uint8_t flags,
+                                      std::uint64_t bursts) {
+        std::uint64_t pipeline = 0;
+        std::uint64_t baseline = 0;
+        for (std::uint64_t b = 0; b < bursts; ++b) {
+            prepare(vip, fresh, flags);
+            baseline += run_baseline();
+            prepare(vip, fresh, flags); // same cache state for the pipeline
+            if (fresh)
+                next_fresh_ -= burst_size;
+            pipeline += run_pipeline();
+        }
+        const double ns_per_cycle = 1e9 / static_cast<double>(rte_get_tsc_hz());
+        const double packets = static_cast<double>(bursts * burst_size);
+        return {Result{pipeline * ns_per_cycle / packets},
+                Result{baseline * ns_per_cycle / packets}};
+    }
+
+    // The connection-table lookup alone, same random flows: how much of the pipeline is it.
+    Result lookup_only(std::uint32_t vip, std::uint64_t bursts) {
+        std::uint64_t cycles = 0;
+        FlowKey keys[burst_size];
+        const FlowKey* key_ptrs[burst_size];
+        ConnectionHit hits[burst_size];
+        for (std::uint64_t b = 0; b < bursts; ++b) {
+            for (std::uint32_t k = 0; k < burst_size; ++k) {
+                const std::uint64_t i = pick_(rng_) % filled_;
+                keys[k] = FlowKey{};
+                keys[k].src_ip = rte_cpu_to_be_32(flow_client(i));
+                keys[k].dst_ip = rte_cpu_to_be_32(vip);
+                keys[k].src_port = rte_cpu_to_be_16(flow_port(i));
+                keys[k].dst_port = rte_cpu_to_be_16(80);
+                keys[k].protocol = IPPROTO_TCP;
+                key_ptrs[k] = &keys[k];
+            }
+            const std::uint64_t start = rte_rdtsc_precise();
+            const std::uint64_t found = connections_->lookup_bulk(key_ptrs, burst_size, hits);
+            cycles += rte_rdtsc_precise() - start;
+            if (found != 0xffffffffu)
+                std::fprintf(stderr, "lookup missed\n");
+        }
+        return Result{cycles * 1e9 / static_cast<double>(rte_get_tsc_hz()) /
+                      static_cast<double>(bursts * burst_size)};
+    }
+
+    std::uint64_t drops() const {
+        std::uint64_t t = 0;
+        for (const auto& d : counters_->drops)
+            t += d.read();
+        return t;
+    }
+
+  private:
+    lb::config::Config config_;
+    rte_mempool* pool_;
+    NeighbourTable neighbours_;
+    std::unique_ptr<Snapshot> snapshot_;
+    std::unique_ptr<ConnectionTable> connections_;
+    std::unique_ptr<PersistenceTable> templates_;
+    RealServerLoad load_;
+    DataplaneContext ctx_;
+    std::unique_ptr<WorkerCounters> counters_;
+    std::unique_ptr<Worker> worker_;
+    std::array<rte_mbuf*, burst_size> mbufs_{};
+    std::uint64_t filled_ = 0;
+    std::uint64_t next_fresh_ = 0;
+    std::mt19937_64 rng_{42};
+    std::uniform_int_distribution<std::uint64_t> pick_;
+};
+
+std::size_t heap_in_use() {
+    rte_malloc_socket_stats s{};
+    rte_malloc_get_socket_stats(0, &s);
+    return s.heap_allocsz_bytes;
+}
+
+void memory_per_connection(std::uint32_t capacity) {
+    for (bool nat : {false, true}) {
+        const std::size_t before = heap_in_use();
+        auto t = std::make_unique<ConnectionTable>(capacity, nat, nullptr, 0, "bench_m");
+        const std::size_t after = heap_in_use();
+        std::printf("memory per connection (%s, capacity %u): %.1f B  (hash keys and buckets, "
+                    "entry, free-index ring)\n",
+                    nat ? "NAT: client and reply keys" : "DR: one key", capacity,
+                    static_cast<double>(after - before) / capacity);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (rte_eal_init(argc, argv) < 0) {
+        std::fprintf(stderr, "EAL initialisation failed\n");
+        return 1;
+    }
+    std::vector<std::uint64_t> sizes = {1'000, 100'000, 1'000'000, 10'000'000};
+    if (const char* s = std::getenv("LB_BENCH_SIZES")) {
+        sizes.clear();
+        for (std::string part; *s; ++s) {
+            if (*s == ',') {
+                sizes.push_back(std::stoull(part));
+                part.clear();
+            } else {
+                part += *s;
+            }
+            if (s[1] == '\0')
+                sizes.push_back(std::stoull(part));
+        }
+    }
+    rte_mempool* pool = rte_pktmbuf_pool_create("bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    const std::uint64_t bursts = 200'000 / burst_size;
+    std::printf("lb dataplane benchmark: one core, burst %u, %.2f GHz TSC; ns/packet (Mpps), "
+                "baseline = MAC swap on the same mbufs in the same run\n\n",
+                burst_size, rte_get_tsc_hz() / 1e9);
+    std::printf("%11s | %-22s | %-22s | %-22s | %-17s\n", "connections", "established DR",
+                "established NAT", "SYN mh+persistence", "baseline MAC swap");
+    for (std::uint64_t size : sizes) {
+        std::unique_ptr<Bench> b;
+        try {
+            b = std::make_unique<Bench>(pool, static_cast<std::uint32_t>(size + 65536));
+        } catch (const std::exception& e) {
+            std::printf("%11llu | skipped: %s\n", static_cast<unsigned long long>(size), e.what());
+            continue;
+        }
+        b->fill(size);
+        auto [dr, base1] = b->measure(vip_dr, false, RTE_TCP_ACK_FLAG, bursts);
+        auto [nat, base2] = b->measure(vip_nat, false, RTE_TCP_ACK_FLAG, bursts);
+        auto [syn, base3] = b->measure(vip_syn, true, RTE_TCP_SYN_FLAG, 40'000 / burst_size);
+        const double base = (base1.ns_per_packet + base2.ns_per_packet) / 2;
+        auto cell = [&](Result r) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%6.1f (%5.2f) x%5.1f", r.ns_per_packet, r.mpps(),
+                          r.ns_per_packet / base);
+            return std::string(buf);
+        };
+        std::printf("%11llu | %-22s | %-22s | %-22s | %6.2f (%6.2f)\n",
+                    static_cast<unsigned long long>(size), cell(dr).c_str(), cell(nat).c_str(),
+                    cell(syn).c_str(), base, 1000.0 / base);
+        std::printf("%11s   table lookup alone (rte_hash bulk): %.1f ns/key\n", "",
+                    b->lookup_only(vip_dr, bursts).ns_per_packet);
+        if (b->drops() != 0)
+            std::printf("            warning: %llu packets were dropped\n",
+                        static_cast<unsigned long long>(b->drops()));
+    }
+    std::printf("\n(xN = ratio to the baseline)\n");
+    memory_per_connection(1u << 20);
+    rte_mempool_free(pool);
+    rte_eal_cleanup();
+    return 0;
+}
