@@ -1,5 +1,7 @@
 #include "dataplane/packet_parser.hpp"
 
+#include <cstring>
+
 #include <rte_byteorder.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -8,16 +10,31 @@ namespace lb::dataplane {
 
 namespace {
 
-ParsedFrame dropped(ParsedFrame f, DropReason r) {
+void dropped(ParsedFrame& f, DropReason r) {
     f.kind = FrameKind::drop;
     f.drop_reason = r;
-    return f;
 }
 
 } // namespace
 
-ParsedFrame parse_frame(rte_mbuf* m) {
-    ParsedFrame f;
+bool ipv4_header_checksum_ok(const rte_ipv4_hdr* ip, std::uint32_t header_length) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(ip);
+    std::uint64_t sum = 0;
+    for (std::uint32_t i = 0; i < header_length; i += 4) {
+        std::uint32_t word;
+        std::memcpy(&word, p + i, 4);
+        sum += word;
+    }
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+
+void parse_frame(rte_mbuf* m, ParsedFrame& f) {
+    f.kind = FrameKind::drop;
+    f.key = FlowKey{};
     const std::uint32_t head = rte_pktmbuf_data_len(m); // headers must be in the first segment
     const std::uint32_t total = rte_pktmbuf_pkt_len(m);
     if (head < sizeof(rte_ether_hdr))
@@ -28,7 +45,7 @@ ParsedFrame parse_frame(rte_mbuf* m) {
         if (head < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
             return dropped(f, DropReason::truncated);
         f.kind = FrameKind::arp;
-        return f;
+        return;
     }
     if (ether_type != RTE_ETHER_TYPE_IPV4)
         return dropped(f, DropReason::not_ipv4);
@@ -45,7 +62,7 @@ ParsedFrame parse_frame(rte_mbuf* m) {
     const std::uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
     if (ip_total < ip_header_length || ip_total > total - sizeof(rte_ether_hdr))
         return dropped(f, DropReason::bad_ip_header);
-    if (rte_ipv4_cksum(f.ip) != 0)
+    if (!ipv4_header_checksum_ok(f.ip, ip_header_length))
         return dropped(f, DropReason::bad_ip_header);
     if (rte_be_to_cpu_16(f.ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
         return dropped(f, DropReason::fragment);
@@ -57,7 +74,7 @@ ParsedFrame parse_frame(rte_mbuf* m) {
         if (f.l4_length < 8 || l4_in_head < 8)
             return dropped(f, DropReason::truncated);
         f.kind = FrameKind::icmp;
-        return f;
+        return;
     case IPPROTO_TCP: {
         if (f.l4_length < sizeof(rte_tcp_hdr) || l4_in_head < sizeof(rte_tcp_hdr))
             return dropped(f, DropReason::truncated);
@@ -89,7 +106,6 @@ ParsedFrame parse_frame(rte_mbuf* m) {
     f.key.src_ip = f.ip->src_addr;
     f.key.dst_ip = f.ip->dst_addr;
     f.key.protocol = f.ip->next_proto_id;
-    return f;
 }
 
 } // namespace lb::dataplane

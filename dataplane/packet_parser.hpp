@@ -28,6 +28,11 @@ struct ParsedFrame {
     FlowKey key; // tcp and udp
 };
 
-ParsedFrame parse_frame(rte_mbuf* m);
+// Fills `f` (written in place: the worker parses straight into its per-burst array).
+void parse_frame(rte_mbuf* m, ParsedFrame& f);
+
+// True when the IPv4 header (with options) sums to 0xffff: 32-bit loads into a 64-bit
+// accumulator, folded once, instead of a 16-bit loop.
+bool ipv4_header_checksum_ok(const rte_ipv4_hdr* ip, std::uint32_t header_length);
 
 } // namespace lb::dataplane

@@ -214,9 +214,9 @@ void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32
     const auto service = static_cast<std::uint16_t>(p.service);
     const ServiceEntry& svc = snapshot_->services[service];
     // Two frames of one new flow in the same burst: the first created it.
-    if (inserted_this_burst_) {
-        if (auto hit = ctx_.connections->lookup(f.key)) {
-            forward_to_real_server(p.frame, f, ctx_.connections->at(hit->index), now);
+    for (std::uint32_t i = 0; i < created_count_; ++i) {
+        if (created_keys_[i] == f.key) {
+            forward_to_real_server(p.frame, f, ctx_.connections->at(created_indices_[i]), now);
             return;
         }
     }
@@ -268,7 +268,10 @@ void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32
                                                     : DropReason::nat_tuple_conflict);
         return;
     }
-    inserted_this_burst_ = true;
+    if (created_count_ < created_keys_.size()) {
+        created_keys_[created_count_] = f.key;
+        created_indices_[created_count_++] = index;
+    }
     ctx_.load->add(proto.real_server, 1);
     counters_.services[service].connections.add();
     counters_.real_servers[rs].connections.add();
@@ -282,20 +285,23 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         snapshot_generation_ = snapshot_->generation;
         cursors_.reset();
     }
-    inserted_this_burst_ = false;
+    created_count_ = 0;
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
 
     Pending pending[burst_size * 2];
     const FlowKey* keys[burst_size * 2];
     std::uint32_t pending_count = 0;
 
+    std::uint64_t rx_bytes = 0;
     for (std::uint16_t i = 0; i < count; ++i) {
         if (i + 1 < count)
             rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
         rte_mbuf* m = frames[i];
-        counters_.rx_packets.add();
-        counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
-        const ParsedFrame f = parse_frame(m);
+        rx_bytes += rte_pktmbuf_pkt_len(m);
+        // Parse straight into the next pending slot; it is only kept for TCP and UDP.
+        Pending& p = pending[pending_count];
+        ParsedFrame& f = p.parsed;
+        parse_frame(m, f);
         switch (f.kind) {
         case FrameKind::drop:
             drop(m, f.drop_reason);
@@ -322,21 +328,28 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
                 continue;
             }
         }
-        Pending& p = pending[pending_count];
         p.frame = m;
-        p.parsed = f;
         p.service = service;
         keys[pending_count] = &p.parsed.key;
         ++pending_count;
     }
 
+    counters_.rx_packets.add(count);
+    counters_.rx_bytes.add(rx_bytes);
+
     ConnectionHit hits[burst_size * 2];
     const std::uint64_t found = ctx_.connections->lookup_bulk(keys, pending_count, hits);
-    // The entries are random lines of a large table: start all their loads before the first
-    // is needed, so the misses overlap instead of queueing one per packet.
+    // The entries are random lines of a large table. Touch them all in a tight loop of
+    // independent loads before processing any packet, so their misses overlap in the
+    // out-of-order core instead of stalling each packet's processing in turn.
     for (std::uint32_t i = 0; i < pending_count; ++i)
         if (found & (std::uint64_t{1} << i))
             rte_prefetch0(&ctx_.connections->at(hits[i].index));
+    std::uint32_t gathered = 0;
+    for (std::uint32_t i = 0; i < pending_count; ++i)
+        if (found & (std::uint64_t{1} << i))
+            gathered += ctx_.connections->at(hits[i].index).real_server;
+    asm volatile("" : : "r"(gathered)); // keep the loads
     for (std::uint32_t i = 0; i < pending_count; ++i) {
         Pending& p = pending[i];
         if (found & (std::uint64_t{1} << i)) {

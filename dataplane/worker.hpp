@@ -64,7 +64,11 @@ class Worker {
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     SchedulerCursors cursors_;
     std::array<TxBatch, max_interfaces> tx_{};
-    bool inserted_this_burst_ = false;
+    // Keys of the connections this burst created: a second packet of one new flow in the same
+    // burst (a retransmitted SYN) must find the first one's connection.
+    std::array<FlowKey, burst_size> created_keys_{};
+    std::array<std::uint32_t, burst_size> created_indices_{};
+    std::uint32_t created_count_ = 0;
 };
 
 } // namespace lb::dataplane

@@ -29,7 +29,8 @@ namespace {
 
 constexpr std::uint32_t vip_dr = ipv4(198, 51, 100, 100);
 constexpr std::uint32_t vip_nat = ipv4(198, 51, 100, 101);
-constexpr std::uint32_t vip_syn = ipv4(198, 51, 100, 102);
+constexpr std::uint32_t vip_syn_dr = ipv4(198, 51, 100, 102);
+constexpr std::uint32_t vip_syn_nat = ipv4(198, 51, 100, 103);
 
 const std::string config_yaml = std::string(two_interfaces) + R"(services:
   - name: dr
@@ -43,8 +44,15 @@ const std::string config_yaml = std::string(two_interfaces) + R"(services:
     port: 80
     scheduler: rr
     real_servers: [{address: 203.0.113.11, port: 8080}, {address: 203.0.113.12, port: 8080}]
-  - name: syn
+  - name: syn-dr
     vip: 198.51.100.102
+    port: 80
+    forwarding: dr
+    scheduler: mh
+    persistence: {timeout: 300s}
+    real_servers: [{address: 198.51.100.21}, {address: 198.51.100.22}]
+  - name: syn-nat
+    vip: 198.51.100.103
     port: 80
     scheduler: mh
     persistence: {timeout: 300s}
@@ -269,16 +277,18 @@ int main(int argc, char** argv) {
         }
     }
     rte_mempool* pool = rte_pktmbuf_pool_create("bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    const std::uint64_t bursts = 200'000 / burst_size;
+    const std::uint64_t bursts =
+        (std::getenv("LB_BENCH_PACKETS") ? std::stoull(std::getenv("LB_BENCH_PACKETS")) : 200000) /
+        burst_size;
     std::printf("lb dataplane benchmark: one core, burst %u, %.2f GHz TSC; ns/packet (Mpps), "
                 "baseline = MAC swap on the same mbufs in the same run\n\n",
                 burst_size, rte_get_tsc_hz() / 1e9);
-    std::printf("%11s | %-22s | %-22s | %-22s | %-17s\n", "connections", "established DR",
-                "established NAT", "SYN mh+persistence", "baseline MAC swap");
+    std::printf("%11s | %-22s | %-22s | %-22s | %-22s | %-17s\n", "connections", "established DR",
+                "established NAT", "SYN DR mh+persist", "SYN NAT mh+persist", "baseline MAC swap");
     for (std::uint64_t size : sizes) {
         std::unique_ptr<Bench> b;
         try {
-            b = std::make_unique<Bench>(pool, static_cast<std::uint32_t>(size + 65536));
+            b = std::make_unique<Bench>(pool, static_cast<std::uint32_t>(size + 131072));
         } catch (const std::exception& e) {
             std::printf("%11llu | skipped: %s\n", static_cast<unsigned long long>(size), e.what());
             continue;
@@ -286,7 +296,9 @@ int main(int argc, char** argv) {
         b->fill(size);
         auto [dr, base1] = b->measure(vip_dr, false, RTE_TCP_ACK_FLAG, bursts);
         auto [nat, base2] = b->measure(vip_nat, false, RTE_TCP_ACK_FLAG, bursts);
-        auto [syn, base3] = b->measure(vip_syn, true, RTE_TCP_SYN_FLAG, 40'000 / burst_size);
+        auto [syn_dr, base3] = b->measure(vip_syn_dr, true, RTE_TCP_SYN_FLAG, 40'000 / burst_size);
+        auto [syn_nat, base4] =
+            b->measure(vip_syn_nat, true, RTE_TCP_SYN_FLAG, 40'000 / burst_size);
         const double base = (base1.ns_per_packet + base2.ns_per_packet) / 2;
         auto cell = [&](Result r) {
             char buf[64];
@@ -294,9 +306,9 @@ int main(int argc, char** argv) {
                           r.ns_per_packet / base);
             return std::string(buf);
         };
-        std::printf("%11llu | %-22s | %-22s | %-22s | %6.2f (%6.2f)\n",
+        std::printf("%11llu | %-22s | %-22s | %-22s | %-22s | %6.2f (%6.2f)\n",
                     static_cast<unsigned long long>(size), cell(dr).c_str(), cell(nat).c_str(),
-                    cell(syn).c_str(), base, 1000.0 / base);
+                    cell(syn_dr).c_str(), cell(syn_nat).c_str(), base, 1000.0 / base);
         std::printf("%11s   table lookup alone (rte_hash bulk): %.1f ns/key\n", "",
                     b->lookup_only(vip_dr, bursts).ns_per_packet);
         if (b->drops() != 0)
@@ -304,6 +316,9 @@ int main(int argc, char** argv) {
                         static_cast<unsigned long long>(b->drops()));
     }
     std::printf("\n(xN = ratio to the baseline)\n");
+    // rte_hash rounds its buckets and rings up to powers of two: show a round capacity and a
+    // power of two.
+    memory_per_connection(1'000'000);
     memory_per_connection(1u << 20);
     rte_mempool_free(pool);
     rte_eal_cleanup();
