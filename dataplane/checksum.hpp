@@ -33,21 +33,4 @@ inline std::uint16_t checksum_replace32(std::uint16_t check, std::uint32_t old_v
     return static_cast<std::uint16_t>(~checksum_fold(sum));
 }
 
-// UDP: a zero checksum means "none" and must stay zero; a computed zero is sent as 0xffff.
-inline std::uint16_t udp_checksum_replace32(std::uint16_t check, std::uint32_t old_value,
-                                            std::uint32_t new_value) {
-    if (check == 0)
-        return 0;
-    std::uint16_t c = checksum_replace32(check, old_value, new_value);
-    return c == 0 ? 0xffff : c;
-}
-
-inline std::uint16_t udp_checksum_replace16(std::uint16_t check, std::uint16_t old_value,
-                                            std::uint16_t new_value) {
-    if (check == 0)
-        return 0;
-    std::uint16_t c = checksum_replace16(check, old_value, new_value);
-    return c == 0 ? 0xffff : c;
-}
-
 } // namespace lb::dataplane

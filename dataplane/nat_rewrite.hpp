@@ -1,8 +1,10 @@
 // Address and port rewriting for NAT, with incremental checksum updates of the IPv4 header and
-// of the TCP/UDP pseudo-header sum.
+// of the TCP/UDP checksum (whose pseudo-header covers the addresses).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include <rte_ip.h>
 #include <rte_tcp.h>
@@ -12,42 +14,49 @@
 
 namespace lb::dataplane {
 
-// Rewrites the destination (client → real server). Values in network order.
-inline void rewrite_destination(rte_ipv4_hdr* ip, std::uint8_t* l4, std::uint32_t address,
-                                std::uint16_t port) {
-    const std::uint32_t old_address = ip->dst_addr;
+enum class Endpoint { source, destination };
+
+// Replaces the packet's source or destination address and port (values in network order).
+// The header structs are packed, so fields are reached through byte offsets and memcpy.
+inline void rewrite_endpoint(rte_ipv4_hdr* ip, std::uint8_t* l4, Endpoint which,
+                             std::uint32_t address, std::uint16_t port) {
+    const bool tcp = ip->next_proto_id == IPPROTO_TCP;
+    const bool destination = which == Endpoint::destination;
+    auto* address_field =
+        reinterpret_cast<std::uint8_t*>(ip) +
+        (destination ? offsetof(rte_ipv4_hdr, dst_addr) : offsetof(rte_ipv4_hdr, src_addr));
+    // TCP and UDP both start with source port, destination port.
+    std::uint8_t* port_field = l4 + (destination ? 2 : 0);
+    std::uint8_t* check_field =
+        l4 + (tcp ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
+    std::uint32_t old_address;
+    std::uint16_t old_port;
+    std::uint16_t check;
+    std::memcpy(&old_address, address_field, 4);
+    std::memcpy(&old_port, port_field, 2);
+    std::memcpy(&check, check_field, 2);
     ip->hdr_checksum = checksum_replace32(ip->hdr_checksum, old_address, address);
-    ip->dst_addr = address;
-    if (ip->next_proto_id == IPPROTO_TCP) {
-        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-        std::uint16_t c = checksum_replace32(tcp->cksum, old_address, address);
-        tcp->cksum = checksum_replace16(c, tcp->dst_port, port);
-        tcp->dst_port = port;
-    } else {
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
-        std::uint16_t c = udp_checksum_replace32(udp->dgram_cksum, old_address, address);
-        udp->dgram_cksum = udp_checksum_replace16(c, udp->dst_port, port);
-        udp->dst_port = port;
+    // A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff.
+    if (tcp || check != 0) {
+        check = checksum_replace16(checksum_replace32(check, old_address, address), old_port, port);
+        if (!tcp && check == 0)
+            check = 0xffff;
     }
+    std::memcpy(address_field, &address, 4);
+    std::memcpy(port_field, &port, 2);
+    std::memcpy(check_field, &check, 2);
 }
 
-// Rewrites the source (real server → client) back to the VIP and service port.
+// Client → real server.
+inline void rewrite_destination(rte_ipv4_hdr* ip, std::uint8_t* l4, std::uint32_t address,
+                                std::uint16_t port) {
+    rewrite_endpoint(ip, l4, Endpoint::destination, address, port);
+}
+
+// Real server → client: back to the VIP and service port.
 inline void rewrite_source(rte_ipv4_hdr* ip, std::uint8_t* l4, std::uint32_t address,
                            std::uint16_t port) {
-    const std::uint32_t old_address = ip->src_addr;
-    ip->hdr_checksum = checksum_replace32(ip->hdr_checksum, old_address, address);
-    ip->src_addr = address;
-    if (ip->next_proto_id == IPPROTO_TCP) {
-        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-        std::uint16_t c = checksum_replace32(tcp->cksum, old_address, address);
-        tcp->cksum = checksum_replace16(c, tcp->src_port, port);
-        tcp->src_port = port;
-    } else {
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
-        std::uint16_t c = udp_checksum_replace32(udp->dgram_cksum, old_address, address);
-        udp->dgram_cksum = udp_checksum_replace16(c, udp->src_port, port);
-        udp->src_port = port;
-    }
+    rewrite_endpoint(ip, l4, Endpoint::source, address, port);
 }
 
 } // namespace lb::dataplane

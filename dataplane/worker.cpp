@@ -128,6 +128,16 @@ void Worker::update_tcp_state(Connection& c, std::uint8_t flags, bool from_clien
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
 }
 
+void Worker::count_traffic(const Connection& c, std::uint32_t length,
+                           Counter TrafficCounters::*packets, Counter TrafficCounters::*bytes) {
+    TrafficCounters& service = counters_.services[c.service];
+    TrafficCounters& server = counters_.real_servers[c.real_server];
+    (service.*packets).add();
+    (service.*bytes).add(length);
+    (server.*packets).add();
+    (server.*bytes).add(length);
+}
+
 void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                     std::uint32_t now) {
     const RealServerEntry& rs = snapshot_->real_servers[c.real_server];
@@ -143,11 +153,8 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
         rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
     f.eth->dst_addr = next_hop;
     f.eth->src_addr = snapshot_->interfaces[rs.egress].mac;
-    const std::uint32_t length = rte_pktmbuf_pkt_len(m);
-    counters_.services[c.service].packets_in.add();
-    counters_.services[c.service].bytes_in.add(length);
-    counters_.real_servers[c.real_server].packets_in.add();
-    counters_.real_servers[c.real_server].bytes_in.add(length);
+    count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
+                  &TrafficCounters::bytes_in);
     enqueue(rs.egress, m);
 }
 
@@ -159,11 +166,8 @@ void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connecti
     rewrite_source(f.ip, f.l4, c.key.dst_ip, c.key.dst_port);
     std::memcpy(f.eth->dst_addr.addr_bytes, c.client_mac, 6);
     f.eth->src_addr = snapshot_->interfaces[c.ingress].mac;
-    const std::uint32_t length = rte_pktmbuf_pkt_len(m);
-    counters_.services[c.service].packets_out.add();
-    counters_.services[c.service].bytes_out.add(length);
-    counters_.real_servers[c.real_server].packets_out.add();
-    counters_.real_servers[c.real_server].bytes_out.add(length);
+    count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_out,
+                  &TrafficCounters::bytes_out);
     enqueue(c.ingress, m);
 }
 

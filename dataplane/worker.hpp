@@ -49,6 +49,9 @@ class Worker {
                                 std::uint32_t now);
     void forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                  std::uint32_t now);
+    // Per-service and per-real-server packets and bytes, one direction.
+    void count_traffic(const Connection& c, std::uint32_t length, Counter TrafficCounters::*packets,
+                       Counter TrafficCounters::*bytes);
     void update_tcp_state(Connection& c, std::uint8_t flags, bool from_client);
     int choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
                            std::uint32_t& template_index);
