@@ -46,7 +46,7 @@ PersistenceTable::find_and_attach(const PersistenceKey& key, std::uint32_t now) 
 }
 
 std::optional<PersistenceTable::Attached>
-PersistenceTable::create_and_attach(const PersistenceKey& key, std::uint16_t real_server,
+PersistenceTable::create_and_attach(const PersistenceKey& key, TemplateTarget target,
                                     std::uint32_t now, std::uint32_t timeout) {
     rte_spinlock_lock(&lifecycle_lock_);
     // Another worker may have created it since our lookup.
@@ -59,7 +59,7 @@ PersistenceTable::create_and_attach(const PersistenceKey& key, std::uint16_t rea
     if (auto index = hash_.allocate()) {
         PersistenceTemplate& t = entries_[*index];
         t.key = key;
-        t.real_server.store(real_server, std::memory_order_relaxed);
+        t.target.store(target.pack(), std::memory_order_relaxed);
         t.last_used_ms.store(now, std::memory_order_relaxed);
         t.timeout_ms.store(timeout, std::memory_order_relaxed);
         t.children.store(1, std::memory_order_relaxed);

@@ -27,9 +27,26 @@ struct PersistenceKey {
 };
 static_assert(sizeof(PersistenceKey) == 8);
 
+// The real server a template binds to: its index in the snapshot that chose it, and its address
+// and port, so that a template outliving a configuration change is never read as pointing at
+// whatever server now has that index. One word, so it is read and replaced atomically.
+struct TemplateTarget {
+    std::uint16_t real_server = 0;
+    std::uint16_t port = 0;    // network order
+    std::uint32_t address = 0; // network order
+
+    std::uint64_t pack() const {
+        return (std::uint64_t{address} << 32) | (std::uint64_t{port} << 16) | real_server;
+    }
+    static TemplateTarget unpack(std::uint64_t w) {
+        return {static_cast<std::uint16_t>(w), static_cast<std::uint16_t>(w >> 16),
+                static_cast<std::uint32_t>(w >> 32)};
+    }
+};
+
 struct alignas(32) PersistenceTemplate {
     PersistenceKey key;
-    std::atomic<std::uint16_t> real_server{0};
+    std::atomic<std::uint64_t> target{0}; // TemplateTarget::pack()
     std::atomic<std::uint32_t> last_used_ms{0};
     std::atomic<std::uint32_t> timeout_ms{0};
     std::atomic<std::uint32_t> children{0}; // bit 31: retired
@@ -58,11 +75,14 @@ class PersistenceTable {
     // check that its real server may still take connections.
     std::optional<Attached> find_and_attach(const PersistenceKey& key, std::uint32_t now);
     // Creates a template (or attaches to one another worker just created) pointing at
-    // `real_server`, with one child attached. nullopt when the table is full.
-    std::optional<Attached> create_and_attach(const PersistenceKey& key, std::uint16_t real_server,
+    // `target`, with one child attached. nullopt when the table is full.
+    std::optional<Attached> create_and_attach(const PersistenceKey& key, TemplateTarget target,
                                               std::uint32_t now, std::uint32_t timeout);
-    void set_real_server(std::uint32_t index, std::uint16_t real_server) {
-        entries_[index].real_server.store(real_server, std::memory_order_relaxed);
+    TemplateTarget target(std::uint32_t index) const {
+        return TemplateTarget::unpack(entries_[index].target.load(std::memory_order_relaxed));
+    }
+    void set_target(std::uint32_t index, TemplateTarget target) {
+        entries_[index].target.store(target.pack(), std::memory_order_relaxed);
     }
     void detach(std::uint32_t index) {
         entries_[index].children.fetch_sub(1, std::memory_order_acq_rel);

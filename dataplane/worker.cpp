@@ -180,25 +180,33 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
 
     PersistenceTable& templates = *ctx_.templates;
     const PersistenceKey pkey{key.src_ip & svc.persistence_netmask, service, 0};
-    auto usable = [&](int rs) {
-        return rs >= 0 && static_cast<std::size_t>(rs) < snapshot_->real_servers.size() &&
-               snapshot_->real_servers[rs].service == service &&
-               snapshot_->real_servers[rs].available();
+    auto target_of = [&](int rs) {
+        const RealServerEntry& e = snapshot_->real_servers[rs];
+        return TemplateTarget{static_cast<std::uint16_t>(rs), e.port, e.address};
+    };
+    // Still the same server (not removed or renumbered by a new configuration) and still
+    // taking new connections (not drained).
+    auto usable = [&](TemplateTarget t) {
+        if (t.real_server >= snapshot_->real_servers.size())
+            return false;
+        const RealServerEntry& e = snapshot_->real_servers[t.real_server];
+        return e.service == service && e.address == t.address && e.port == t.port && e.available();
     };
     auto attached = templates.find_and_attach(pkey, now);
     if (!attached) {
         const int rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
         if (rs == no_real_server)
             return no_real_server;
-        attached = templates.create_and_attach(pkey, static_cast<std::uint16_t>(rs), now,
-                                               svc.persistence_timeout_ms);
+        attached =
+            templates.create_and_attach(pkey, target_of(rs), now, svc.persistence_timeout_ms);
         if (!attached) {
             counters_.drop(DropReason::template_table_full);
             return no_real_server - 1;
         }
     }
-    int rs = templates.at(attached->index).real_server.load(std::memory_order_relaxed);
-    if (!attached->still_valid || !usable(rs)) {
+    const TemplateTarget target = templates.target(attached->index);
+    int rs = target.real_server;
+    if (!attached->still_valid || !usable(target)) {
         // The template's server is drained or gone, or the template outlived its timeout:
         // choose again and point the template at the new choice.
         rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
@@ -206,7 +214,7 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
             templates.detach(attached->index);
             return no_real_server;
         }
-        templates.set_real_server(attached->index, static_cast<std::uint16_t>(rs));
+        templates.set_target(attached->index, target_of(rs));
     }
     templates.refresh(attached->index, now);
     template_index = attached->index;

@@ -33,6 +33,15 @@ WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity)
     worker_ = std::make_unique<dataplane::Worker>(context, 0, *counters_);
 }
 
+void WorkerHarness::republish(const std::string& yaml) {
+    config = config_from(yaml);
+    auto next = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours,
+                                        snapshot->generation + 1);
+    context.snapshot.store(next.get());
+    retired_snapshots.push_back(std::move(snapshot));
+    snapshot = std::move(next);
+}
+
 void WorkerHarness::resolve(std::uint32_t address, Mac mac, std::uint8_t interface) {
     neighbours.learn(rte_cpu_to_be_32(address), interface, mac.addr(), 0);
 }

@@ -33,6 +33,8 @@ class WorkerHarness {
     std::vector<Sent> send(const Bytes& frame, std::uint8_t ingress = 0, std::uint32_t now = 1000) {
         return send(std::vector<Bytes>{frame}, ingress, now);
     }
+    // Publishes a new snapshot built from `yaml`, as a reload will (the old one stays alive).
+    void republish(const std::string& yaml);
     // Tells the worker the MACs of the real servers and gateway, as their ARP replies would.
     void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
 
@@ -44,6 +46,7 @@ class WorkerHarness {
     config::Config config;
     dataplane::NeighbourTable neighbours;
     std::unique_ptr<dataplane::Snapshot> snapshot;
+    std::vector<std::unique_ptr<dataplane::Snapshot>> retired_snapshots;
     std::unique_ptr<dataplane::ConnectionTable> connections;
     std::unique_ptr<dataplane::PersistenceTable> templates;
     dataplane::RealServerLoad load;

@@ -379,6 +379,53 @@ TEST_CASE("persistence: a client and its /24 stick to one real server") {
     CHECK(h.templates->size() == 2);
 }
 
+TEST_CASE("a template pointing at a drained or removed real server is not reused") {
+    auto config = [](const std::string& servers) {
+        return std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    persistence: {timeout: 10s}
+    real_servers:
+)" + servers;
+    };
+    const std::string both = "      - {address: 203.0.113.11}\n      - {address: 203.0.113.12}\n";
+    WorkerHarness h(config(both));
+    h.resolve(rs1, rs1_mac, 1);
+    h.resolve(rs2, rs2_mac, 1);
+    auto destination = [&](std::uint16_t port) {
+        auto out = h.send(ipv4_frame(syn_to_vip(port)));
+        REQUIRE(out.size() == 1);
+        return rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr);
+    };
+    REQUIRE(destination(1000) == rs1);
+    REQUIRE(destination(1001) == rs1);
+
+    SECTION("drained: weight 0") {
+        h.republish(config("      - {address: 203.0.113.11, weight: 0}\n"
+                           "      - {address: 203.0.113.12}\n"));
+        CHECK(destination(1002) == rs2);
+        CHECK(destination(1003) == rs2); // the template now points at rs2
+        // The established connection to the drained server keeps flowing.
+        L4 ack = syn_to_vip(1000);
+        ack.tcp_flags = RTE_TCP_ACK_FLAG;
+        auto out = h.send(ipv4_frame(ack));
+        REQUIRE(out.size() == 1);
+        CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) == rs1);
+    }
+    SECTION("removed: rs1 is gone and rs2 now has its index") {
+        h.republish(config("      - {address: 203.0.113.12}\n"));
+        CHECK(destination(1002) == rs2);
+        CHECK(h.templates->size() == 1);
+        // Re-pointed at rs2 by address, not merely read through the index rs1 had.
+        auto t = h.templates->find_and_attach({rte_cpu_to_be_32(client), 0, 0}, 1000);
+        REQUIRE(t);
+        CHECK(h.templates->target(t->index).address == rte_cpu_to_be_32(rs2));
+        h.templates->detach(t->index);
+    }
+}
+
 TEST_CASE("a full connection table refuses new connections and keeps forwarding old ones") {
     WorkerHarness h(nat_config(), 1024);
     h.resolve(rs1, rs1_mac, 1);

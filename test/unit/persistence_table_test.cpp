@@ -10,10 +10,11 @@ TEST_CASE("persistence templates") {
     const std::uint32_t timeout = 1000;
 
     SECTION("a template expires after its timeout once no connection is alive") {
-        auto a = t.create_and_attach(key, 7, 0, timeout);
+        auto a = t.create_and_attach(key, TemplateTarget{7, 80, 1}, 0, timeout);
         REQUIRE(a);
         CHECK(a->still_valid);
-        CHECK(t.at(a->index).real_server.load() == 7);
+        CHECK(t.target(a->index).real_server == 7);
+        CHECK(t.target(a->index).address == 1);
         t.detach(a->index);
         t.collect(0, 1024, 1000);
         CHECK(t.size() == 1);
@@ -23,7 +24,7 @@ TEST_CASE("persistence templates") {
         CHECK_FALSE(t.find_and_attach(key, 1001));
     }
     SECTION("each new connection refreshes it") {
-        auto a = t.create_and_attach(key, 7, 0, timeout);
+        auto a = t.create_and_attach(key, TemplateTarget{7, 80, 1}, 0, timeout);
         t.detach(a->index);
         auto b = t.find_and_attach(key, 800);
         REQUIRE(b);
@@ -36,7 +37,7 @@ TEST_CASE("persistence templates") {
         CHECK(t.size() == 0);
     }
     SECTION("it outlives its timeout while a connection it controls is alive") {
-        auto a = t.create_and_attach(key, 7, 0, timeout);
+        auto a = t.create_and_attach(key, TemplateTarget{7, 80, 1}, 0, timeout);
         t.collect(0, 1024, 50 * timeout);
         CHECK(t.size() == 1);
         auto b = t.find_and_attach(key, 50 * timeout);
@@ -48,7 +49,7 @@ TEST_CASE("persistence templates") {
         CHECK(t.size() == 0);
     }
     SECTION("an expired template not yet collected is found but no longer binding") {
-        auto a = t.create_and_attach(key, 7, 0, timeout);
+        auto a = t.create_and_attach(key, TemplateTarget{7, 80, 1}, 0, timeout);
         t.detach(a->index);
         auto b = t.find_and_attach(key, 5000);
         REQUIRE(b);
@@ -56,17 +57,19 @@ TEST_CASE("persistence templates") {
         t.detach(b->index);
     }
     SECTION("creating twice attaches to the first") {
-        auto a = t.create_and_attach(key, 7, 0, timeout);
-        auto b = t.create_and_attach(key, 9, 0, timeout);
+        auto a = t.create_and_attach(key, TemplateTarget{7, 80, 1}, 0, timeout);
+        auto b = t.create_and_attach(key, TemplateTarget{9, 80, 2}, 0, timeout);
         REQUIRE(b);
         CHECK(a->index == b->index);
-        CHECK(t.at(b->index).real_server.load() == 7);
+        CHECK(t.target(b->index).real_server == 7);
         CHECK(t.at(b->index).children.load() == 2);
     }
     SECTION("a full table refuses new templates") {
         for (std::uint32_t i = 0; i < 1024; ++i)
-            REQUIRE(t.create_and_attach(PersistenceKey{i, 1, 0}, 1, 0, timeout));
-        CHECK_FALSE(t.create_and_attach(PersistenceKey{5000, 1, 0}, 1, 0, timeout));
+            REQUIRE(
+                t.create_and_attach(PersistenceKey{i, 1, 0}, TemplateTarget{1, 80, 1}, 0, timeout));
+        CHECK_FALSE(
+            t.create_and_attach(PersistenceKey{5000, 1, 0}, TemplateTarget{1, 80, 1}, 0, timeout));
         CHECK(t.find_and_attach(PersistenceKey{5, 1, 0}, 0));
     }
 }
