@@ -23,6 +23,10 @@ def test_rr_splits_new_connections_evenly(env):
     assert sum(c.values()) == 200, bodies
     for name in ("rs1", "rs2"):
         assert 90 <= c[name] <= 110, c
+    # With two workers, both queues carried traffic: flows (and NAT replies) were spread.
+    workers = env.lb.stats()["workers"]
+    assert len(workers) == env.net.workers
+    assert all(w["rx_packets_total"] > 0 for w in workers), workers
 
 
 def test_wrr_three_to_one(env):
