@@ -2,6 +2,7 @@
 
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include <rte_malloc.h>
 
@@ -27,38 +28,45 @@ const char* tcp_state_name(TcpState s) {
     return "?";
 }
 
-ConnectionTable::ConnectionTable(std::uint32_t capacity, bool with_reply_keys, rte_rcu_qsbr* rcu,
-                                 int socket, const char* name)
-    : hash_(name, capacity, with_reply_keys ? 2 : 1, sizeof(FlowKey), rcu, socket) {
-    entries_ = static_cast<Connection*>(
+namespace {
+
+Connection* allocate_entries(const char* name, std::uint32_t capacity, int socket) {
+    auto* entries = static_cast<Connection*>(
         rte_zmalloc_socket(name, sizeof(Connection) * capacity, alignof(Connection), socket));
-    if (!entries_)
+    if (!entries)
         throw std::runtime_error("cannot allocate the connection table entries (too little "
                                  "hugepage memory for tables.connections?)");
     for (std::uint32_t i = 0; i < capacity; ++i)
-        new (&entries_[i]) Connection();
+        new (&entries[i]) Connection();
+    return entries;
 }
+
+} // namespace
+
+ConnectionTable::ConnectionTable(std::uint32_t capacity, bool with_reply_keys, rte_rcu_qsbr* rcu,
+                                 int socket, const char* name)
+    : entries_(allocate_entries(name, capacity, socket)),
+      indices_(std::string(name) + "_free", capacity, rcu, socket),
+      flows_(std::string(name) + "_flows", capacity * (with_reply_keys ? 2 : 1), socket) {}
 
 ConnectionTable::~ConnectionTable() {
     rte_free(entries_);
 }
 
 std::optional<ConnectionHit> ConnectionTable::lookup(const FlowKey& key) const {
-    auto r = hash_.lookup(&key);
+    auto r = flows_.lookup(key, entries());
     if (!r)
         return std::nullopt;
-    return ConnectionHit{r->first, static_cast<KeyDirection>(r->second)};
+    return ConnectionHit{r->index, static_cast<KeyDirection>(r->tag)};
 }
 
 std::uint64_t ConnectionTable::lookup_bulk(const FlowKey** keys, std::uint32_t n,
                                            ConnectionHit* hits) const {
-    std::uint32_t indices[64];
-    std::uint32_t tags[64];
-    const std::uint64_t mask =
-        hash_.lookup_bulk(reinterpret_cast<const void**>(keys), n, indices, tags);
+    FlowTable::Hit found[FlowTable::max_bulk];
+    const std::uint64_t mask = flows_.lookup_bulk(keys, n, found, entries());
     for (std::uint32_t i = 0; i < n; ++i)
         if (mask & (std::uint64_t{1} << i))
-            hits[i] = {indices[i], static_cast<KeyDirection>(tags[i])};
+            hits[i] = {found[i].index, static_cast<KeyDirection>(found[i].tag)};
     return mask;
 }
 
@@ -66,9 +74,9 @@ InsertResult ConnectionTable::insert(const ConnectionSpec& spec, TcpState state,
                                      std::uint32_t timeout, std::uint32_t* index_out) {
     const bool nat = spec.flags & conn_nat;
     const FlowKey reply = spec.reply_key();
-    if (nat && hash_.lookup(&reply))
+    if (nat && flows_.lookup(reply, entries()))
         return InsertResult::reply_tuple_in_use;
-    auto index = hash_.allocate();
+    auto index = indices_.allocate();
     if (!index)
         return InsertResult::table_full;
     Connection& c = entries_[*index];
@@ -77,19 +85,19 @@ InsertResult ConnectionTable::insert(const ConnectionSpec& spec, TcpState state,
     c.last_seen_ms.store(now, std::memory_order_relaxed);
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
     c.live.store(1, std::memory_order_release);
-    // rte_hash's add is a release: a reader that finds the key sees the entry written above.
-    if (!hash_.add(&c.key, *index, static_cast<std::uint32_t>(KeyDirection::from_client))) {
+    // The slot is stored with release: a reader that finds the key sees the entry written above.
+    if (!flows_.insert(c.key, *index, 0, entries())) {
         c.live.store(0, std::memory_order_relaxed);
-        hash_.release_unpublished(*index);
-        return InsertResult::table_full;
+        indices_.release_unpublished(*index);
+        return InsertResult::already_exists;
     }
-    if (nat &&
-        !hash_.add(&reply, *index, static_cast<std::uint32_t>(KeyDirection::from_real_server))) {
-        // Cannot un-publish lock-free here: leave it to the collector with an expired timeout.
+    if (nat && !flows_.insert(reply, *index, 1, entries())) {
+        // Another worker took the reply tuple a moment ago. Published entries are retired by
+        // the collector only: hand it over already expired.
         c.timeout_ms.store(0, std::memory_order_relaxed);
         c.last_seen_ms.store(now - 1, std::memory_order_relaxed);
         live_.fetch_add(1, std::memory_order_relaxed);
-        return InsertResult::table_full;
+        return InsertResult::reply_tuple_in_use;
     }
     live_.fetch_add(1, std::memory_order_relaxed);
     if (index_out)
@@ -100,12 +108,10 @@ InsertResult ConnectionTable::insert(const ConnectionSpec& spec, TcpState state,
 void ConnectionTable::remove(std::uint32_t index) {
     Connection& c = entries_[index];
     c.live.store(0, std::memory_order_relaxed);
-    hash_.remove_key(&c.key);
-    if (c.flags & conn_nat) {
-        const FlowKey reply = c.reply_key();
-        hash_.remove_key(&reply);
-    }
-    hash_.retire(index);
+    flows_.remove(c.key, index, 0);
+    if (c.flags & conn_nat)
+        flows_.remove(c.reply_key(), index, 1);
+    indices_.retire(index);
     live_.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -1,6 +1,11 @@
-// All connections of the node, shared by every worker and the control thread (see
-// indexed_hash.hpp for why one shared table). A connection has one key for packets from the
-// client and, in NAT, a second for the real server's replies; both map to the same entry.
+// All connections of the node, one table shared by every worker and the control thread: a NAT
+// reply is found whichever queue it lands on (it usually lands on another one than the
+// request), and replicated sessions are simply inserted, with no redirect ring between cores.
+// Lookups take no lock (flow_table.hpp); inserts and removals are serialised by the flow
+// table's writer lock, so only new connections and expiry ever contend, never established
+// traffic. A connection has one key for packets from the client and, in NAT, a second for the
+// real server's replies; both map to the same 64-byte entry, which is written completely before
+// its keys become visible, and recycled only after an RCU grace period (index_pool.hpp).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +14,8 @@
 #include <optional>
 
 #include "dataplane/connection.hpp"
-#include "dataplane/indexed_hash.hpp"
+#include "dataplane/flow_table.hpp"
+#include "dataplane/index_pool.hpp"
 
 namespace lb::dataplane {
 
@@ -20,7 +26,12 @@ struct ConnectionHit {
     KeyDirection direction;
 };
 
-enum class InsertResult { inserted, table_full, reply_tuple_in_use };
+enum class InsertResult {
+    inserted,
+    table_full,
+    reply_tuple_in_use, // NAT: another connection already maps to this real-server tuple
+    already_exists,     // another worker created this flow a moment ago
+};
 
 class ConnectionTable {
   public:
@@ -29,7 +40,7 @@ class ConnectionTable {
                     const char* name = "conn");
     ~ConnectionTable();
 
-    std::uint32_t capacity() const { return hash_.capacity(); }
+    std::uint32_t capacity() const { return indices_.capacity(); }
     Connection& at(std::uint32_t index) { return entries_[index]; }
     const Connection& at(std::uint32_t index) const { return entries_[index]; }
 
@@ -44,7 +55,7 @@ class ConnectionTable {
 
     // Control side, single thread: removes the connection's keys and retires the entry.
     void remove(std::uint32_t index);
-    std::size_t reclaim() { return hash_.reclaim(); }
+    std::size_t reclaim() { return indices_.reclaim(); }
     std::size_t size() const { return live_.load(std::memory_order_relaxed); }
 
     // Visits up to `budget` entries starting at `cursor`, calling `expire` on each live one that
@@ -53,8 +64,20 @@ class ConnectionTable {
                           const std::function<void(const Connection&)>& on_expire);
 
   private:
-    IndexedHash hash_;
+    // How the flow table sees our entries: where they are, and whether one holds a key.
+    struct Entries {
+        const Connection* base;
+        const void* address(std::uint32_t index) const { return base + index; }
+        bool matches(std::uint32_t index, std::uint8_t tag, const FlowKey& key) const {
+            const Connection& c = base[index];
+            return tag == 0 ? c.key == key : c.reply_key() == key;
+        }
+    };
+    Entries entries() const { return Entries{entries_}; }
+
     Connection* entries_ = nullptr;
+    IndexPool indices_;
+    FlowTable flows_;
     std::atomic<std::size_t> live_{0};
 };
 

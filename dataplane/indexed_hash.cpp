@@ -6,9 +6,6 @@
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 namespace lb::dataplane {
 
@@ -23,7 +20,7 @@ std::uintptr_t pack(std::uint32_t index, std::uint32_t tag) {
 IndexedHash::IndexedHash(const std::string& name, std::uint32_t capacity,
                          std::uint32_t keys_per_entry, std::uint32_t key_length, rte_rcu_qsbr* rcu,
                          int socket)
-    : rcu_(rcu), capacity_(capacity) {
+    : indices_(name + "_r", capacity, rcu, socket) {
     rte_hash_parameters params{};
     const std::string hash_name = name + "_h";
     params.name = hash_name.c_str();
@@ -41,32 +38,18 @@ IndexedHash::IndexedHash(const std::string& name, std::uint32_t capacity,
         throw std::runtime_error(fmt::format("cannot create hash table '{}' for {} entries: {} "
                                              "(too little hugepage memory?)",
                                              name, params.entries, rte_strerror(rte_errno)));
-    const std::string ring_name = name + "_r";
-    free_indices_ = rte_ring_create_elem(ring_name.c_str(), sizeof(std::uint32_t), capacity, socket,
-                                         RING_F_EXACT_SZ);
-    if (!free_indices_) {
-        rte_hash_free(hash_);
-        throw std::runtime_error(fmt::format("cannot create the free-index ring for '{}': {}", name,
-                                             rte_strerror(rte_errno)));
-    }
-    for (std::uint32_t i = 0; i < capacity; ++i)
-        rte_ring_enqueue_elem(free_indices_, &i, sizeof(i));
 }
 
 IndexedHash::~IndexedHash() {
     rte_hash_free(hash_);
-    rte_ring_free(free_indices_);
 }
 
 std::optional<std::uint32_t> IndexedHash::allocate() {
-    std::uint32_t index;
-    if (rte_ring_dequeue_elem(free_indices_, &index, sizeof(index)) != 0)
-        return std::nullopt;
-    return index;
+    return indices_.allocate();
 }
 
 void IndexedHash::release_unpublished(std::uint32_t index) {
-    rte_ring_enqueue_elem(free_indices_, &index, sizeof(index));
+    indices_.release_unpublished(index);
 }
 
 bool IndexedHash::add(const void* key, std::uint32_t index, std::uint32_t tag) {
@@ -108,30 +91,13 @@ bool IndexedHash::remove_key(const void* key) {
 }
 
 void IndexedHash::retire(std::uint32_t index) {
-    Retired r{};
-    r.token = rcu_ ? rte_rcu_qsbr_start(rcu_) : 0;
-    r.index = index;
-    r.position_count = removed_count_;
-    r.positions[0] = removed_positions_[0];
-    r.positions[1] = removed_positions_[1];
+    indices_.retire(index, removed_positions_, removed_count_);
     removed_count_ = 0;
-    pending_.push_back(r);
 }
 
 std::size_t IndexedHash::reclaim() {
-    std::size_t freed = 0;
-    while (!pending_.empty()) {
-        const Retired& r = pending_.front();
-        if (rcu_ && rte_rcu_qsbr_check(rcu_, r.token, false) != 1)
-            break; // tokens are increasing: later entries are not ready either
-        for (std::uint8_t i = 0; i < r.position_count; ++i)
-            rte_hash_free_key_with_position(hash_, r.positions[i]);
-        std::uint32_t index = r.index;
-        rte_ring_enqueue_elem(free_indices_, &index, sizeof(index));
-        pending_.pop_front();
-        ++freed;
-    }
-    return freed;
+    return indices_.reclaim(
+        [this](std::int32_t position) { rte_hash_free_key_with_position(hash_, position); });
 }
 
 } // namespace lb::dataplane

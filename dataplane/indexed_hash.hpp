@@ -1,26 +1,18 @@
-// A lock-free-read hash from fixed-size keys to entry indices, the building block of the
-// connection and persistence tables.
-//
-// Why this shape: one table shared by every worker (rte_hash with RW_CONCURRENCY_LF and
-// MULTI_WRITER_ADD) means a packet finds its connection whichever queue it arrived on (NAT
-// replies usually land on another queue than the request, and replicated sessions are installed
-// by the control thread), with no redirect ring and no per-packet lock: lookups are lock-free,
-// only inserts and deletes take rte_hash's writer lock. Entries live in a flat array owned by
-// the caller, indexed by a number taken from a free-index ring, so an entry is fully written
-// before its key becomes visible. Deletion is deferred: keys are removed at once, but their hash
-// slots and entry indices return to circulation only after every worker has passed a quiescent
-// state (rte_rcu_qsbr), so a worker holding an index from an earlier lookup never sees it reused
-// under its feet.
+// A lock-free-read hash (rte_hash with RW_CONCURRENCY_LF and MULTI_WRITER_ADD) from
+// fixed-size keys to entry indices, for the persistence templates: shared by every worker,
+// lookups take no lock, inserts and deletes take rte_hash's writer lock. Entries live in a flat
+// array owned by the caller, indexed by a number from an IndexPool, so an entry is fully written
+// before its key becomes visible. Deleted keys' hash slots return to circulation with their
+// index, after the RCU grace period.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 
+#include "dataplane/index_pool.hpp"
+
 struct rte_hash;
-struct rte_ring;
-struct rte_rcu_qsbr;
 
 namespace lb::dataplane {
 
@@ -33,7 +25,7 @@ class IndexedHash {
     IndexedHash(const IndexedHash&) = delete;
     IndexedHash& operator=(const IndexedHash&) = delete;
 
-    std::uint32_t capacity() const { return capacity_; }
+    std::uint32_t capacity() const { return indices_.capacity(); }
 
     // Worker or control side.
     std::optional<std::uint32_t> allocate();
@@ -55,24 +47,13 @@ class IndexedHash {
     void retire(std::uint32_t index);
     // Frees what every reader has moved past. Returns how many entries were freed.
     std::size_t reclaim();
-    std::size_t pending_reclaim() const { return pending_.size(); }
 
   private:
-    struct Retired {
-        std::uint64_t token;
-        std::uint32_t index;
-        std::int32_t positions[2];
-        std::uint8_t position_count;
-    };
-
     rte_hash* hash_ = nullptr;
-    rte_ring* free_indices_ = nullptr;
-    rte_rcu_qsbr* rcu_ = nullptr;
-    std::uint32_t capacity_ = 0;
+    IndexPool indices_;
     // Positions removed from the hash but not yet retired with their index.
     std::int32_t removed_positions_[2] = {-1, -1};
     std::uint8_t removed_count_ = 0;
-    std::deque<Retired> pending_;
 };
 
 } // namespace lb::dataplane

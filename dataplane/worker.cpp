@@ -276,8 +276,15 @@ void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32
     if (r != InsertResult::inserted) {
         if (template_index != no_template)
             ctx_.templates->detach(template_index);
-        drop(p.frame, r == InsertResult::table_full ? DropReason::table_full
-                                                    : DropReason::nat_tuple_conflict);
+        if (r == InsertResult::already_exists) {
+            // Another worker created this flow since our lookup: follow its choice.
+            if (auto hit = ctx_.connections->lookup(f.key)) {
+                forward_to_real_server(p.frame, f, ctx_.connections->at(hit->index), now);
+                return;
+            }
+        }
+        drop(p.frame, r == InsertResult::reply_tuple_in_use ? DropReason::nat_tuple_conflict
+                                                            : DropReason::table_full);
         return;
     }
     if (created_count_ < created_keys_.size()) {
@@ -351,17 +358,8 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
 
     ConnectionHit hits[burst_size * 2];
     const std::uint64_t found = ctx_.connections->lookup_bulk(keys, pending_count, hits);
-    // The entries are random lines of a large table. Touch them all in a tight loop of
-    // independent loads before processing any packet, so their misses overlap in the
-    // out-of-order core instead of stalling each packet's processing in turn.
-    for (std::uint32_t i = 0; i < pending_count; ++i)
-        if (found & (std::uint64_t{1} << i))
-            rte_prefetch0(&ctx_.connections->at(hits[i].index));
-    std::uint32_t gathered = 0;
-    for (std::uint32_t i = 0; i < pending_count; ++i)
-        if (found & (std::uint64_t{1} << i))
-            gathered += ctx_.connections->at(hits[i].index).real_server;
-    asm volatile("" : : "r"(gathered)); // keep the loads
+    // The bulk lookup compared each key inside its connection entry, so the entries are in
+    // cache now: processing below does not wait on memory per packet.
     for (std::uint32_t i = 0; i < pending_count; ++i) {
         Pending& p = pending[i];
         if (found & (std::uint64_t{1} << i)) {

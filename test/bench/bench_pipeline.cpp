@@ -248,7 +248,7 @@ void memory_per_connection(std::uint32_t capacity) {
         const std::size_t before = heap_in_use();
         auto t = std::make_unique<ConnectionTable>(capacity, nat, nullptr, 0, "bench_m");
         const std::size_t after = heap_in_use();
-        std::printf("memory per connection (%s, capacity %u): %.1f B  (hash keys and buckets, "
+        std::printf("memory per connection (%s, capacity %u): %.1f B  (flow-table slots, "
                     "entry, free-index ring)\n",
                     nat ? "NAT: client and reply keys" : "DR: one key", capacity,
                     static_cast<double>(after - before) / capacity);
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
         std::printf("%11llu | %-22s | %-22s | %-22s | %-22s | %6.2f (%6.2f)\n",
                     static_cast<unsigned long long>(size), cell(dr).c_str(), cell(nat).c_str(),
                     cell(syn_dr).c_str(), cell(syn_nat).c_str(), base, 1000.0 / base);
-        std::printf("%11s   table lookup alone (rte_hash bulk): %.1f ns/key\n", "",
+        std::printf("%11s   connection lookup alone (bulk, burst of 32): %.1f ns/key\n", "",
                     b->lookup_only(vip_dr, bursts).ns_per_packet);
         if (b->drops() != 0)
             std::printf("            warning: %llu packets were dropped\n",
