@@ -72,36 +72,47 @@ std::uint64_t ConnectionTable::lookup_bulk(const FlowKey** keys, std::uint32_t n
 
 InsertResult ConnectionTable::insert(const ConnectionSpec& spec, TcpState state, std::uint32_t now,
                                      std::uint32_t timeout, std::uint32_t* index_out) {
-    const bool nat = spec.flags & conn_nat;
-    const FlowKey reply = spec.reply_key();
-    if (nat && flows_.lookup(reply, entries()))
-        return InsertResult::reply_tuple_in_use;
-    auto index = indices_.allocate();
+    auto index = reserve();
     if (!index)
         return InsertResult::table_full;
-    Connection& c = entries_[*index];
+    const InsertResult r = insert_reserved(*index, spec, state, now, timeout);
+    if (r == InsertResult::inserted && index_out)
+        *index_out = *index;
+    return r;
+}
+
+InsertResult ConnectionTable::insert_reserved(std::uint32_t index, const ConnectionSpec& spec,
+                                              TcpState state, std::uint32_t now,
+                                              std::uint32_t timeout) {
+    const bool nat = spec.flags & conn_nat;
+    Connection& c = entries_[index];
     static_cast<ConnectionSpec&>(c) = spec;
     c.state.store(state, std::memory_order_relaxed);
     c.last_seen_ms.store(now, std::memory_order_relaxed);
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
     c.live.store(1, std::memory_order_release);
-    // The slot is stored with release: a reader that finds the key sees the entry written above.
-    if (!flows_.insert(c.key, *index, 0, entries())) {
+    // Slots are stored with release: a reader that finds a key sees the entry written above.
+    // The reply key goes first, so that a tuple already in use is refused before anything of
+    // this connection is visible.
+    if (nat && !flows_.insert(spec.reply_key(), index, 1, entries())) {
         c.live.store(0, std::memory_order_relaxed);
-        indices_.release_unpublished(*index);
-        return InsertResult::already_exists;
-    }
-    if (nat && !flows_.insert(reply, *index, 1, entries())) {
-        // Another worker took the reply tuple a moment ago. Published entries are retired by
-        // the collector only: hand it over already expired.
-        c.timeout_ms.store(0, std::memory_order_relaxed);
-        c.last_seen_ms.store(now - 1, std::memory_order_relaxed);
-        live_.fetch_add(1, std::memory_order_relaxed);
+        indices_.release_unpublished(index);
         return InsertResult::reply_tuple_in_use;
     }
+    if (!flows_.insert(c.key, index, 0, entries())) {
+        if (!nat) {
+            c.live.store(0, std::memory_order_relaxed);
+            indices_.release_unpublished(index);
+            return InsertResult::already_exists;
+        }
+        // The reply key was visible for a moment: take it back, and let the entry return to
+        // circulation only after the RCU grace period, like any removed connection.
+        c.live.store(0, std::memory_order_relaxed);
+        flows_.remove(spec.reply_key(), index, 1);
+        indices_.retire(index);
+        return InsertResult::already_exists;
+    }
     live_.fetch_add(1, std::memory_order_relaxed);
-    if (index_out)
-        *index_out = *index;
     return InsertResult::inserted;
 }
 

@@ -48,8 +48,20 @@ class ConnectionTable {
     // Up to 64 keys; returns the hit mask and fills hits[i] for each hit.
     std::uint64_t lookup_bulk(const FlowKey** keys, std::uint32_t n, ConnectionHit* hits) const;
 
-    // Publishes a new connection. The entry is complete before its keys become visible to
-    // other workers.
+    // Creating a connection in two steps lets a worker overlap the cache misses of several new
+    // connections: reserve an entry and prefetch what inserting it will touch (the entry line,
+    // the reply key's bucket), then insert. An entry is complete before its keys become visible
+    // to other workers.
+    std::optional<std::uint32_t> reserve() { return indices_.allocate(); }
+    void prefetch_for_insert(std::uint32_t index, const ConnectionSpec& spec) const {
+        __builtin_prefetch(&entries_[index], 1, 3); // for writing
+        if (spec.flags & conn_nat)
+            flows_.prefetch(spec.reply_key());
+    }
+    // Publishes `spec` in the reserved entry `index`; on failure the reservation is released.
+    InsertResult insert_reserved(std::uint32_t index, const ConnectionSpec& spec, TcpState state,
+                                 std::uint32_t now, std::uint32_t timeout);
+    // reserve() and insert_reserved() in one.
     InsertResult insert(const ConnectionSpec& spec, TcpState state, std::uint32_t now,
                         std::uint32_t timeout, std::uint32_t* index_out = nullptr);
 

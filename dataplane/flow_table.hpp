@@ -63,6 +63,9 @@ class FlowTable {
     std::uint64_t lookup_bulk(const FlowKey* const* keys, std::uint32_t n, Hit* hits,
                               const Entries& entries) const;
 
+    // Starts loading the home bucket of `key` (before an insert).
+    void prefetch(const FlowKey& key) const { rte_prefetch0(&buckets_[hash(key).bucket]); }
+
     // Writers. insert() refuses a key already present (returns false, as when full).
     template <typename Entries>
     bool insert(const FlowKey& key, std::uint32_t index, std::uint8_t tag, const Entries& entries);

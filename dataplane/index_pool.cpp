@@ -44,11 +44,21 @@ void IndexPool::retire(std::uint32_t index, const std::int32_t* positions,
     r.position_count = position_count;
     for (std::uint8_t i = 0; i < position_count && i < 2; ++i)
         r.positions[i] = positions[i];
+    rte_spinlock_lock(&lock_);
     pending_.push_back(r);
+    rte_spinlock_unlock(&lock_);
+}
+
+std::size_t IndexPool::pending() const {
+    rte_spinlock_lock(&lock_);
+    const std::size_t n = pending_.size();
+    rte_spinlock_unlock(&lock_);
+    return n;
 }
 
 std::size_t IndexPool::reclaim(const std::function<void(std::int32_t)>& free_position) {
     std::size_t freed = 0;
+    rte_spinlock_lock(&lock_);
     while (!pending_.empty()) {
         const Retired& r = pending_.front();
         if (rcu_ && rte_rcu_qsbr_check(rcu_, r.token, false) != 1)
@@ -60,6 +70,7 @@ std::size_t IndexPool::reclaim(const std::function<void(std::int32_t)>& free_pos
         pending_.pop_front();
         ++freed;
     }
+    rte_spinlock_unlock(&lock_);
     return freed;
 }
 

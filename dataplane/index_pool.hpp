@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include <rte_spinlock.h>
+
 struct rte_ring;
 struct rte_rcu_qsbr;
 
@@ -28,13 +30,14 @@ class IndexPool {
     std::optional<std::uint32_t> allocate();
     void release_unpublished(std::uint32_t index); // never visible to readers: free at once
 
-    // One retiring thread at a time (the caller serialises). `positions` are handed back to
-    // `free_positions` at reclaim time (rte_hash slots to free with the index), may be empty.
+    // Any thread (mostly the control thread's collector; a worker when it must take back an
+    // entry it had briefly published). `positions` are handed back to `free_positions` at
+    // reclaim time (rte_hash slots to free with the index), may be empty.
     void retire(std::uint32_t index, const std::int32_t* positions = nullptr,
                 std::uint8_t position_count = 0);
     // Frees what every reader has moved past; returns how many indices were freed.
     std::size_t reclaim(const std::function<void(std::int32_t)>& free_position = {});
-    std::size_t pending() const { return pending_.size(); }
+    std::size_t pending() const;
 
   private:
     struct Retired {
@@ -47,6 +50,7 @@ class IndexPool {
     rte_ring* free_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
     std::uint32_t capacity_ = 0;
+    mutable rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER; // guards pending_
     std::deque<Retired> pending_;
 };
 

@@ -221,33 +221,27 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
     return rs;
 }
 
-void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now) {
+bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now,
+                                    NewConnection& out) {
     const ParsedFrame& f = p.parsed;
     const auto service = static_cast<std::uint16_t>(p.service);
     const ServiceEntry& svc = snapshot_->services[service];
-    // Two frames of one new flow in the same burst: the first created it.
-    for (std::uint32_t i = 0; i < created_count_; ++i) {
-        if (created_keys_[i] == f.key) {
-            forward_to_real_server(p.frame, f, ctx_.connections->at(created_indices_[i]), now);
-            return;
-        }
-    }
-    TcpState state = TcpState::none;
-    std::uint32_t timeout = snapshot_->timeouts.udp;
+    out.state = TcpState::none;
+    out.timeout = snapshot_->timeouts.udp;
     if (f.kind == FrameKind::tcp) {
         const bool syn = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
                          RTE_TCP_SYN_FLAG;
         if (syn) {
-            state = TcpState::syn_sent;
-            timeout = snapshot_->timeouts.tcp_syn;
+            out.state = TcpState::syn_sent;
+            out.timeout = snapshot_->timeouts.tcp_syn;
         } else if (svc.scheduler == SchedulerKind::mh && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
             // Mid-flow packet with no entry (e.g. it beat replication across a failover): the
             // Maglev choice is the same on every node, so adopt the flow.
-            state = TcpState::established;
-            timeout = snapshot_->timeouts.tcp_established;
+            out.state = TcpState::established;
+            out.timeout = snapshot_->timeouts.tcp_established;
         } else {
             drop(p.frame, DropReason::no_connection);
-            return;
+            return false;
         }
     }
     std::uint32_t template_index = no_template;
@@ -256,45 +250,54 @@ void Worker::handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32
         if (rs == no_real_server)
             counters_.drop(DropReason::no_real_server);
         rte_pktmbuf_free(p.frame);
-        return;
+        return false;
     }
-    const RealServerEntry& server = snapshot_->real_servers[rs];
-    ConnectionSpec proto;
-    proto.key = f.key;
-    proto.rs_address = server.address;
-    proto.rs_port = server.port != 0 ? server.port : f.key.dst_port;
-    proto.service = service;
-    proto.real_server = static_cast<std::uint16_t>(rs);
-    proto.ingress = ingress;
-    proto.flags =
-        static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
-                                  (template_index != no_template ? conn_has_template : 0));
-    std::memcpy(proto.client_mac, f.eth->src_addr.addr_bytes, 6);
-    proto.template_index = template_index;
-    std::uint32_t index = 0;
-    const InsertResult r = ctx_.connections->insert(proto, state, now, timeout, &index);
-    if (r != InsertResult::inserted) {
+    const auto index = ctx_.connections->reserve();
+    if (!index) {
         if (template_index != no_template)
             ctx_.templates->detach(template_index);
-        if (r == InsertResult::already_exists) {
-            // Another worker created this flow since our lookup: follow its choice.
-            if (auto hit = ctx_.connections->lookup(f.key)) {
-                forward_to_real_server(p.frame, f, ctx_.connections->at(hit->index), now);
-                return;
-            }
+        drop(p.frame, DropReason::table_full);
+        return false;
+    }
+    const RealServerEntry& server = snapshot_->real_servers[rs];
+    ConnectionSpec& spec = out.spec;
+    spec.key = f.key;
+    spec.rs_address = server.address;
+    spec.rs_port = server.port != 0 ? server.port : f.key.dst_port;
+    spec.service = service;
+    spec.real_server = static_cast<std::uint16_t>(rs);
+    spec.ingress = ingress;
+    spec.flags = static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
+                                           (template_index != no_template ? conn_has_template : 0));
+    std::memcpy(spec.client_mac, f.eth->src_addr.addr_bytes, 6);
+    spec.template_index = template_index;
+    out.pending = &p;
+    out.index = *index;
+    ctx_.connections->prefetch_for_insert(out.index, spec);
+    return true;
+}
+
+void Worker::finish_new_connection(NewConnection& n, std::uint32_t now) {
+    Pending& p = *n.pending;
+    const InsertResult r =
+        ctx_.connections->insert_reserved(n.index, n.spec, n.state, now, n.timeout);
+    if (r != InsertResult::inserted) {
+        if (n.spec.template_index != no_template)
+            ctx_.templates->detach(n.spec.template_index);
+        // Another packet of this flow (in this burst, or on another worker a moment ago)
+        // created it first: follow that choice.
+        if (auto hit = ctx_.connections->lookup(p.parsed.key)) {
+            forward_to_real_server(p.frame, p.parsed, ctx_.connections->at(hit->index), now);
+            return;
         }
         drop(p.frame, r == InsertResult::reply_tuple_in_use ? DropReason::nat_tuple_conflict
                                                             : DropReason::table_full);
         return;
     }
-    if (created_count_ < created_keys_.size()) {
-        created_keys_[created_count_] = f.key;
-        created_indices_[created_count_++] = index;
-    }
-    ctx_.load->add(proto.real_server, 1);
-    counters_.services[service].connections.add();
-    counters_.real_servers[rs].connections.add();
-    forward_to_real_server(p.frame, f, ctx_.connections->at(index), now);
+    ctx_.load->add(n.spec.real_server, 1);
+    counters_.services[n.spec.service].connections.add();
+    counters_.real_servers[n.spec.real_server].connections.add();
+    forward_to_real_server(p.frame, p.parsed, ctx_.connections->at(n.index), now);
 }
 
 void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
@@ -304,10 +307,9 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         snapshot_generation_ = snapshot_->generation;
         cursors_.reset();
     }
-    created_count_ = 0;
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
 
-    Pending pending[burst_size * 2];
+    Pending* pending = pending_;
     const FlowKey* keys[burst_size * 2];
     std::uint32_t pending_count = 0;
 
@@ -360,6 +362,11 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
     const std::uint64_t found = ctx_.connections->lookup_bulk(keys, pending_count, hits);
     // The bulk lookup compared each key inside its connection entry, so the entries are in
     // cache now: processing below does not wait on memory per packet.
+    // Established flows first; new connections are prepared (server chosen, entry reserved,
+    // what the insert will touch prefetched) and then inserted together, so that their cache
+    // misses overlap.
+    NewConnection* fresh = fresh_;
+    std::uint32_t fresh_count = 0;
     for (std::uint32_t i = 0; i < pending_count; ++i) {
         Pending& p = pending[i];
         if (found & (std::uint64_t{1} << i)) {
@@ -369,10 +376,33 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
             else
                 forward_reply_to_client(p.frame, p.parsed, c, now);
         } else if (p.service >= 0) {
-            handle_new_connection(p, ingress, now);
+            NewConnection& n = fresh[fresh_count];
+            n.follows = -1;
+            for (std::uint32_t k = 0; k < fresh_count && n.follows < 0; ++k)
+                if (fresh[k].spec.key == p.parsed.key)
+                    n.follows = static_cast<std::int32_t>(k);
+            if (n.follows >= 0) {
+                n.pending = &p;
+                ++fresh_count;
+            } else if (prepare_new_connection(p, ingress, now, n)) {
+                ++fresh_count;
+            }
         } else {
             drop(p.frame, DropReason::no_connection);
         }
+    }
+    for (std::uint32_t i = 0; i < fresh_count; ++i) {
+        NewConnection& n = fresh[i];
+        if (n.follows < 0) {
+            finish_new_connection(n, now);
+            continue;
+        }
+        // The connection the leader created (or any that exists by now).
+        Pending& p = *n.pending;
+        if (auto hit = ctx_.connections->lookup(p.parsed.key))
+            forward_to_real_server(p.frame, p.parsed, ctx_.connections->at(hit->index), now);
+        else
+            drop(p.frame, DropReason::no_connection);
     }
 }
 

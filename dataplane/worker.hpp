@@ -44,7 +44,21 @@ class Worker {
 
     void handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress, std::uint32_t now);
     void handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress);
-    void handle_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now);
+    // A new connection between its two steps.
+    struct NewConnection {
+        Pending* pending;
+        // Another frame of the same new flow earlier in this burst: it follows that one's
+        // connection (index into the burst's new connections) instead of choosing again.
+        std::int32_t follows;
+        std::uint32_t index; // reserved entry
+        ConnectionSpec spec;
+        TcpState state;
+        std::uint32_t timeout;
+    };
+    // Step 1: decide (or drop the frame and return false); step 2: publish and forward.
+    bool prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now,
+                                NewConnection& out);
+    void finish_new_connection(NewConnection& n, std::uint32_t now);
     void forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                 std::uint32_t now);
     void forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connection& c,
@@ -60,6 +74,11 @@ class Worker {
     void drain_control_frames();
     void idle(unsigned& idle_polls);
 
+    // Per-burst scratch, kept here rather than on the stack so that nothing is initialised per
+    // burst.
+    Pending pending_[burst_size * 2];
+    NewConnection fresh_[burst_size * 2];
+
     DataplaneContext& ctx_;
     unsigned id_;
     WorkerCounters& counters_;
@@ -67,11 +86,6 @@ class Worker {
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     SchedulerCursors cursors_;
     std::array<TxBatch, max_interfaces> tx_{};
-    // Keys of the connections this burst created: a second packet of one new flow in the same
-    // burst (a retransmitted SYN) must find the first one's connection.
-    std::array<FlowKey, burst_size> created_keys_{};
-    std::array<std::uint32_t, burst_size> created_indices_{};
-    std::uint32_t created_count_ = 0;
 };
 
 } // namespace lb::dataplane
