@@ -124,3 +124,24 @@ TEST_CASE("retired entries wait for every worker's quiescent state") {
     rte_rcu_qsbr_thread_unregister(rcu, 0);
     free(rcu);
 }
+
+TEST_CASE("a second connection for a flow that exists is refused and leaves nothing behind") {
+    ConnectionTable t(1024, true, nullptr, 0, "ct_dup");
+    ConnectionSpec first = prototype(0xc633640a, 40000, true);
+    REQUIRE(t.insert(first, TcpState::syn_sent, 0, 1000) == InsertResult::inserted);
+    ConnectionSpec second = first; // same client key, another real server
+    second.rs_address = rte_cpu_to_be_32(0xcb00710c);
+    auto index = t.reserve();
+    REQUIRE(index);
+    CHECK(t.insert_reserved(*index, second, TcpState::syn_sent, 0, 1000) ==
+          InsertResult::already_exists);
+    CHECK(t.size() == 1);
+    // Its reply key, briefly published, is gone again; the first connection is untouched.
+    CHECK_FALSE(t.lookup(second.reply_key()));
+    auto hit = t.lookup(first.key);
+    REQUIRE(hit);
+    CHECK(t.at(hit->index).rs_address == first.rs_address);
+    CHECK(t.lookup(first.reply_key()));
+    // The entry comes back to circulation after the grace period.
+    CHECK(t.reclaim() == 1);
+}
