@@ -69,6 +69,10 @@ void Worker::handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress,
         enqueue(ingress, m);
         return;
     }
+    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
+        rte_pktmbuf_free(m); // an answer to our requests: learnt above, not a drop
+        return;
+    }
     drop(m, DropReason::arp_ignored);
 }
 
