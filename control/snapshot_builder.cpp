@@ -77,6 +77,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         svc.forwarding =
             cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
         svc.scheduler = scheduler_kind(cs.scheduler);
+        svc.port_group = cs.port_group;
         if (cs.persistence) {
             svc.persistent = true;
             svc.persistence_timeout_ms = ms(cs.persistence->timeout);

@@ -26,6 +26,8 @@ const char* drop_reason_name(DropReason r) {
         return "no_connection";
     case DropReason::no_real_server:
         return "no_real_server";
+    case DropReason::no_persistence_template:
+        return "no_persistence_template";
     case DropReason::table_full:
         return "table_full";
     case DropReason::template_table_full:

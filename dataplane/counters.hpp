@@ -29,22 +29,23 @@ class Counter {
 
 // Why a packet was dropped. Names are the user-facing label values (see drop_reason_name).
 enum class DropReason : std::uint8_t {
-    truncated,            // shorter than the headers it claims
-    bad_ip_header,        // version, IHL, total length or header checksum wrong
-    fragment,             // IPv4 fragments are not reassembled
-    bad_l4_header,        // TCP data offset or UDP length wrong
-    not_ipv4,             // neither IPv4 nor ARP (IPv6, VLAN, ...)
-    arp_ignored,          // ARP not for us
-    icmp_ignored,         // ICMP other than echo request to us
-    to_node,              // TCP/UDP to the node's own address (no exception path yet)
-    no_service,           // to a VIP port that no service claims, or an unknown destination
-    no_connection,        // not a SYN (or a NAT reply) and no connection matches
-    no_real_server,       // the scheduler found no available real server
-    table_full,           // connection table full: new connection refused
-    template_table_full,  // persistence template table full
-    nat_tuple_conflict,   // NAT reverse tuple already used by another connection
-    neighbour_unresolved, // no MAC yet for the real server or gateway
-    tx_full,              // the port's transmit queue was full
+    truncated,               // shorter than the headers it claims
+    bad_ip_header,           // version, IHL, total length or header checksum wrong
+    fragment,                // IPv4 fragments are not reassembled
+    bad_l4_header,           // TCP data offset or UDP length wrong
+    not_ipv4,                // neither IPv4 nor ARP (IPv6, VLAN, ...)
+    arp_ignored,             // ARP not for us
+    icmp_ignored,            // ICMP other than echo request to us
+    to_node,                 // TCP/UDP to the node's own address (no exception path yet)
+    no_service,              // to a VIP port that no service claims, or an unknown destination
+    no_connection,           // not a SYN (or a NAT reply) and no connection matches
+    no_real_server,          // the scheduler found no available real server
+    no_persistence_template, // a real server's own connection (FTP active data), no template
+    table_full,              // connection table full: new connection refused
+    template_table_full,     // persistence template table full
+    nat_tuple_conflict,      // NAT reverse tuple already used by another connection
+    neighbour_unresolved,    // no MAC yet for the real server or gateway
+    tx_full,                 // the port's transmit queue was full
     count_
 };
 

@@ -42,6 +42,7 @@ struct ServiceEntry {
     std::uint8_t protocol = 0; // IPPROTO_TCP / IPPROTO_UDP
     ForwardingKind forwarding = ForwardingKind::nat;
     SchedulerKind scheduler = SchedulerKind::wlc;
+    bool port_group = false; // `ports:`: one service, one persistence scope over several ports
     bool persistent = false;
     std::uint32_t persistence_timeout_ms = 0;
     std::uint32_t persistence_netmask = 0xffffffff; // network order

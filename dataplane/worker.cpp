@@ -188,13 +188,9 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
         const RealServerEntry& e = snapshot_->real_servers[rs];
         return TemplateTarget{static_cast<std::uint16_t>(rs), e.port, e.address};
     };
-    // Still the same server (not removed or renumbered by a new configuration) and still
-    // taking new connections (not drained).
+    // Still the same server (not removed or renumbered) and still taking new connections.
     auto usable = [&](TemplateTarget t) {
-        if (t.real_server >= snapshot_->real_servers.size())
-            return false;
-        const RealServerEntry& e = snapshot_->real_servers[t.real_server];
-        return e.service == service && e.address == t.address && e.port == t.port && e.available();
+        return still_configured(service, t) && snapshot_->real_servers[t.real_server].available();
     };
     auto attached = templates.find_and_attach(pkey, now);
     if (!attached) {
@@ -225,6 +221,33 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
     return rs;
 }
 
+bool Worker::still_configured(std::uint16_t service, const TemplateTarget& t) const {
+    if (t.real_server >= snapshot_->real_servers.size())
+        return false;
+    const RealServerEntry& e = snapshot_->real_servers[t.real_server];
+    return e.service == service && e.address == t.address && e.port == t.port;
+}
+
+int Worker::follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now,
+                            std::uint32_t& template_index) {
+    const ServiceEntry& svc = snapshot_->services[service];
+    PersistenceTable& templates = *ctx_.templates;
+    auto attached =
+        templates.find_and_attach({key.src_ip & svc.persistence_netmask, service, 0}, now);
+    if (!attached)
+        return no_real_server;
+    const TemplateTarget target = templates.target(attached->index);
+    // A drained server still gets this connection: it belongs to a session it already has
+    // (the real server opened it). A removed server or a stale template does not.
+    if (!attached->still_valid || !still_configured(service, target)) {
+        templates.detach(attached->index);
+        return no_real_server;
+    }
+    templates.refresh(attached->index, now);
+    template_index = attached->index;
+    return target.real_server;
+}
+
 bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now,
                                     NewConnection& out) {
     const ParsedFrame& f = p.parsed;
@@ -232,6 +255,7 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
     const ServiceEntry& svc = snapshot_->services[service];
     out.state = TcpState::none;
     out.timeout = snapshot_->timeouts.udp;
+    bool follow_only = false;
     if (f.kind == FrameKind::tcp) {
         const bool syn = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
                          RTE_TCP_SYN_FLAG;
@@ -243,15 +267,28 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
             // Maglev choice is the same on every node, so adopt the flow.
             out.state = TcpState::established;
             out.timeout = snapshot_->timeouts.tcp_established;
+        } else if (svc.port_group && svc.persistent && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
+            // A connection the real server opened itself towards the client (FTP active mode
+            // in DR: VIP:20 → client goes out directly; the client's SYN-ACK and ACKs come to
+            // us). It belongs to the client's session: follow its template, never schedule.
+            follow_only = true;
+            const bool syn_ack = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+                                 (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+            out.state = syn_ack ? TcpState::syn_received : TcpState::established;
+            out.timeout =
+                syn_ack ? snapshot_->timeouts.tcp_syn : snapshot_->timeouts.tcp_established;
         } else {
             drop(p.frame, DropReason::no_connection);
             return false;
         }
     }
     std::uint32_t template_index = no_template;
-    const int rs = choose_real_server(service, f.key, now, template_index);
+    const int rs = follow_only ? follow_template(service, f.key, now, template_index)
+                               : choose_real_server(service, f.key, now, template_index);
     if (rs < 0) {
-        if (rs == no_real_server)
+        if (follow_only)
+            counters_.drop(DropReason::no_persistence_template);
+        else if (rs == no_real_server)
             counters_.drop(DropReason::no_real_server);
         rte_pktmbuf_free(p.frame);
         return false;

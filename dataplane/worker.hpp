@@ -67,6 +67,12 @@ class Worker {
     void count_traffic(const Connection& c, std::uint32_t length, Counter TrafficCounters::*packets,
                        Counter TrafficCounters::*bytes);
     void update_tcp_state(Connection& c, std::uint8_t flags, bool from_client);
+    // For a connection the real server opened itself: the client's template's server, or
+    // no_real_server when there is no valid template. Never schedules.
+    int follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now,
+                        std::uint32_t& template_index);
+    // The template's server is still the same entry of this service in the current snapshot.
+    bool still_configured(std::uint16_t service, const TemplateTarget& t) const;
     int choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
                            std::uint32_t& template_index);
     void enqueue(std::uint8_t interface, rte_mbuf* m);

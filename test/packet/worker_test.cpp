@@ -465,3 +465,64 @@ TEST_CASE("mh adopts a mid-flow packet with no connection, as after a failover")
     REQUIRE(out.size() == 1);
     CHECK(h.connections->size() == 1);
 }
+
+TEST_CASE("FTP active mode in DR: the client's answer to a server-opened connection follows "
+          "its template") {
+    auto config = [](const char* weight1) {
+        return std::string(R"(node: {name: test}
+interfaces:
+  - {name: ext, device: d0, address: 198.51.100.2/24}
+services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, 20, "10000-10100"]
+    forwarding: dr
+    scheduler: rr
+    persistence: {timeout: 300s}
+    real_servers:
+      - {address: 198.51.100.21, weight: )") +
+               weight1 + R"(}
+      - {address: 198.51.100.22}
+)";
+    };
+    WorkerHarness h(config("1"));
+    h.resolve(dr_rs1, rs1_mac, 0);
+    h.resolve(ipv4(198, 51, 100, 22), rs2_mac, 0);
+    // The real server's SYN from VIP:20 went straight to the client; its SYN-ACK comes here.
+    L4 syn_ack = syn_to_vip(50000, 20);
+    syn_ack.tcp_flags = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
+
+    SECTION("without a template it is dropped and counted") {
+        CHECK(h.send(ipv4_frame(syn_ack)).empty());
+        CHECK(h.drops(DropReason::no_persistence_template) == 1);
+        CHECK(h.connections->size() == 0);
+    }
+    SECTION("with the client's control connection open it goes to that real server") {
+        auto control = h.send(ipv4_frame(syn_to_vip(40000, 21)));
+        REQUIRE(control.size() == 1);
+        const bool on_rs1 = rs1_mac == eth_of(control[0].frame)->dst_addr;
+        auto data = h.send(ipv4_frame(syn_ack));
+        REQUIRE(data.size() == 1);
+        CHECK((on_rs1 ? rs1_mac : rs2_mac) == eth_of(data[0].frame)->dst_addr);
+        L4 ack = syn_ack;
+        ack.tcp_flags = RTE_TCP_ACK_FLAG;
+        ack.payload = 100;
+        REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
+        CHECK(h.connections->size() == 2);
+
+        // Drained meanwhile: the session's own new data connection still follows it.
+        if (on_rs1) {
+            h.republish(config("0"));
+            L4 another = syn_ack;
+            another.sport = 50001;
+            auto again = h.send(ipv4_frame(another));
+            REQUIRE(again.size() == 1);
+            CHECK(rs1_mac == eth_of(again[0].frame)->dst_addr);
+        }
+        // A RST of a connection we never saw is not adopted.
+        L4 rst = syn_ack;
+        rst.sport = 50002;
+        rst.tcp_flags = RTE_TCP_RST_FLAG;
+        CHECK(h.send(ipv4_frame(rst)).empty());
+    }
+}
