@@ -268,7 +268,7 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
             continue;
         r.check_keys(item, "service",
                      {"name", "vip", "protocol", "port", "ports", "scheduler", "forwarding",
-                      "persistence", "real_servers", "maglev_table_size"});
+                      "persistence", "real_servers", "maglev_table_size", "ftp"});
         Service s;
         s.location = location_of(item);
         if (const auto name = item["name"])
@@ -319,6 +319,10 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
             if (auto m = r.unsigned_value(v, "maglev_table_size", 2, 1'000'003))
                 s.maglev_table_size = static_cast<std::uint32_t>(*m);
         }
+        if (const auto v = item["ftp"]) {
+            s.ftp_location = location_of(v);
+            s.ftp = r.boolean(v, "ftp");
+        }
         if (const auto v = item["real_servers"])
             read_real_servers(r, v, s);
         c.services.push_back(std::move(s));
@@ -348,13 +352,16 @@ void read_timeouts(Reader& r, const YAML::Node& n, Config& c) {
 void read_tables(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "tables"))
         return;
-    r.check_keys(n, "tables", {"connections", "persistence_templates"});
+    r.check_keys(n, "tables", {"connections", "persistence_templates", "ftp_sessions"});
     if (const auto v = n["connections"])
         if (auto x = r.unsigned_value(v, "connections", 1024, 1u << 27))
             c.tables.connections = static_cast<std::uint32_t>(*x);
     if (const auto v = n["persistence_templates"])
         if (auto x = r.unsigned_value(v, "persistence_templates", 1024, 1u << 26))
             c.tables.persistence_templates = static_cast<std::uint32_t>(*x);
+    if (const auto v = n["ftp_sessions"])
+        if (auto x = r.unsigned_value(v, "ftp_sessions", 16, 1u << 24))
+            c.tables.ftp_sessions = static_cast<std::uint32_t>(*x);
 }
 
 void read_stats(Reader& r, const YAML::Node& n, Config& c) {

@@ -1,5 +1,7 @@
 #include "control/config_model.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "control/diagnostic.hpp"
@@ -37,6 +39,21 @@ const Interface* Config::find_interface(const std::string& name) const {
         if (i.name == name)
             return &i;
     return nullptr;
+}
+
+std::uint16_t Config::ftp_control_port(const Service& s) {
+    const bool has_21 = std::any_of(s.ports.begin(), s.ports.end(), [](const PortRange& r) {
+        return r.first <= 21 && 21 <= r.last;
+    });
+    const bool on =
+        s.ftp.value_or(s.forwarding == Forwarding::nat && has_21 && s.protocol == Protocol::tcp);
+    if (!on || s.forwarding != Forwarding::nat || s.protocol != Protocol::tcp)
+        return 0;
+    if (has_21)
+        return 21;
+    if (!s.port_group && s.ports.size() == 1)
+        return s.ports.front().first;
+    return 0;
 }
 
 const Interface* Config::egress_for(const RealServer& rs) const {

@@ -75,8 +75,11 @@ struct Service {
     Forwarding forwarding = Forwarding::nat;
     std::optional<Persistence> persistence;
     std::uint32_t maglev_table_size = 65537;
+    // The NAT FTP helper. Unset: on for NAT services that include port 21.
+    std::optional<bool> ftp;
     std::vector<RealServer> real_servers;
     Location location;
+    Location ftp_location;
     Location name_location;
     Location vip_location;
     Location maglev_location;
@@ -96,6 +99,7 @@ struct Timeouts {
 struct Tables {
     std::uint32_t connections = 1'000'000;
     std::uint32_t persistence_templates = 250'000;
+    std::uint32_t ftp_sessions = 65'536; // NAT FTP control connections followed at once
 };
 
 struct Dpdk {
@@ -119,6 +123,9 @@ struct Config {
     Stats stats;
 
     const Interface* find_interface(const std::string& name) const;
+    // The port whose connections the NAT FTP helper follows for `service`, or 0 when it is off:
+    // 21 when the service includes it, else the service's single port with `ftp: true`.
+    static std::uint16_t ftp_control_port(const Service& service);
     // The interface a real server is reached through: its explicit `interface`, else the one whose
     // subnet holds it, else the first interface with a gateway. nullptr when none qualifies.
     const Interface* egress_for(const RealServer& rs) const;

@@ -151,6 +151,16 @@ void validate_services(const Config& c, Diagnostics& out) {
                                            "servers (at least 100 slots per server)",
                                            s.maglev_table_size, s.real_servers.size())});
         }
+        if (s.ftp.value_or(false)) {
+            if (s.forwarding != Forwarding::nat)
+                out.push_back({s.ftp_location, "ftp: the FTP helper is for NAT; in DR a port-range "
+                                               "group with persistence is all FTP needs"});
+            else if (s.protocol != Protocol::tcp)
+                out.push_back({s.ftp_location, "ftp: the FTP helper needs protocol tcp"});
+            else if (Config::ftp_control_port(s) == 0)
+                out.push_back({s.ftp_location, "ftp: the service needs port 21, or a single "
+                                               "port, for the FTP control connection"});
+        }
         validate_real_servers(c, s, out);
     }
 }

@@ -78,6 +78,10 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
         svc.scheduler = scheduler_kind(cs.scheduler);
         svc.port_group = cs.port_group;
+        if (const std::uint16_t ftp = config::Config::ftp_control_port(cs)) {
+            svc.ftp_control_port = rte_cpu_to_be_16(ftp);
+            s->has_ftp = true;
+        }
         if (cs.persistence) {
             svc.persistent = true;
             svc.persistence_timeout_ms = ms(cs.persistence->timeout);

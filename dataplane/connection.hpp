@@ -24,7 +24,12 @@ const char* tcp_state_name(TcpState s);
 enum ConnectionFlags : std::uint8_t {
     conn_nat = 1 << 0,          // a reverse key exists and replies are rewritten
     conn_has_template = 1 << 1, // created under a persistence template
+    // Not a connection: an FTP passive-mode expectation, keyed (client, VIP, 0, data port),
+    // telling which real server a data connection to that port belongs to.
+    conn_expectation = 1 << 2,
 };
+
+constexpr std::uint32_t no_ftp_state = 0xffffffff;
 
 constexpr std::uint32_t no_template = 0xffffffff;
 
@@ -58,6 +63,9 @@ struct alignas(64) Connection : ConnectionSpec {
     std::atomic<std::uint8_t> live{0}; // 1 from publication until the collector retires it
     std::atomic<std::uint32_t> last_seen_ms{0};
     std::atomic<std::uint32_t> timeout_ms{0};
+    // FTP control connections in NAT: the helper's state (FtpStateTable index), set just after
+    // the connection is published.
+    std::atomic<std::uint32_t> ftp_state{no_ftp_state};
 
     // Touch only when the millisecond changed: keeps the line clean on the fast path.
     void touch(std::uint32_t now) {

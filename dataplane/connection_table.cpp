@@ -90,6 +90,7 @@ InsertResult ConnectionTable::insert_reserved(std::uint32_t index, const Connect
     c.state.store(state, std::memory_order_relaxed);
     c.last_seen_ms.store(now, std::memory_order_relaxed);
     c.timeout_ms.store(timeout, std::memory_order_relaxed);
+    c.ftp_state.store(no_ftp_state, std::memory_order_relaxed); // the entry may be reused
     c.live.store(1, std::memory_order_release);
     // Slots are stored with release: a reader that finds a key sees the entry written above.
     // The reply key goes first, so that a tuple already in use is refused before anything of

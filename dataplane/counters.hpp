@@ -61,6 +61,18 @@ struct TrafficCounters {
     Counter connections; // created
 };
 
+// The NAT FTP helper's work, for operators and tests.
+struct FtpCounters {
+    Counter pasv_rewritten;     // 227 replies whose address was replaced by the VIP
+    Counter pasv_unchanged;     // 227 replies that already named the VIP
+    Counter expectations;       // passive data connections announced (227, 229)
+    Counter active_connections; // active data connections set up (PORT, EPRT)
+    Counter malformed;          // 227/229/PORT/EPRT lines that do not parse
+    Counter bounce_refused;     // PORT/EPRT naming an address other than the client's
+    Counter split_lines_held;   // segments cut before a line that continues in the next one
+    Counter not_rewritable;     // no room in the buffer, chained buffers, state table full
+};
+
 struct alignas(64) WorkerCounters {
     Counter rx_packets;
     Counter rx_bytes;
@@ -71,6 +83,7 @@ struct alignas(64) WorkerCounters {
     Counter busy_polls;
     Counter idle_polls;
     std::array<Counter, drop_reason_count> drops;
+    FtpCounters ftp;
     std::array<TrafficCounters, max_services> services;
     std::array<TrafficCounters, max_real_servers> real_servers;
 

@@ -6,6 +6,7 @@
 
 #include "dataplane/clock.hpp"
 #include "dataplane/connection_table.hpp"
+#include "dataplane/ftp_state.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/persistence_table.hpp"
 #include "dataplane/scheduler.hpp"
@@ -20,6 +21,7 @@ struct DataplaneContext {
     std::atomic<const Snapshot*> snapshot{nullptr};
     ConnectionTable* connections = nullptr;
     PersistenceTable* templates = nullptr;
+    FtpStateTable* ftp_states = nullptr; // NAT FTP helper sessions
     NeighbourTable* neighbours = nullptr;
     RealServerLoad* load = nullptr;
     rte_rcu_qsbr* rcu = nullptr; // workers are QSBR readers 0..workers-1

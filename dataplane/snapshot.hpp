@@ -42,6 +42,8 @@ struct ServiceEntry {
     std::uint8_t protocol = 0; // IPPROTO_TCP / IPPROTO_UDP
     ForwardingKind forwarding = ForwardingKind::nat;
     SchedulerKind scheduler = SchedulerKind::wlc;
+    // NAT FTP helper: the control port (network order) whose connections it watches; 0 = off.
+    std::uint16_t ftp_control_port = 0;
     bool port_group = false; // `ports:`: one service, one persistence scope over several ports
     bool persistent = false;
     std::uint32_t persistence_timeout_ms = 0;
@@ -71,6 +73,7 @@ struct Snapshot {
     std::vector<RealServerEntry> real_servers;
     ServiceIndex service_index; // (vip, protocol, port) → service; also knows every VIP
     TimeoutsMs timeouts;
+    bool has_ftp = false; // some service runs the FTP helper: look for expectations
 };
 
 } // namespace lb::dataplane

@@ -12,8 +12,17 @@
 
 namespace lb::dataplane {
 
+namespace {
+
+bool is_plain_syn(const ParsedFrame& f) {
+    return f.kind == FrameKind::tcp && (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
+                                                       RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
+}
+
+} // namespace
+
 Worker::Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters)
-    : ctx_(context), id_(id), counters_(counters) {}
+    : ctx_(context), ftp_(context, counters), id_(id), counters_(counters) {}
 
 void Worker::drop(rte_mbuf* m, DropReason reason) {
     counters_.drop(reason);
@@ -153,8 +162,11 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
     c.touch(now);
     if (f.kind == FrameKind::tcp)
         update_tcp_state(c, f.tcp_flags, true);
-    if (c.flags & conn_nat)
+    if (c.flags & conn_nat) {
+        if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state)
+            ftp_.from_client(c, m, f, now);
         rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
+    }
     f.eth->dst_addr = next_hop;
     f.eth->src_addr = snapshot_->interfaces[rs.egress].mac;
     count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
@@ -167,6 +179,8 @@ void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connecti
     c.touch(now);
     if (f.kind == FrameKind::tcp)
         update_tcp_state(c, f.tcp_flags, false);
+    if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state)
+        ftp_.from_server(c, m, f, now);
     rewrite_source(f.ip, f.l4, c.key.dst_ip, c.key.dst_port);
     std::memcpy(f.eth->dst_addr.addr_bytes, c.client_mac, 6);
     f.eth->src_addr = snapshot_->interfaces[c.ingress].mac;
@@ -248,9 +262,48 @@ int Worker::follow_template(std::uint16_t service, const FlowKey& key, std::uint
     return target.real_server;
 }
 
+bool Worker::prepare_from_expectation(Pending& p, std::uint8_t ingress, NewConnection& out) {
+    const ParsedFrame& f = p.parsed;
+    FlowKey announced = f.key;
+    announced.src_port = 0;
+    const auto hit = ctx_.connections->lookup(announced);
+    if (!hit)
+        return false;
+    const Connection& e = ctx_.connections->at(hit->index);
+    if (!(e.flags & conn_expectation))
+        return false;
+    const auto index = ctx_.connections->reserve();
+    if (!index)
+        return false;
+    ConnectionSpec& spec = out.spec;
+    spec = ConnectionSpec{};
+    spec.key = f.key;
+    spec.rs_address = e.rs_address;
+    spec.rs_port = e.rs_port;
+    spec.service = e.service;
+    spec.real_server = e.real_server;
+    spec.ingress = ingress;
+    spec.flags = conn_nat;
+    std::memcpy(spec.client_mac, f.eth->src_addr.addr_bytes, 6);
+    out.state = TcpState::syn_sent;
+    out.timeout = snapshot_->timeouts.tcp_syn;
+    out.pending = &p;
+    out.index = *index;
+    ctx_.connections->prefetch_for_insert(out.index, spec);
+    return true;
+}
+
 bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now,
                                     NewConnection& out) {
     const ParsedFrame& f = p.parsed;
+    // An FTP passive data connection the helper announced goes to its control connection's
+    // real server, whatever the service's scheduler or persistence would say.
+    if (snapshot_->has_ftp && is_plain_syn(f) && prepare_from_expectation(p, ingress, out))
+        return true;
+    if (p.service == expectation_only) {
+        drop(p.frame, DropReason::no_service);
+        return false;
+    }
     const auto service = static_cast<std::uint16_t>(p.service);
     const ServiceEntry& svc = snapshot_->services[service];
     out.state = TcpState::none;
@@ -336,6 +389,16 @@ void Worker::finish_new_connection(NewConnection& n, std::uint32_t now) {
         return;
     }
     ctx_.load->add(n.spec.real_server, 1);
+    const ServiceEntry& svc = snapshot_->services[n.spec.service];
+    if (svc.ftp_control_port != 0 && n.spec.key.dst_port == svc.ftp_control_port &&
+        (n.spec.flags & conn_nat)) {
+        // An FTP control connection: the helper's state, published after the connection (its
+        // first packets carry no payload).
+        if (auto state = ctx_.ftp_states->allocate())
+            ctx_.connections->at(n.index).ftp_state.store(*state, std::memory_order_release);
+        else
+            counters_.ftp.not_rewritable.add();
+    }
     counters_.services[n.spec.service].connections.add();
     counters_.real_servers[n.spec.real_server].connections.add();
     forward_to_real_server(p.frame, p.parsed, ctx_.connections->at(n.index), now);
@@ -378,12 +441,16 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         case FrameKind::udp:
             break;
         }
-        const int service =
-            snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
+        int service = snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
         if (service < 0) {
             if (snapshot_->service_index.is_vip(f.key.dst_ip)) {
-                drop(m, DropReason::no_service);
-                continue;
+                // A SYN to a VIP port no service claims may still be an announced FTP
+                // passive data connection: the new-connection step looks for its expectation.
+                if (!(snapshot_->has_ftp && is_plain_syn(f))) {
+                    drop(m, DropReason::no_service);
+                    continue;
+                }
+                service = expectation_only;
             }
             if (f.key.dst_ip == iface.address) {
                 drop(m, DropReason::to_node);
@@ -412,11 +479,13 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         Pending& p = pending[i];
         if (found & (std::uint64_t{1} << i)) {
             Connection& c = ctx_.connections->at(hits[i].index);
-            if (hits[i].direction == KeyDirection::from_client)
+            if (c.flags & conn_expectation) // matched only by a source port of 0
+                drop(p.frame, DropReason::no_connection);
+            else if (hits[i].direction == KeyDirection::from_client)
                 forward_to_real_server(p.frame, p.parsed, c, now);
             else
                 forward_reply_to_client(p.frame, p.parsed, c, now);
-        } else if (p.service >= 0) {
+        } else if (p.service >= 0 || p.service == expectation_only) {
             NewConnection& n = fresh[fresh_count];
             n.follows = -1;
             for (std::uint32_t k = 0; k < fresh_count && n.follows < 0; ++k)

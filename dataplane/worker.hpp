@@ -9,6 +9,7 @@
 
 #include "dataplane/counters.hpp"
 #include "dataplane/dataplane_context.hpp"
+#include "dataplane/ftp_helper.hpp"
 #include "dataplane/packet_parser.hpp"
 #include "dataplane/scheduler.hpp"
 
@@ -55,6 +56,11 @@ class Worker {
         TcpState state;
         std::uint32_t timeout;
     };
+    // Pending::service for a SYN to a VIP port no service claims: only an FTP expectation can
+    // take it.
+    static constexpr std::int32_t expectation_only = -2;
+    // A new connection announced by the FTP helper (a passive data port): true if prepared.
+    bool prepare_from_expectation(Pending& p, std::uint8_t ingress, NewConnection& out);
     // Step 1: decide (or drop the frame and return false); step 2: publish and forward.
     bool prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint32_t now,
                                 NewConnection& out);
@@ -86,6 +92,7 @@ class Worker {
     NewConnection fresh_[burst_size * 2];
 
     DataplaneContext& ctx_;
+    FtpHelper ftp_;
     unsigned id_;
     WorkerCounters& counters_;
     const Snapshot* snapshot_ = nullptr;

@@ -86,6 +86,8 @@ class Balancer {
                                                          rcu_.get(), socket);
         templates_ = std::make_unique<PersistenceTable>(config.tables.persistence_templates,
                                                         rcu_.get(), socket);
+        ftp_states_ =
+            std::make_unique<FtpStateTable>(config.tables.ftp_sessions, rcu_.get(), socket);
         control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (!control_tx_)
             throw std::runtime_error("cannot create the control ring");
@@ -94,6 +96,7 @@ class Balancer {
         context_.snapshot.store(snapshot_.get(), std::memory_order_release);
         context_.connections = connections_.get();
         context_.templates = templates_.get();
+        context_.ftp_states = ftp_states_.get();
         context_.neighbours = &neighbours_;
         context_.load = &load_;
         context_.rcu = rcu_.get();
@@ -117,6 +120,7 @@ class Balancer {
         }
         connections_.reset();
         templates_.reset();
+        ftp_states_.reset();
         rte_mempool_free(pool_);
     }
 
@@ -166,6 +170,7 @@ class Balancer {
     std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
     std::unique_ptr<ConnectionTable> connections_;
     std::unique_ptr<PersistenceTable> templates_;
+    std::unique_ptr<FtpStateTable> ftp_states_;
     NeighbourTable neighbours_;
     RealServerLoad load_;
     rte_ring* control_tx_ = nullptr;

@@ -45,12 +45,17 @@ struct L4 {
     std::uint16_t sport = 0, dport = 0;
     std::uint8_t tcp_flags = RTE_TCP_SYN_FLAG;
     std::size_t payload = 0;
+    std::string data; // payload bytes; overrides `payload` when not empty
+    std::uint32_t seq = 1000;
+    std::uint32_t ack = 0;
     std::size_t ip_option_words = 0; // IHL = 5 + this
     Mac src_mac = client_mac;
     Mac dst_mac = port0_mac;
 };
 
-inline Bytes ipv4_frame(const L4& p) {
+inline Bytes ipv4_frame(L4 p) {
+    if (!p.data.empty())
+        p.payload = p.data.size();
     const std::size_t ip_header = 20 + 4 * p.ip_option_words;
     std::size_t l4_header = 8;
     if (p.protocol == IPPROTO_TCP)
@@ -75,13 +80,15 @@ inline Bytes ipv4_frame(const L4& p) {
         options[i] = 1; // NOP options
     std::uint8_t* l4 = reinterpret_cast<std::uint8_t*>(iph) + ip_header;
     for (std::size_t i = 0; i < p.payload; ++i)
-        l4[l4_header + i] = static_cast<std::uint8_t>('a' + i % 26);
+        l4[l4_header + i] = p.data.empty() ? static_cast<std::uint8_t>('a' + i % 26)
+                                           : static_cast<std::uint8_t>(p.data[i]);
     iph->hdr_checksum = rte_ipv4_cksum(iph);
     if (p.protocol == IPPROTO_TCP) {
         auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
         tcp->src_port = rte_cpu_to_be_16(p.sport);
         tcp->dst_port = rte_cpu_to_be_16(p.dport);
-        tcp->sent_seq = rte_cpu_to_be_32(1000);
+        tcp->sent_seq = rte_cpu_to_be_32(p.seq);
+        tcp->recv_ack = rte_cpu_to_be_32(p.ack);
         tcp->data_off = 0x50;
         tcp->tcp_flags = p.tcp_flags;
         tcp->rx_win = rte_cpu_to_be_16(65535);
@@ -133,6 +140,18 @@ inline std::uint8_t* l4_of(Bytes& f) {
     auto* iph = ip_of(f);
     return reinterpret_cast<std::uint8_t*>(iph) + (iph->version_ihl & 0xf) * 4;
 }
+inline rte_tcp_hdr* tcp_of(Bytes& f) {
+    return reinterpret_cast<rte_tcp_hdr*>(l4_of(f));
+}
+inline std::string tcp_payload(Bytes& f) {
+    auto* iph = ip_of(f);
+    const std::size_t ip_header = (iph->version_ihl & 0xf) * 4;
+    const std::size_t tcp_header = (tcp_of(f)->data_off >> 4) * 4;
+    const std::size_t length = rte_be_to_cpu_16(iph->total_length) - ip_header - tcp_header;
+    const char* p = reinterpret_cast<const char*>(l4_of(f)) + tcp_header;
+    return std::string(p, length);
+}
+
 inline const rte_arp_hdr* arp_of(const Bytes& f) {
     return reinterpret_cast<const rte_arp_hdr*>(f.data() + 14);
 }

@@ -24,6 +24,8 @@ WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity)
                                                                ("pc" + suffix).c_str());
     templates =
         std::make_unique<dataplane::PersistenceTable>(1024, nullptr, 0, ("pp" + suffix).c_str());
+    ftp_states = std::make_unique<dataplane::FtpStateTable>(64, nullptr, 0, "pf" + suffix);
+    context.ftp_states = ftp_states.get();
     context.snapshot.store(snapshot.get());
     context.connections = connections.get();
     context.templates = templates.get();

@@ -42,6 +42,7 @@ class WorkerHarness {
         return counters_->drops[static_cast<std::size_t>(r)].read();
     }
     std::uint64_t total_drops() const;
+    const dataplane::WorkerCounters& counters() const { return *counters_; }
 
     config::Config config;
     dataplane::NeighbourTable neighbours;
@@ -49,6 +50,7 @@ class WorkerHarness {
     std::vector<std::unique_ptr<dataplane::Snapshot>> retired_snapshots;
     std::unique_ptr<dataplane::ConnectionTable> connections;
     std::unique_ptr<dataplane::PersistenceTable> templates;
+    std::unique_ptr<dataplane::FtpStateTable> ftp_states;
     dataplane::RealServerLoad load;
     dataplane::DataplaneContext context;
 

@@ -317,3 +317,44 @@ TEST_CASE("every error of a file is reported, in file order") {
     CHECK(r.diagnostics[2].location.line == 17);
     CHECK_THAT(r.diagnostics[2].message, Catch::Contains("'fastest' is not one of rr, wrr"));
 }
+
+TEST_CASE("the FTP helper: on by default for NAT services with port 21, refused where it "
+          "cannot work") {
+    const LoadResult r = load_config_text(header + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, "10000-10100"]
+  - name: ftp-alt
+    vip: 198.51.100.101
+    port: 2121
+    ftp: true
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+  - name: ftp-off
+    vip: 198.51.100.102
+    port: 21
+    ftp: false
+)");
+    INFO(only_errors(r));
+    REQUIRE(r.config);
+    CHECK(Config::ftp_control_port(r.config->services[0]) == 21);
+    CHECK(Config::ftp_control_port(r.config->services[1]) == 2121);
+    CHECK(Config::ftp_control_port(r.config->services[2]) == 0);
+    CHECK(Config::ftp_control_port(r.config->services[3]) == 0);
+    expect_error(header + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [21, 20]
+    forwarding: dr
+    ftp: true
+)",
+                 18, 10, "the FTP helper is for NAT");
+    expect_error(header + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    ports: [2121, 2120]
+    ftp: true
+)",
+                 17, 10, "needs port 21, or a single port");
+}
