@@ -66,7 +66,22 @@ std::string render_stats_json(const config::Config& config,
         out += fmt::format("{}\"{}\": {}", r ? ", " : "",
                            drop_reason_name(static_cast<DropReason>(r)), t);
     }
-    out += "},\n  \"workers\": [";
+    out += "},\n";
+    auto ftp = [&](Counter FtpCounters::*member) {
+        std::uint64_t t = 0;
+        for (const auto* w : workers)
+            t += (w->ftp.*member).read();
+        return t;
+    };
+    out += fmt::format("  \"ftp\": {{\"pasv_rewritten_total\": {}, \"pasv_unchanged_total\": {}, "
+                       "\"expectations_total\": {}, \"active_connections_total\": {}, "
+                       "\"malformed_total\": {}, \"bounce_refused_total\": {}, "
+                       "\"split_lines_held_total\": {}, \"not_rewritable_total\": {}}},\n",
+                       ftp(&FtpCounters::pasv_rewritten), ftp(&FtpCounters::pasv_unchanged),
+                       ftp(&FtpCounters::expectations), ftp(&FtpCounters::active_connections),
+                       ftp(&FtpCounters::malformed), ftp(&FtpCounters::bounce_refused),
+                       ftp(&FtpCounters::split_lines_held), ftp(&FtpCounters::not_rewritable));
+    out += "  \"workers\": [";
     for (std::size_t i = 0; i < workers.size(); ++i)
         out += fmt::format("{}{{\"rx_packets_total\": {}, \"busy_polls_total\": {}, "
                            "\"idle_polls_total\": {}}}",

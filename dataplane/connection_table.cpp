@@ -119,7 +119,9 @@ InsertResult ConnectionTable::insert_reserved(std::uint32_t index, const Connect
 
 void ConnectionTable::remove(std::uint32_t index) {
     Connection& c = entries_[index];
-    c.live.store(0, std::memory_order_relaxed);
+    // Idempotent: the collector and a worker replacing an FTP announcement may race here.
+    if (c.live.exchange(0, std::memory_order_acq_rel) == 0)
+        return;
     flows_.remove(c.key, index, 0);
     if (c.flags & conn_nat)
         flows_.remove(c.reply_key(), index, 1);

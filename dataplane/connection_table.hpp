@@ -65,7 +65,8 @@ class ConnectionTable {
     InsertResult insert(const ConnectionSpec& spec, TcpState state, std::uint32_t now,
                         std::uint32_t timeout, std::uint32_t* index_out = nullptr);
 
-    // Control side, single thread: removes the connection's keys and retires the entry.
+    // Removes the connection's keys and retires the entry (after the RCU grace period). Any
+    // thread; removing an entry that is already gone does nothing.
     void remove(std::uint32_t index);
     std::size_t reclaim() { return indices_.reclaim(); }
     std::size_t size() const { return live_.load(std::memory_order_relaxed); }

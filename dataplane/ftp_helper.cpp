@@ -138,11 +138,21 @@ void FtpHelper::expect_passive(const Connection& c, std::uint16_t port, std::uin
     e.ingress = c.ingress;
     e.flags = conn_expectation;
     std::memcpy(e.client_mac, c.client_mac, 6);
-    const InsertResult r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms);
+    InsertResult r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms);
     if (r == InsertResult::already_exists) {
-        if (auto hit = ctx_.connections->lookup(e.key))
-            ctx_.connections->at(hit->index).touch(now); // announced again: keep it
-    } else if (r != InsertResult::inserted) {
+        // The port was announced to this client before, maybe by another real server (ports
+        // are reused): the newest announcement wins.
+        if (auto hit = ctx_.connections->lookup(e.key)) {
+            Connection& old = ctx_.connections->at(hit->index);
+            if (old.rs_address == e.rs_address && old.real_server == e.real_server) {
+                old.touch(now);
+            } else {
+                ctx_.connections->remove(hit->index);
+                r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms);
+            }
+        }
+    }
+    if (r != InsertResult::inserted && r != InsertResult::already_exists) {
         counters_.not_rewritable.add();
         return;
     }

@@ -444,9 +444,10 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         int service = snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
         if (service < 0) {
             if (snapshot_->service_index.is_vip(f.key.dst_ip)) {
-                // A SYN to a VIP port no service claims may still be an announced FTP
-                // passive data connection: the new-connection step looks for its expectation.
-                if (!(snapshot_->has_ftp && is_plain_syn(f))) {
+                // A VIP port no service claims may still carry an FTP passive data connection
+                // (announced by a 227/229 reply): look it up like any connection, and on a
+                // miss let the new-connection step look for the announcement.
+                if (!snapshot_->has_ftp) {
                     drop(m, DropReason::no_service);
                     continue;
                 }

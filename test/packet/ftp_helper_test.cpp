@@ -204,3 +204,41 @@ TEST_CASE("malformed and overlong replies and commands pass untouched and are co
                   "227 Entering Passive Mode (203,0,113,11,39,16).\r\n");
     CHECK(s.ftp().pasv_rewritten.read() == 1);
 }
+
+TEST_CASE("a passive port announced again by another real server goes to the newest one") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    port: 21
+    scheduler: rr
+    real_servers:
+      - {address: 203.0.113.11}
+      - {address: 203.0.113.12}
+)");
+    const std::uint32_t rs2 = ipv4(203, 0, 113, 12);
+    h.resolve(rs, rs1_mac, 1);
+    h.resolve(rs2, rs2_mac, 1);
+    // Two sessions of one client: rr puts the first on rs1, the second on rs2.
+    for (std::uint16_t sport : {40000, 40001}) {
+        L4 syn = FtpSession::from_client(0, RTE_TCP_SYN_FLAG);
+        syn.sport = sport;
+        REQUIRE(h.send(ipv4_frame(syn)).size() == 1);
+    }
+    auto announce = [&](std::uint32_t server, std::uint16_t session_port) {
+        L4 reply =
+            FtpSession::from_server(1000, "227 Entering Passive Mode (203,0,113," +
+                                              std::to_string(server & 0xff) + ",39,16).\r\n");
+        reply.src = server;
+        reply.dport = session_port;
+        reply.src_mac = server == rs ? rs1_mac : rs2_mac;
+        REQUIRE(h.send(ipv4_frame(reply), 1).size() == 1);
+    };
+    announce(rs, 40000);
+    announce(rs2, 40001); // the same port 10000, now on rs2
+    L4 data = FtpSession::from_client(0, RTE_TCP_SYN_FLAG);
+    data.sport = 40002;
+    data.dport = 10000;
+    auto out = h.send(ipv4_frame(data));
+    REQUIRE(out.size() == 1);
+    CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) == rs2);
+}
