@@ -74,22 +74,38 @@ def start_vsftpd(lab, namespace, name, files, pasv_address=None, write=False):
 
 
 def served(xferlog):
-    """Files a server sent ('o') or received ('i'), from its xferlog, as (direction, path)."""
+    """What a server's xferlog says it transferred: (client address, 'o' sent / 'i' received,
+    path) per file."""
     if not os.path.exists(xferlog):
         return []
     out = []
     with open(xferlog) as f:
         for line in f:
+            # weekday month day time year, seconds, client, bytes, path, type, action, direction
             parts = line.split()
-            # ... bytes filename transfer-type special-action direction ...
-            if len(parts) >= 13:
-                out.append((parts[11], parts[8]))
+            if len(parts) >= 12:
+                out.append((parts[6], parts[11], parts[8]))
     return out
 
 
-def curl_get(lab, namespace, vip, mode, path, out, timeout=120):
-    return lab.run(namespace, "curl", "-sS", "--max-time", str(timeout), *CURL_MODES[mode],
-                   f"ftp://{vip}/{path}", "-o", out, check=False, timeout=timeout + 30)
+def curl_get(lab, namespace, vip, mode, path, out, timeout=120, source=None):
+    bind = ["--interface", source] if source else []
+    return lab.run(namespace, "curl", "-sS", "--max-time", str(timeout), *bind,
+                   *CURL_MODES[mode], f"ftp://{vip}/{path}", "-o", out, check=False,
+                   timeout=timeout + 30)
+
+
+def curl_get_command(namespace, vip, mode, path, out, source, timeout=120):
+    """The argv of a curl download, for running several at once."""
+    return ["ip", "netns", "exec", namespace, "curl", "-sS", "--max-time", str(timeout),
+            "--interface", source, *CURL_MODES[mode], f"ftp://{vip}/{path}", "-o", out]
+
+
+def lftp_get_command(namespace, vip, mode, path, out, source, timeout=120):
+    script = (f"set net:timeout 10; set net:max-retries 1; set cmd:fail-exit yes; "
+              f"set net:socket-bind-ipv4 {source}; {LFTP_MODES[mode]} "
+              f"get {path} -o {out}; bye")
+    return ["ip", "netns", "exec", namespace, "lftp", "-e", script, f"ftp://anonymous:@{vip}"]
 
 
 def curl_list(lab, namespace, vip, mode, timeout=30):

@@ -102,6 +102,31 @@ def test_each_client_stays_on_one_server(dr_ftp):
     assert seen["c1"] != seen["c2"], seen
 
 
+def test_four_clients_each_stay_on_one_server_by_the_transfer_logs(dr_ftp, ftp_file):
+    """Four client addresses, passive and active sessions each: every file a client fetched is
+    in exactly one server's transfer log, the same server for all of that client's sessions."""
+    env = dr_ftp
+    clients = {"198.51.100.30": "c1", "198.51.100.31": "c1", "198.51.100.40": "c2",
+               "198.51.100.41": "c2"}
+    for address, ns in clients.items():
+        env.lab.run(env.net.client(ns), "ip", "addr", "add", f"{address}/24", "dev", "eth0")
+    for address, ns in clients.items():
+        for mode in ("PASV", "PORT", "EPSV", "EPRT"):
+            out = os.path.join(env.lab.tmp, f"aff-{address}-{mode}.bin")
+            r = ftp.curl_get(env.lab, env.net.client(ns), t.VIP, mode, "file.bin", out,
+                             source=address)
+            assert r.returncode == 0, (address, mode, r.stderr)
+            assert sha256(out) == ftp_file[1]
+            os.unlink(out)
+    for address in clients:
+        servers = {name for name, log in env.logs.items()
+                   if any(host == address for host, _, _ in ftp.served(log))}
+        assert len(servers) == 1, (address, servers)
+        count = sum(host == address for log in env.logs.values()
+                    for host, _, _ in ftp.served(log))
+        assert count == 4, (address, count)
+
+
 def test_active_mode_answers_without_a_session_are_dropped(dr_ftp):
     """A SYN-ACK to VIP:20 from a client with no persistence template is dropped, counted."""
     env = dr_ftp

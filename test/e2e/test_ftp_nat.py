@@ -6,6 +6,7 @@ rest of the session). Downloads and uploads, curl and lftp, each mode."""
 
 import hashlib
 import os
+import subprocess
 
 import pytest
 
@@ -113,6 +114,29 @@ def test_lftp_list_download_upload(nat_ftp, ftp_file, mode):
         os.unlink(out)
         server, digest = uploaded(env, name)
         assert server and digest == ftp_file[1], (server, name)
+
+
+def test_eight_clients_at_once_in_mixed_modes(nat_ftp, ftp_file):
+    env = nat_ftp
+    jobs = []
+    modes = [("curl", "PASV"), ("curl", "EPSV"), ("curl", "PORT"), ("curl", "EPRT"),
+             ("lftp", "PASV"), ("lftp", "EPSV"), ("lftp", "PORT"), ("curl", "PASV")]
+    for i, (tool, mode) in enumerate(modes):
+        ns = env.net.client("c1" if i % 2 == 0 else "c2")
+        address = f"198.51.100.{50 + i}"
+        env.lab.run(ns, "ip", "addr", "add", f"{address}/24", "dev", "eth0")
+        out = os.path.join(env.lab.tmp, f"parallel-{i}.bin")
+        make = ftp.curl_get_command if tool == "curl" else ftp.lftp_get_command
+        p = subprocess.Popen(make(ns, t.VIP, mode, "file.bin", out, address),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        env.lab.processes.append(p)  # killed by PID at cleanup if anything goes wrong
+        jobs.append((tool, mode, out, p))
+    for tool, mode, out, p in jobs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, (tool, mode, err)
+        assert sha256(out) == ftp_file[1], (tool, mode)
+        os.unlink(out)
 
 
 def test_a_server_advertising_the_vip_needs_no_rewrite(ftp_file):
