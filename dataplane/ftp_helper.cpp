@@ -84,30 +84,52 @@ struct FtpHelper::Segment {
 };
 
 template <typename OnLine>
-std::int32_t FtpHelper::walk_lines(FtpState& st, FtpDirection dir, Segment& seg, OnLine on_line) {
+bool FtpHelper::walk_lines(FtpState& st, FtpDirection dir, Segment& seg, std::int32_t& delta,
+                           OnLine on_line) {
+    delta = 0;
     const std::uint32_t seq = rte_be_to_cpu_32(seg.tcp->sent_seq);
     const std::uint32_t sender_end = seq + static_cast<std::uint32_t>(seg.length);
+    if (seg.length == 0)
+        return true;
+    // While a line is held back, bytes after its start must not reach the receiver: it would
+    // acknowledge them selectively and the sender would retransmit only the line's first part.
+    if (st.held_valid[dir] && seq_after(seq, st.held_seq[dir])) {
+        counters_.split_lines_held.add();
+        return false;
+    }
+    const bool covers_held = st.held_valid[dir] && seq_after(sender_end, st.held_seq[dir]);
     std::size_t pos = 0;
     if (st.continuation_valid[dir] && seq == st.continuation_seq[dir]) {
         // This segment continues a line we did not care about: skip to its end.
         const void* nl = std::memchr(seg.payload, '\n', seg.length);
         if (!nl) {
             st.continuation_seq[dir] = sender_end;
-            return 0;
+            return true;
         }
         pos = static_cast<std::size_t>(static_cast<const char*>(nl) - seg.payload) + 1;
     }
     st.continuation_valid[dir] = false;
-    std::int32_t delta = 0;
+    bool held_again = false;
     while (pos < seg.length) {
         const void* found = std::memchr(seg.payload + pos, '\n', seg.length - pos);
         if (!found) {
             const std::string_view rest(seg.payload + pos, seg.length - pos);
+            // The line's start in the sender's numbering (rewrites before it moved `pos`).
+            const std::uint32_t line_seq =
+                seq + static_cast<std::uint32_t>(static_cast<std::int64_t>(pos) - delta);
+            const bool same_line = st.held_valid[dir] && st.held_seq[dir] == line_seq;
             if (rest.size() < ftp::max_line &&
-                ftp::may_become_interesting(rest, dir == ftp_from_server)) {
+                ftp::may_become_interesting(rest, dir == ftp_from_server) &&
+                !(same_line && st.held_count[dir] >= max_holds)) {
                 seg.truncate(pos);
+                st.held_count[dir] = same_line ? st.held_count[dir] + 1 : 1;
+                st.held_seq[dir] = line_seq;
+                st.held_valid[dir] = true;
+                held_again = true;
                 counters_.split_lines_held.add();
             } else {
+                if (same_line)
+                    counters_.not_rewritable.add(); // the sender never sent it whole: let go
                 st.continuation_seq[dir] = sender_end;
                 st.continuation_valid[dir] = true;
             }
@@ -121,7 +143,9 @@ std::int32_t FtpHelper::walk_lines(FtpState& st, FtpDirection dir, Segment& seg,
         delta += line_delta;
         pos = static_cast<std::size_t>(static_cast<std::int64_t>(newline) + 1 + line_delta);
     }
-    return delta;
+    if (covers_held && !held_again)
+        st.held_valid[dir] = false; // the held line came whole (or was let go)
+    return true;
 }
 
 void FtpHelper::expect_passive(const Connection& c, std::uint16_t port, std::uint32_t now) {
@@ -245,24 +269,29 @@ void FtpHelper::client_line(const Connection& c, Segment& seg, std::size_t begin
     open_active(c, endpoint->address, endpoint->port, now);
 }
 
-void FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
+bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
     const std::uint32_t index = c.ftp_state.load(std::memory_order_acquire);
     if (index == no_ftp_state)
-        return;
+        return true;
     Segment seg;
     if (!seg.init(m, f)) {
         counters_.not_rewritable.add();
-        return;
+        return true;
     }
     FtpState& st = ctx_.ftp_states->at(index);
     rte_spinlock_lock(&st.lock);
     const std::uint32_t seq = rte_be_to_cpu_32(seg.tcp->sent_seq);
-    const std::int32_t delta =
-        walk_lines(st, ftp_from_server, seg, [&](std::size_t begin, std::size_t end) {
+    std::int32_t delta = 0;
+    const bool forward =
+        walk_lines(st, ftp_from_server, seg, delta, [&](std::size_t begin, std::size_t end) {
             std::int32_t d = 0;
             server_line(c, seg, begin, end, now, d);
             return d;
         });
+    if (!forward) {
+        rte_spinlock_unlock(&st.lock);
+        return false;
+    }
     st.server_stream.record(seq, delta);
     const std::uint32_t mapped = st.server_stream.map_seq(seq);
     rte_spinlock_unlock(&st.lock);
@@ -271,27 +300,36 @@ void FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
         seg.changed = true;
     }
     seg.finish();
+    return true;
 }
 
-void FtpHelper::from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
+bool FtpHelper::from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
     const std::uint32_t index = c.ftp_state.load(std::memory_order_acquire);
     if (index == no_ftp_state)
-        return;
+        return true;
     Segment seg;
     if (!seg.init(m, f)) {
         counters_.not_rewritable.add();
-        return;
+        return true;
     }
     FtpState& st = ctx_.ftp_states->at(index);
     rte_spinlock_lock(&st.lock);
-    walk_lines(st, ftp_from_client, seg, [&](std::size_t begin, std::size_t end) {
-        client_line(c, seg, begin, end, now);
-        return std::int32_t{0};
-    });
+    std::int32_t unused = 0;
+    const bool forward =
+        walk_lines(st, ftp_from_client, seg, unused, [&](std::size_t begin, std::size_t end) {
+            client_line(c, seg, begin, end, now);
+            return std::int32_t{0};
+        });
+    if (!forward) {
+        rte_spinlock_unlock(&st.lock);
+        return false;
+    }
     const SeqAdjust shift = st.server_stream;
     rte_spinlock_unlock(&st.lock);
-    if (!shift.active)
-        return seg.finish();
+    if (!shift.active) {
+        seg.finish();
+        return true;
+    }
     auto map = [&](std::uint8_t* field) {
         std::uint32_t v;
         std::memcpy(&v, field, 4);
@@ -319,6 +357,7 @@ void FtpHelper::from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
         option += option[1];
     }
     seg.finish();
+    return true;
 }
 
 } // namespace lb::dataplane

@@ -27,17 +27,24 @@ class FtpHelper {
     FtpHelper(DataplaneContext& context, WorkerCounters& counters)
         : ctx_(context), counters_(counters.ftp) {}
 
-    // Called before the NAT rewrite, with the frame as it arrived.
-    void from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
-    void from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
+    // Called before the NAT rewrite, with the frame as it arrived. False: the frame must not
+    // be forwarded (it carries bytes beyond a line being held back).
+    bool from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
+    bool from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
+
+    // A line held back this many times in a row is let go unmodified (a sender that never
+    // retransmits it whole must not stall the session).
+    static constexpr std::uint8_t max_holds = 4;
 
   private:
     struct Segment; // the TCP payload being worked on
 
-    // Walks the complete lines of the payload, letting `on_line` rewrite them; holds back a
-    // trailing partial line of interest. Returns the total change of payload length.
+    // Walks the complete lines of the payload, letting `on_line` rewrite them (their total
+    // change of length in `delta`); holds back a trailing partial line of interest. False when
+    // the whole segment lies beyond a held line and must be dropped.
     template <typename OnLine>
-    std::int32_t walk_lines(FtpState& st, FtpDirection dir, Segment& seg, OnLine on_line);
+    bool walk_lines(FtpState& st, FtpDirection dir, Segment& seg, std::int32_t& delta,
+                    OnLine on_line);
     void server_line(const Connection& c, Segment& seg, std::size_t begin, std::size_t end,
                      std::uint32_t now, std::int32_t& delta);
     void client_line(const Connection& c, Segment& seg, std::size_t begin, std::size_t end,

@@ -26,10 +26,16 @@ struct FtpState {
     // Sequence number at which the next segment continues a line (not at a line start).
     std::uint32_t continuation_seq[2] = {0, 0};
     bool continuation_valid[2] = {false, false};
+    // A line of interest cut off at the end of a segment: where it starts (sender's numbering)
+    // and how many times in a row it was held back.
+    std::uint32_t held_seq[2] = {0, 0};
+    bool held_valid[2] = {false, false};
+    std::uint8_t held_count[2] = {0, 0};
 
     void reset() {
         server_stream = SeqAdjust{};
         continuation_valid[0] = continuation_valid[1] = false;
+        held_valid[0] = held_valid[1] = false;
     }
 };
 

@@ -163,8 +163,11 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
     if (f.kind == FrameKind::tcp)
         update_tcp_state(c, f.tcp_flags, true);
     if (c.flags & conn_nat) {
-        if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state)
-            ftp_.from_client(c, m, f, now);
+        if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state &&
+            !ftp_.from_client(c, m, f, now)) {
+            rte_pktmbuf_free(m); // beyond a held-back line: counted by the helper
+            return;
+        }
         rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
     }
     f.eth->dst_addr = next_hop;
@@ -179,8 +182,11 @@ void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connecti
     c.touch(now);
     if (f.kind == FrameKind::tcp)
         update_tcp_state(c, f.tcp_flags, false);
-    if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state)
-        ftp_.from_server(c, m, f, now);
+    if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state &&
+        !ftp_.from_server(c, m, f, now)) {
+        rte_pktmbuf_free(m); // beyond a held-back line: counted by the helper
+        return;
+    }
     rewrite_source(f.ip, f.l4, c.key.dst_ip, c.key.dst_port);
     std::memcpy(f.eth->dst_addr.addr_bytes, c.client_mac, 6);
     f.eth->src_addr = snapshot_->interfaces[c.ingress].mac;

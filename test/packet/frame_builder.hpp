@@ -152,6 +152,10 @@ inline std::string tcp_payload(Bytes& f) {
     return std::string(p, length);
 }
 
+inline std::string tcp_payload(Bytes&& f) {
+    return tcp_payload(f);
+}
+
 inline const rte_arp_hdr* arp_of(const Bytes& f) {
     return reinterpret_cast<const rte_arp_hdr*>(f.data() + 14);
 }

@@ -242,3 +242,31 @@ TEST_CASE("a passive port announced again by another real server goes to the new
     REQUIRE(out.size() == 1);
     CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) == rs2);
 }
+
+TEST_CASE("while a line is held back, later bytes of that direction are not forwarded") {
+    FtpSession s;
+    const std::string reply = "227 Entering Passive Mode (203,0,113,11,39,16).\r\n";
+    CHECK(tcp_payload(s.server_says(1000, reply.substr(0, 16))).empty());
+    // The rest, sent before the retransmission: the client must not receive it out of order.
+    CHECK(s.send(ipv4_frame(FtpSession::from_server(1016, reply.substr(16))), 1).empty());
+    // A pure ACK from the server still passes.
+    CHECK(s.send(ipv4_frame(FtpSession::from_server(1016, "", RTE_TCP_ACK_FLAG)), 1).size() == 1);
+    // The retransmission carries the whole line.
+    CHECK(tcp_payload(s.server_says(1000, reply)) ==
+          "227 Entering Passive Mode (198,51,100,100,39,16).\r\n");
+    // Afterwards the stream flows again, renumbered.
+    Bytes next = s.server_says(1000 + reply.size(), "150 ok\r\n");
+    CHECK(rte_be_to_cpu_32(tcp_of(next)->sent_seq) == 1000 + reply.size() + 2);
+}
+
+TEST_CASE("a line its sender never sends whole is let go unmodified after a few holds") {
+    FtpSession s;
+    const std::string part = "227 Entering Passive";
+    for (int i = 0; i < lb::dataplane::FtpHelper::max_holds; ++i)
+        CHECK(tcp_payload(s.server_says(1000, part)).empty());
+    CHECK(tcp_payload(s.server_says(1000, part)) == part);
+    CHECK(s.ftp().not_rewritable.read() == 1);
+    // The rest of the line then passes as a continuation.
+    CHECK(tcp_payload(s.server_says(1000 + part.size(), " Mode (203,0,113,11,39,16).\r\n")) ==
+          " Mode (203,0,113,11,39,16).\r\n");
+}
