@@ -151,3 +151,31 @@ def test_active_mode_answers_without_a_session_are_dropped(dr_ftp):
     env.lab.run(ns, "/usr/bin/python3", "-c", script)
     assert t.wait_for(
         lambda: env.lb.stats()["drops_total"]["no_persistence_template"] == before + 1, 5)
+
+
+def test_after_the_persistence_timeout_a_client_may_land_elsewhere(ftp_file):
+    """Persistence 2 s, nothing alive: with rr, a few rounds of expiry and a new session reach
+    both servers (each session's control and data connections still on one)."""
+    lab = Lab("ftpt")
+    try:
+        net = t.build(lab, "dr", workers=1)
+        for name, (ns, _) in net.servers.items():
+            ftp.start_vsftpd(lab, ns, name, {"file.bin": ftp_file[0]})
+        svc = {"name": "ftp", "vip": t.VIP, "protocol": "tcp",
+               "ports": [21, 20, "10000-10100"], "scheduler": "rr", "forwarding": "dr",
+               "persistence": {"timeout": "2s"},
+               "real_servers": [{"address": a} for _, a in net.servers.values()]}
+        lb = t.Balancer(net, t.base_config(net, [svc], {"tcp_fin": "1s", "tcp_close": "1s"}))
+        seen = set()
+        for _ in range(4):
+            r = ftp.curl_list(lab, net.client("c1"), t.VIP, "PASV")
+            assert r.returncode == 0, r.stderr
+            names = {n for n in ("rs1", "rs2") if f"served-by-{n}" in r.stdout}
+            assert len(names) == 1
+            seen |= names
+            if len(seen) == 2:
+                break
+            assert t.wait_for(lambda: lb.stats()["persistence_templates"] == 0, timeout=20)
+        assert seen == {"rs1", "rs2"}
+    finally:
+        lab.cleanup()
