@@ -46,12 +46,11 @@ std::uint32_t ms(config::Milliseconds d) {
 
 std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                          const std::vector<PortBinding>& ports,
-                                         NeighbourTable& neighbours, std::uint64_t generation) {
+                                         NeighbourTable& neighbours, IdentityRegistry& registry,
+                                         const Snapshot* previous, std::uint64_t generation) {
     if (c.interfaces.size() > max_interfaces)
         throw std::runtime_error(
             fmt::format("at most {} interfaces are supported", max_interfaces));
-    if (c.services.size() > max_services)
-        throw std::runtime_error(fmt::format("at most {} services are supported", max_services));
     if (ports.size() != c.interfaces.size())
         throw std::logic_error("one port binding per interface is needed");
     auto s = std::make_unique<Snapshot>();
@@ -69,8 +68,25 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         if (ci.gateway)
             neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));
     }
-    for (std::size_t si = 0; si < c.services.size(); ++si) {
-        const auto& cs = c.services[si];
+    // Everything the previous snapshot knew starts out removed; what the configuration still
+    // has is overwritten below.
+    if (previous) {
+        s->services = previous->services;
+        for (auto& svc : s->services) {
+            svc.active = false;
+            svc.members.clear();
+            svc.maglev.clear();
+        }
+        s->real_servers = previous->real_servers;
+        for (auto& rs : s->real_servers) {
+            rs.removed = true;
+            rs.weight = 0;
+        }
+    }
+    for (const auto& cs : c.services) {
+        const std::uint16_t id = registry.service(cs.name);
+        if (s->services.size() <= id)
+            s->services.resize(id + 1u);
         ServiceEntry svc;
         svc.vip = rte_cpu_to_be_32(cs.vip);
         svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
@@ -87,44 +103,51 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             svc.persistence_timeout_ms = ms(cs.persistence->timeout);
             svc.persistence_netmask = rte_cpu_to_be_32(cs.persistence->netmask);
         }
-        if (s->real_servers.size() + cs.real_servers.size() > max_real_servers)
-            throw std::runtime_error(
-                fmt::format("at most {} real servers in all are supported", max_real_servers));
-        svc.first_real_server = static_cast<std::uint16_t>(s->real_servers.size());
-        svc.real_server_count = static_cast<std::uint16_t>(cs.real_servers.size());
         std::vector<MaglevBackend> backends;
+        std::uint32_t weight_gcd = 0;
         for (const auto& crs : cs.real_servers) {
             const config::Interface* egress = c.egress_for(crs);
             if (!egress)
                 throw std::logic_error("validated configuration has an unreachable server");
+            const std::uint16_t rs_id =
+                registry.real_server(cs.name, crs.address, crs.port.value_or(0));
+            if (s->real_servers.size() <= rs_id)
+                s->real_servers.resize(rs_id + 1u);
             RealServerEntry rs;
             rs.address = rte_cpu_to_be_32(crs.address);
             rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
             rs.weight = crs.weight;
-            rs.service = static_cast<std::uint16_t>(si);
+            rs.service = id;
             rs.egress = interface_index(c, egress);
             const std::uint32_t next_hop =
                 egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
             rs.neighbour = neighbours.intern(rte_cpu_to_be_32(next_hop), rs.egress);
             svc.max_weight = std::max(svc.max_weight, rs.weight);
-            s->real_servers.push_back(rs);
+            weight_gcd = std::gcd(weight_gcd, rs.weight);
+            s->real_servers[rs_id] = rs;
+            svc.members.push_back(rs_id);
             backends.push_back({(std::uint64_t{crs.address} << 16) | crs.port.value_or(0),
                                 crs.weight, crs.weight > 0});
         }
-        std::uint32_t g = 0;
-        for (const auto& crs : cs.real_servers)
-            g = std::gcd(g, crs.weight);
-        svc.weight_gcd = g == 0 ? 1 : g;
-        if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh)
+        svc.weight_gcd = weight_gcd == 0 ? 1 : weight_gcd;
+        if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh) {
+            // Slots name members; store the servers' numbers so the worker needs no mapping.
             svc.maglev = build_maglev_table(backends, cs.maglev_table_size);
+            for (auto& slot : svc.maglev)
+                if (slot != maglev_no_backend)
+                    slot = svc.members[slot];
+        }
         for (const auto& range : cs.ports)
             for (std::uint32_t port = range.first; port <= range.last; ++port)
                 s->service_index.add(svc.vip, svc.protocol,
-                                     rte_cpu_to_be_16(static_cast<std::uint16_t>(port)),
-                                     static_cast<std::uint16_t>(si));
-        s->service_index.add_vip(svc.vip);
-        s->services.push_back(std::move(svc));
+                                     rte_cpu_to_be_16(static_cast<std::uint16_t>(port)), id);
+        s->services[id] = std::move(svc);
     }
+    // ARP and ICMP keep answering for the VIPs of removed services while their connections
+    // drain; only configured ports take new connections.
+    for (const auto& svc : s->services)
+        if (svc.vip != 0)
+            s->service_index.add_vip(svc.vip);
     s->service_index.build();
     s->timeouts.tcp_established = ms(c.timeouts.tcp_established);
     s->timeouts.tcp_syn = ms(c.timeouts.tcp_syn);

@@ -9,6 +9,7 @@
 #include <rte_ether.h>
 
 #include "control/config_model.hpp"
+#include "control/identity_registry.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/snapshot.hpp"
 
@@ -19,11 +20,13 @@ struct PortBinding {
     rte_ether_addr mac{};
 };
 
-// `ports[i]` is the DPDK port of config.interfaces[i]. Throws std::runtime_error when the
-// configuration exceeds a dataplane limit.
-std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& config,
-                                                    const std::vector<PortBinding>& ports,
-                                                    dataplane::NeighbourTable& neighbours,
-                                                    std::uint64_t generation);
+// `ports[i]` is the DPDK port of config.interfaces[i]. Services and real servers get their
+// numbers from `registry`; those of `previous` (the snapshot being replaced, if any) that the
+// configuration no longer has are kept, inactive and removed, for their draining connections.
+// Throws std::runtime_error when the configuration exceeds a dataplane limit.
+std::unique_ptr<dataplane::Snapshot>
+build_snapshot(const config::Config& config, const std::vector<PortBinding>& ports,
+               dataplane::NeighbourTable& neighbours, IdentityRegistry& registry,
+               const dataplane::Snapshot* previous, std::uint64_t generation);
 
 } // namespace lb::control

@@ -40,7 +40,7 @@ std::string traffic_json(const std::vector<const WorkerCounters*>& workers,
 
 } // namespace
 
-std::string render_stats_json(const config::Config& config,
+std::string render_stats_json(const config::Config& config, const IdentityRegistry& registry,
                               const std::vector<const WorkerCounters*>& workers,
                               const DataplaneContext& context) {
     std::string out = "{\n";
@@ -88,9 +88,9 @@ std::string render_stats_json(const config::Config& config,
                            i ? ", " : "", workers[i]->rx_packets.read(),
                            workers[i]->busy_polls.read(), workers[i]->idle_polls.read());
     out += "],\n  \"services\": [\n";
-    std::size_t global_rs = 0;
     for (std::size_t s = 0; s < config.services.size(); ++s) {
         const auto& svc = config.services[s];
+        const std::size_t service_id = registry.find_service(svc.name).value_or(0);
         out +=
             fmt::format("    {{\"name\": \"{}\", {}, \"real_servers\": [", svc.name,
                         traffic_json(
@@ -98,19 +98,20 @@ std::string render_stats_json(const config::Config& config,
                             [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
                                 return w.services[i];
                             },
-                            s));
-        for (std::size_t r = 0; r < svc.real_servers.size(); ++r, ++global_rs) {
+                            service_id));
+        for (std::size_t r = 0; r < svc.real_servers.size(); ++r) {
             const auto& rs = svc.real_servers[r];
+            const std::uint16_t id =
+                registry.find_real_server(svc.name, rs.address, rs.port.value_or(0)).value_or(0);
             out += fmt::format(
                 "{}\n      {{\"address\": \"{}\", \"weight\": {}, \"connections_active\": {}, {}}}",
-                r ? "," : "", config::format_ipv4(rs.address), rs.weight,
-                context.load->get(static_cast<std::uint16_t>(global_rs)),
+                r ? "," : "", config::format_ipv4(rs.address), rs.weight, context.load->get(id),
                 traffic_json(
                     workers,
                     [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
                         return w.real_servers[i];
                     },
-                    global_rs));
+                    id));
         }
         out += fmt::format("]}}{}\n", s + 1 < config.services.size() ? "," : "");
     }

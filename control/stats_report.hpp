@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "control/config_model.hpp"
+#include "control/identity_registry.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/dataplane_context.hpp"
 
 namespace lb::control {
 
-std::string render_stats_json(const config::Config& config,
+std::string render_stats_json(const config::Config& config, const IdentityRegistry& registry,
                               const std::vector<const dataplane::WorkerCounters*>& workers,
                               const dataplane::DataplaneContext& context);
 

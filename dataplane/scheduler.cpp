@@ -14,9 +14,10 @@ std::uint32_t maglev_hash(SchedulerKind kind, const FlowKey& key) {
 namespace {
 
 int round_robin(const Snapshot& s, const ServiceEntry& svc, SchedulerCursors::Cursor& c) {
-    for (std::uint16_t tries = 0; tries < svc.real_server_count; ++tries) {
-        c.index = (c.index + 1) % svc.real_server_count;
-        const int rs = svc.first_real_server + c.index;
+    const auto n = static_cast<std::int32_t>(svc.members.size());
+    for (std::int32_t tries = 0; tries < n; ++tries) {
+        c.index = (c.index + 1) % n;
+        const int rs = svc.members[c.index];
         if (s.real_servers[rs].available())
             return rs;
     }
@@ -28,7 +29,7 @@ int round_robin(const Snapshot& s, const ServiceEntry& svc, SchedulerCursors::Cu
 int weighted_round_robin(const Snapshot& s, const ServiceEntry& svc, SchedulerCursors::Cursor& c) {
     if (svc.max_weight == 0)
         return no_real_server;
-    const std::uint32_t n = svc.real_server_count;
+    const auto n = static_cast<std::uint32_t>(svc.members.size());
     // Bounded: at most max_weight / gcd passes over n servers.
     for (std::uint64_t step = 0; step < std::uint64_t{n} * (svc.max_weight / svc.weight_gcd + 1);
          ++step) {
@@ -38,8 +39,8 @@ int weighted_round_robin(const Snapshot& s, const ServiceEntry& svc, SchedulerCu
             if (c.current_weight <= 0)
                 c.current_weight = svc.max_weight;
         }
-        const int rs = svc.first_real_server + c.index;
-        if (s.real_servers[rs].weight >= c.current_weight)
+        const int rs = svc.members[c.index];
+        if (s.real_servers[rs].available() && s.real_servers[rs].weight >= c.current_weight)
             return rs;
     }
     return no_real_server;
@@ -50,8 +51,7 @@ int least_connections(const Snapshot& s, const ServiceEntry& svc, const RealServ
     int best = no_real_server;
     std::int64_t best_load = 0;
     std::int64_t best_weight = 1;
-    for (std::uint16_t i = 0; i < svc.real_server_count; ++i) {
-        const int rs = svc.first_real_server + i;
+    for (const std::uint16_t rs : svc.members) {
         const auto& e = s.real_servers[rs];
         if (!e.available())
             continue;
@@ -72,7 +72,7 @@ int least_connections(const Snapshot& s, const ServiceEntry& svc, const RealServ
 int schedule(const Snapshot& s, std::uint16_t service, const FlowKey& key,
              SchedulerCursors& cursors, const RealServerLoad& load) {
     const ServiceEntry& svc = s.services[service];
-    if (svc.real_server_count == 0)
+    if (svc.members.empty())
         return no_real_server;
     auto& cursor = cursors.cursors[service];
     switch (svc.scheduler) {
@@ -88,8 +88,8 @@ int schedule(const Snapshot& s, std::uint16_t service, const FlowKey& key,
     case SchedulerKind::mh: {
         if (svc.maglev.empty())
             return no_real_server;
-        const std::uint16_t local = svc.maglev[maglev_hash(svc.scheduler, key) % svc.maglev.size()];
-        return local == maglev_no_backend ? no_real_server : svc.first_real_server + local;
+        const std::uint16_t rs = svc.maglev[maglev_hash(svc.scheduler, key) % svc.maglev.size()];
+        return rs == maglev_no_backend ? no_real_server : rs;
     }
     }
     return no_real_server;

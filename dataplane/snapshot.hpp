@@ -34,7 +34,10 @@ struct RealServerEntry {
     std::uint16_t service = 0;
     std::uint8_t egress = 0;     // interface index
     std::uint32_t neighbour = 0; // index into the NeighbourTable: the next hop's MAC
-    bool available() const { return weight > 0; }
+    // No longer configured (a reload removed it): takes no new connection, and its
+    // established ones keep flowing until they end.
+    bool removed = false;
+    bool available() const { return weight > 0 && !removed; }
 };
 
 struct ServiceEntry {
@@ -48,12 +51,14 @@ struct ServiceEntry {
     bool persistent = false;
     std::uint32_t persistence_timeout_ms = 0;
     std::uint32_t persistence_netmask = 0xffffffff; // network order
-    std::uint16_t first_real_server = 0;            // into Snapshot::real_servers
-    std::uint16_t real_server_count = 0;
+    // Its configured real servers (numbers into Snapshot::real_servers), in file order.
+    std::vector<std::uint16_t> members;
+    // False once a reload removed the service: no new connection, established ones drain.
+    bool active = true;
     std::uint32_t max_weight = 0;
     std::uint32_t weight_gcd = 1;
-    // Maglev lookup table (mh and sh): slot → local real-server index, maglev_no_backend
-    // when no server is available.
+    // Maglev lookup table (mh and sh): slot → real-server number, maglev_no_backend when no
+    // server is available.
     std::vector<std::uint16_t> maglev;
 };
 
@@ -69,6 +74,8 @@ struct Snapshot {
     std::uint64_t generation = 0;
     std::vector<InterfaceEntry> interfaces;
     std::array<std::uint8_t, RTE_MAX_ETHPORTS> interface_of_port{}; // port id → index
+    // Indexed by the stable numbers of control/identity_registry.hpp: entries of services and
+    // servers removed by a reload stay (inactive, removed) for their draining connections.
     std::vector<ServiceEntry> services;
     std::vector<RealServerEntry> real_servers;
     ServiceIndex service_index; // (vip, protocol, port) → service; also knows every VIP

@@ -245,7 +245,7 @@ bool Worker::still_configured(std::uint16_t service, const TemplateTarget& t) co
     if (t.real_server >= snapshot_->real_servers.size())
         return false;
     const RealServerEntry& e = snapshot_->real_servers[t.real_server];
-    return e.service == service && e.address == t.address && e.port == t.port;
+    return e.service == service && e.address == t.address && e.port == t.port && !e.removed;
 }
 
 int Worker::follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now,

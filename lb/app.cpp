@@ -92,7 +92,7 @@ class Balancer {
         if (!control_tx_)
             throw std::runtime_error("cannot create the control ring");
         ports_ = start_ports(config, workers, pool_);
-        snapshot_ = control::build_snapshot(config, ports_, neighbours_, 1);
+        snapshot_ = control::build_snapshot(config, ports_, neighbours_, registry_, nullptr, 1);
         context_.snapshot.store(snapshot_.get(), std::memory_order_release);
         context_.connections = connections_.get();
         context_.templates = templates_.get();
@@ -153,8 +153,9 @@ class Balancer {
         for (const auto& c : counters_)
             views.push_back(c.get());
         try {
-            control::write_file_atomically(config_.stats.file,
-                                           control::render_stats_json(config_, views, context_));
+            control::write_file_atomically(
+                config_.stats.file,
+                control::render_stats_json(config_, registry_, views, context_));
         } catch (const std::exception& e) {
             fmt::print(stderr, "lb: warning: stats: {}\n", e.what());
         }
@@ -172,6 +173,7 @@ class Balancer {
     std::unique_ptr<PersistenceTable> templates_;
     std::unique_ptr<FtpStateTable> ftp_states_;
     NeighbourTable neighbours_;
+    control::IdentityRegistry registry_;
     RealServerLoad load_;
     rte_ring* control_tx_ = nullptr;
     std::vector<control::PortBinding> ports_;

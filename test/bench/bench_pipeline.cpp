@@ -76,7 +76,8 @@ class Bench {
   public:
     Bench(rte_mempool* pool, std::uint32_t capacity)
         : config_(config_from(config_yaml)), pool_(pool) {
-        snapshot_ = lb::control::build_snapshot(config_, fake_ports(2), neighbours_, 1);
+        snapshot_ =
+            lb::control::build_snapshot(config_, fake_ports(2), neighbours_, registry_, nullptr, 1);
         for (std::uint32_t a : {ipv4(198, 51, 100, 21), ipv4(198, 51, 100, 22)})
             neighbours_.learn(rte_cpu_to_be_32(a), 0, rs1_mac.addr(), 0);
         for (std::uint32_t a : {ipv4(203, 0, 113, 11), ipv4(203, 0, 113, 12)})
@@ -237,6 +238,7 @@ class Bench {
     lb::config::Config config_;
     rte_mempool* pool_;
     NeighbourTable neighbours_;
+    lb::control::IdentityRegistry registry_;
     std::unique_ptr<Snapshot> snapshot_;
     std::unique_ptr<ConnectionTable> connections_;
     std::unique_ptr<PersistenceTable> templates_;

@@ -19,7 +19,8 @@ WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity)
     : config(config_from(yaml)) {
     static int instance = 0;
     const std::string suffix = std::to_string(instance++);
-    snapshot = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours, 1);
+    snapshot = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours,
+                                       registry, nullptr, 1);
     connections = std::make_unique<dataplane::ConnectionTable>(capacity, true, nullptr, 0,
                                                                ("pc" + suffix).c_str());
     templates =
@@ -38,7 +39,7 @@ WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity)
 void WorkerHarness::republish(const std::string& yaml) {
     config = config_from(yaml);
     auto next = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours,
-                                        snapshot->generation + 1);
+                                        registry, snapshot.get(), snapshot->generation + 1);
     context.snapshot.store(next.get());
     retired_snapshots.push_back(std::move(snapshot));
     snapshot = std::move(next);

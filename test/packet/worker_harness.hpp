@@ -46,6 +46,7 @@ class WorkerHarness {
 
     config::Config config;
     dataplane::NeighbourTable neighbours;
+    control::IdentityRegistry registry;
     std::unique_ptr<dataplane::Snapshot> snapshot;
     std::vector<std::unique_ptr<dataplane::Snapshot>> retired_snapshots;
     std::unique_ptr<dataplane::ConnectionTable> connections;

@@ -40,7 +40,8 @@ FlowKey client(std::uint32_t ip, std::uint16_t port) {
 struct Fixture {
     explicit Fixture(const std::string& yaml)
         : config(config_from(yaml)),
-          snapshot(lb::control::build_snapshot(config, fake_ports(2), neighbours, 1)) {}
+          snapshot(lb::control::build_snapshot(config, fake_ports(2), neighbours, registry, nullptr,
+                                               1)) {}
     std::map<int, int> picks(int n) {
         std::map<int, int> count;
         for (int i = 0; i < n; ++i)
@@ -49,6 +50,7 @@ struct Fixture {
     }
     lb::config::Config config;
     NeighbourTable neighbours;
+    lb::control::IdentityRegistry registry;
     std::unique_ptr<Snapshot> snapshot;
     SchedulerCursors cursors;
     RealServerLoad load;
