@@ -306,7 +306,7 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
     // real server, whatever the service's scheduler or persistence would say.
     if (snapshot_->has_ftp && is_plain_syn(f) && prepare_from_expectation(p, ingress, out))
         return true;
-    if (p.service == expectation_only) {
+    if (p.service == unclaimed_port) {
         drop(p.frame, DropReason::no_service);
         return false;
     }
@@ -450,14 +450,11 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         int service = snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
         if (service < 0) {
             if (snapshot_->service_index.is_vip(f.key.dst_ip)) {
-                // A VIP port no service claims may still carry an FTP passive data connection
-                // (announced by a 227/229 reply): look it up like any connection, and on a
-                // miss let the new-connection step look for the announcement.
-                if (!snapshot_->has_ftp) {
-                    drop(m, DropReason::no_service);
-                    continue;
-                }
-                service = expectation_only;
+                // A VIP port no service claims may still carry a connection: one of a service
+                // a reload removed (draining), or an FTP passive data connection announced by
+                // a 227/229 reply. Look it up like any other; on a miss only an FTP
+                // announcement can take it.
+                service = unclaimed_port;
             }
             if (f.key.dst_ip == iface.address) {
                 drop(m, DropReason::to_node);
@@ -492,7 +489,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
                 forward_to_real_server(p.frame, p.parsed, c, now);
             else
                 forward_reply_to_client(p.frame, p.parsed, c, now);
-        } else if (p.service >= 0 || p.service == expectation_only) {
+        } else if (p.service >= 0 || p.service == unclaimed_port) {
             NewConnection& n = fresh[fresh_count];
             n.follows = -1;
             for (std::uint32_t k = 0; k < fresh_count && n.follows < 0; ++k)

@@ -56,9 +56,9 @@ class Worker {
         TcpState state;
         std::uint32_t timeout;
     };
-    // Pending::service for a SYN to a VIP port no service claims: only an FTP expectation can
-    // take it.
-    static constexpr std::int32_t expectation_only = -2;
+    // Pending::service for a VIP port no service claims: a draining connection of a removed
+    // service or an FTP passive data connection may still match it.
+    static constexpr std::int32_t unclaimed_port = -2;
     // A new connection announced by the FTP helper (a passive data port): true if prepared.
     bool prepare_from_expectation(Pending& p, std::uint8_t ingress, NewConnection& out);
     // Step 1: decide (or drop the frame and return false); step 2: publish and forward.

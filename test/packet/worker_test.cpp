@@ -526,3 +526,67 @@ services:
         CHECK(h.send(ipv4_frame(rst)).empty());
     }
 }
+
+TEST_CASE("a new configuration: removed servers and services drain, new ones take traffic") {
+    const std::string before = std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+      - {address: 203.0.113.12, port: 8080}
+  - name: old
+    vip: 198.51.100.101
+    port: 80
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+)";
+    const std::string after = std::string(two_interfaces) + R"(services:
+  - name: new
+    vip: 198.51.100.102
+    port: 80
+    real_servers:
+      - {address: 203.0.113.12, port: 8080}
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    real_servers:
+      - {address: 203.0.113.12, port: 8080}
+)";
+    WorkerHarness h(before);
+    h.resolve(rs1, rs1_mac, 1);
+    h.resolve(rs2, rs2_mac, 1);
+    // Established: web → rs1 (rr's first), old → rs1.
+    REQUIRE(rte_be_to_cpu_32(ip_of(h.send(ipv4_frame(syn_to_vip(1000)))[0].frame)->dst_addr) ==
+            rs1);
+    L4 to_old = syn_to_vip(1001);
+    to_old.dst = ipv4(198, 51, 100, 101);
+    REQUIRE(h.send(ipv4_frame(to_old)).size() == 1);
+
+    h.republish(after);
+    L4 ack = syn_to_vip(1000);
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    auto web = h.send(ipv4_frame(ack));
+    REQUIRE(web.size() == 1);
+    CHECK(rte_be_to_cpu_32(ip_of(web[0].frame)->dst_addr) == rs1); // rs1 removed: drains
+    CHECK(rs1_mac == eth_of(web[0].frame)->dst_addr);
+    L4 old_ack = to_old;
+    old_ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    CHECK(h.send(ipv4_frame(old_ack)).size() == 1); // service removed: drains too
+    // New connections: web goes to rs2 only; the removed service takes none; the new one works.
+    for (std::uint16_t port = 2000; port < 2004; ++port)
+        CHECK(rte_be_to_cpu_32(ip_of(h.send(ipv4_frame(syn_to_vip(port)))[0].frame)->dst_addr) ==
+              rs2);
+    to_old.sport = 3000;
+    CHECK(h.send(ipv4_frame(to_old)).empty());
+    CHECK(h.drops(DropReason::no_service) == 1);
+    L4 to_new = syn_to_vip(3001);
+    to_new.dst = ipv4(198, 51, 100, 102);
+    CHECK(h.send(ipv4_frame(to_new)).size() == 1);
+    // The removed service's VIP still answers ARP while its connections drain.
+    CHECK(
+        h.send(arp_frame(RTE_ARP_OP_REQUEST, client_mac, client, ipv4(198, 51, 100, 101))).size() ==
+        1);
+}
