@@ -364,6 +364,19 @@ void read_tables(Reader& r, const YAML::Node& n, Config& c) {
             c.tables.ftp_sessions = static_cast<std::uint32_t>(*x);
 }
 
+void read_admin(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "admin"))
+        return;
+    r.check_keys(n, "admin", {"socket"});
+    if (const auto v = n["socket"])
+        if (auto s = r.scalar(v, "socket")) {
+            if (s->empty() || (*s)[0] != '/')
+                r.error(v, "socket: needs an absolute path, e.g. /run/lb/lb.sock");
+            else
+                c.admin.socket = *s;
+        }
+}
+
 void read_stats(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "stats"))
         return;
@@ -397,8 +410,9 @@ LoadResult load_config_text(const std::string& text) {
         return result;
     }
     try {
-        r.check_keys(root, "the configuration",
-                     {"node", "dpdk", "interfaces", "services", "timeouts", "tables", "stats"});
+        r.check_keys(
+            root, "the configuration",
+            {"node", "dpdk", "interfaces", "services", "timeouts", "tables", "stats", "admin"});
         if (const auto n = root["node"])
             read_node(r, n, c);
         else
@@ -417,6 +431,8 @@ LoadResult load_config_text(const std::string& text) {
             read_tables(r, n, c);
         if (const auto n = root["stats"])
             read_stats(r, n, c);
+        if (const auto n = root["admin"])
+            read_admin(r, n, c);
     } catch (const YAML::Exception& e) {
         // Shapes the readers above did not foresee (e.g. a key that is itself a mapping).
         result.diagnostics.push_back({{e.mark.line + 1, e.mark.column + 1}, e.msg});

@@ -113,8 +113,13 @@ struct Stats {
     Milliseconds interval{1000};
 };
 
+struct Admin {
+    std::string socket = "/run/lb/lb.sock"; // lbctl's way in; root only
+};
+
 struct Config {
     std::string node_name;
+    Admin admin;
     Dpdk dpdk;
     std::vector<Interface> interfaces;
     std::vector<Service> services;

@@ -18,6 +18,7 @@ from netlab import Lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LB = os.environ.get("LB_BINARY", os.path.join(ROOT, "build", "lb", "lb"))
+LBCTL = os.path.join(os.path.dirname(LB), "lbctl")
 
 VIP = "198.51.100.100"
 CLIENTS = {"c1": "198.51.100.10", "c2": "198.51.100.11"}
@@ -84,6 +85,7 @@ def base_config(net, services, timeouts=None):
         "services": services,
         "tables": {"connections": 65536, "persistence_templates": 16384},
         "stats": {"file": os.path.join(net.lab.tmp, "stats.json"), "interval": "200ms"},
+        "admin": {"socket": os.path.join(net.lab.tmp, "lb.sock")},
     }
     if timeouts:
         cfg["timeouts"] = timeouts
@@ -113,6 +115,7 @@ class Balancer:
         `config_path` whose stats file is `stats_path`."""
         self.net = net
         self.log_path = os.path.join(net.lab.tmp, "lb.log")
+        self.socket = (config or {}).get("admin", {}).get("socket", "/run/lb/lb.sock")
         if config is not None:
             self.config_path = os.path.join(net.lab.tmp, "lb.yaml")
             self.stats_path = config["stats"]["file"]
@@ -148,6 +151,16 @@ class Balancer:
             time.sleep(0.02)
         with open(self.stats_path) as f:
             return json.load(f)
+
+    def ctl(self, *args, timeout=30):
+        """lbctl against this lb: (exit code, stdout, stderr)."""
+        r = subprocess.run([LBCTL, "--socket", self.socket, *args], capture_output=True,
+                           text=True, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def rewrite_config(self, config):
+        with open(self.config_path, "w") as f:
+            f.write(yaml_emit.dump(config))
 
     def stop(self):
         """SIGTERM; returns (exit code, log)."""

@@ -1,0 +1,36 @@
+// The local admin socket lbctl talks to: a Unix stream socket only root can open (mode 0600 in
+// a 0700 directory). One request line per connection; the answer is "ok" or "error" on the first
+// line, then the body. Served from the control thread's event loop: a slow or silent client
+// cannot block it (reads are asynchronous and time out).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+namespace lb::control {
+
+struct AdminAnswer {
+    bool ok = true;
+    std::string body;
+};
+
+class AdminSocket {
+  public:
+    using Handler = std::function<AdminAnswer(const std::string& request)>;
+
+    // Throws std::runtime_error if the socket cannot be created (e.g. another lb holds it).
+    AdminSocket(boost::asio::io_context& io, std::string path, Handler handler);
+    ~AdminSocket();
+
+    const std::string& path() const { return path_; }
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::string path_;
+};
+
+} // namespace lb::control

@@ -1,0 +1,257 @@
+#include "lb/admin_commands.hpp"
+
+#include <algorithm>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+#include <rte_byteorder.h>
+
+#include "control/value_parsers.hpp"
+
+namespace lb::app {
+
+using config::format_ipv4;
+using control::AdminAnswer;
+
+namespace {
+
+struct Request {
+    std::vector<std::string> words;
+    bool json = false;
+};
+
+Request parse(const std::string& line) {
+    Request r;
+    std::istringstream in(line);
+    for (std::string w; in >> w;) {
+        if (w == "--json")
+            r.json = true;
+        else
+            r.words.push_back(w);
+    }
+    return r;
+}
+
+struct Traffic {
+    std::uint64_t connections = 0, packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
+};
+
+Traffic traffic(const std::vector<const dataplane::WorkerCounters*>& workers, bool server,
+                std::size_t id) {
+    Traffic t;
+    for (const auto* w : workers) {
+        const auto& c = server ? w->real_servers[id] : w->services[id];
+        t.connections += c.connections.read();
+        t.packets_in += c.packets_in.read();
+        t.packets_out += c.packets_out.read();
+        t.bytes_in += c.bytes_in.read();
+        t.bytes_out += c.bytes_out.read();
+    }
+    return t;
+}
+
+std::string ports_text(const config::Service& s) {
+    std::string out;
+    for (const auto& p : s.ports)
+        out +=
+            (out.empty() ? "" : ",") +
+            (p.first == p.last ? std::to_string(p.first) : fmt::format("{}-{}", p.first, p.last));
+    return out;
+}
+
+std::string server_text(const config::RealServer& rs) {
+    return rs.port ? fmt::format("{}:{}", format_ipv4(rs.address), *rs.port)
+                   : format_ipv4(rs.address);
+}
+
+std::string escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+AdminAnswer services(Balancer& b, const Request& r) {
+    const auto& cfg = b.config();
+    const auto workers = b.counters();
+    std::string table =
+        fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", "SERVICE", "VIP",
+                    "PROTO", "PORTS", "SCHED", "FWD", "SERVERS", "ACTIVE", "CONNECTIONS");
+    std::string json = "[";
+    for (const auto& s : cfg.services) {
+        const auto id = b.registry().find_service(s.name).value_or(0);
+        std::int64_t active = 0;
+        for (const auto& rs : s.real_servers)
+            active += b.context().load->get(
+                b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0));
+        const Traffic t = traffic(workers, false, id);
+        table += fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", s.name,
+                             format_ipv4(s.vip), config::to_string(s.protocol), ports_text(s),
+                             config::to_string(s.scheduler), config::to_string(s.forwarding),
+                             s.real_servers.size(), active, t.connections);
+        json += fmt::format("{}{{\"name\": \"{}\", \"vip\": \"{}\", \"protocol\": \"{}\", "
+                            "\"ports\": \"{}\", \"scheduler\": \"{}\", \"forwarding\": \"{}\", "
+                            "\"real_servers\": {}, \"connections_active\": {}, "
+                            "\"connections_total\": {}}}",
+                            json.size() > 1 ? ", " : "", escape(s.name), format_ipv4(s.vip),
+                            config::to_string(s.protocol), ports_text(s),
+                            config::to_string(s.scheduler), config::to_string(s.forwarding),
+                            s.real_servers.size(), active, t.connections);
+    }
+    return {true, r.json ? json + "]" : table};
+}
+
+AdminAnswer real_servers(Balancer& b, const Request& r) {
+    const auto& cfg = b.config();
+    const std::string only = r.words.size() > 1 ? r.words[1] : "";
+    if (!only.empty() && std::none_of(cfg.services.begin(), cfg.services.end(),
+                                      [&](const config::Service& s) { return s.name == only; }))
+        return {false, fmt::format("no service '{}'", only)};
+    const auto workers = b.counters();
+    std::string table =
+        fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}\n", "SERVICE", "SERVER",
+                    "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT");
+    std::string json = "[";
+    for (const auto& s : cfg.services) {
+        if (!only.empty() && s.name != only)
+            continue;
+        for (const auto& rs : s.real_servers) {
+            const auto id =
+                b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0);
+            const Traffic t = traffic(workers, true, id);
+            const auto active = b.context().load->get(id);
+            table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}\n", s.name,
+                                 server_text(rs), rs.weight, active, t.connections, t.packets_in,
+                                 t.packets_out);
+            json += fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}\", \"weight\": {}, "
+                                "\"connections_active\": {}, \"connections_total\": {}, "
+                                "\"packets_in_total\": {}, \"packets_out_total\": {}}}",
+                                json.size() > 1 ? ", " : "", escape(s.name), server_text(rs),
+                                rs.weight, active, t.connections, t.packets_in, t.packets_out);
+        }
+    }
+    return {true, r.json ? json + "]" : table};
+}
+
+AdminAnswer connections(Balancer& b, const Request& r) {
+    std::string only;
+    std::uint64_t limit = 100;
+    for (std::size_t i = 1; i < r.words.size(); ++i) {
+        const std::string& w = r.words[i];
+        if (w == "--service" && i + 1 < r.words.size()) {
+            only = r.words[++i];
+        } else if (w == "--limit" && i + 1 < r.words.size()) {
+            std::string error;
+            auto n = config::parse_unsigned(r.words[++i], 1'000'000, error);
+            if (!n)
+                return {false, fmt::format("--limit: {}", error)};
+            limit = *n;
+        } else {
+            return {false, fmt::format("unexpected '{}' (usage: connections [--service S] "
+                                       "[--limit N])",
+                                       w)};
+        }
+    }
+    std::optional<std::uint16_t> service_id;
+    if (!only.empty()) {
+        service_id = b.registry().find_service(only);
+        const bool configured =
+            std::any_of(b.config().services.begin(), b.config().services.end(),
+                        [&](const config::Service& s) { return s.name == only; });
+        if (!service_id || !configured)
+            return {false, fmt::format("no service '{}'", only)};
+    }
+    const auto& table_ref = *b.context().connections;
+    std::string table = fmt::format("{:<22} {:<22} {:<22} {:<13} {}\n", "CLIENT", "VIRTUAL",
+                                    "SERVER", "STATE", "SERVICE");
+    std::string json = "[";
+    std::uint64_t shown = 0;
+    for (std::uint32_t i = 0; i < table_ref.capacity() && shown < limit; ++i) {
+        const auto& c = table_ref.at(i);
+        if (!c.live.load(std::memory_order_acquire) || (c.flags & dataplane::conn_expectation))
+            continue;
+        if (service_id && c.service != *service_id)
+            continue;
+        const auto endpoint = [](std::uint32_t a, std::uint16_t p) {
+            return fmt::format("{}:{}", format_ipv4(rte_be_to_cpu_32(a)), rte_be_to_cpu_16(p));
+        };
+        std::string name = "?";
+        for (const auto& s : b.config().services)
+            if (b.registry().find_service(s.name) == c.service)
+                name = s.name;
+        const char* state = dataplane::tcp_state_name(c.state.load(std::memory_order_relaxed));
+        table += fmt::format(
+            "{:<22} {:<22} {:<22} {:<13} {}\n", endpoint(c.key.src_ip, c.key.src_port),
+            endpoint(c.key.dst_ip, c.key.dst_port), endpoint(c.rs_address, c.rs_port), state, name);
+        json += fmt::format("{}{{\"client\": \"{}\", \"virtual\": \"{}\", \"server\": \"{}\", "
+                            "\"state\": \"{}\", \"service\": \"{}\"}}",
+                            shown ? ", " : "", endpoint(c.key.src_ip, c.key.src_port),
+                            endpoint(c.key.dst_ip, c.key.dst_port),
+                            endpoint(c.rs_address, c.rs_port), state, escape(name));
+        ++shown;
+    }
+    return {true, r.json ? json + "]" : table};
+}
+
+AdminAnswer outcome(const ChangeOutcome& o, bool json) {
+    std::string text;
+    for (const auto& m : o.messages)
+        text += m + "\n";
+    if (!json)
+        return {o.applied, text};
+    std::string list;
+    for (const auto& m : o.messages)
+        list += (list.empty() ? "\"" : ", \"") + escape(m) + "\"";
+    return {o.applied, fmt::format("{{\"applied\": {}, \"messages\": [{}]}}", o.applied, list)};
+}
+
+} // namespace
+
+AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
+    const Request r = parse(line);
+    if (r.words.empty())
+        return {false, "empty request"};
+    const std::string& command = r.words[0];
+    auto need = [&](std::size_t n, const char* usage) -> std::optional<AdminAnswer> {
+        if (r.words.size() != n)
+            return AdminAnswer{false, fmt::format("usage: {}", usage)};
+        return std::nullopt;
+    };
+    if (command == "services")
+        return services(b, r);
+    if (command == "real-servers")
+        return real_servers(b, r);
+    if (command == "connections")
+        return connections(b, r);
+    if (command == "stats")
+        return {true, b.stats_json()};
+    if (command == "reload") {
+        if (auto e = need(1, "reload"))
+            return *e;
+        return outcome(b.reload(), r.json);
+    }
+    if (command == "drain") {
+        if (auto e = need(3, "drain SERVICE SERVER"))
+            return *e;
+        return outcome(b.set_weight(r.words[1], r.words[2], 0), r.json);
+    }
+    if (command == "set-weight") {
+        if (auto e = need(4, "set-weight SERVICE SERVER WEIGHT"))
+            return *e;
+        std::string error;
+        const auto weight = config::parse_unsigned(r.words[3], 65535, error);
+        if (!weight)
+            return {false, fmt::format("weight: {}", error)};
+        return outcome(b.set_weight(r.words[1], r.words[2], static_cast<std::uint32_t>(*weight)),
+                       r.json);
+    }
+    return {false, fmt::format("unknown command '{}' (services, real-servers, connections, "
+                               "set-weight, drain, reload, stats)",
+                               command)};
+}
+
+} // namespace lb::app

@@ -1,0 +1,285 @@
+#include "lb/balancer.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "control/config_loader.hpp"
+#include "control/config_validator.hpp"
+#include "control/stats_report.hpp"
+#include "control/value_parsers.hpp"
+#include "lb/ports.hpp"
+
+namespace lb::app {
+
+using namespace lb::dataplane;
+
+namespace {
+
+int launch_worker(void* arg) {
+    return static_cast<Worker*>(arg)->run();
+}
+
+bool any_nat(const config::Config& c) {
+    for (const auto& s : c.services)
+        if (s.forwarding == config::Forwarding::nat)
+            return true;
+    return false;
+}
+
+// What a reload cannot change in a running process: names of the settings that differ.
+std::vector<std::string> restart_only_changes(const config::Config& running,
+                                              const config::Config& next) {
+    std::vector<std::string> changed;
+    if (running.dpdk.eal_args != next.dpdk.eal_args || running.dpdk.workers != next.dpdk.workers ||
+        running.dpdk.idle_backoff != next.dpdk.idle_backoff)
+        changed.push_back("dpdk");
+    bool interfaces_same = running.interfaces.size() == next.interfaces.size();
+    for (std::size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
+        const auto& a = running.interfaces[i];
+        const auto& b = next.interfaces[i];
+        interfaces_same = a.name == b.name && a.device == b.device && a.address == b.address &&
+                          a.prefix_length == b.prefix_length && a.gateway == b.gateway;
+    }
+    if (!interfaces_same)
+        changed.push_back("interfaces");
+    if (running.tables.connections != next.tables.connections ||
+        running.tables.persistence_templates != next.tables.persistence_templates ||
+        running.tables.ftp_sessions != next.tables.ftp_sessions)
+        changed.push_back("tables");
+    if (running.node_name != next.node_name)
+        changed.push_back("node.name");
+    return changed;
+}
+
+} // namespace
+
+void Balancer::RcuDeleter::operator()(rte_rcu_qsbr* v) const {
+    rte_free(v);
+}
+
+Balancer::Balancer(config::Config config, std::string config_path)
+    : config_(std::move(config)), config_path_(std::move(config_path)) {
+    const unsigned workers = config_.dpdk.workers;
+    const unsigned mbufs =
+        std::max(8191u, 4096u * workers * static_cast<unsigned>(config_.interfaces.size()) + 2047u);
+    pool_ = rte_pktmbuf_pool_create("mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                    static_cast<int>(rte_socket_id()));
+    if (!pool_)
+        throw std::runtime_error(fmt::format("cannot create the packet buffer pool: {} "
+                                             "(reserve hugepages or pass --no-huge -m 512)",
+                                             rte_strerror(rte_errno)));
+    const std::size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
+    rcu_.reset(static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE)));
+    if (!rcu_ || rte_rcu_qsbr_init(rcu_.get(), workers) != 0)
+        throw std::runtime_error("cannot set up RCU");
+    const int socket = static_cast<int>(rte_socket_id());
+    // Sized for a reply key per connection whenever NAT is configured now. A reload that
+    // introduces the first NAT service gets the DR sizing until the next restart.
+    connections_ = std::make_unique<ConnectionTable>(config_.tables.connections, any_nat(config_),
+                                                     rcu_.get(), socket);
+    templates_ = std::make_unique<PersistenceTable>(config_.tables.persistence_templates,
+                                                    rcu_.get(), socket);
+    ftp_states_ = std::make_unique<FtpStateTable>(config_.tables.ftp_sessions, rcu_.get(), socket);
+    control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!control_tx_)
+        throw std::runtime_error("cannot create the control ring");
+    ports_ = start_ports(config_, workers, pool_);
+    snapshot_ = control::build_snapshot(config_, ports_, neighbours_, registry_, nullptr, 1);
+    context_.snapshot.store(snapshot_.get(), std::memory_order_release);
+    context_.connections = connections_.get();
+    context_.templates = templates_.get();
+    context_.ftp_states = ftp_states_.get();
+    context_.neighbours = &neighbours_;
+    context_.load = &load_;
+    context_.rcu = rcu_.get();
+    context_.control_tx = control_tx_;
+    context_.workers = workers;
+    context_.idle_backoff = config_.dpdk.idle_backoff;
+    for (unsigned i = 0; i < workers; ++i) {
+        counters_.push_back(std::make_unique<WorkerCounters>());
+        workers_.push_back(std::make_unique<Worker>(context_, i, *counters_.back()));
+    }
+}
+
+Balancer::~Balancer() {
+    stop_workers();
+    stop_ports(ports_);
+    if (control_tx_) {
+        void* m;
+        while (rte_ring_dequeue(control_tx_, &m) == 0)
+            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(control_tx_);
+    }
+    connections_.reset();
+    templates_.reset();
+    ftp_states_.reset();
+    rte_mempool_free(pool_);
+}
+
+void Balancer::start_workers() {
+    unsigned lcore;
+    std::size_t i = 0;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (i == workers_.size())
+            break;
+        if (rte_eal_remote_launch(launch_worker, workers_[i].get(), lcore) != 0)
+            throw std::runtime_error(fmt::format("cannot launch worker {} on lcore {}", i, lcore));
+        ++i;
+    }
+    launched_ = true;
+}
+
+void Balancer::stop_workers() {
+    if (!launched_)
+        return;
+    context_.stop.store(true, std::memory_order_relaxed);
+    rte_eal_mp_wait_lcore();
+    launched_ = false;
+}
+
+void Balancer::publish(config::Config next) {
+    auto fresh = control::build_snapshot(next, ports_, neighbours_, registry_, snapshot_.get(),
+                                         snapshot_->generation + 1);
+    context_.snapshot.store(fresh.get(), std::memory_order_release);
+    // Every worker loads the pointer once per burst and reports a quiescent state after it:
+    // once all have, none can still hold the old snapshot.
+    if (launched_)
+        rte_rcu_qsbr_synchronize(rcu_.get(), RTE_QSBR_THRID_INVALID);
+    snapshot_ = std::move(fresh);
+    config_ = std::move(next);
+}
+
+ChangeOutcome Balancer::reload() {
+    ChangeOutcome out;
+    auto loaded = config::load_config_file(config_path_);
+    if (!loaded.config) {
+        for (const auto& d : loaded.diagnostics)
+            out.messages.push_back(config::format_diagnostic(config_path_, d));
+        out.messages.push_back("the running configuration is unchanged");
+        return out;
+    }
+    config::Config next = std::move(*loaded.config);
+    const auto kept = restart_only_changes(config_, next);
+    if (!kept.empty()) {
+        std::string list;
+        for (const auto& k : kept)
+            list += (list.empty() ? "" : ", ") + k;
+        out.messages.push_back(fmt::format("not applied until lb restarts: {} (running values "
+                                           "kept)",
+                                           list));
+        next.node_name = config_.node_name;
+        next.dpdk = config_.dpdk;
+        next.interfaces = config_.interfaces;
+        next.tables = config_.tables;
+        config::Diagnostics problems;
+        config::validate_config(next, problems);
+        if (!problems.empty()) {
+            for (const auto& d : problems)
+                out.messages.push_back(fmt::format("with the running interfaces: {}",
+                                                   config::format_diagnostic(config_path_, d)));
+            out.messages.push_back("the running configuration is unchanged");
+            return out;
+        }
+    }
+    try {
+        publish(std::move(next));
+    } catch (const std::exception& e) {
+        out.messages.push_back(fmt::format("{}; the running configuration is unchanged", e.what()));
+        return out;
+    }
+    out.applied = true;
+    out.messages.push_back(
+        fmt::format("{} reloaded: {} service(s)", config_path_, config_.services.size()));
+    return out;
+}
+
+ChangeOutcome Balancer::set_weight(const std::string& service, const std::string& server,
+                                   std::uint32_t weight) {
+    ChangeOutcome out;
+    if (weight > 65535) {
+        out.messages.push_back(fmt::format("weight {} is out of range (0..65535)", weight));
+        return out;
+    }
+    config::Config next = config_;
+    config::Service* svc = nullptr;
+    for (auto& s : next.services)
+        if (s.name == service)
+            svc = &s;
+    if (!svc) {
+        std::string names;
+        for (const auto& s : next.services)
+            names += (names.empty() ? "" : ", ") + s.name;
+        out.messages.push_back(
+            fmt::format("no service '{}' (services: {})", service, names.empty() ? "none" : names));
+        return out;
+    }
+    const auto colon = server.find(':');
+    std::string error;
+    auto address = config::parse_ipv4(server.substr(0, colon), error);
+    std::optional<std::uint16_t> port;
+    if (colon != std::string::npos) {
+        auto p = config::parse_unsigned(server.substr(colon + 1), 65535, error);
+        if (p)
+            port = static_cast<std::uint16_t>(*p);
+        else
+            address.reset();
+    }
+    if (!address) {
+        out.messages.push_back(fmt::format("'{}' is not ADDRESS or ADDRESS:PORT", server));
+        return out;
+    }
+    std::vector<config::RealServer*> matches;
+    for (auto& rs : svc->real_servers)
+        if (rs.address == *address && (!port || rs.port == port))
+            matches.push_back(&rs);
+    if (matches.size() != 1) {
+        out.messages.push_back(
+            matches.empty()
+                ? fmt::format("service '{}' has no real server {}", service, server)
+                : fmt::format("service '{}' has several real servers at {}: add the port", service,
+                              server));
+        return out;
+    }
+    matches.front()->weight = weight;
+    try {
+        publish(std::move(next));
+    } catch (const std::exception& e) {
+        out.messages.push_back(e.what());
+        return out;
+    }
+    out.applied = true;
+    out.messages.push_back(fmt::format("{} {}: weight {}{}", service, server, weight,
+                                       weight == 0 ? " (drained)" : ""));
+    return out;
+}
+
+std::vector<const WorkerCounters*> Balancer::counters() const {
+    std::vector<const WorkerCounters*> views;
+    for (const auto& c : counters_)
+        views.push_back(c.get());
+    return views;
+}
+
+std::string Balancer::stats_json() const {
+    return control::render_stats_json(config_, registry_, counters(), context_);
+}
+
+void Balancer::write_stats() const {
+    if (config_.stats.file.empty())
+        return;
+    try {
+        control::write_file_atomically(config_.stats.file, stats_json());
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "lb: warning: stats: {}\n", e.what());
+    }
+}
+
+} // namespace lb::app

@@ -1,0 +1,84 @@
+// A running balancer: the DPDK resources, the shared tables, the workers, and the published
+// snapshot, with the operations the control side performs on them (statistics, reload, weight
+// changes). Everything lives between EAL initialisation and cleanup and is destroyed in reverse.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/config_model.hpp"
+#include "control/identity_registry.hpp"
+#include "control/snapshot_builder.hpp"
+#include "dataplane/worker.hpp"
+
+struct rte_mempool;
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+namespace lb::app {
+
+struct ChangeOutcome {
+    bool applied = false;
+    std::vector<std::string> messages; // errors (with FILE:LINE:COLUMN) or notes
+};
+
+class Balancer {
+  public:
+    Balancer(config::Config config, std::string config_path);
+    ~Balancer();
+    Balancer(const Balancer&) = delete;
+    Balancer& operator=(const Balancer&) = delete;
+
+    void start_workers();
+    void stop_workers();
+
+    // Re-reads the configuration file. An invalid file changes nothing; settings that need a
+    // restart (DPDK, interfaces, table sizes) keep their running values and are reported.
+    ChangeOutcome reload();
+    // Changes one real server's weight in the running configuration (0 drains it). `server`
+    // is ADDRESS or ADDRESS:PORT. Until the next reload, which restores the file's weights.
+    ChangeOutcome set_weight(const std::string& service, const std::string& server,
+                             std::uint32_t weight);
+
+    std::string stats_json() const;
+    std::vector<const dataplane::WorkerCounters*> counters() const;
+    void write_stats() const;
+
+    const config::Config& config() const { return config_; }
+    const std::string& config_path() const { return config_path_; }
+    const control::IdentityRegistry& registry() const { return registry_; }
+    const dataplane::Snapshot& snapshot() const { return *snapshot_; }
+    dataplane::DataplaneContext& context() { return context_; }
+    const dataplane::DataplaneContext& context() const { return context_; }
+    rte_mempool* pool() { return pool_; }
+    const std::vector<control::PortBinding>& ports() const { return ports_; }
+
+  private:
+    struct RcuDeleter {
+        void operator()(rte_rcu_qsbr* v) const;
+    };
+    // Builds the snapshot of `next`, swaps it in once no worker can still read the old one,
+    // and keeps `next` as the running configuration. Throws on dataplane limits.
+    void publish(config::Config next);
+
+    config::Config config_;
+    std::string config_path_;
+    rte_mempool* pool_ = nullptr;
+    std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
+    std::unique_ptr<dataplane::ConnectionTable> connections_;
+    std::unique_ptr<dataplane::PersistenceTable> templates_;
+    std::unique_ptr<dataplane::FtpStateTable> ftp_states_;
+    dataplane::NeighbourTable neighbours_;
+    control::IdentityRegistry registry_;
+    dataplane::RealServerLoad load_;
+    rte_ring* control_tx_ = nullptr;
+    std::vector<control::PortBinding> ports_;
+    std::unique_ptr<dataplane::Snapshot> snapshot_;
+    dataplane::DataplaneContext context_;
+    std::vector<std::unique_ptr<dataplane::WorkerCounters>> counters_;
+    std::vector<std::unique_ptr<dataplane::Worker>> workers_;
+    bool launched_ = false;
+};
+
+} // namespace lb::app
