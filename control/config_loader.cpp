@@ -380,7 +380,19 @@ void read_admin(Reader& r, const YAML::Node& n, Config& c) {
 void read_stats(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "stats"))
         return;
-    r.check_keys(n, "stats", {"file", "interval"});
+    r.check_keys(n, "stats", {"file", "interval", "listen"});
+    if (const auto v = n["listen"]) {
+        if (auto s = r.scalar(v, "listen")) {
+            const auto colon = s->rfind(':');
+            std::string error;
+            if (colon == std::string::npos || !parse_ipv4(s->substr(0, colon), error) ||
+                !parse_unsigned(s->substr(colon + 1), 65535, error) || s->substr(colon + 1) == "0")
+                r.error(v,
+                        fmt::format("listen: '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:9100)", *s));
+            else
+                c.stats.listen = *s;
+        }
+    }
     if (const auto v = n["file"])
         c.stats.file = r.scalar(v, "file").value_or("");
     if (const auto v = n["interval"])

@@ -111,6 +111,7 @@ struct Dpdk {
 struct Stats {
     std::string file; // empty: no file is written
     Milliseconds interval{1000};
+    std::string listen; // Prometheus endpoint "ADDRESS:PORT"; empty: none
 };
 
 struct Admin {

@@ -56,6 +56,10 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
         changed.push_back("tables");
     if (running.node_name != next.node_name)
         changed.push_back("node.name");
+    if (running.stats.listen != next.stats.listen)
+        changed.push_back("stats.listen");
+    if (running.admin.socket != next.admin.socket)
+        changed.push_back("admin.socket");
     return changed;
 }
 
@@ -153,6 +157,7 @@ void Balancer::publish(config::Config next) {
     // once all have, none can still hold the old snapshot.
     if (launched_)
         rte_rcu_qsbr_synchronize(rcu_.get(), RTE_QSBR_THRID_INVALID);
+    std::lock_guard lock(state_mutex_);
     snapshot_ = std::move(fresh);
     config_ = std::move(next);
 }
@@ -179,6 +184,8 @@ ChangeOutcome Balancer::reload() {
         next.dpdk = config_.dpdk;
         next.interfaces = config_.interfaces;
         next.tables = config_.tables;
+        next.stats.listen = config_.stats.listen;
+        next.admin = config_.admin;
         config::Diagnostics problems;
         config::validate_config(next, problems);
         if (!problems.empty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ class Balancer {
     std::vector<const dataplane::WorkerCounters*> counters() const;
     void write_stats() const;
 
+    // Held while the running configuration or snapshot is replaced; readers on other threads
+    // (the metrics exposer) hold it while they look at them.
+    std::mutex& state_mutex() const { return state_mutex_; }
     const config::Config& config() const { return config_; }
     const std::string& config_path() const { return config_path_; }
     const control::IdentityRegistry& registry() const { return registry_; }
@@ -62,6 +66,7 @@ class Balancer {
     // and keeps `next` as the running configuration. Throws on dataplane limits.
     void publish(config::Config next);
 
+    mutable std::mutex state_mutex_;
     config::Config config_;
     std::string config_path_;
     rte_mempool* pool_ = nullptr;

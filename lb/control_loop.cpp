@@ -13,6 +13,7 @@
 #include "control/neighbour_resolver.hpp"
 #include "control/table_collector.hpp"
 #include "lb/admin_commands.hpp"
+#include "lb/metrics.hpp"
 
 namespace lb::app {
 
@@ -64,6 +65,10 @@ void run_control_loop(Balancer& balancer) {
                        answer.body.empty() ? "\n" : answer.body);
         return answer;
     });
+
+    std::unique_ptr<MetricsEndpoint> metrics;
+    if (!balancer.config().stats.listen.empty())
+        metrics = std::make_unique<MetricsEndpoint>(balancer.config().stats.listen, balancer);
 
     control::TableCollector collector(balancer.context());
     control::NeighbourResolver resolver(balancer.context(), balancer.pool());

@@ -358,3 +358,22 @@ TEST_CASE("the FTP helper: on by default for NAT services with port 21, refused 
 )",
                  17, 10, "needs port 21, or a single port");
 }
+
+TEST_CASE("the metrics and admin endpoints are checked") {
+    expect_error(header + R"(stats:
+  listen: localhost
+)",
+                 14, 11, "is not ADDRESS:PORT");
+    expect_error(header + R"(stats:
+  listen: 127.0.0.1:0
+)",
+                 14, 11, "is not ADDRESS:PORT");
+    expect_error(header + R"(admin:
+  socket: relative/lb.sock
+)",
+                 14, 11, "needs an absolute path");
+    const LoadResult r = load_config_text(header + "stats: {listen: 127.0.0.1:9100}\n");
+    REQUIRE(r.config);
+    CHECK(r.config->stats.listen == "127.0.0.1:9100");
+    CHECK(r.config->admin.socket == "/run/lb/lb.sock");
+}

@@ -1,0 +1,221 @@
+#include "lb/metrics.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+#include <rte_version.h>
+
+#include "control/value_parsers.hpp"
+
+namespace lb::app {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+namespace {
+
+MetricFamily family(const char* name, const char* help, MetricType type) {
+    MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    return f;
+}
+
+void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == MetricType::Counter)
+        m.counter.value = value;
+    else
+        m.gauge.value = value;
+    f.metric.push_back(std::move(m));
+}
+
+std::string server_label(const config::RealServer& rs) {
+    return rs.port ? fmt::format("{}:{}", config::format_ipv4(rs.address), *rs.port)
+                   : config::format_ipv4(rs.address);
+}
+
+} // namespace
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+    std::lock_guard lock(balancer_.state_mutex());
+    const auto& cfg = balancer_.config();
+    const auto& registry = balancer_.registry();
+    const auto workers = balancer_.counters();
+    const auto& ctx = balancer_.context();
+    std::vector<MetricFamily> out;
+
+    auto build = family("lb_build_info", "lb build: version and DPDK version", MetricType::Gauge);
+    add(build, {{"version", LB_VERSION}, {"dpdk", rte_version()}}, 1);
+    out.push_back(std::move(build));
+
+    using dataplane::Counter;
+    using dataplane::TrafficCounters;
+    auto sum_traffic = [&](bool server, std::size_t id, Counter TrafficCounters::*member) {
+        double t = 0;
+        for (const auto* w : workers)
+            t += static_cast<double>(
+                ((server ? w->real_servers[id] : w->services[id]).*member).read());
+        return t;
+    };
+
+    auto svc_conns = family("lb_service_connections_total", "Connections created per service",
+                            MetricType::Counter);
+    auto svc_active = family("lb_service_connections_active",
+                             "Connections currently in the table per service", MetricType::Gauge);
+    auto svc_packets = family("lb_service_packets_total",
+                              "Packets forwarded per service; direction in: client to real "
+                              "server, out: real server to client (NAT only)",
+                              MetricType::Counter);
+    auto svc_bytes = family("lb_service_bytes_total", "Bytes forwarded per service, as packets",
+                            MetricType::Counter);
+    auto rs_conns = family("lb_real_server_connections_total",
+                           "Connections created per real server", MetricType::Counter);
+    auto rs_active =
+        family("lb_real_server_connections_active",
+               "Connections currently in the table per real server", MetricType::Gauge);
+    auto rs_packets = family("lb_real_server_packets_total", "Packets forwarded per real server",
+                             MetricType::Counter);
+    auto rs_bytes = family("lb_real_server_bytes_total", "Bytes forwarded per real server",
+                           MetricType::Counter);
+    auto rs_weight =
+        family("lb_real_server_weight", "Weight in effect (0: drained)", MetricType::Gauge);
+    auto rs_up = family("lb_real_server_up", "1 when the real server may take new connections",
+                        MetricType::Gauge);
+    for (const auto& s : cfg.services) {
+        const auto sid = registry.find_service(s.name).value_or(0);
+        double active = 0;
+        for (const auto& rs : s.real_servers) {
+            const auto id =
+                registry.find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0);
+            const std::vector<ClientMetric::Label> l{{"service", s.name},
+                                                     {"server", server_label(rs)}};
+            const double a = ctx.load->get(id);
+            active += a;
+            add(rs_conns, l, sum_traffic(true, id, &TrafficCounters::connections));
+            add(rs_active, l, a);
+            for (const char* dir : {"in", "out"}) {
+                auto ld = l;
+                ld.push_back({"direction", dir});
+                const bool in = dir[0] == 'i';
+                add(rs_packets, ld,
+                    sum_traffic(true, id,
+                                in ? &TrafficCounters::packets_in : &TrafficCounters::packets_out));
+                add(rs_bytes, ld,
+                    sum_traffic(true, id,
+                                in ? &TrafficCounters::bytes_in : &TrafficCounters::bytes_out));
+            }
+            add(rs_weight, l, rs.weight);
+            add(rs_up, l, rs.weight > 0 ? 1 : 0);
+        }
+        const std::vector<ClientMetric::Label> l{{"service", s.name}};
+        add(svc_conns, l, sum_traffic(false, sid, &TrafficCounters::connections));
+        add(svc_active, l, active);
+        for (const char* dir : {"in", "out"}) {
+            auto ld = l;
+            ld.push_back({"direction", dir});
+            const bool in = dir[0] == 'i';
+            add(svc_packets, ld,
+                sum_traffic(false, sid,
+                            in ? &TrafficCounters::packets_in : &TrafficCounters::packets_out));
+            add(svc_bytes, ld,
+                sum_traffic(false, sid,
+                            in ? &TrafficCounters::bytes_in : &TrafficCounters::bytes_out));
+        }
+    }
+    for (auto* f : {&svc_conns, &svc_active, &svc_packets, &svc_bytes, &rs_conns, &rs_active,
+                    &rs_packets, &rs_bytes, &rs_weight, &rs_up})
+        out.push_back(std::move(*f));
+
+    auto drops = family("lb_drops_total", "Packets dropped, by reason", MetricType::Counter);
+    for (std::size_t r = 0; r < dataplane::drop_reason_count; ++r) {
+        double t = 0;
+        for (const auto* w : workers)
+            t += static_cast<double>(w->drops[r].read());
+        add(drops, {{"reason", dataplane::drop_reason_name(static_cast<dataplane::DropReason>(r))}},
+            t);
+    }
+    out.push_back(std::move(drops));
+
+    auto gauge = [&](const char* name, const char* help, double v) {
+        auto f = family(name, help, MetricType::Gauge);
+        add(f, {}, v);
+        out.push_back(std::move(f));
+    };
+    gauge("lb_connection_table_entries", "Connections in the table",
+          static_cast<double>(ctx.connections->size()));
+    gauge("lb_connection_table_capacity", "Connections the table can hold",
+          static_cast<double>(ctx.connections->capacity()));
+    gauge("lb_persistence_templates", "Persistence templates in the table",
+          static_cast<double>(ctx.templates->size()));
+
+    auto packets = family("lb_worker_packets_total", "Packets received and sent per worker",
+                          MetricType::Counter);
+    auto polls =
+        family("lb_worker_polls_total",
+               "Polling rounds per worker: busy (received something) or idle", MetricType::Counter);
+    auto busy = family("lb_worker_busy_ratio",
+                       "Share of busy polling rounds since the previous scrape", MetricType::Gauge);
+    {
+        std::lock_guard previous_lock(previous_mutex_);
+        previous_polls_.resize(workers.size());
+        for (std::size_t i = 0; i < workers.size(); ++i) {
+            const std::string w = std::to_string(i);
+            add(packets, {{"worker", w}, {"direction", "rx"}},
+                static_cast<double>(workers[i]->rx_packets.read()));
+            add(packets, {{"worker", w}, {"direction", "tx"}},
+                static_cast<double>(workers[i]->tx_packets.read()));
+            const std::uint64_t b = workers[i]->busy_polls.read();
+            const std::uint64_t d = workers[i]->idle_polls.read();
+            add(polls, {{"worker", w}, {"result", "busy"}}, static_cast<double>(b));
+            add(polls, {{"worker", w}, {"result", "idle"}}, static_cast<double>(d));
+            const auto [pb, pd] = previous_polls_[i];
+            const double rounds = static_cast<double>((b - pb) + (d - pd));
+            add(busy, {{"worker", w}}, rounds > 0 ? static_cast<double>(b - pb) / rounds : 0);
+            previous_polls_[i] = {b, d};
+        }
+    }
+    out.push_back(std::move(packets));
+    out.push_back(std::move(polls));
+    out.push_back(std::move(busy));
+
+    auto ftp = family("lb_ftp_events_total", "NAT FTP helper events, by kind", MetricType::Counter);
+    using dataplane::FtpCounters;
+    const std::pair<const char*, Counter FtpCounters::*> kinds[] = {
+        {"pasv_rewritten", &FtpCounters::pasv_rewritten},
+        {"pasv_unchanged", &FtpCounters::pasv_unchanged},
+        {"expectation", &FtpCounters::expectations},
+        {"active_connection", &FtpCounters::active_connections},
+        {"malformed", &FtpCounters::malformed},
+        {"bounce_refused", &FtpCounters::bounce_refused},
+        {"split_line_held", &FtpCounters::split_lines_held},
+        {"not_rewritable", &FtpCounters::not_rewritable}};
+    for (const auto& [kind, member] : kinds) {
+        double t = 0;
+        for (const auto* w : workers)
+            t += static_cast<double>((w->ftp.*member).read());
+        add(ftp, {{"event", kind}}, t);
+    }
+    out.push_back(std::move(ftp));
+    return out;
+}
+
+MetricsEndpoint::MetricsEndpoint(const std::string& listen, const Balancer& balancer)
+    : collector_(std::make_shared<MetricsCollector>(balancer)) {
+    try {
+        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(
+            fmt::format("stats.listen {}: cannot serve metrics there: {}", listen, e.what()));
+    }
+    exposer_->RegisterCollectable(collector_);
+}
+
+MetricsEndpoint::~MetricsEndpoint() = default;
+
+} // namespace lb::app

@@ -1,0 +1,108 @@
+"""The Prometheus endpoint: promtool accepts a scrape, the counters match the traffic the test
+sent, and a real Prometheus server scrapes lb successfully."""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+import topology as t
+from netlab import Lab
+
+
+@pytest.fixture(scope="module")
+def env():
+    lab = Lab("met")
+    try:
+        net = t.build(lab, "nat", workers=1)
+        for name, (ns, _) in net.servers.items():
+            lab.http_server(ns, name, 8080)
+        config = t.base_config(net, [t.service(net, "web", 80, backend_port=8080)])
+        config["stats"]["listen"] = "127.0.0.1:9100"
+        lb = t.Balancer(net, config)
+        yield lab, net, lb
+    finally:
+        lab.cleanup()
+
+
+def scrape(lab, net):
+    r = lab.run(net.lb_ns, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9100/metrics",
+                check=False)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def value(text, name, **labels):
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise KeyError((name, labels))
+
+
+def test_promtool_accepts_a_scrape(env):
+    lab, net, lb = env
+    text = scrape(lab, net)
+    path = os.path.join(lab.tmp, "scrape.txt")
+    with open(path, "w") as f:
+        f.write(text)
+    with open(path) as f:
+        r = lab.run(net.lb_ns, "promtool", "check", "metrics", stdin=f, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert value(text, "lb_build_info") == 1
+    assert not re.search(r'198\.51\.100\.1\d\b', text)  # no client address anywhere
+
+
+def test_counters_match_the_traffic_sent(env):
+    lab, net, lb = env
+    before = scrape(lab, net)
+    bodies = t.fetch_many(net, "c1", f"http://{t.VIP}/whoami", 20)
+    assert len(bodies) == 20
+    lab.run(net.client("c1"), "curl", "-s", "--max-time", "2", f"http://{t.VIP}:81/",
+            check=False)
+    after = scrape(lab, net)
+    created = value(after, "lb_service_connections_total", service="web") - \
+        value(before, "lb_service_connections_total", service="web")
+    assert created == 20
+    per_server = sum(value(after, "lb_real_server_connections_total", service="web", server=s) -
+                     value(before, "lb_real_server_connections_total", service="web", server=s)
+                     for s in ("203.0.113.11:8080", "203.0.113.12:8080"))
+    assert per_server == 20
+    # Each HTTP/1.0 exchange is at least SYN, ACK, request, FIN, ACK in and as many out.
+    packets_in = value(after, "lb_service_packets_total", service="web", direction="in") - \
+        value(before, "lb_service_packets_total", service="web", direction="in")
+    assert packets_in >= 20 * 4
+    # The port-81 SYN (and its retransmissions) were dropped as no_service.
+    assert value(after, "lb_drops_total", reason="no_service") > \
+        value(before, "lb_drops_total", reason="no_service")
+    assert value(after, "lb_connection_table_capacity") == 65536
+    assert value(after, "lb_real_server_weight", service="web", server="203.0.113.11:8080") == 1
+
+
+def test_prometheus_scrapes_lb(env):
+    lab, net, lb = env
+    data = os.path.join(lab.tmp, "prometheus")
+    os.makedirs(data, exist_ok=True)
+    config = os.path.join(lab.tmp, "prometheus.yml")
+    with open(config, "w") as f:
+        f.write("global: {scrape_interval: 1s}\n"
+                "scrape_configs:\n"
+                "  - job_name: lb\n"
+                "    static_configs: [{targets: ['127.0.0.1:9100']}]\n")
+    lab.spawn(net.lb_ns, "prometheus", f"--config.file={config}",
+              f"--storage.tsdb.path={data}", "--web.listen-address=127.0.0.1:9090",
+              log=os.path.join(lab.tmp, "prometheus.log"))
+
+    def target_up():
+        r = lab.run(net.lb_ns, "curl", "-s", "--max-time", "2",
+                    "http://127.0.0.1:9090/api/v1/targets", check=False)
+        if r.returncode != 0 or not r.stdout:
+            return False
+        targets = json.loads(r.stdout)["data"]["activeTargets"]
+        return any(x["health"] == "up" for x in targets)
+
+    assert t.wait_for(target_up, timeout=30, interval=0.5), \
+        open(os.path.join(lab.tmp, "prometheus.log")).read()[-2000:]
