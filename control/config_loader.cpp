@@ -173,7 +173,8 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
     for (const auto& item : n) {
         if (!r.expect_map(item, "an interface"))
             continue;
-        r.check_keys(item, "interface", {"name", "device", "address", "gateway"});
+        r.check_keys(item, "interface",
+                     {"name", "device", "address", "gateway", "kernel", "kernel_name"});
         Interface i;
         i.location = location_of(item);
         i.name = r.required_string(item, "name", "interface").value_or("");
@@ -191,6 +192,14 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
             i.gateway_location = location_of(g);
             if (auto v = r.parsed(g, "gateway", parse_ipv4))
                 i.gateway = *v;
+        }
+        if (const auto k = item["kernel"])
+            if (auto v = r.boolean(k, "kernel"))
+                i.kernel = *v;
+        i.kernel_name = "lb-" + i.name;
+        if (const auto k = item["kernel_name"]) {
+            i.kernel_name_location = location_of(k);
+            i.kernel_name = r.scalar(k, "kernel_name").value_or(i.kernel_name);
         }
         c.interfaces.push_back(std::move(i));
     }

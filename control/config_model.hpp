@@ -33,7 +33,12 @@ struct Interface {
     std::uint32_t address = 0; // host byte order
     std::uint8_t prefix_length = 0;
     std::optional<std::uint32_t> gateway;
+    // The kernel exception path: a tap interface named `kernel_name` holding this address, so
+    // that control-plane sockets (health checks, ssh to the node) work on the data network.
+    bool kernel = true;
+    std::string kernel_name; // default "lb-" + name
     Location location;
+    Location kernel_name_location;
     Location address_location;
     Location gateway_location;
 

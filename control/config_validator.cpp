@@ -42,6 +42,12 @@ void validate_interfaces(const Config& c, Diagnostics& out) {
                            fmt::format("address {}/{}: the prefix must leave room for a subnet "
                                        "(1..31)",
                                        format_ipv4(i.address), i.prefix_length)});
+        if (i.kernel && (i.kernel_name.empty() || i.kernel_name.size() > 15 ||
+                         i.kernel_name.find_first_of("/ :") != std::string::npos))
+            out.push_back({i.kernel_name_location.line ? i.kernel_name_location : i.location,
+                           fmt::format("kernel_name '{}': a Linux interface name of 1 to 15 "
+                                       "characters without '/', ':' or spaces (set kernel_name)",
+                                       i.kernel_name)});
         if (i.gateway && !i.holds(*i.gateway))
             out.push_back(
                 {i.gateway_location,

@@ -60,6 +60,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         const auto& ci = c.interfaces[i];
         InterfaceEntry e;
         e.port_id = ports[i].port_id;
+        e.kernel_port = ports[i].kernel_port;
         e.mac = ports[i].mac;
         e.address = rte_cpu_to_be_32(ci.address);
         e.netmask = rte_cpu_to_be_32(ci.netmask());

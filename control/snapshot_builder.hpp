@@ -18,6 +18,8 @@ namespace lb::control {
 struct PortBinding {
     std::uint16_t port_id = 0;
     rte_ether_addr mac{};
+    // The interface's kernel exception path (a net_tap port), or dataplane::no_port.
+    std::uint16_t kernel_port = 0xffff;
 };
 
 // `ports[i]` is the DPDK port of config.interfaces[i]. Services and real servers get their

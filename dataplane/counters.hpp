@@ -79,6 +79,8 @@ struct alignas(64) WorkerCounters {
     Counter tx_packets;
     Counter tx_bytes;
     Counter arp_replies;
+    Counter to_kernel;   // frames handed to the kernel exception path
+    Counter from_kernel; // frames the kernel sent out
     Counter icmp_echo_replies;
     Counter busy_polls;
     Counter idle_polls;

@@ -20,8 +20,13 @@ constexpr std::uint8_t no_interface = 0xff;
 enum class SchedulerKind : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
 enum class ForwardingKind : std::uint8_t { nat, dr };
 
+constexpr std::uint16_t no_port = 0xffff;
+
 struct InterfaceEntry {
     std::uint16_t port_id = 0;
+    // The kernel exception path: a tap port whose kernel side holds the node's address and
+    // MAC. Traffic to the node's address goes there, and what the kernel sends goes out here.
+    std::uint16_t kernel_port = no_port;
     rte_ether_addr mac{};
     std::uint32_t address = 0;
     std::uint32_t netmask = 0;

@@ -38,9 +38,45 @@ void Worker::enqueue(std::uint8_t interface, rte_mbuf* m) {
     b.frames[b.count++] = m;
 }
 
+void Worker::to_kernel(std::uint8_t interface, rte_mbuf* m) {
+    TxBatch& b = kernel_tx_[interface];
+    if (b.count == b.frames.size()) {
+        drop(m, DropReason::tx_full);
+        return;
+    }
+    counters_.to_kernel.add();
+    b.frames[b.count++] = m;
+}
+
+unsigned Worker::forward_from_kernel(const Snapshot& s) {
+    unsigned received = 0;
+    rte_mbuf* frames[burst_size];
+    for (std::size_t i = 0; i < s.interfaces.size(); ++i) {
+        const std::uint16_t port = s.interfaces[i].kernel_port;
+        if (port == no_port)
+            continue;
+        const std::uint16_t n =
+            rte_eth_rx_burst(port, static_cast<std::uint16_t>(id_), frames, burst_size);
+        received += n;
+        counters_.from_kernel.add(n);
+        for (std::uint16_t k = 0; k < n; ++k)
+            enqueue(static_cast<std::uint8_t>(i), frames[k]);
+    }
+    return received;
+}
+
 void Worker::flush() {
     const Snapshot* s = ctx_.snapshot.load(std::memory_order_acquire);
     for (std::size_t i = 0; i < s->interfaces.size(); ++i) {
+        TxBatch& k = kernel_tx_[i];
+        if (k.count != 0) {
+            const std::uint16_t sent =
+                rte_eth_tx_burst(s->interfaces[i].kernel_port, static_cast<std::uint16_t>(id_),
+                                 k.frames.data(), k.count);
+            for (std::uint16_t j = sent; j < k.count; ++j)
+                drop(k.frames[j], DropReason::tx_full);
+            k.count = 0;
+        }
         TxBatch& b = tx_[i];
         if (b.count == 0)
             continue;
@@ -79,7 +115,11 @@ void Worker::handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress,
         return;
     }
     if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
-        rte_pktmbuf_free(m); // an answer to our requests: learnt above, not a drop
+        // An answer to our requests or to the kernel's: learnt above; the kernel learns too.
+        if (target == iface.address && iface.kernel_port != no_port)
+            to_kernel(ingress, m);
+        else
+            rte_pktmbuf_free(m);
         return;
     }
     drop(m, DropReason::arp_ignored);
@@ -88,6 +128,10 @@ void Worker::handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress,
 void Worker::handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress) {
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
     const std::uint32_t dst = f.ip->dst_addr;
+    if (dst == iface.address && iface.kernel_port != no_port) {
+        to_kernel(ingress, m); // the node's own ICMP: the kernel answers (and sees errors)
+        return;
+    }
     const bool ours = dst == iface.address || snapshot_->service_index.is_vip(dst);
     if (!ours || !is_icmp_echo_request(f.l4)) {
         drop(m, DropReason::icmp_ignored);
@@ -457,7 +501,10 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
                 service = unclaimed_port;
             }
             if (f.key.dst_ip == iface.address) {
-                drop(m, DropReason::to_node);
+                if (iface.kernel_port != no_port)
+                    to_kernel(ingress, m);
+                else
+                    drop(m, DropReason::to_node);
                 continue;
             }
         }
@@ -558,6 +605,7 @@ int Worker::run() {
             received += n;
             process(frames, n, static_cast<std::uint8_t>(i), now);
         }
+        received += forward_from_kernel(*s);
         if (id_ == 0 && ctx_.control_tx) {
             snapshot_ = s;
             drain_control_frames();

@@ -31,6 +31,8 @@ class Worker {
     // queued in tx(); dropped frames are freed and counted.
     void process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress, std::uint32_t now);
     TxBatch& tx(std::uint8_t interface) { return tx_[interface]; }
+    // Frames for the kernel exception path of an interface.
+    TxBatch& kernel_tx(std::uint8_t interface) { return kernel_tx_[interface]; }
     // Sends every queued frame (rte_eth_tx_burst on this worker's queue).
     void flush();
     // The lcore loop; returns when context.stop is set.
@@ -82,6 +84,10 @@ class Worker {
     int choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
                            std::uint32_t& template_index);
     void enqueue(std::uint8_t interface, rte_mbuf* m);
+    // To the node's kernel through the interface's exception path.
+    void to_kernel(std::uint8_t interface, rte_mbuf* m);
+    // What the kernel sent through the exception paths goes out of the data ports.
+    unsigned forward_from_kernel(const Snapshot& s);
     void drop(rte_mbuf* m, DropReason reason);
     void drain_control_frames();
     void idle(unsigned& idle_polls);
@@ -99,6 +105,7 @@ class Worker {
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     SchedulerCursors cursors_;
     std::array<TxBatch, max_interfaces> tx_{};
+    std::array<TxBatch, max_interfaces> kernel_tx_{};
 };
 
 } // namespace lb::dataplane

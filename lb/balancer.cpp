@@ -15,6 +15,7 @@
 #include "control/config_validator.hpp"
 #include "control/stats_report.hpp"
 #include "control/value_parsers.hpp"
+#include "lb/exception_path.hpp"
 #include "lb/ports.hpp"
 
 namespace lb::app {
@@ -96,6 +97,7 @@ Balancer::Balancer(config::Config config, std::string config_path)
     if (!control_tx_)
         throw std::runtime_error("cannot create the control ring");
     ports_ = start_ports(config_, workers, pool_);
+    start_exception_path(config_, workers, pool_, ports_);
     snapshot_ = control::build_snapshot(config_, ports_, neighbours_, registry_, nullptr, 1);
     context_.snapshot.store(snapshot_.get(), std::memory_order_release);
     context_.connections = connections_.get();

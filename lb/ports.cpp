@@ -85,6 +85,10 @@ void stop_ports(const std::vector<control::PortBinding>& ports) {
     for (const auto& p : ports) {
         rte_eth_dev_stop(p.port_id);
         rte_eth_dev_close(p.port_id);
+        if (p.kernel_port != 0xffff) {
+            rte_eth_dev_stop(p.kernel_port);
+            rte_eth_dev_close(p.kernel_port); // removes the tap from the kernel
+        }
     }
 }
 

@@ -22,11 +22,13 @@ inline config::Config config_from(const std::string& yaml) {
     return *r.config;
 }
 
-// Port i gets MAC 02:00:00:00:00:0i.
-inline std::vector<control::PortBinding> fake_ports(std::size_t n) {
+// Port i gets MAC 02:00:00:00:00:0i; with `kernel`, a kernel exception path port 10 + i.
+inline std::vector<control::PortBinding> fake_ports(std::size_t n, bool kernel = false) {
     std::vector<control::PortBinding> ports(n);
     for (std::size_t i = 0; i < n; ++i) {
         ports[i].port_id = static_cast<std::uint16_t>(i);
+        if (kernel)
+            ports[i].kernel_port = static_cast<std::uint16_t>(10 + i);
         ports[i].mac = rte_ether_addr{{0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)}};
     }
     return ports;

@@ -15,12 +15,12 @@ rte_mempool* test_pool() {
     return pool;
 }
 
-WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity)
+WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity, bool kernel_path)
     : config(config_from(yaml)) {
     static int instance = 0;
     const std::string suffix = std::to_string(instance++);
-    snapshot = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours,
-                                       registry, nullptr, 1);
+    snapshot = control::build_snapshot(config, fake_ports(config.interfaces.size(), kernel_path),
+                                       neighbours, registry, nullptr, 1);
     connections = std::make_unique<dataplane::ConnectionTable>(capacity, true, nullptr, 0,
                                                                ("pc" + suffix).c_str());
     templates =
@@ -71,6 +71,14 @@ std::vector<Sent> WorkerHarness::send(const std::vector<Bytes>& frames, std::uin
             rte_pktmbuf_free(m);
         }
         batch.count = 0;
+        auto& kernel = worker_->kernel_tx(i);
+        for (std::uint16_t k = 0; k < kernel.count; ++k) {
+            rte_mbuf* m = kernel.frames[k];
+            const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            out.push_back({i, Bytes(p, p + rte_pktmbuf_pkt_len(m)), true});
+            rte_pktmbuf_free(m);
+        }
+        kernel.count = 0;
     }
     return out;
 }

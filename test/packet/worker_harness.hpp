@@ -20,11 +20,13 @@ rte_mempool* test_pool();
 struct Sent {
     std::uint8_t interface;
     Bytes frame;
+    bool to_kernel = false; // handed to the interface's kernel exception path
 };
 
 class WorkerHarness {
   public:
-    explicit WorkerHarness(const std::string& yaml, std::uint32_t connections = 1024);
+    explicit WorkerHarness(const std::string& yaml, std::uint32_t connections = 1024,
+                           bool kernel_path = false);
 
     // Processes one burst of frames arriving on `ingress`; returns every frame queued for
     // transmission, in order. Frames the worker dropped are freed by it.

@@ -590,3 +590,35 @@ TEST_CASE("a new configuration: removed servers and services drain, new ones tak
         h.send(arp_frame(RTE_ARP_OP_REQUEST, client_mac, client, ipv4(198, 51, 100, 101))).size() ==
         1);
 }
+
+TEST_CASE("the node's own traffic goes to the kernel exception path") {
+    WorkerHarness h(nat_config(), 1024, true);
+    // TCP to the node's address (e.g. a health check's answer, ssh to the node).
+    L4 to_node = syn_to_vip(40000, 22);
+    to_node.dst = node_ext;
+    auto out = h.send(ipv4_frame(to_node));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].to_kernel);
+    CHECK(out[0].interface == 0);
+    // ICMP to the node's address: the kernel answers.
+    L4 ping = to_node;
+    ping.protocol = IPPROTO_ICMP;
+    ping.payload = 8;
+    out = h.send(ipv4_frame(ping));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].to_kernel);
+    // ARP replies to the node: learnt here and passed on for the kernel's own neighbour table.
+    out = h.send(arp_frame(RTE_ARP_OP_REPLY, rs1_mac, rs1, ipv4(203, 0, 113, 1), port1_mac), 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].to_kernel);
+    CHECK(out[0].interface == 1);
+    rte_ether_addr learnt;
+    CHECK(h.neighbours.resolve(0, learnt) + h.neighbours.resolve(1, learnt) >= 1);
+    // VIP traffic stays in the dataplane: ping to the VIP is answered in place.
+    L4 vip_ping = ping;
+    vip_ping.dst = vip;
+    out = h.send(ipv4_frame(vip_ping));
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].to_kernel);
+    CHECK(h.drops(DropReason::to_node) == 0);
+}
