@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
+#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -216,6 +217,88 @@ void read_ports(Reader& r, const YAML::Node& n, Service& s) {
             s.ports.push_back({range->first, range->second, location_of(p)});
 }
 
+// Reads a health_check mapping on top of `base` (the service's, for a server's override).
+HealthCheck read_health_check(Reader& r, const YAML::Node& n, HealthCheck base) {
+    base.location = location_of(n);
+    if (!r.expect_map(n, "health_check"))
+        return base;
+    r.check_keys(n, "health_check",
+                 {"type", "interval", "timeout", "warmup", "rise", "fall", "port", "method", "path",
+                  "host", "expect_status", "body_regex", "send", "expect", "expect_regex",
+                  "command"});
+    if (const auto v = n["type"])
+        if (auto t = r.choice<HealthCheck::Type>(v, "type",
+                                                 {{"tcp", HealthCheck::Type::tcp},
+                                                  {"http", HealthCheck::Type::http},
+                                                  {"send_expect", HealthCheck::Type::send_expect},
+                                                  {"udp", HealthCheck::Type::udp},
+                                                  {"exec", HealthCheck::Type::exec}}))
+            base.type = *t;
+    auto duration = [&](const char* key, Milliseconds& into, bool allow_zero) {
+        if (const auto v = n[key])
+            if (auto d = r.parsed(v, key, parse_duration)) {
+                if (!allow_zero && d->count() < 10)
+                    r.error(v, fmt::format("{}: at least 10ms", key));
+                into = *d;
+            }
+    };
+    duration("interval", base.interval, false);
+    duration("timeout", base.timeout, false);
+    duration("warmup", base.warmup, true);
+    if (const auto v = n["rise"])
+        if (auto x = r.unsigned_value(v, "rise", 1, 100))
+            base.rise = static_cast<unsigned>(*x);
+    if (const auto v = n["fall"])
+        if (auto x = r.unsigned_value(v, "fall", 1, 100))
+            base.fall = static_cast<unsigned>(*x);
+    if (const auto v = n["port"])
+        if (auto x = r.unsigned_value(v, "port", 1, 65535))
+            base.port = static_cast<std::uint16_t>(*x);
+    auto text = [&](const char* key, std::string& into) {
+        if (const auto v = n[key])
+            if (auto t = r.scalar(v, key))
+                into = *t;
+    };
+    text("method", base.method);
+    text("path", base.path);
+    text("host", base.host);
+    text("body_regex", base.body_regex);
+    text("send", base.send);
+    text("expect", base.expect);
+    text("expect_regex", base.expect_regex);
+    text("command", base.command);
+    if (const auto v = n["expect_status"]) {
+        if (!v.IsSequence() || v.size() == 0) {
+            r.error(v, "expect_status must be a list of codes and ranges, e.g. [200, \"300-399\"]");
+        } else {
+            base.expect_status.clear();
+            for (const auto& item : v) {
+                auto range = r.parsed(item, "expect_status entry", parse_port_range);
+                if (range && (range->first < 100 || range->second > 599))
+                    r.error(item, "expect_status: HTTP codes are 100..599");
+                else if (range)
+                    base.expect_status.push_back({range->first, range->second});
+            }
+        }
+    }
+    for (const char* key : {"body_regex", "expect_regex"}) {
+        if (const auto v = n[key]) {
+            try {
+                std::regex(v.Scalar());
+            } catch (const std::regex_error& e) {
+                r.error(v, fmt::format("{}: not a regular expression: {}", key, e.what()));
+            }
+        }
+    }
+    if (base.type == HealthCheck::Type::exec && base.command.empty())
+        r.error(n, "health_check: type exec needs 'command'");
+    if ((base.type == HealthCheck::Type::udp) && base.send.empty())
+        r.error(n, "health_check: type udp needs 'send'");
+    if (base.timeout > base.interval)
+        r.error(n, "health_check: timeout must not exceed interval");
+    return base;
+}
+
 void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
     if (!n.IsSequence()) {
         r.error(n, "real_servers must be a list");
@@ -224,7 +307,8 @@ void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
     for (const auto& item : n) {
         if (!r.expect_map(item, "a real server"))
             continue;
-        r.check_keys(item, "real server", {"address", "port", "weight", "interface"});
+        r.check_keys(item, "real server",
+                     {"address", "port", "weight", "interface", "health_check"});
         RealServer rs;
         rs.location = location_of(item);
         if (const auto a = item["address"]) {
@@ -245,6 +329,10 @@ void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
             rs.interface_location = location_of(i);
             rs.interface = r.scalar(i, "interface");
         }
+        if (const auto h = item["health_check"])
+            rs.health_check = read_health_check(r, h, s.health_check.value_or(HealthCheck{}));
+        else
+            rs.health_check = s.health_check;
         s.real_servers.push_back(std::move(rs));
     }
 }
@@ -277,7 +365,8 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
             continue;
         r.check_keys(item, "service",
                      {"name", "vip", "protocol", "port", "ports", "scheduler", "forwarding",
-                      "persistence", "real_servers", "maglev_table_size", "ftp"});
+                      "persistence", "real_servers", "maglev_table_size", "ftp", "health_check",
+                      "on_failure"});
         Service s;
         s.location = location_of(item);
         if (const auto name = item["name"])
@@ -332,6 +421,13 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
             s.ftp_location = location_of(v);
             s.ftp = r.boolean(v, "ftp");
         }
+        if (const auto v = item["health_check"])
+            s.health_check = read_health_check(r, v, HealthCheck{});
+        if (const auto v = item["on_failure"])
+            if (auto f = r.choice<Service::OnFailure>(
+                    v, "on_failure",
+                    {{"drain", Service::OnFailure::drain}, {"reset", Service::OnFailure::reset}}))
+                s.on_failure = *f;
         if (const auto v = item["real_servers"])
             read_real_servers(r, v, s);
         c.services.push_back(std::move(s));

@@ -34,6 +34,22 @@ const char* to_string(Forwarding f) {
     return f == Forwarding::nat ? "nat" : "dr";
 }
 
+const char* to_string(HealthCheck::Type t) {
+    switch (t) {
+    case HealthCheck::Type::tcp:
+        return "tcp";
+    case HealthCheck::Type::http:
+        return "http";
+    case HealthCheck::Type::send_expect:
+        return "send_expect";
+    case HealthCheck::Type::udp:
+        return "udp";
+    case HealthCheck::Type::exec:
+        return "exec";
+    }
+    return "?";
+}
+
 const Interface* Config::find_interface(const std::string& name) const {
     for (const auto& i : interfaces)
         if (i.name == name)

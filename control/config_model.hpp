@@ -59,11 +59,41 @@ struct Persistence {
     std::uint32_t netmask = 0xffffffff;
 };
 
+// How a real server's health is checked (like keepalived's checkers). Set on a service and
+// refined per real server: a server's `health_check` keys override the service's.
+struct HealthCheck {
+    enum class Type : std::uint8_t { tcp, http, send_expect, udp, exec };
+    Type type = Type::tcp;
+    Milliseconds interval{2000};
+    Milliseconds timeout{1000};
+    Milliseconds warmup{0};            // after start-up, before the first check
+    unsigned rise = 2;                 // consecutive successes to come back up
+    unsigned fall = 3;                 // consecutive failures to go down
+    std::optional<std::uint16_t> port; // default: the server's port, else the service's
+    // http
+    std::string method = "GET";
+    std::string path = "/";
+    std::string host;
+    std::vector<std::pair<unsigned, unsigned>> expect_status{{200, 399}};
+    std::string body_regex;
+    // send_expect and udp: send this, expect a reply starting with `expect` (or matching
+    // `expect_regex`)
+    std::string send;
+    std::string expect;
+    std::string expect_regex;
+    // exec: a command run with /bin/sh -c; exit 0 up, anything else down
+    std::string command;
+    Location location;
+};
+
+const char* to_string(HealthCheck::Type t);
+
 struct RealServer {
     std::uint32_t address = 0;
     std::optional<std::uint16_t> port;
     std::uint32_t weight = 1;
-    std::optional<std::string> interface; // overrides the subnet lookup
+    std::optional<std::string> interface;    // overrides the subnet lookup
+    std::optional<HealthCheck> health_check; // the service's, with this server's overrides
     Location location;
     Location port_location;
     Location interface_location;
@@ -82,6 +112,8 @@ struct Service {
     std::uint32_t maglev_table_size = 65537;
     // The NAT FTP helper. Unset: on for NAT services that include port 21.
     std::optional<bool> ftp;
+    std::optional<HealthCheck> health_check;
+    enum class OnFailure : std::uint8_t { drain, reset } on_failure = OnFailure::drain;
     std::vector<RealServer> real_servers;
     Location location;
     Location ftp_location;

@@ -47,7 +47,8 @@ std::uint32_t ms(config::Milliseconds d) {
 std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                          const std::vector<PortBinding>& ports,
                                          NeighbourTable& neighbours, IdentityRegistry& registry,
-                                         const Snapshot* previous, std::uint64_t generation) {
+                                         const Snapshot* previous, std::uint64_t generation,
+                                         const DownSet* down) {
     if (c.interfaces.size() > max_interfaces)
         throw std::runtime_error(
             fmt::format("at most {} interfaces are supported", max_interfaces));
@@ -114,10 +115,12 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                 registry.real_server(cs.name, crs.address, crs.port.value_or(0));
             if (s->real_servers.size() <= rs_id)
                 s->real_servers.resize(rs_id + 1u);
+            const bool healthy =
+                !down || !down->count(ServerKey{cs.name, crs.address, crs.port.value_or(0)});
             RealServerEntry rs;
             rs.address = rte_cpu_to_be_32(crs.address);
             rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
-            rs.weight = crs.weight;
+            rs.weight = healthy ? crs.weight : 0;
             rs.service = id;
             rs.egress = interface_index(c, egress);
             const std::uint32_t next_hop =
@@ -128,7 +131,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             s->real_servers[rs_id] = rs;
             svc.members.push_back(rs_id);
             backends.push_back({(std::uint64_t{crs.address} << 16) | crs.port.value_or(0),
-                                crs.weight, crs.weight > 0});
+                                crs.weight, crs.weight > 0 && healthy});
         }
         svc.weight_gcd = weight_gcd == 0 ? 1 : weight_gcd;
         if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh) {

@@ -9,6 +9,7 @@
 #include <rte_ether.h>
 
 #include "control/config_model.hpp"
+#include "control/health_monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/snapshot.hpp"
@@ -25,10 +26,13 @@ struct PortBinding {
 // `ports[i]` is the DPDK port of config.interfaces[i]. Services and real servers get their
 // numbers from `registry`; those of `previous` (the snapshot being replaced, if any) that the
 // configuration no longer has are kept, inactive and removed, for their draining connections.
+// Servers in `down` (failing health checks) take no new connections: weight 0 in the snapshot,
+// and only their own Maglev slots move.
 // Throws std::runtime_error when the configuration exceeds a dataplane limit.
 std::unique_ptr<dataplane::Snapshot>
 build_snapshot(const config::Config& config, const std::vector<PortBinding>& ports,
                dataplane::NeighbourTable& neighbours, IdentityRegistry& registry,
-               const dataplane::Snapshot* previous, std::uint64_t generation);
+               const dataplane::Snapshot* previous, std::uint64_t generation,
+               const DownSet* down = nullptr);
 
 } // namespace lb::control

@@ -112,9 +112,10 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
                                       [&](const config::Service& s) { return s.name == only; }))
         return {false, fmt::format("no service '{}'", only)};
     const auto workers = b.counters();
+    const auto health = b.health();
     std::string table =
-        fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}\n", "SERVICE", "SERVER",
-                    "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT");
+        fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}\n", "SERVICE", "SERVER",
+                    "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT", "HEALTH");
     std::string json = "[";
     for (const auto& s : cfg.services) {
         if (!only.empty() && s.name != only)
@@ -124,14 +125,23 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
                 b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0);
             const Traffic t = traffic(workers, true, id);
             const auto active = b.context().load->get(id);
-            table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}\n", s.name,
+            std::string state = "unchecked";
+            std::string reason;
+            for (const auto& h : health)
+                if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
+                    state = h.up ? "up" : "down";
+                    reason = h.up ? "" : h.reason;
+                }
+            table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,
                                  server_text(rs), rs.weight, active, t.connections, t.packets_in,
-                                 t.packets_out);
+                                 t.packets_out, state, reason.empty() ? "" : " (" + reason + ")");
             json += fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}\", \"weight\": {}, "
                                 "\"connections_active\": {}, \"connections_total\": {}, "
-                                "\"packets_in_total\": {}, \"packets_out_total\": {}}}",
+                                "\"packets_in_total\": {}, \"packets_out_total\": {}, "
+                                "\"health\": \"{}\", \"health_reason\": \"{}\"}}",
                                 json.size() > 1 ? ", " : "", escape(s.name), server_text(rs),
-                                rs.weight, active, t.connections, t.packets_in, t.packets_out);
+                                rs.weight, active, t.connections, t.packets_in, t.packets_out,
+                                state, escape(reason));
         }
     }
     return {true, r.json ? json + "]" : table};

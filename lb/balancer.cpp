@@ -153,7 +153,7 @@ void Balancer::stop_workers() {
 
 void Balancer::publish(config::Config next) {
     auto fresh = control::build_snapshot(next, ports_, neighbours_, registry_, snapshot_.get(),
-                                         snapshot_->generation + 1);
+                                         snapshot_->generation + 1, &down_);
     context_.snapshot.store(fresh.get(), std::memory_order_release);
     // Every worker loads the pointer once per burst and reports a quiescent state after it:
     // once all have, none can still hold the old snapshot.
@@ -270,6 +270,28 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
     return out;
 }
 
+void Balancer::set_down(control::DownSet down) {
+    if (down == down_)
+        return;
+    down_ = std::move(down);
+    publish(config_);
+}
+
+void Balancer::set_health(std::vector<control::HealthStatus> statuses) {
+    std::lock_guard lock(state_mutex_);
+    health_ = std::move(statuses);
+}
+
+std::vector<control::HealthStatus> Balancer::health() const {
+    std::lock_guard lock(state_mutex_);
+    return health_;
+}
+
+void Balancer::record_loop_lag(double ms) {
+    std::lock_guard lock(state_mutex_);
+    loop_lag_max_ms_ = std::max(loop_lag_max_ms_, ms);
+}
+
 std::vector<const WorkerCounters*> Balancer::counters() const {
     std::vector<const WorkerCounters*> views;
     for (const auto& c : counters_)
@@ -278,7 +300,30 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
 }
 
 std::string Balancer::stats_json() const {
-    return control::render_stats_json(config_, registry_, counters(), context_);
+    std::string json = control::render_stats_json(config_, registry_, counters(), context_);
+    // Health and the control loop's lateness, appended to the same object.
+    std::string extra = ",\n  \"control_loop_lag_max_ms\": ";
+    {
+        std::lock_guard lock(state_mutex_);
+        extra += fmt::format("{:.3f}", loop_lag_max_ms_);
+        extra += ",\n  \"health\": [";
+        bool first = true;
+        for (const auto& h : health_) {
+            const auto& [service, address, port] = h.server;
+            extra +=
+                fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}{}\", \"check\": \"{}\", "
+                            "\"up\": {}, \"failures_total\": {}, \"checks_total\": {}}}",
+                            first ? "" : ", ", service, config::format_ipv4(address),
+                            port ? fmt::format(":{}", port) : "", h.check, h.up, h.failures_total,
+                            h.checks_total);
+            first = false;
+        }
+        extra += "]";
+    }
+    const auto end = json.rfind('}');
+    return json.substr(0, end == std::string::npos ? json.size() : end)
+        .append(extra)
+        .append("\n}\n");
 }
 
 void Balancer::write_stats() const {
@@ -286,6 +331,8 @@ void Balancer::write_stats() const {
         return;
     try {
         control::write_file_atomically(config_.stats.file, stats_json());
+        std::lock_guard lock(state_mutex_);
+        loop_lag_max_ms_ = 0; // a fresh maximum for the next period
     } catch (const std::exception& e) {
         fmt::print(stderr, "lb: warning: stats: {}\n", e.what());
     }

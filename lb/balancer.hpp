@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/config_model.hpp"
+#include "control/health_monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/worker.hpp"
@@ -42,6 +43,14 @@ class Balancer {
     ChangeOutcome set_weight(const std::string& service, const std::string& server,
                              std::uint32_t weight);
 
+    // Health: servers failing their checks are drained in the published snapshot.
+    void set_down(control::DownSet down);
+    void set_health(std::vector<control::HealthStatus> statuses); // for lbctl and metrics
+    std::vector<control::HealthStatus> health() const;
+    // The control loop's lateness (ms), the largest since the last stats write.
+    void record_loop_lag(double ms);
+    double loop_lag_max_ms_unlocked() const { return loop_lag_max_ms_; } // under state_mutex()
+
     std::string stats_json() const;
     std::vector<const dataplane::WorkerCounters*> counters() const;
     void write_stats() const;
@@ -69,6 +78,9 @@ class Balancer {
     mutable std::mutex state_mutex_;
     config::Config config_;
     std::string config_path_;
+    control::DownSet down_;
+    std::vector<control::HealthStatus> health_;
+    mutable double loop_lag_max_ms_ = 0;
     rte_mempool* pool_ = nullptr;
     std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
     std::unique_ptr<dataplane::ConnectionTable> connections_;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "control/admin_socket.hpp"
+#include "control/health_monitor.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/table_collector.hpp"
 #include "lb/admin_commands.hpp"
@@ -46,12 +47,24 @@ void run_control_loop(Balancer& balancer) {
             fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
         io.stop();
     });
+    // Health checks drain failing servers by republishing the snapshot.
+    control::HealthMonitor* monitor = nullptr;
+    control::HealthMonitor health(io, [&] {
+        balancer.set_down(monitor->down());
+        balancer.set_health(monitor->statuses());
+    });
+    monitor = &health;
+    health.configure(balancer.config());
+
     boost::asio::signal_set reload_signal(io, SIGHUP);
     std::function<void()> wait_for_hangup = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec)
                 return;
-            log_outcome("reload (SIGHUP)", balancer.reload());
+            const ChangeOutcome outcome = balancer.reload();
+            log_outcome("reload (SIGHUP)", outcome);
+            if (outcome.applied)
+                health.configure(balancer.config());
             wait_for_hangup();
         });
     };
@@ -59,10 +72,14 @@ void run_control_loop(Balancer& balancer) {
 
     control::AdminSocket admin(io, balancer.config().admin.socket, [&](const std::string& request) {
         auto answer = handle_admin_request(balancer, request);
-        if (request.rfind("reload", 0) == 0 || request.rfind("drain", 0) == 0 ||
-            request.rfind("set-weight", 0) == 0)
+        const bool changes = request.rfind("reload", 0) == 0 || request.rfind("drain", 0) == 0 ||
+                             request.rfind("set-weight", 0) == 0;
+        if (changes) {
             fmt::print(stderr, "lb: lbctl {}: {}", request,
                        answer.body.empty() ? "\n" : answer.body);
+            if (answer.ok)
+                health.configure(balancer.config());
+        }
         return answer;
     });
 
@@ -72,11 +89,19 @@ void run_control_loop(Balancer& balancer) {
 
     control::TableCollector collector(balancer.context());
     control::NeighbourResolver resolver(balancer.context(), balancer.pool());
+    // Housekeeping every 100 ms, which also measures how late the loop runs: a check that
+    // blocked the loop would show here (control_loop_lag_max_ms).
     boost::asio::steady_timer housekeeping(io);
-    every(housekeeping, std::chrono::milliseconds(100), [&] {
+    const auto tick = std::chrono::milliseconds(100);
+    auto due = std::chrono::steady_clock::now() + tick;
+    every(housekeeping, tick, [&] {
+        const auto now_tp = std::chrono::steady_clock::now();
+        balancer.record_loop_lag(std::chrono::duration<double, std::milli>(now_tp - due).count());
+        due = now_tp + tick;
         const std::uint32_t now = balancer.context().clock.now_ms();
         collector.tick(now);
         resolver.tick(now);
+        balancer.set_health(health.statuses());
     });
     // The stats period may change on reload: re-read it every time.
     boost::asio::steady_timer stats_timer(io);

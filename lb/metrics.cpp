@@ -1,5 +1,6 @@
 #include "lb/metrics.hpp"
 
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -43,6 +44,7 @@ std::string server_label(const config::RealServer& rs) {
 } // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
+    const auto health = balancer_.health(); // takes the state lock itself
     std::lock_guard lock(balancer_.state_mutex());
     const auto& cfg = balancer_.config();
     const auto& registry = balancer_.registry();
@@ -111,7 +113,11 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                                 in ? &TrafficCounters::bytes_in : &TrafficCounters::bytes_out));
             }
             add(rs_weight, l, rs.weight);
-            add(rs_up, l, rs.weight > 0 ? 1 : 0);
+            bool healthy = true;
+            for (const auto& h : health)
+                if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)})
+                    healthy = h.up;
+            add(rs_up, l, rs.weight > 0 && healthy ? 1 : 0);
         }
         const std::vector<ClientMetric::Label> l{{"service", s.name}};
         add(svc_conns, l, sum_traffic(false, sid, &TrafficCounters::connections));
@@ -183,6 +189,37 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     out.push_back(std::move(packets));
     out.push_back(std::move(polls));
     out.push_back(std::move(busy));
+
+    auto failures = family("lb_real_server_health_check_failures_total",
+                           "Failed health checks per real server", MetricType::Counter);
+    auto durations = family("lb_health_check_duration_seconds",
+                            "How long health checks took, per real server", MetricType::Histogram);
+    for (const auto& h : health) {
+        const auto& [service, address, port] = h.server;
+        const std::vector<ClientMetric::Label> l{
+            {"service", service},
+            {"server", port ? fmt::format("{}:{}", config::format_ipv4(address), port)
+                            : config::format_ipv4(address)},
+            {"check", h.check}};
+        add(failures, l, static_cast<double>(h.failures_total));
+        ClientMetric m;
+        m.label = l;
+        m.histogram.sample_count = h.checks_total;
+        m.histogram.sample_sum = h.duration_sum;
+        for (std::size_t i = 0; i < control::check_duration_buckets.size(); ++i)
+            m.histogram.bucket.push_back(
+                {h.duration_buckets[i], control::check_duration_buckets[i]});
+        m.histogram.bucket.push_back({h.checks_total, std::numeric_limits<double>::infinity()});
+        durations.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(failures));
+    out.push_back(std::move(durations));
+    auto lag = family("lb_control_loop_lag_seconds",
+                      "How late the control loop's 100 ms tick ran, the most since the stats "
+                      "file was last written",
+                      MetricType::Gauge);
+    add(lag, {}, balancer_.loop_lag_max_ms_unlocked() / 1000.0);
+    out.push_back(std::move(lag));
 
     auto ftp = family("lb_ftp_events_total", "NAT FTP helper events, by kind", MetricType::Counter);
     using dataplane::FtpCounters;

@@ -1,0 +1,123 @@
+"""Health checks end to end: a real server whose HTTP server stops is drained within
+fall x interval (+1 interval) and comes back after `rise` successes; send_expect catches a
+stopped vsftpd; exec works; lbctl and the metrics show each state; checks that hang (a target
+that accepts and never answers, a script that sleeps) never delay the control loop."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import ftp
+import topology as t
+from netlab import Lab
+
+URL = f"http://{t.VIP}"
+INTERVAL, TIMEOUT, RISE, FALL = 0.2, 0.15, 2, 3
+
+
+def http_check():
+    return {"type": "http", "path": "/whoami", "interval": "200ms", "timeout": "150ms",
+            "rise": RISE, "fall": FALL}
+
+
+class Env:
+    def __init__(self, lab, net, lb, servers, ftp_servers):
+        self.lab, self.net, self.lb, self.servers = lab, net, lb, servers
+        self.ftp_servers = ftp_servers
+
+
+@pytest.fixture
+def env(big_file):
+    lab = Lab("hc")
+    try:
+        net = t.build(lab, "nat", workers=1)
+        servers, ftp_servers = {}, {}
+        for name, (ns, _) in net.servers.items():
+            servers[name] = lab.http_server(ns, name, 8080)
+            ftp_servers[name], _, _ = ftp.start_vsftpd(lab, ns, name, {})
+        flag = os.path.join(lab.tmp, "rs2-ok")
+        open(flag, "w").close()
+        web = t.service(net, "web", 80, backend_port=8080)
+        web["health_check"] = http_check()
+        ftp_svc = t.service(net, "ftp", 21)
+        ftp_svc["health_check"] = {"type": "send_expect", "expect": "220", "interval": "200ms",
+                                   "timeout": "150ms", "rise": 1, "fall": 2}
+        scripted = t.service(net, "scripted", 81, backend_port=8080)
+        scripted["health_check"] = {"type": "exec", "command": "true",
+                                    "interval": "200ms", "timeout": "150ms", "rise": 1,
+                                    "fall": 2}
+        scripted["real_servers"][0]["health_check"] = {"command": "true"}
+        scripted["real_servers"][1]["health_check"] = {"command": f"test -e {flag}"}
+        lb = t.Balancer(net, t.base_config(net, [web, ftp_svc, scripted]))
+        yield Env(lab, net, lb, servers, ftp_servers)
+    finally:
+        lab.cleanup()
+
+
+def health_of(env, service, server):
+    code, out, err = env.lb.ctl("real-servers", service, "--json")
+    assert code == 0, err
+    for s in json.loads(out):
+        if s["server"].startswith(server):
+            return s["health"]
+    raise KeyError(server)
+
+
+def test_a_stopped_http_server_is_drained_in_time_and_comes_back(env):
+    assert t.wait_for(lambda: health_of(env, "web", "203.0.113.11") == "up", 5)
+    env.lab.stop(env.servers["rs1"])
+    stopped = time.time()
+    assert t.wait_for(lambda: health_of(env, "web", "203.0.113.11") == "down", 5, 0.02)
+    took = time.time() - stopped
+    # fall x interval, plus one interval, plus the time the stats/lbctl round trip takes.
+    assert took <= FALL * INTERVAL + INTERVAL + 0.3, took
+    assert "is down (http check: connect refused)" in env.lb.log()
+    assert t.fetch_many(env.net, "c1", f"{URL}/whoami", 6) == ["rs2"] * 6
+    metrics = env.lb.stats()
+    assert any(h["server"].startswith("203.0.113.11") and not h["up"]
+               for h in metrics["health"])
+    # Back: `rise` successes later it takes connections again.
+    ns, _ = env.net.servers["rs1"]
+    env.servers["rs1"] = env.lab.http_server(ns, "rs1", 8080)
+    assert t.wait_for(lambda: health_of(env, "web", "203.0.113.11") == "up", 5, 0.02)
+    assert set(t.fetch_many(env.net, "c1", f"{URL}/whoami", 6)) == {"rs1", "rs2"}
+    assert env.lb.log().count("203.0.113.11:8080 is down") == 1  # logged once
+
+
+def test_send_expect_detects_a_stopped_vsftpd(env):
+    assert t.wait_for(lambda: health_of(env, "ftp", "203.0.113.12") == "up", 5)
+    env.lab.stop(env.ftp_servers["rs2"])  # by PID
+    assert t.wait_for(lambda: health_of(env, "ftp", "203.0.113.12") == "down", 5, 0.05)
+
+
+def test_an_exec_check(env):
+    assert t.wait_for(lambda: health_of(env, "scripted", "203.0.113.12") == "up", 5)
+    os.unlink(os.path.join(env.lab.tmp, "rs2-ok"))
+    assert t.wait_for(lambda: health_of(env, "scripted", "203.0.113.12") == "down", 5, 0.05)
+    assert health_of(env, "scripted", "203.0.113.11") == "up"
+    assert "exited with 1" in env.lb.log()
+
+
+def test_hanging_checks_do_not_delay_the_control_loop(env):
+    """A target that accepts and never answers, and a script that sleeps: both time out
+    while the control loop keeps its 100 ms tick."""
+    ns, _ = env.net.servers["rs1"]
+    # Replace rs1's HTTP server by a listener that accepts and says nothing.
+    env.lab.stop(env.servers["rs1"])
+    env.lab.spawn(ns, "socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:sleep 60")
+    new = json.load(open(env.lb.config_path))
+    new["services"][2]["real_servers"][0]["health_check"] = {"command": "sleep 60"}
+    env.lb.rewrite_config(new)
+    assert env.lb.ctl("reload")[0] == 0
+    assert t.wait_for(lambda: health_of(env, "web", "203.0.113.11") == "down", 5, 0.05)
+    lags = []
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        lags.append(env.lb.stats()["control_loop_lag_max_ms"])
+    assert "no answer within 150ms" in env.lb.log()
+    assert "'sleep 60' killed after 150ms" in env.lb.log()
+    assert max(lags) < 50, lags
+    assert env.lb.ctl("services")[0] == 0
