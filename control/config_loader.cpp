@@ -366,7 +366,7 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
         r.check_keys(item, "service",
                      {"name", "vip", "protocol", "port", "ports", "scheduler", "forwarding",
                       "persistence", "real_servers", "maglev_table_size", "ftp", "health_check",
-                      "on_failure"});
+                      "on_failure", "quorum", "sorry_server"});
         Service s;
         s.location = location_of(item);
         if (const auto name = item["name"])
@@ -428,6 +428,21 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
                     v, "on_failure",
                     {{"drain", Service::OnFailure::drain}, {"reset", Service::OnFailure::reset}}))
                 s.on_failure = *f;
+        if (const auto v = item["quorum"])
+            if (auto q = r.unsigned_value(v, "quorum", 1, 4096))
+                s.quorum = static_cast<unsigned>(*q);
+        if (const auto v = item["sorry_server"]) {
+            // Read like a one-server list: same keys, same checks (minus health_check).
+            YAML::Node list(YAML::NodeType::Sequence);
+            list.push_back(v);
+            Service sorry;
+            read_real_servers(r, list, sorry);
+            if (!sorry.real_servers.empty()) {
+                s.sorry_server = sorry.real_servers.front();
+                s.sorry_server->health_check.reset();
+                s.sorry_server->location = location_of(v);
+            }
+        }
         if (const auto v = item["real_servers"])
             read_real_servers(r, v, s);
         c.services.push_back(std::move(s));

@@ -114,6 +114,10 @@ struct Service {
     std::optional<bool> ftp;
     std::optional<HealthCheck> health_check;
     enum class OnFailure : std::uint8_t { drain, reset } on_failure = OnFailure::drain;
+    // Fewer than `quorum` real servers up (healthy, weight above 0): the service is down, and
+    // new connections go to the sorry server if there is one.
+    unsigned quorum = 1;
+    std::optional<RealServer> sorry_server;
     std::vector<RealServer> real_servers;
     Location location;
     Location ftp_location;

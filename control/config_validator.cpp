@@ -168,6 +168,11 @@ void validate_services(const Config& c, Diagnostics& out) {
                                                "port, for the FTP control connection"});
         }
         validate_real_servers(c, s, out);
+        if (s.sorry_server) {
+            Service as_list = s;
+            as_list.real_servers = {*s.sorry_server};
+            validate_real_servers(c, as_list, out);
+        }
     }
 }
 

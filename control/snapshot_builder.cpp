@@ -44,6 +44,10 @@ std::uint32_t ms(config::Milliseconds d) {
 
 } // namespace
 
+std::string sorry_key(const std::string& service) {
+    return service + "\x1fsorry";
+}
+
 std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                          const std::vector<PortBinding>& ports,
                                          NeighbourTable& neighbours, IdentityRegistry& registry,
@@ -107,16 +111,15 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         }
         std::vector<MaglevBackend> backends;
         std::uint32_t weight_gcd = 0;
-        for (const auto& crs : cs.real_servers) {
+        // One real-server entry, numbered under `key` (the service's name, or its sorry key).
+        auto enter = [&](const config::RealServer& crs, const std::string& key, bool healthy) {
             const config::Interface* egress = c.egress_for(crs);
             if (!egress)
                 throw std::logic_error("validated configuration has an unreachable server");
             const std::uint16_t rs_id =
-                registry.real_server(cs.name, crs.address, crs.port.value_or(0));
+                registry.real_server(key, crs.address, crs.port.value_or(0));
             if (s->real_servers.size() <= rs_id)
                 s->real_servers.resize(rs_id + 1u);
-            const bool healthy =
-                !down || !down->count(ServerKey{cs.name, crs.address, crs.port.value_or(0)});
             RealServerEntry rs;
             rs.address = rte_cpu_to_be_32(crs.address);
             rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
@@ -126,12 +129,36 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             const std::uint32_t next_hop =
                 egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
             rs.neighbour = neighbours.intern(rte_cpu_to_be_32(next_hop), rs.egress);
-            svc.max_weight = std::max(svc.max_weight, rs.weight);
-            weight_gcd = std::gcd(weight_gcd, rs.weight);
             s->real_servers[rs_id] = rs;
+            return rs_id;
+        };
+        unsigned up = 0;
+        for (const auto& crs : cs.real_servers) {
+            const bool healthy =
+                !down || !down->count(ServerKey{cs.name, crs.address, crs.port.value_or(0)});
+            const std::uint16_t rs_id = enter(crs, cs.name, healthy);
+            const std::uint32_t weight = s->real_servers[rs_id].weight;
+            up += weight > 0;
+            svc.max_weight = std::max(svc.max_weight, weight);
+            weight_gcd = std::gcd(weight_gcd, weight);
             svc.members.push_back(rs_id);
             backends.push_back({(std::uint64_t{crs.address} << 16) | crs.port.value_or(0),
                                 crs.weight, crs.weight > 0 && healthy});
+        }
+        // The sorry server always has its entry (and its MAC kept resolved), used or not.
+        const std::optional<std::uint16_t> sorry =
+            cs.sorry_server ? std::optional(enter(*cs.sorry_server, sorry_key(cs.name), true))
+                            : std::nullopt;
+        if (up < cs.quorum && sorry) {
+            // Below quorum: new connections go to the sorry server alone; the real servers
+            // keep their entries for the connections they still have.
+            const auto& e = s->real_servers[*sorry];
+            svc.members = {*sorry};
+            svc.max_weight = std::max<std::uint32_t>(e.weight, 1);
+            weight_gcd = svc.max_weight;
+            backends = {{(std::uint64_t{cs.sorry_server->address} << 16) |
+                             cs.sorry_server->port.value_or(0),
+                         svc.max_weight, true}};
         }
         svc.weight_gcd = weight_gcd == 0 ? 1 : weight_gcd;
         if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh) {

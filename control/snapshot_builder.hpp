@@ -35,4 +35,7 @@ build_snapshot(const config::Config& config, const std::vector<PortBinding>& por
                const dataplane::Snapshot* previous, std::uint64_t generation,
                const DownSet* down = nullptr);
 
+// The identity-registry key under which a service's sorry server is numbered.
+std::string sorry_key(const std::string& service);
+
 } // namespace lb::control

@@ -36,7 +36,7 @@ class WorkerHarness {
         return send(std::vector<Bytes>{frame}, ingress, now);
     }
     // Publishes a new snapshot built from `yaml`, as a reload will (the old one stays alive).
-    void republish(const std::string& yaml);
+    void republish(const std::string& yaml, const control::DownSet* down = nullptr);
     // Tells the worker the MACs of the real servers and gateway, as their ARP replies would.
     void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
 

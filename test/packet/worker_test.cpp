@@ -622,3 +622,41 @@ TEST_CASE("the node's own traffic goes to the kernel exception path") {
     CHECK_FALSE(out[0].to_kernel);
     CHECK(h.drops(DropReason::to_node) == 0);
 }
+
+TEST_CASE("below quorum, new connections go to the sorry server") {
+    const std::string config = std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    quorum: 2
+    sorry_server: {address: 203.0.113.99, port: 8080}
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+      - {address: 203.0.113.12, port: 8080}
+)";
+    WorkerHarness h(config);
+    const std::uint32_t sorry = ipv4(203, 0, 113, 99);
+    h.resolve(rs1, rs1_mac, 1);
+    h.resolve(rs2, rs2_mac, 1);
+    h.resolve(sorry, rs2_mac, 1);
+    auto destination = [&](std::uint16_t port) {
+        auto out = h.send(ipv4_frame(syn_to_vip(port)));
+        REQUIRE(out.size() == 1);
+        return rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr);
+    };
+    CHECK(destination(1000) == rs1);
+    CHECK(destination(1001) == rs2);
+    const lb::control::DownSet one_down{{"web", rs1, 8080}};
+    h.republish(config, &one_down); // one of two up: below quorum 2
+    for (std::uint16_t p = 2000; p < 2004; ++p)
+        CHECK(destination(p) == sorry);
+    L4 ack = syn_to_vip(1001);
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    auto out = h.send(ipv4_frame(ack)); // established on rs2: continues
+    REQUIRE(out.size() == 1);
+    CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) == rs2);
+    const lb::control::DownSet none;
+    h.republish(config, &none);
+    CHECK(destination(3000) != sorry);
+}
