@@ -100,6 +100,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
         svc.scheduler = scheduler_kind(cs.scheduler);
         svc.port_group = cs.port_group;
+        svc.reset_unknown = cs.on_failure == config::Service::OnFailure::reset;
         if (const std::uint16_t ftp = config::Config::ftp_control_port(cs)) {
             svc.ftp_control_port = rte_cpu_to_be_16(ftp);
             s->has_ftp = true;

@@ -66,6 +66,10 @@ struct alignas(64) Connection : ConnectionSpec {
     // FTP control connections in NAT: the helper's state (FtpStateTable index), set just after
     // the connection is published.
     std::atomic<std::uint32_t> ftp_state{no_ftp_state};
+    // TCP, as the client last showed them (host order): the next sequence number it will send
+    // and the next one it expects. What a reset needs to be accepted by both ends.
+    std::atomic<std::uint32_t> client_next_seq{0};
+    std::atomic<std::uint32_t> client_ack{0};
 
     // Touch only when the millisecond changed: keeps the line clean on the fast path.
     void touch(std::uint32_t now) {

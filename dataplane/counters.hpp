@@ -79,6 +79,7 @@ struct alignas(64) WorkerCounters {
     Counter tx_packets;
     Counter tx_bytes;
     Counter arp_replies;
+    Counter resets_sent; // RSTs for unknown segments of on_failure: reset services
     Counter to_kernel;   // frames handed to the kernel exception path
     Counter from_kernel; // frames the kernel sent out
     Counter icmp_echo_replies;

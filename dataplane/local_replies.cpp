@@ -4,6 +4,7 @@
 
 #include <rte_byteorder.h>
 #include <rte_icmp.h>
+#include <rte_tcp.h>
 
 #include "dataplane/checksum.hpp"
 
@@ -41,6 +42,41 @@ void make_icmp_echo_reply(rte_ether_hdr* eth, rte_ipv4_hdr* ip, std::uint8_t* ic
     ip->time_to_live = 64;
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = our_mac;
+}
+
+void make_tcp_reset(rte_mbuf* m, rte_ether_hdr* eth, rte_ipv4_hdr* ip, std::uint8_t* l4,
+                    const rte_ether_addr& our_mac) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    const std::uint32_t ack = tcp->recv_ack;
+    const std::uint16_t src_port = tcp->src_port;
+    std::uint32_t address = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = address;
+    tcp->src_port = tcp->dst_port;
+    tcp->dst_port = src_port;
+    tcp->sent_seq = ack;
+    tcp->recv_ack = 0;
+    tcp->data_off = 0x50;
+    tcp->tcp_flags = RTE_TCP_RST_FLAG;
+    tcp->rx_win = 0;
+    tcp->tcp_urp = 0;
+    // IPv4 without options, TCP without options or payload.
+    std::memmove(reinterpret_cast<std::uint8_t*>(ip) + sizeof(rte_ipv4_hdr), tcp,
+                 sizeof(rte_tcp_hdr));
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->fragment_offset = 0;
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* moved = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+    moved->cksum = 0;
+    moved->cksum = rte_ipv4_udptcp_cksum(ip, moved);
+    const std::uint32_t frame = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+    if (rte_pktmbuf_pkt_len(m) > frame)
+        rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_pkt_len(m) - frame));
     eth->dst_addr = eth->src_addr;
     eth->src_addr = our_mac;
 }

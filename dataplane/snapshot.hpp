@@ -53,6 +53,9 @@ struct ServiceEntry {
     // NAT FTP helper: the control port (network order) whose connections it watches; 0 = off.
     std::uint16_t ftp_control_port = 0;
     bool port_group = false; // `ports:`: one service, one persistence scope over several ports
+    // on_failure: reset: a TCP segment of no known connection is answered with a RST (the
+    // client of a reset connection learns of it from its next segment).
+    bool reset_unknown = false;
     bool persistent = false;
     std::uint32_t persistence_timeout_ms = 0;
     std::uint32_t persistence_netmask = 0xffffffff; // network order

@@ -195,6 +195,17 @@ void Worker::count_traffic(const Connection& c, std::uint32_t length,
     (server.*bytes).add(length);
 }
 
+void Worker::remember_client_sequence(Connection& c, const ParsedFrame& f) {
+    const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(f.l4);
+    const std::uint32_t payload = f.l4_length - (tcp->data_off >> 4) * 4u;
+    const std::uint32_t next = rte_be_to_cpu_32(tcp->sent_seq) + payload +
+                               ((f.tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
+                               ((f.tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+    c.client_next_seq.store(next, std::memory_order_relaxed);
+    if (f.tcp_flags & RTE_TCP_ACK_FLAG)
+        c.client_ack.store(rte_be_to_cpu_32(tcp->recv_ack), std::memory_order_relaxed);
+}
+
 void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                     std::uint32_t now) {
     const RealServerEntry& rs = snapshot_->real_servers[c.real_server];
@@ -204,8 +215,10 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
         return;
     }
     c.touch(now);
-    if (f.kind == FrameKind::tcp)
+    if (f.kind == FrameKind::tcp) {
         update_tcp_state(c, f.tcp_flags, true);
+        remember_client_sequence(c, f);
+    }
     if (c.flags & conn_nat) {
         if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state &&
             !ftp_.from_client(c, m, f, now)) {
@@ -380,6 +393,13 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
             out.state = syn_ack ? TcpState::syn_received : TcpState::established;
             out.timeout =
                 syn_ack ? snapshot_->timeouts.tcp_syn : snapshot_->timeouts.tcp_established;
+        } else if (svc.reset_unknown && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
+            // A segment of a connection we reset (or never had): tell the client, exactly.
+            counters_.drop(DropReason::no_connection);
+            counters_.resets_sent.add();
+            make_tcp_reset(p.frame, f.eth, f.ip, f.l4, snapshot_->interfaces[ingress].mac);
+            enqueue(ingress, p.frame);
+            return false;
         } else {
             drop(p.frame, DropReason::no_connection);
             return false;

@@ -74,6 +74,8 @@ class Worker {
     // Per-service and per-real-server packets and bytes, one direction.
     void count_traffic(const Connection& c, std::uint32_t length, Counter TrafficCounters::*packets,
                        Counter TrafficCounters::*bytes);
+    // Keeps what a reset of this connection would need (see Connection::client_next_seq).
+    static void remember_client_sequence(Connection& c, const ParsedFrame& f);
     void update_tcp_state(Connection& c, std::uint8_t flags, bool from_client);
     // For a connection the real server opened itself: the client's template's server, or
     // no_real_server when there is no valid template. Never schedules.

@@ -1,5 +1,6 @@
 #include "lb/balancer.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 
 #include "control/config_loader.hpp"
 #include "control/config_validator.hpp"
+#include "control/connection_reset.hpp"
 #include "control/stats_report.hpp"
 #include "control/value_parsers.hpp"
 #include "lb/exception_path.hpp"
@@ -273,8 +275,24 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
 void Balancer::set_down(control::DownSet down) {
     if (down == down_)
         return;
+    control::DownSet newly_down;
+    for (const auto& k : down)
+        if (!down_.count(k))
+            newly_down.insert(k);
     down_ = std::move(down);
     publish(config_);
+    // on_failure: reset ends the established connections of servers that just went down.
+    for (const auto& [service, address, port] : newly_down) {
+        const auto it = std::find_if(config_.services.begin(), config_.services.end(),
+                                     [&](const config::Service& s) { return s.name == service; });
+        if (it == config_.services.end() || it->on_failure != config::Service::OnFailure::reset)
+            continue;
+        if (auto id = registry_.find_real_server(service, address, port)) {
+            const std::size_t n = control::reset_connections_of(context_, pool_, *id);
+            fmt::print(stderr, "lb: health: {} {}:{}: {} connection(s) reset (on_failure: reset)\n",
+                       service, config::format_ipv4(address), port, n);
+        }
+    }
 }
 
 void Balancer::set_health(std::vector<control::HealthStatus> statuses) {

@@ -6,6 +6,7 @@ that accepts and never answers, a script that sleeps) never delay the control lo
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -121,3 +122,32 @@ def test_hanging_checks_do_not_delay_the_control_loop(env):
     assert "'sleep 60' killed after 150ms" in env.lb.log()
     assert max(lags) < 50, lags
     assert env.lb.ctl("services")[0] == 0
+
+
+def test_on_failure_reset_ends_established_connections(env, big_file):
+    """With on_failure: reset, the download from a server that fails its check is reset at
+    once (with drain, the default, it would go on: see test_operations)."""
+    new = json.load(open(env.lb.config_path))
+    web = new["services"][0]
+    web["on_failure"] = "reset"
+    flag = os.path.join(env.lab.tmp, "web-ok")
+    open(flag, "w").close()
+    web["health_check"] = {"type": "exec", "command": f"test -e {flag}", "interval": "200ms",
+                           "timeout": "150ms", "rise": 1, "fall": 1}
+    env.lb.rewrite_config(new)
+    assert env.lb.ctl("reload")[0] == 0
+    for name, (ns, _) in env.net.servers.items():
+        os.symlink(big_file[0], os.path.join(env.lab.tmp, f"www-{name}-8080", "big.bin"))
+    out = os.path.join(env.lab.tmp, "reset.bin")
+    p = subprocess.Popen(["ip", "netns", "exec", env.net.client("c1"), "curl", "-sS",
+                          "--max-time", "120", "--limit-rate", "5M", f"{URL}/big.bin", "-o", out],
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    env.lab.processes.append(p)
+    assert t.wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 1 << 20, 20)
+    started = time.time()
+    os.unlink(flag)  # every web server fails its check now
+    code = p.wait(timeout=60)
+    assert code != 0, "the download was not reset"
+    assert time.time() - started < 10
+    assert "reset" in p.stderr.read().lower()
+    assert "connection(s) reset (on_failure: reset)" in env.lb.log()

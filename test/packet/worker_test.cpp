@@ -660,3 +660,37 @@ TEST_CASE("below quorum, new connections go to the sorry server") {
     h.republish(config, &none);
     CHECK(destination(3000) != sorry);
 }
+
+TEST_CASE("on_failure: reset answers a segment of no known connection with an exact RST") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    on_failure: reset
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+)");
+    L4 ack = syn_to_vip(40000);
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    ack.seq = 5000;
+    ack.ack = 777777;
+    ack.payload = 20;
+    auto out = h.send(ipv4_frame(ack));
+    REQUIRE(out.size() == 1);
+    Bytes& f = out[0].frame;
+    CHECK(out[0].interface == 0);
+    CHECK(rte_be_to_cpu_32(ip_of(f)->src_addr) == vip);
+    CHECK(rte_be_to_cpu_32(ip_of(f)->dst_addr) == client);
+    CHECK(rte_be_to_cpu_16(tcp_of(f)->src_port) == 80);
+    CHECK(rte_be_to_cpu_16(tcp_of(f)->dst_port) == 40000);
+    CHECK(tcp_of(f)->tcp_flags == RTE_TCP_RST_FLAG);
+    CHECK(rte_be_to_cpu_32(tcp_of(f)->sent_seq) == 777777);
+    CHECK(tcp_payload(f).empty());
+    CHECK(rte_ipv4_cksum(ip_of(f)) == 0);
+    CHECK(l4_checksum_ok(f));
+    CHECK(client_mac == eth_of(f)->dst_addr);
+    // A RST is never answered.
+    L4 rst = ack;
+    rst.tcp_flags = RTE_TCP_RST_FLAG;
+    CHECK(h.send(ipv4_frame(rst)).empty());
+}
