@@ -200,15 +200,45 @@ ChangeOutcome Balancer::reload() {
             return out;
         }
     }
+    // Real servers the new file drops from services that say on_failure: reset (in the new
+    // file, or the old one for a removed service) lose their connections at once.
+    std::vector<std::uint16_t> to_reset;
+    for (const auto& old_service : config_.services) {
+        const config::Service* now = nullptr;
+        for (const auto& s : next.services)
+            if (s.name == old_service.name)
+                now = &s;
+        const auto policy = now ? now->on_failure : old_service.on_failure;
+        if (policy != config::Service::OnFailure::reset)
+            continue;
+        for (const auto& rs : old_service.real_servers) {
+            const bool kept =
+                now && std::any_of(now->real_servers.begin(), now->real_servers.end(),
+                                   [&](const config::RealServer& n) {
+                                       return n.address == rs.address && n.port == rs.port;
+                                   });
+            if (!kept)
+                if (auto id = registry_.find_real_server(old_service.name, rs.address,
+                                                         rs.port.value_or(0)))
+                    to_reset.push_back(*id);
+        }
+    }
     try {
         publish(std::move(next));
     } catch (const std::exception& e) {
         out.messages.push_back(fmt::format("{}; the running configuration is unchanged", e.what()));
         return out;
     }
+    std::size_t reset = 0;
+    for (const auto id : to_reset)
+        reset += control::reset_connections_of(context_, pool_, id);
     out.applied = true;
     out.messages.push_back(
         fmt::format("{} reloaded: {} service(s)", config_path_, config_.services.size()));
+    if (!to_reset.empty())
+        out.messages.push_back(fmt::format("{} connection(s) of removed real servers reset "
+                                           "(on_failure: reset)",
+                                           reset));
     return out;
 }
 

@@ -51,9 +51,16 @@ def env(big_file):
                                     "interval": "200ms", "timeout": "150ms", "rise": 1,
                                     "fall": 2}
         scripted["real_servers"][0]["health_check"] = {"command": "true"}
+        echo = t.service(net, "echo", 5353, protocol="udp")
+        echo["health_check"] = {"type": "udp", "send": "ping\\n", "expect_regex": "^rs[12]",
+                                "interval": "200ms", "timeout": "150ms", "rise": 1, "fall": 2}
         scripted["real_servers"][1]["health_check"] = {"command": f"test -e {flag}"}
-        lb = t.Balancer(net, t.base_config(net, [web, ftp_svc, scripted]))
-        yield Env(lab, net, lb, servers, ftp_servers)
+        udp_servers = {name: lab.udp_echo_server(ns, name, 5353)
+                       for name, (ns, _) in net.servers.items()}
+        lb = t.Balancer(net, t.base_config(net, [web, ftp_svc, scripted, echo]))
+        e = Env(lab, net, lb, servers, ftp_servers)
+        e.udp_servers = udp_servers
+        yield e
     finally:
         lab.cleanup()
 
@@ -92,6 +99,13 @@ def test_send_expect_detects_a_stopped_vsftpd(env):
     assert t.wait_for(lambda: health_of(env, "ftp", "203.0.113.12") == "up", 5)
     env.lab.stop(env.ftp_servers["rs2"])  # by PID
     assert t.wait_for(lambda: health_of(env, "ftp", "203.0.113.12") == "down", 5, 0.05)
+
+
+def test_a_udp_check(env):
+    assert t.wait_for(lambda: health_of(env, "echo", "203.0.113.11") == "up", 5)
+    env.lab.stop(env.udp_servers["rs1"])
+    assert t.wait_for(lambda: health_of(env, "echo", "203.0.113.11") == "down", 5, 0.05)
+    assert health_of(env, "echo", "203.0.113.12") == "up"
 
 
 def test_an_exec_check(env):
