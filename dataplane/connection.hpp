@@ -27,6 +27,8 @@ enum ConnectionFlags : std::uint8_t {
     // Not a connection: an FTP passive-mode expectation, keyed (client, VIP, 0, data port),
     // telling which real server a data connection to that port belongs to.
     conn_expectation = 1 << 2,
+    // Its service resets connections on failure: keep the client's sequence numbers.
+    conn_track_sequence = 1 << 3,
 };
 
 constexpr std::uint32_t no_ftp_state = 0xffffffff;

@@ -217,7 +217,8 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
     c.touch(now);
     if (f.kind == FrameKind::tcp) {
         update_tcp_state(c, f.tcp_flags, true);
-        remember_client_sequence(c, f);
+        if (c.flags & conn_track_sequence)
+            remember_client_sequence(c, f);
     }
     if (c.flags & conn_nat) {
         if (c.ftp_state.load(std::memory_order_relaxed) != no_ftp_state &&
@@ -432,7 +433,8 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
     spec.real_server = static_cast<std::uint16_t>(rs);
     spec.ingress = ingress;
     spec.flags = static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
-                                           (template_index != no_template ? conn_has_template : 0));
+                                           (template_index != no_template ? conn_has_template : 0) |
+                                           (svc.reset_unknown ? conn_track_sequence : 0));
     std::memcpy(spec.client_mac, f.eth->src_addr.addr_bytes, 6);
     spec.template_index = template_index;
     out.pending = &p;
