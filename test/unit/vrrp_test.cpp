@@ -1,0 +1,214 @@
+#include <catch2/catch.hpp>
+
+#include "control/vrrp_instance.hpp"
+#include "control/vrrp_packet.hpp"
+
+using namespace lb::control::vrrp;
+using namespace std::chrono_literals;
+
+namespace {
+
+InstanceConfig config(std::uint8_t priority, bool preempt = true) {
+    InstanceConfig c;
+    c.vrid = 51;
+    c.priority = priority;
+    c.advert_interval = 1s;
+    c.preempt = preempt;
+    c.primary_address = 0xc6336402; // 198.51.100.2
+    return c;
+}
+
+Advert from(std::uint8_t priority, std::uint32_t source = 0xc6336403) {
+    return Advert{priority, 1s, source};
+}
+
+} // namespace
+
+TEST_CASE("VRRP timers follow RFC 5798") {
+    Instance i(config(100));
+    // Skew_Time = (256 - 100) * 1 s / 256; Master_Down_Interval = 3 s + skew.
+    CHECK(i.skew_time() == Duration(609375));
+    CHECK(i.master_down_interval() == Duration(3609375));
+}
+
+TEST_CASE("a backup becomes master when the master falls silent") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    auto a = i.start(t0);
+    CHECK(i.state() == State::backup);
+    CHECK(a.became == State::backup);
+    CHECK_FALSE(a.send_advert);
+    CHECK(i.tick(t0 + 3s).became == std::nullopt);
+    // Adverts keep it backup.
+    i.receive(from(150), t0 + 3s);
+    CHECK(i.tick(t0 + 6s).became == std::nullopt);
+    a = i.tick(t0 + 3s + i.master_down_interval());
+    CHECK(a.became == State::master);
+    CHECK(a.send_advert == 100);
+    CHECK(a.send_gratuitous_arp);
+    // As master it advertises every interval.
+    const auto t = t0 + 3s + i.master_down_interval();
+    CHECK(i.tick(t + 999ms).send_advert == std::nullopt);
+    CHECK(i.tick(t + 1s).send_advert == 100);
+    CHECK(*i.next_deadline() == t + 2s);
+}
+
+TEST_CASE("the address owner is master at once") {
+    Instance i(config(255));
+    auto a = i.start(Clock::time_point{});
+    CHECK(i.state() == State::master);
+    CHECK(a.send_advert == 255);
+    CHECK(a.send_gratuitous_arp);
+}
+
+TEST_CASE("a master yields to a higher priority, and on a tie to the higher address") {
+    const Clock::time_point t0{};
+    Instance i(config(255));
+    i.start(t0);
+    CHECK(i.receive(from(200), t0).became == std::nullopt); // lower: ignored
+    Instance j(config(100));
+    j.start(t0);
+    j.tick(t0 + 4s); // master
+    REQUIRE(j.state() == State::master);
+    CHECK(j.receive(from(100, 0xc6336401), t0 + 4s).became == std::nullopt); // lower address
+    auto a = j.receive(from(100, 0xc6336403), t0 + 4s);                      // higher address
+    CHECK(a.became == State::backup);
+    CHECK(j.state() == State::backup);
+    Instance k(config(100));
+    k.start(t0);
+    k.tick(t0 + 4s);
+    CHECK(k.receive(from(101), t0 + 4s).became == State::backup);
+}
+
+TEST_CASE("preemption: a higher-priority backup takes over from a lower master; nopreempt "
+          "does not") {
+    const Clock::time_point t0{};
+    Instance preempt(config(200, true));
+    preempt.start(t0);
+    // The lower master's adverts do not reset the timer: it runs out and preempts.
+    for (int s = 1; s <= 3; ++s)
+        preempt.receive(from(100), t0 + std::chrono::seconds(s));
+    CHECK(preempt.tick(t0 + preempt.master_down_interval()).became == State::master);
+
+    Instance no_preempt(config(200, false));
+    no_preempt.start(t0);
+    for (int s = 1; s <= 10; ++s) {
+        no_preempt.receive(from(100), t0 + std::chrono::seconds(s));
+        CHECK(no_preempt.tick(t0 + std::chrono::seconds(s)).became == std::nullopt);
+    }
+    CHECK(no_preempt.state() == State::backup);
+}
+
+TEST_CASE("preempt_delay holds preemption back after start-up") {
+    const Clock::time_point t0{};
+    auto c = config(200, true);
+    c.preempt_delay = 10s;
+    Instance i(c);
+    i.start(t0);
+    for (int s = 1; s <= 9; ++s)
+        i.receive(from(100), t0 + std::chrono::seconds(s));
+    CHECK(i.tick(t0 + 9s + 3s).became == std::nullopt); // reset by the advert at 9 s
+    CHECK(i.tick(t0 + 9s + i.master_down_interval()).became == State::master);
+}
+
+TEST_CASE("shutdown sends priority 0, and a backup then takes over after its skew time") {
+    const Clock::time_point t0{};
+    Instance master(config(255));
+    master.start(t0);
+    auto a = master.shutdown(t0 + 1s);
+    CHECK(a.send_advert == 0);
+    CHECK(master.state() == State::initialize);
+    Instance backup(config(100));
+    backup.start(t0);
+    backup.receive(from(0), t0 + 1s);
+    CHECK(backup.tick(t0 + 1s + backup.skew_time()).became == State::master);
+}
+
+TEST_CASE("fault: a master gives up with priority 0 and comes back as backup") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    i.start(t0);
+    i.tick(t0 + 4s);
+    REQUIRE(i.state() == State::master);
+    auto a = i.set_fault(true, t0 + 5s, "service web below quorum");
+    CHECK(a.became == State::fault);
+    CHECK(a.send_advert == 0);
+    CHECK(i.tick(t0 + 100s).became == std::nullopt); // no timers in FAULT
+    CHECK(i.set_fault(false, t0 + 100s, "web recovered").became == State::backup);
+}
+
+TEST_CASE("tracking changes the effective priority; the owner's stays 255") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    i.start(t0);
+    i.tick(t0 + 4s);
+    CHECK(i.set_priority(50, t0 + 5s).send_advert == 50);
+    CHECK(i.priority() == 50);
+    Instance owner(config(255));
+    owner.start(t0);
+    owner.set_priority(10, t0);
+    CHECK(owner.priority() == 255);
+}
+
+TEST_CASE("VRRP advertisements: encoded and decoded, v3 and v2 with PASS") {
+    const std::uint32_t src = 0xc6336402;
+    Message m;
+    m.vrid = 51;
+    m.priority = 150;
+    m.interval_centiseconds = 10; // 100 ms
+    m.addresses = {0xc6336464, 0xc6336465};
+    auto bytes = encode(m, src, multicast_group);
+    CHECK(bytes.size() == 16);
+    auto r = decode(bytes.data(), bytes.size(), src, multicast_group, 255, {3, 51, "", 100});
+    REQUIRE(std::holds_alternative<Message>(r));
+    const auto& d = std::get<Message>(r);
+    CHECK(d.priority == 150);
+    CHECK(d.interval_centiseconds == 10);
+    CHECK(d.addresses == m.addresses);
+
+    Message v2 = m;
+    v2.version = 2;
+    v2.interval_centiseconds = 100;
+    v2.password = "secret";
+    bytes = encode(v2, src, multicast_group);
+    CHECK(bytes.size() == 24);
+    r = decode(bytes.data(), bytes.size(), src, multicast_group, 255, {2, 51, "secret", 100});
+    REQUIRE(std::holds_alternative<Message>(r));
+    CHECK(std::get<Message>(r).password == "secret");
+}
+
+TEST_CASE("bad advertisements are discarded with their reason") {
+    const std::uint32_t src = 0xc6336402;
+    Message m;
+    m.vrid = 51;
+    m.addresses = {0xc6336464};
+    const auto good = encode(m, src, multicast_group);
+    auto reason = [&](std::vector<std::uint8_t> b, std::uint8_t ttl = 255,
+                      Expectation e = {3, 51, "", 100}, std::uint32_t from = 0xc6336402) {
+        auto r = decode(b.data(), b.size(), from, multicast_group, ttl, e);
+        REQUIRE(std::holds_alternative<Discard>(r));
+        return std::get<Discard>(r);
+    };
+    CHECK(reason(good, 254) == Discard::bad_ttl);
+    CHECK(reason({good.begin(), good.begin() + 7}) == Discard::truncated);
+    CHECK(reason({good.begin(), good.begin() + 11}) == Discard::truncated);
+    auto flipped = good;
+    flipped[2] ^= 1;
+    CHECK(reason(flipped) == Discard::bad_checksum);
+    CHECK(reason(good, 255, {3, 51, "", 100}, 0xc6336409) == Discard::bad_checksum); // v3 pseudo
+    CHECK(reason(good, 255, {2, 51, "", 100}) == Discard::bad_version);
+    CHECK(reason(good, 255, {3, 52, "", 100}) == Discard::wrong_vrid);
+    Message none = m;
+    none.addresses.clear();
+    CHECK(reason(encode(none, src, multicast_group)) == Discard::bad_address_count);
+    auto bad_type = good;
+    bad_type[0] = 0x32;
+    CHECK(reason(bad_type) == Discard::bad_type);
+    Message v2 = m;
+    v2.version = 2;
+    v2.password = "secret";
+    const auto pass = encode(v2, src, multicast_group);
+    CHECK(reason(pass, 255, {2, 51, "wrong", 100}) == Discard::bad_authentication);
+    CHECK(reason(pass, 255, {2, 51, "", 100}) == Discard::bad_authentication);
+    CHECK(reason(pass, 255, {2, 51, "secret", 200}) == Discard::wrong_interval);
+}
