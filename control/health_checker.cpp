@@ -52,18 +52,43 @@ bool reply_matches(const config::HealthCheck& c, const std::string& reply) {
     return reply.compare(0, c.expect.size(), c.expect) == 0;
 }
 
+// What socket-based checks share: a socket, the deadline timer, and reporting the result
+// exactly once (with its duration), closing the socket.
+template <typename Socket> class SocketAttempt {
+  protected:
+    SocketAttempt(asio::io_context& io, CheckDone done)
+        : socket_(io), timer_(io), done_(std::move(done)), start_(Clock::now()) {}
+
+    void finish(CheckResult r) {
+        if (finished_)
+            return;
+        finished_ = true;
+        timer_.cancel();
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        r.duration = Clock::now() - start_;
+        done_(std::move(r));
+    }
+
+    Socket socket_;
+    asio::steady_timer timer_;
+    CheckDone done_;
+    Clock::time_point start_;
+    bool finished_ = false;
+};
+
 // A TCP conversation: connect, optionally send, read until `enough` says so or EOF; all
 // bounded by one deadline. Shared by tcp, http and send_expect.
-class TcpAttempt : public std::enable_shared_from_this<TcpAttempt> {
+class TcpAttempt : public SocketAttempt<tcp::socket>,
+                   public std::enable_shared_from_this<TcpAttempt> {
   public:
     using Enough = std::function<bool(const std::string&)>;
     using Judge = std::function<CheckResult(const std::string&, bool eof)>;
 
     TcpAttempt(asio::io_context& io, const config::HealthCheck& check, const CheckTarget& target,
                std::string request, Enough enough, Judge judge, CheckDone done)
-        : socket_(io), timer_(io), check_(check), target_(target), request_(std::move(request)),
-          enough_(std::move(enough)), judge_(std::move(judge)), done_(std::move(done)),
-          start_(Clock::now()) {}
+        : SocketAttempt(io, std::move(done)), check_(check), target_(target),
+          request_(std::move(request)), enough_(std::move(enough)), judge_(std::move(judge)) {}
 
     void start() {
         auto self = shared_from_this();
@@ -117,30 +142,14 @@ class TcpAttempt : public std::enable_shared_from_this<TcpAttempt> {
                                 });
     }
 
-    void finish(CheckResult r) {
-        if (finished_)
-            return;
-        finished_ = true;
-        timer_.cancel();
-        boost::system::error_code ignored;
-        socket_.close(ignored);
-        r.duration = Clock::now() - start_;
-        done_(std::move(r));
-    }
-
-    tcp::socket socket_;
-    asio::steady_timer timer_;
     const config::HealthCheck check_;
     const CheckTarget target_;
     const std::string request_;
     Enough enough_;
     Judge judge_;
-    CheckDone done_;
-    Clock::time_point start_;
     std::array<char, 4096> chunk_{};
     std::string reply_;
     bool connected_ = false;
-    bool finished_ = false;
 };
 
 CheckResult judge_http(const config::HealthCheck& c, const std::string& reply, bool) {
@@ -168,12 +177,12 @@ CheckResult judge_http(const config::HealthCheck& c, const std::string& reply, b
     return {true, ""};
 }
 
-class UdpAttempt : public std::enable_shared_from_this<UdpAttempt> {
+class UdpAttempt : public SocketAttempt<udp::socket>,
+                   public std::enable_shared_from_this<UdpAttempt> {
   public:
     UdpAttempt(asio::io_context& io, const config::HealthCheck& check, const CheckTarget& target,
                CheckDone done)
-        : socket_(io), timer_(io), check_(check), target_(target), done_(std::move(done)),
-          start_(Clock::now()) {}
+        : SocketAttempt(io, std::move(done)), check_(check), target_(target) {}
 
     void start() {
         auto self = shared_from_this();
@@ -217,26 +226,10 @@ class UdpAttempt : public std::enable_shared_from_this<UdpAttempt> {
     }
 
   private:
-    void finish(CheckResult r) {
-        if (finished_)
-            return;
-        finished_ = true;
-        timer_.cancel();
-        boost::system::error_code ignored;
-        socket_.close(ignored);
-        r.duration = Clock::now() - start_;
-        done_(std::move(r));
-    }
-
-    udp::socket socket_;
-    asio::steady_timer timer_;
     const config::HealthCheck check_;
     const CheckTarget target_;
-    CheckDone done_;
-    Clock::time_point start_;
     std::string payload_;
     std::array<char, 4096> chunk_{};
-    bool finished_ = false;
 };
 
 // An exec check: /bin/sh -c COMMAND in its own process group, polled every 20 ms, killed with

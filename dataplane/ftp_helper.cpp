@@ -269,16 +269,23 @@ void FtpHelper::client_line(const Connection& c, Segment& seg, std::size_t begin
     open_active(c, endpoint->address, endpoint->port, now);
 }
 
-bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
+FtpState* FtpHelper::session(const Connection& c, rte_mbuf* m, const ParsedFrame& f, Segment& seg) {
     const std::uint32_t index = c.ftp_state.load(std::memory_order_acquire);
     if (index == no_ftp_state)
-        return true;
-    Segment seg;
+        return nullptr;
     if (!seg.init(m, f)) {
         counters_.not_rewritable.add();
-        return true;
+        return nullptr;
     }
-    FtpState& st = ctx_.ftp_states->at(index);
+    return &ctx_.ftp_states->at(index);
+}
+
+bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
+    Segment seg;
+    FtpState* state = session(c, m, f, seg);
+    if (!state)
+        return true;
+    FtpState& st = *state;
     rte_spinlock_lock(&st.lock);
     const std::uint32_t seq = rte_be_to_cpu_32(seg.tcp->sent_seq);
     std::int32_t delta = 0;
@@ -304,15 +311,11 @@ bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
 }
 
 bool FtpHelper::from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now) {
-    const std::uint32_t index = c.ftp_state.load(std::memory_order_acquire);
-    if (index == no_ftp_state)
-        return true;
     Segment seg;
-    if (!seg.init(m, f)) {
-        counters_.not_rewritable.add();
+    FtpState* state = session(c, m, f, seg);
+    if (!state)
         return true;
-    }
-    FtpState& st = ctx_.ftp_states->at(index);
+    FtpState& st = *state;
     rte_spinlock_lock(&st.lock);
     std::int32_t unused = 0;
     const bool forward =

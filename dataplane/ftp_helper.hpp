@@ -39,6 +39,10 @@ class FtpHelper {
   private:
     struct Segment; // the TCP payload being worked on
 
+    // The control connection's helper state with `seg` ready on the frame, or nullptr when
+    // the helper has nothing to do (no state, or a frame it cannot edit).
+    FtpState* session(const Connection& c, rte_mbuf* m, const ParsedFrame& f, Segment& seg);
+
     // Walks the complete lines of the payload, letting `on_line` rewrite them (their total
     // change of length in `delta`); holds back a trailing partial line of interest. False when
     // the whole segment lies beyond a held line and must be dropped.

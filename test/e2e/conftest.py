@@ -35,6 +35,17 @@ def big_file(tmp_path_factory):
     path.unlink()
 
 
+@pytest.fixture(scope="session")
+def ftp_file(tmp_path_factory):
+    """The file the FTP tests list, fetch and upload, and its sha256."""
+    path = tmp_path_factory.mktemp("ftp") / "file.bin"
+    with open(path, "wb") as f:
+        f.write(os.urandom(int(os.environ.get("LB_E2E_FTP_FILE_MB", "50")) << 20))
+    os.chmod(path, 0o644)
+    yield str(path), hashlib.sha256(path.read_bytes()).hexdigest()
+    path.unlink()
+
+
 class Env:
     def __init__(self, lab, net, lb, hugepage_files_before):
         self.lab, self.net, self.lb = lab, net, lb

@@ -2,7 +2,6 @@
 workers feed, so ping and TCP to the node's address reach the kernel through lb, and the node's
 own sockets (health checks) reach the real servers over the data ports."""
 
-import os
 
 import pytest
 

@@ -4,7 +4,6 @@ and with two workers (two queues per port)."""
 import collections
 import hashlib
 import os
-import time
 
 import pytest
 

@@ -5,7 +5,6 @@ checked, each case is counted, lb keeps running, and the session ends cleanly.""
 
 import json
 import os
-import subprocess
 
 import pytest
 

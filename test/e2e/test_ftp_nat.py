@@ -15,17 +15,6 @@ import topology as t
 from netlab import Lab
 
 SESSIONS = int(os.environ.get("LB_E2E_FTP_SESSIONS", "10"))
-FTP_FILE_MB = int(os.environ.get("LB_E2E_FTP_FILE_MB", "50"))
-
-
-@pytest.fixture(scope="module")
-def ftp_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ftpnat") / "file.bin"
-    with open(path, "wb") as f:
-        f.write(os.urandom(FTP_FILE_MB << 20))
-    os.chmod(path, 0o644)
-    yield str(path), hashlib.sha256(path.read_bytes()).hexdigest()
-    path.unlink()
 
 
 class FtpEnv:

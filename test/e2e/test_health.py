@@ -5,7 +5,6 @@ that accepts and never answers, a script that sleeps) never delay the control lo
 
 import json
 import os
-import signal
 import subprocess
 import time
 

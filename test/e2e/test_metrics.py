@@ -4,7 +4,6 @@ sent, and a real Prometheus server scrapes lb successfully."""
 import json
 import os
 import re
-import time
 
 import pytest
 

@@ -3,7 +3,6 @@ that do not exist or lack queues, SIGINT as well as SIGTERM."""
 
 import os
 import signal
-import subprocess
 import time
 
 import topology as t

@@ -14,7 +14,6 @@ import subprocess
 import time
 
 import yaml_emit
-from netlab import Lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LB = os.environ.get("LB_BINARY", os.path.join(ROOT, "build", "lb", "lb"))
