@@ -155,6 +155,32 @@ struct Stats {
     std::string listen; // Prometheus endpoint "ADDRESS:PORT"; empty: none
 };
 
+// One VRRP instance (RFC 5798; v2 for older peers): which node owns its virtual addresses.
+struct VrrpInstance {
+    std::string name;
+    std::string interface;
+    std::uint8_t virtual_router_id = 0;
+    std::uint8_t priority = 100; // 1..254; 255: the address owner
+    Milliseconds advert_int{1000};
+    unsigned version = 3;
+    bool preempt = true;
+    Milliseconds preempt_delay{0};
+    std::string password; // v2 simple-password authentication (keepalived's auth_type PASS)
+    std::vector<std::uint32_t> unicast_peers; // empty: multicast 224.0.0.18
+    std::optional<std::uint32_t> unicast_source;
+    std::vector<std::uint32_t> virtual_addresses;
+    bool use_vmac = true; // 00:00:5e:00:01:<vrid>
+    struct Garp {
+        unsigned repeat = 5;
+        Milliseconds delay{0};
+        Milliseconds refresh{0}; // 0: no periodic refresh
+        unsigned refresh_repeat = 1;
+    } garp;
+    Location location;
+    Location interface_location;
+    Location vrid_location;
+};
+
 struct Admin {
     std::string socket = "/run/lb/lb.sock"; // lbctl's way in; root only
 };
@@ -168,6 +194,7 @@ struct Config {
     Timeouts timeouts;
     Tables tables;
     Stats stats;
+    std::vector<VrrpInstance> vrrp;
 
     const Interface* find_interface(const std::string& name) const;
     // The port whose connections the NAT FTP helper follows for `service`, or 0 when it is off:

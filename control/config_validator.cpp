@@ -176,11 +176,45 @@ void validate_services(const Config& c, Diagnostics& out) {
     }
 }
 
+void validate_vrrp(const Config& c, Diagnostics& out) {
+    std::map<std::string, const VrrpInstance*> names;
+    std::map<std::pair<std::string, int>, const VrrpInstance*> ids;
+    std::map<std::uint32_t, const VrrpInstance*> owners;
+    for (const auto& v : c.vrrp) {
+        if (!v.name.empty() && !names.emplace(v.name, &v).second)
+            out.push_back(
+                {v.location, fmt::format("VRRP instance name '{}' is used twice", v.name)});
+        const Interface* iface = c.find_interface(v.interface);
+        if (!v.interface.empty() && !iface)
+            out.push_back(
+                {v.interface_location, fmt::format("interface '{}' is not defined", v.interface)});
+        if (!ids.emplace(std::pair{v.interface, int{v.virtual_router_id}}, &v).second)
+            out.push_back({v.vrid_location,
+                           fmt::format("virtual_router_id {} is used twice on interface '{}'",
+                                       v.virtual_router_id, v.interface)});
+        for (const auto a : v.virtual_addresses) {
+            if (!owners.emplace(a, &v).second)
+                out.push_back({v.location, fmt::format("virtual address {} belongs to two VRRP "
+                                                       "instances",
+                                                       format_ipv4(a))});
+            if (iface && a == iface->address)
+                out.push_back({v.location, fmt::format("virtual address {} is the node address "
+                                                       "of interface '{}'",
+                                                       format_ipv4(a), iface->name)});
+        }
+        if (v.unicast_source && iface && *v.unicast_source != iface->address)
+            out.push_back(
+                {v.location, fmt::format("unicast_source {} is not the address of interface '{}'",
+                                         format_ipv4(*v.unicast_source), iface->name)});
+    }
+}
+
 } // namespace
 
 void validate_config(const Config& c, Diagnostics& out) {
     validate_interfaces(c, out);
     validate_services(c, out);
+    validate_vrrp(c, out);
 }
 
 } // namespace lb::config

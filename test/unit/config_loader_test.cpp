@@ -377,3 +377,71 @@ TEST_CASE("the metrics and admin endpoints are checked") {
     CHECK(r.config->stats.listen == "127.0.0.1:9100");
     CHECK(r.config->admin.socket == "/run/lb/lb.sock");
 }
+
+TEST_CASE("VRRP instances: parsed with defaults, and every mistake located") {
+    const LoadResult r = load_config_text(header + R"(vrrp:
+  instances:
+    - name: outside
+      interface: ext
+      virtual_router_id: 51
+      priority: 150
+      advert_int: 100ms
+      virtual_addresses: [198.51.100.100, 198.51.100.101]
+    - name: legacy
+      interface: int
+      virtual_router_id: 52
+      version: 2
+      authentication: {type: PASS, password: secret}
+      unicast_peers: [203.0.113.2]
+      unicast_source: 203.0.113.1
+      virtual_addresses: [203.0.113.254]
+      use_vmac: false
+      garp: {repeat: 3, refresh: 60s}
+)");
+    INFO(only_errors(r));
+    REQUIRE(r.config);
+    REQUIRE(r.config->vrrp.size() == 2);
+    const auto& a = r.config->vrrp[0];
+    CHECK(a.advert_int == Milliseconds{100});
+    CHECK(a.version == 3);
+    CHECK(a.use_vmac);
+    CHECK(a.preempt);
+    CHECK(a.garp.repeat == 5);
+    const auto& b = r.config->vrrp[1];
+    CHECK(b.password == "secret");
+    CHECK(b.unicast_peers.size() == 1);
+    CHECK_FALSE(b.use_vmac);
+    CHECK(b.garp.refresh == Milliseconds{60'000});
+
+    auto instance = [&](const std::string& body) {
+        return header + "vrrp:\n  instances:\n    - name: v\n      interface: ext\n" + body;
+    };
+    expect_error(
+        instance("      virtual_router_id: 0\n      virtual_addresses: [198.51.100.100]\n"), 17, 26,
+        "out of range (1..255)");
+    expect_error(instance("      virtual_router_id: 1\n      advert_int: 15ms\n"
+                          "      virtual_addresses: [198.51.100.100]\n"),
+                 18, 19, "VRRPv3 counts in 10 ms steps");
+    expect_error(instance("      virtual_router_id: 1\n      version: 2\n      advert_int: 500ms\n"
+                          "      virtual_addresses: [198.51.100.100]\n"),
+                 19, 19, "VRRPv2 counts whole seconds");
+    expect_error(instance("      virtual_router_id: 1\n      authentication: {type: PASS, "
+                          "password: x}\n      virtual_addresses: [198.51.100.100]\n"),
+                 18, 23, "authentication is VRRPv2 only");
+    expect_error(instance("      virtual_router_id: 1\n      virtual_addresses: [198.51.100.2]\n"),
+                 15, 7, "is the node address of interface 'ext'");
+    expect_error(instance("      virtual_router_id: 1\n      virtual_adresses: [198.51.100.100]\n"
+                          "      virtual_addresses: [198.51.100.100]\n"),
+                 18, 7, "unknown key 'virtual_adresses'");
+    expect_error(header + R"(vrrp:
+  instances:
+    - {name: a, interface: ext, virtual_router_id: 7, virtual_addresses: [198.51.100.100]}
+    - {name: b, interface: ext, virtual_router_id: 7, virtual_addresses: [198.51.100.101]}
+)",
+                 16, 52, "virtual_router_id 7 is used twice on interface 'ext'");
+    expect_error(header + R"(vrrp:
+  instances:
+    - {name: a, interface: dmz, virtual_router_id: 7, virtual_addresses: [198.51.100.100]}
+)",
+                 15, 28, "interface 'dmz' is not defined");
+}
