@@ -78,3 +78,17 @@ def test_missing_file_and_usage_errors():
 def test_version():
     r = run_lb("--version")
     assert r.returncode == 0 and r.stdout.startswith("lb ")
+
+
+def test_vrrp_is_checked_but_not_run_yet(tmp_path):
+    path = tmp_path / "vrrp.yaml"
+    path.write_text("node: {name: a}\n"
+                    "interfaces:\n"
+                    "  - {name: ext, device: net_null0, address: 198.51.100.2/24}\n"
+                    "vrrp:\n"
+                    "  instances:\n"
+                    "    - {name: v, interface: ext, virtual_router_id: 9,\n"
+                    "       virtual_addresses: [198.51.100.100]}\n")
+    assert run_lb("--config", str(path), "--check").returncode == 0
+    r = run_lb("--config", str(path))
+    assert r.returncode == 1 and "does not run VRRP yet" in r.stderr
