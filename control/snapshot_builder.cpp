@@ -60,7 +60,6 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         throw std::logic_error("one port binding per interface is needed");
     auto s = std::make_unique<Snapshot>();
     s->generation = generation;
-    s->interface_of_port.fill(no_interface);
     for (std::size_t i = 0; i < c.interfaces.size(); ++i) {
         const auto& ci = c.interfaces[i];
         InterfaceEntry e;
@@ -70,7 +69,6 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         e.address = rte_cpu_to_be_32(ci.address);
         e.netmask = rte_cpu_to_be_32(ci.netmask());
         s->interfaces.push_back(e);
-        s->interface_of_port[e.port_id] = static_cast<std::uint8_t>(i);
         if (ci.gateway)
             neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));
     }
@@ -79,7 +77,6 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
     if (previous) {
         s->services = previous->services;
         for (auto& svc : s->services) {
-            svc.active = false;
             svc.members.clear();
             svc.maglev.clear();
         }

@@ -29,7 +29,6 @@ struct DataplaneContext {
     // the interface index.
     rte_ring* control_tx = nullptr;
     Clock clock;
-    unsigned workers = 1;
     bool idle_backoff = true;
     std::atomic<bool> stop{false};
 };

@@ -9,17 +9,23 @@ namespace lb::dataplane::ftp {
 
 namespace {
 
-bool starts_with_word(std::string_view line, std::string_view word) {
-    if (line.size() < word.size())
+// `text` (case ignored) equals the first text.size() characters of `word` (upper case).
+bool matches_prefix_of(std::string_view text, std::string_view word) {
+    if (text.size() > word.size())
         return false;
-    for (std::size_t i = 0; i < word.size(); ++i) {
-        char c = line[i];
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
         if (c >= 'a' && c <= 'z')
             c = static_cast<char>(c - 'a' + 'A');
         if (c != word[i])
             return false;
     }
-    return line.size() == word.size() || line[word.size()] == ' ';
+    return true;
+}
+
+bool starts_with_word(std::string_view line, std::string_view word) {
+    return line.size() >= word.size() && matches_prefix_of(line.substr(0, word.size()), word) &&
+           (line.size() == word.size() || line[word.size()] == ' ');
 }
 
 bool is_digit(char c) {
@@ -108,18 +114,9 @@ bool may_become_interesting(std::string_view prefix, bool from_server) {
     static constexpr std::string_view server_words[] = {"227 ", "229 "};
     static constexpr std::string_view client_words[] = {"PORT ", "EPRT "};
     for (std::string_view word : from_server ? std::span<const std::string_view>(server_words)
-                                             : std::span<const std::string_view>(client_words)) {
-        const std::size_t n = std::min(prefix.size(), word.size());
-        bool same = true;
-        for (std::size_t i = 0; i < n && same; ++i) {
-            char c = prefix[i];
-            if (c >= 'a' && c <= 'z')
-                c = static_cast<char>(c - 'a' + 'A');
-            same = c == word[i];
-        }
-        if (same)
+                                             : std::span<const std::string_view>(client_words))
+        if (matches_prefix_of(prefix.substr(0, std::min(prefix.size(), word.size())), word))
             return true;
-    }
     return false;
 }
 

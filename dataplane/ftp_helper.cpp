@@ -15,6 +15,18 @@ namespace {
 
 constexpr std::uint32_t expectation_timeout_ms = 60'000;
 
+// Holds a session's lock for a scope.
+class SessionLock {
+  public:
+    explicit SessionLock(FtpState& s) : lock_(s.lock) { rte_spinlock_lock(&lock_); }
+    ~SessionLock() { rte_spinlock_unlock(&lock_); }
+    SessionLock(const SessionLock&) = delete;
+    SessionLock& operator=(const SessionLock&) = delete;
+
+  private:
+    rte_spinlock_t& lock_;
+};
+
 } // namespace
 
 // The TCP payload of one frame, editable in place: lengths and checksums are fixed in finish().
@@ -285,23 +297,21 @@ bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
     FtpState* state = session(c, m, f, seg);
     if (!state)
         return true;
-    FtpState& st = *state;
-    rte_spinlock_lock(&st.lock);
     const std::uint32_t seq = rte_be_to_cpu_32(seg.tcp->sent_seq);
-    std::int32_t delta = 0;
-    const bool forward =
-        walk_lines(st, ftp_from_server, seg, delta, [&](std::size_t begin, std::size_t end) {
-            std::int32_t d = 0;
-            server_line(c, seg, begin, end, now, d);
-            return d;
-        });
-    if (!forward) {
-        rte_spinlock_unlock(&st.lock);
-        return false;
+    std::uint32_t mapped = seq;
+    {
+        SessionLock lock(*state);
+        std::int32_t delta = 0;
+        if (!walk_lines(*state, ftp_from_server, seg, delta,
+                        [&](std::size_t begin, std::size_t end) {
+                            std::int32_t d = 0;
+                            server_line(c, seg, begin, end, now, d);
+                            return d;
+                        }))
+            return false;
+        state->server_stream.record(seq, delta);
+        mapped = state->server_stream.map_seq(seq);
     }
-    st.server_stream.record(seq, delta);
-    const std::uint32_t mapped = st.server_stream.map_seq(seq);
-    rte_spinlock_unlock(&st.lock);
     if (mapped != seq) {
         seg.tcp->sent_seq = rte_cpu_to_be_32(mapped);
         seg.changed = true;
@@ -315,20 +325,18 @@ bool FtpHelper::from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
     FtpState* state = session(c, m, f, seg);
     if (!state)
         return true;
-    FtpState& st = *state;
-    rte_spinlock_lock(&st.lock);
-    std::int32_t unused = 0;
-    const bool forward =
-        walk_lines(st, ftp_from_client, seg, unused, [&](std::size_t begin, std::size_t end) {
-            client_line(c, seg, begin, end, now);
-            return std::int32_t{0};
-        });
-    if (!forward) {
-        rte_spinlock_unlock(&st.lock);
-        return false;
+    SeqAdjust shift;
+    {
+        SessionLock lock(*state);
+        std::int32_t unused = 0;
+        if (!walk_lines(*state, ftp_from_client, seg, unused,
+                        [&](std::size_t begin, std::size_t end) {
+                            client_line(c, seg, begin, end, now);
+                            return std::int32_t{0};
+                        }))
+            return false;
+        shift = state->server_stream;
     }
-    const SeqAdjust shift = st.server_stream;
-    rte_spinlock_unlock(&st.lock);
     if (!shift.active) {
         seg.finish();
         return true;

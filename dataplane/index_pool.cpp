@@ -49,13 +49,6 @@ void IndexPool::retire(std::uint32_t index, const std::int32_t* positions,
     rte_spinlock_unlock(&lock_);
 }
 
-std::size_t IndexPool::pending() const {
-    rte_spinlock_lock(&lock_);
-    const std::size_t n = pending_.size();
-    rte_spinlock_unlock(&lock_);
-    return n;
-}
-
 std::size_t IndexPool::reclaim(const std::function<void(std::int32_t)>& free_position) {
     std::size_t freed = 0;
     rte_spinlock_lock(&lock_);

@@ -37,7 +37,6 @@ class IndexPool {
                 std::uint8_t position_count = 0);
     // Frees what every reader has moved past; returns how many indices were freed.
     std::size_t reclaim(const std::function<void(std::int32_t)>& free_position = {});
-    std::size_t pending() const;
 
   private:
     struct Retired {

@@ -29,7 +29,6 @@ class ServiceIndex {
         }
     }
     bool is_vip(std::uint32_t address) const { return find(address, 0, 0) >= 0; }
-    std::size_t size() const { return pending_.size(); }
 
   private:
     struct Slot {

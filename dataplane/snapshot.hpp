@@ -15,7 +15,6 @@
 namespace lb::dataplane {
 
 constexpr std::size_t max_interfaces = 8;
-constexpr std::uint8_t no_interface = 0xff;
 
 enum class SchedulerKind : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
 enum class ForwardingKind : std::uint8_t { nat, dr };
@@ -61,8 +60,6 @@ struct ServiceEntry {
     std::uint32_t persistence_netmask = 0xffffffff; // network order
     // Its configured real servers (numbers into Snapshot::real_servers), in file order.
     std::vector<std::uint16_t> members;
-    // False once a reload removed the service: no new connection, established ones drain.
-    bool active = true;
     std::uint32_t max_weight = 0;
     std::uint32_t weight_gcd = 1;
     // Maglev lookup table (mh and sh): slot → real-server number, maglev_no_backend when no
@@ -81,9 +78,8 @@ struct TimeoutsMs {
 struct Snapshot {
     std::uint64_t generation = 0;
     std::vector<InterfaceEntry> interfaces;
-    std::array<std::uint8_t, RTE_MAX_ETHPORTS> interface_of_port{}; // port id → index
     // Indexed by the stable numbers of control/identity_registry.hpp: entries of services and
-    // servers removed by a reload stay (inactive, removed) for their draining connections.
+    // servers removed by a reload stay (no members, marked removed) for their draining connections.
     std::vector<ServiceEntry> services;
     std::vector<RealServerEntry> real_servers;
     ServiceIndex service_index; // (vip, protocol, port) → service; also knows every VIP

@@ -109,7 +109,6 @@ Balancer::Balancer(config::Config config, std::string config_path)
     context_.load = &load_;
     context_.rcu = rcu_.get();
     context_.control_tx = control_tx_;
-    context_.workers = workers;
     context_.idle_backoff = config_.dpdk.idle_backoff;
     for (unsigned i = 0; i < workers; ++i) {
         counters_.push_back(std::make_unique<WorkerCounters>());
