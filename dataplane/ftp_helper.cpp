@@ -281,6 +281,12 @@ void FtpHelper::client_line(const Connection& c, Segment& seg, std::size_t begin
     open_active(c, endpoint->address, endpoint->port, now);
 }
 
+void FtpHelper::restart(std::uint32_t index) {
+    FtpState& st = ctx_.ftp_states->at(index);
+    SessionLock lock(st);
+    st.reset();
+}
+
 FtpState* FtpHelper::session(const Connection& c, rte_mbuf* m, const ParsedFrame& f, Segment& seg) {
     const std::uint32_t index = c.ftp_state.load(std::memory_order_acquire);
     if (index == no_ftp_state)

@@ -32,6 +32,10 @@ class FtpHelper {
     bool from_client(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
     bool from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, std::uint32_t now);
 
+    // The control connection's port was reused for a new TCP session: forget the old one's
+    // sequence shift and line state.
+    void restart(std::uint32_t ftp_state);
+
     // A line held back this many times in a row is let go unmodified (a sender that never
     // retransmits it whole must not stall the session).
     static constexpr std::uint8_t max_holds = 4;

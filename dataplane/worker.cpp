@@ -152,9 +152,14 @@ void Worker::update_tcp_state(Connection& c, std::uint8_t flags, bool from_clien
             after = TcpState::fin_wait;
     } else if (from_client) {
         if ((flags & RTE_TCP_SYN_FLAG) && !(flags & RTE_TCP_ACK_FLAG)) {
-            // A new SYN on a closing connection: the client reuses the port; same server.
-            if (before == TcpState::fin_wait || before == TcpState::close)
+            // A new SYN on a closing connection: the client reuses the port; same server, but
+            // a new TCP session: what the FTP helper knew of the old one no longer applies.
+            if (before == TcpState::fin_wait || before == TcpState::close) {
                 after = TcpState::syn_sent;
+                if (const auto ftp = c.ftp_state.load(std::memory_order_relaxed);
+                    ftp != no_ftp_state)
+                    ftp_.restart(ftp);
+            }
         } else if ((flags & RTE_TCP_ACK_FLAG) &&
                    (before == TcpState::syn_sent || before == TcpState::syn_received)) {
             after = TcpState::established;

@@ -270,3 +270,21 @@ TEST_CASE("a line its sender never sends whole is let go unmodified after a few 
     CHECK(tcp_payload(s.server_says(1000 + part.size(), " Mode (203,0,113,11,39,16).\r\n")) ==
           " Mode (203,0,113,11,39,16).\r\n");
 }
+
+TEST_CASE("a control connection's port reused for a new session starts with a clean helper") {
+    FtpSession s;
+    const std::string reply = "227 Entering Passive Mode (203,0,113,11,39,16).\r\n";
+    s.server_says(1000, reply); // the old session is now shifted by 2
+    // A line held back in the old session as well.
+    CHECK(tcp_payload(s.server_says(1000 + reply.size(), "227 Entering")).empty());
+    // The client closes; later it opens a new session from the same port.
+    REQUIRE(s.send(ipv4_frame(FtpSession::from_client(5, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG)))
+                .size() == 1);
+    REQUIRE(s.send(ipv4_frame(FtpSession::from_client(90000, RTE_TCP_SYN_FLAG))).size() == 1);
+    // The new session's numbers pass untouched, and nothing of it is held back or dropped.
+    Bytes banner = s.server_says(5000, "220 welcome\r\n");
+    CHECK(rte_be_to_cpu_32(tcp_of(banner)->sent_seq) == 5000);
+    CHECK(tcp_payload(banner) == "220 welcome\r\n");
+    Bytes later = s.server_says(5000 + 13, "230 ok\r\n");
+    CHECK(rte_be_to_cpu_32(tcp_of(later)->sent_seq) == 5013);
+}
