@@ -80,10 +80,11 @@ std::size_t reset_connections_of(DataplaneContext& ctx, rte_mempool* pool,
                          (c.flags & conn_nat) ? c.rs_port : c.key.dst_port,
                          c.client_next_seq.load(std::memory_order_relaxed));
         }
+        if (!table.remove(i))
+            continue;
         ctx.load->add(c.real_server, -1);
         if (c.template_index != no_template)
             ctx.templates->detach(c.template_index);
-        table.remove(i);
         ++count;
     }
     return count;

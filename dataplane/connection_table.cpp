@@ -117,16 +117,17 @@ InsertResult ConnectionTable::insert_reserved(std::uint32_t index, const Connect
     return InsertResult::inserted;
 }
 
-void ConnectionTable::remove(std::uint32_t index) {
+bool ConnectionTable::remove(std::uint32_t index) {
     Connection& c = entries_[index];
     // Idempotent: the collector and a worker replacing an FTP announcement may race here.
     if (c.live.exchange(0, std::memory_order_acq_rel) == 0)
-        return;
+        return false;
     flows_.remove(c.key, index, 0);
     if (c.flags & conn_nat)
         flows_.remove(c.reply_key(), index, 1);
     indices_.retire(index);
     live_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
 }
 
 std::uint32_t ConnectionTable::collect(std::uint32_t cursor, std::uint32_t budget,
@@ -140,8 +141,8 @@ std::uint32_t ConnectionTable::collect(std::uint32_t cursor, std::uint32_t budge
         if (c.live.load(std::memory_order_acquire) &&
             expired(now, c.last_seen_ms.load(std::memory_order_relaxed),
                     c.timeout_ms.load(std::memory_order_relaxed))) {
-            on_expire(c);
-            remove(cursor);
+            if (remove(cursor)) // unless someone else just did
+                on_expire(c);
         }
         ++cursor;
     }

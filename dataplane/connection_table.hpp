@@ -66,8 +66,9 @@ class ConnectionTable {
                         std::uint32_t timeout, std::uint32_t* index_out = nullptr);
 
     // Removes the connection's keys and retires the entry (after the RCU grace period). Any
-    // thread; removing an entry that is already gone does nothing.
-    void remove(std::uint32_t index);
+    // thread; true for the one caller that removed it, false if it was already gone. The
+    // entry's fields stay readable until the grace period ends.
+    bool remove(std::uint32_t index);
     std::size_t reclaim() { return indices_.reclaim(); }
     std::size_t size() const { return live_.load(std::memory_order_relaxed); }
 

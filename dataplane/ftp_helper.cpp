@@ -214,7 +214,21 @@ void FtpHelper::open_active(const Connection& c, std::uint32_t address, std::uin
     d.flags = conn_nat;
     std::memcpy(d.client_mac, c.client_mac, 6);
     const TimeoutsMs& t = ctx_.snapshot.load(std::memory_order_acquire)->timeouts;
-    const InsertResult r = ctx_.connections->insert(d, TcpState::syn_sent, now, t.tcp_syn);
+    InsertResult r = ctx_.connections->insert(d, TcpState::syn_sent, now, t.tcp_syn);
+    if (r == InsertResult::already_exists) {
+        // The client reuses a data port it had used before, maybe with another real server
+        // (a session on another server, still in the table while it closes): the new PORT wins.
+        if (auto hit = ctx_.connections->lookup(d.key)) {
+            Connection& old = ctx_.connections->at(hit->index);
+            if (old.rs_address == d.rs_address && old.rs_port == d.rs_port) {
+                old.touch(now);
+                return;
+            }
+            if (ctx_.connections->remove(hit->index))
+                ctx_.load->add(old.real_server, -1);
+            r = ctx_.connections->insert(d, TcpState::syn_sent, now, t.tcp_syn);
+        }
+    }
     if (r == InsertResult::inserted) {
         ctx_.load->add(d.real_server, 1);
         counters_.active_connections.add();

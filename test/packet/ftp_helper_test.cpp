@@ -288,3 +288,34 @@ TEST_CASE("a control connection's port reused for a new session starts with a cl
     Bytes later = s.server_says(5000 + 13, "230 ok\r\n");
     CHECK(rte_be_to_cpu_32(tcp_of(later)->sent_seq) == 5013);
 }
+
+TEST_CASE("an active data port reused with another real server goes to the newest session") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: ftp
+    vip: 198.51.100.100
+    port: 21
+    scheduler: rr
+    real_servers:
+      - {address: 203.0.113.11}
+      - {address: 203.0.113.12}
+)");
+    const std::uint32_t rs2 = ipv4(203, 0, 113, 12);
+    h.resolve(rs, rs1_mac, 1);
+    h.resolve(rs2, rs2_mac, 1);
+    for (std::uint16_t sport : {40000, 40001}) { // rr: rs1, then rs2
+        L4 syn = FtpSession::from_client(0, RTE_TCP_SYN_FLAG);
+        syn.sport = sport;
+        REQUIRE(h.send(ipv4_frame(syn)).size() == 1);
+        L4 port = FtpSession::from_client(1, 0x18, "PORT 198,51,100,10,156,64\r\n", 1);
+        port.sport = sport;
+        REQUIRE(h.send(ipv4_frame(port)).size() == 1);
+    }
+    L4 syn = FtpSession::from_server(5000, "", RTE_TCP_SYN_FLAG);
+    syn.src = rs2;
+    syn.src_mac = rs2_mac;
+    syn.sport = 20;
+    syn.dport = 40000; // 156 * 256 + 64
+    auto out = h.send(ipv4_frame(syn), 1);
+    REQUIRE(out.size() == 1);
+    CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->src_addr) == vip);
+}
