@@ -484,10 +484,131 @@ void read_tables(Reader& r, const YAML::Node& n, Config& c) {
             c.tables.ftp_sessions = static_cast<std::uint32_t>(*x);
 }
 
+// track: [{service|interface|script: NAME, weight: W}]
+void read_vrrp_track(Reader& r, const YAML::Node& n, VrrpInstance& v) {
+    if (!n.IsSequence()) {
+        r.error(n, "track must be a list of {service|interface|script: NAME, weight: W}");
+        return;
+    }
+    using Kind = VrrpInstance::Track::Kind;
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a tracked object"))
+            continue;
+        r.check_keys(item, "track", {"service", "interface", "script", "weight"});
+        VrrpInstance::Track t;
+        t.location = location_of(item);
+        int kinds = 0;
+        for (const auto& [key, kind] :
+             {std::pair{"service", Kind::service}, std::pair{"interface", Kind::interface},
+              std::pair{"script", Kind::script}})
+            if (const auto x = item[key]) {
+                ++kinds;
+                t.kind = kind;
+                t.name = r.scalar(x, key).value_or("");
+            }
+        if (kinds != 1) {
+            r.error(item, "a tracked object names exactly one of 'service', 'interface' and "
+                          "'script'");
+            continue;
+        }
+        if (const auto w = item["weight"]) {
+            // -254..254: a signed value, parsed through the unsigned reader on its magnitude.
+            const std::string text = r.scalar(w, "weight").value_or("0");
+            try {
+                std::size_t used = 0;
+                const int value = std::stoi(text, &used);
+                if (used != text.size() || value < -254 || value > 254)
+                    throw std::out_of_range(text);
+                t.weight = value;
+            } catch (const std::exception&) {
+                r.error(w, "weight: a whole number -254..254 (0: FAULT while failing; negative: "
+                           "lowers the priority while failing; positive: raises it while up)");
+            }
+        }
+        v.track.push_back(std::move(t));
+    }
+}
+
+// A tracking script checks every second and changes state on one result.
+const HealthCheck& script_defaults() {
+    static const HealthCheck defaults = [] {
+        HealthCheck h;
+        h.type = HealthCheck::Type::exec;
+        h.interval = Milliseconds{1000};
+        h.rise = 1;
+        h.fall = 1;
+        return h;
+    }();
+    return defaults;
+}
+
+// g++ 12 warns, wrongly, that the initializer list of HealthCheck::expect_status may be used
+// uninitialised when a HealthCheck is built inside this function (a known false positive of its
+// -Wmaybe-uninitialized with initializer lists).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+void read_vrrp_scripts(Reader& r, const YAML::Node& n, Config& c) {
+    if (!n.IsSequence()) {
+        r.error(n, "vrrp.scripts must be a list");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a VRRP tracking script"))
+            continue;
+        VrrpScript s;
+        s.location = location_of(item);
+        s.name = r.required_string(item, "name", "VRRP tracking script").value_or("");
+        // The remaining keys are an exec check's.
+        YAML::Node check(YAML::NodeType::Map);
+        for (const auto& kv : item) {
+            const auto key = kv.first.as<std::string>();
+            if (key != "name")
+                check[key] = kv.second;
+        }
+        s.check = read_health_check(r, check, script_defaults());
+        s.check.location = s.location;
+        if (s.check.type != HealthCheck::Type::exec || s.check.command.empty())
+            r.error(item, "a VRRP tracking script needs 'command' (run with /bin/sh -c; exit 0 is "
+                          "success)");
+        c.vrrp.scripts.push_back(std::move(s));
+    }
+}
+
+#pragma GCC diagnostic pop
+
+void read_vrrp_sync_groups(Reader& r, const YAML::Node& n, Config& c) {
+    if (!n.IsSequence()) {
+        r.error(n, "vrrp.sync_groups must be a list");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a VRRP sync group"))
+            continue;
+        r.check_keys(item, "sync group", {"name", "instances"});
+        VrrpSyncGroup g;
+        g.location = location_of(item);
+        g.name = r.required_string(item, "name", "sync group").value_or("");
+        const auto list = item["instances"];
+        if (!list || !list.IsSequence() || list.size() < 2) {
+            r.error(list ? list : item, "a sync group needs 'instances': a list of two or more");
+            continue;
+        }
+        for (const auto& x : list)
+            g.instances.push_back(r.scalar(x, "instances").value_or(""));
+        c.vrrp.sync_groups.push_back(std::move(g));
+    }
+}
+
 void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "vrrp"))
         return;
-    r.check_keys(n, "vrrp", {"instances"});
+    r.check_keys(n, "vrrp", {"instances", "scripts", "sync_groups", "notify_fifo"});
+    if (const auto f = n["notify_fifo"])
+        c.vrrp.notify_fifo = r.scalar(f, "notify_fifo").value_or("");
+    if (const auto scripts = n["scripts"])
+        read_vrrp_scripts(r, scripts, c);
+    if (const auto groups = n["sync_groups"])
+        read_vrrp_sync_groups(r, groups, c);
     const auto list = n["instances"];
     if (!list)
         return;
@@ -501,7 +622,8 @@ void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
         r.check_keys(item, "VRRP instance",
                      {"name", "interface", "virtual_router_id", "priority", "advert_int", "version",
                       "preempt", "preempt_delay", "authentication", "unicast_peers",
-                      "unicast_source", "virtual_addresses", "use_vmac", "garp"});
+                      "unicast_source", "virtual_addresses", "use_vmac", "garp", "track",
+                      "notify"});
         VrrpInstance v;
         v.location = location_of(item);
         v.name = r.required_string(item, "name", "VRRP instance").value_or("");
@@ -590,7 +712,22 @@ void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
                         v.garp.refresh = *d;
             }
         }
-        c.vrrp.push_back(std::move(v));
+        if (const auto t = item["track"])
+            read_vrrp_track(r, t, v);
+        if (const auto x = item["notify"]) {
+            if (r.expect_map(x, "notify")) {
+                r.check_keys(x, "notify", {"master", "backup", "fault", "stop"});
+                auto command = [&](const char* key, std::string& into) {
+                    if (const auto cmd = x[key])
+                        into = r.scalar(cmd, key).value_or("");
+                };
+                command("master", v.notify.master);
+                command("backup", v.notify.backup);
+                command("fault", v.notify.fault);
+                command("stop", v.notify.stop);
+            }
+        }
+        c.vrrp.instances.push_back(std::move(v));
     }
 }
 

@@ -176,9 +176,47 @@ struct VrrpInstance {
         Milliseconds refresh{0}; // 0: no periodic refresh
         unsigned refresh_repeat = 1;
     } garp;
+    // Tracking: what lowers the priority (weight < 0 while failing, > 0 added while healthy) or,
+    // with weight 0, puts the instance in FAULT.
+    struct Track {
+        enum class Kind : std::uint8_t { service, interface, script } kind = Kind::service;
+        std::string name;
+        int weight = 0;
+        Location location;
+    };
+    std::vector<Track> track;
+    // Hook commands (/bin/sh -c) run on entering each state, one at a time in order, with
+    // arguments INSTANCE NAME STATE PRIORITY as keepalived's notify scripts get.
+    struct Notify {
+        std::string master, backup, fault, stop;
+    } notify;
     Location location;
     Location interface_location;
     Location vrid_location;
+};
+
+// A tracking script: an exec check shared by the instances that track it.
+struct VrrpScript {
+    std::string name;
+    HealthCheck check; // type exec: command, interval, timeout, rise, fall
+    Location location;
+};
+
+// Instances that change state together (an outside VIP and the inside gateway of NAT).
+struct VrrpSyncGroup {
+    std::string name;
+    std::vector<std::string> instances;
+    Location location;
+};
+
+struct Vrrp {
+    std::vector<VrrpInstance> instances;
+    std::vector<VrrpScript> scripts;
+    std::vector<VrrpSyncGroup> sync_groups;
+    // Every transition as a line "INSTANCE NAME STATE PRIORITY", in order, to this FIFO
+    // (created if missing).
+    std::string notify_fifo;
+    bool empty() const { return instances.empty(); }
 };
 
 struct Admin {
@@ -194,7 +232,7 @@ struct Config {
     Timeouts timeouts;
     Tables tables;
     Stats stats;
-    std::vector<VrrpInstance> vrrp;
+    Vrrp vrrp;
 
     const Interface* find_interface(const std::string& name) const;
     // The port whose connections the NAT FTP helper follows for `service`, or 0 when it is off:

@@ -255,17 +255,25 @@ class ExecAttempt : public std::enable_shared_from_this<ExecAttempt> {
         std::vector<std::string> env_strings = {"LB_REAL_SERVER=" + address,
                                                 "LB_REAL_SERVER_PORT=" + port,
                                                 "LB_CHECK=" + target_.label};
+        env_strings.insert(env_strings.end(), target_.environment.begin(),
+                           target_.environment.end());
         std::vector<char*> envp;
         for (char** e = environ; *e; ++e)
             envp.push_back(*e);
         for (auto& s : env_strings)
             envp.push_back(s.data());
         envp.push_back(nullptr);
+        // Arguments reach the command as "$@": sh -c 'COMMAND "$@"' sh ARG...
         std::string command = check_.command;
-        char sh[] = "/bin/sh";
-        char dash_c[] = "-c";
-        char* argv[] = {sh, dash_c, command.data(), nullptr};
-        const int rc = posix_spawn(&pid_, "/bin/sh", &files, &attributes, argv, envp.data());
+        if (!target_.arguments.empty())
+            command += " \"$@\"";
+        std::vector<std::string> words = {"/bin/sh", "-c", command, "sh"};
+        words.insert(words.end(), target_.arguments.begin(), target_.arguments.end());
+        std::vector<char*> argv;
+        for (auto& w : words)
+            argv.push_back(w.data());
+        argv.push_back(nullptr);
+        const int rc = posix_spawn(&pid_, "/bin/sh", &files, &attributes, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&files);
         posix_spawnattr_destroy(&attributes);
         if (rc != 0) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -25,6 +26,10 @@ struct CheckTarget {
     std::uint32_t address = 0; // host order
     std::uint16_t port = 0;
     std::string label; // "service ADDRESS:PORT", for exec's environment
+    // exec only: more NAME=VALUE environment, and positional arguments ($1, $2, ...) for the
+    // command (VRRP tracking scripts and notify hooks).
+    std::vector<std::string> environment;
+    std::vector<std::string> arguments;
 };
 
 using CheckDone = std::function<void(CheckResult)>;

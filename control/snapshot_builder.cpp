@@ -172,6 +172,26 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                      rte_cpu_to_be_16(static_cast<std::uint16_t>(port)), id);
         s->services[id] = std::move(svc);
     }
+    // VRRP: which instance owns which address (instances are numbered in file order; the
+    // vrrp section only changes on restart).
+    if (c.vrrp.instances.size() > max_vrrp_instances)
+        throw std::runtime_error(
+            fmt::format("at most {} VRRP instances are supported", max_vrrp_instances));
+    for (std::size_t i = 0; i < c.vrrp.instances.size(); ++i) {
+        const auto& v = c.vrrp.instances[i];
+        const config::Interface* iface = c.find_interface(v.interface);
+        VrrpInstanceEntry e;
+        e.interface = interface_index(c, iface);
+        e.mac = v.use_vmac ? vrrp_virtual_mac(v.virtual_router_id) : ports[e.interface].mac;
+        s->vrrp_instances.push_back(e);
+        for (const auto a : v.virtual_addresses)
+            s->vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});
+        // Unicast advertisements need the peers' MACs: the resolver keeps them fresh.
+        for (const auto peer : v.unicast_peers)
+            neighbours.intern(rte_cpu_to_be_32(peer), e.interface);
+    }
+    for (auto& svc : s->services)
+        svc.vrrp_instance = s->vrrp_instance_of(svc.vip);
     // ARP and ICMP keep answering for the VIPs of removed services while their connections
     // drain; only configured ports take new connections.
     for (const auto& svc : s->services)

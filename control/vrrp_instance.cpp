@@ -118,6 +118,15 @@ Actions Instance::receive(const Advert& ad, Clock::time_point now) {
                                              ad.priority, ad.source >> 24, (ad.source >> 16) & 0xff,
                                              (ad.source >> 8) & 0xff, ad.source & 0xff));
         }
+        // Another master with a lower priority: a healed split brain (RFC 5798 discards the
+        // advertisement). Answer at once so that it steps down now rather than at our next
+        // advertisement, and re-announce the addresses that it may have taken over (keepalived
+        // does the same).
+        Actions a;
+        a.send_advert = priority_;
+        a.send_gratuitous_arp = true;
+        adver_timer_ = now + config_.advert_interval;
+        return a;
     }
     return {};
 }
@@ -150,6 +159,22 @@ Actions Instance::set_priority(std::uint8_t priority, Clock::time_point now) {
         adver_timer_ = now + config_.advert_interval;
     }
     return a;
+}
+
+Actions Instance::follow(State target, Clock::time_point now, const std::string& reason) {
+    if (target == state_ || state_ == State::initialize)
+        return {};
+    switch (target) {
+    case State::master:
+        return become_master(now, reason);
+    case State::backup:
+        return become_backup(now, reason);
+    case State::fault:
+        return set_fault(true, now, reason);
+    case State::initialize:
+        break;
+    }
+    return {};
 }
 
 std::optional<Clock::time_point> Instance::next_deadline() const {

@@ -54,6 +54,8 @@ class Instance {
     // 255 is never changed).
     Actions set_fault(bool fault, Clock::time_point now, const std::string& reason);
     Actions set_priority(std::uint8_t priority, Clock::time_point now);
+    // Sync groups: moves to the state another member of the group just entered.
+    Actions follow(State target, Clock::time_point now, const std::string& reason);
 
     State state() const { return state_; }
     std::uint8_t priority() const { return priority_; }

@@ -38,6 +38,10 @@ const char* drop_reason_name(DropReason r) {
         return "neighbour_unresolved";
     case DropReason::tx_full:
         return "tx_full";
+    case DropReason::not_master:
+        return "not_master";
+    case DropReason::control_ring_full:
+        return "control_ring_full";
     case DropReason::count_:
         break;
     }

@@ -46,6 +46,8 @@ enum class DropReason : std::uint8_t {
     nat_tuple_conflict,      // NAT reverse tuple already used by another connection
     neighbour_unresolved,    // no MAC yet for the real server or gateway
     tx_full,                 // the port's transmit queue was full
+    not_master,              // to a VRRP address while this node is not its master
+    control_ring_full,       // a VRRP advertisement found the control thread's ring full
     count_
 };
 
@@ -83,6 +85,7 @@ struct alignas(64) WorkerCounters {
     Counter to_kernel;   // frames handed to the kernel exception path
     Counter from_kernel; // frames the kernel sent out
     Counter icmp_echo_replies;
+    Counter vrrp_to_control; // VRRP advertisements handed to the control thread
     Counter busy_polls;
     Counter idle_polls;
     std::array<Counter, drop_reason_count> drops;

@@ -1,6 +1,7 @@
 // The state every worker shares with the others and with the control thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -28,7 +29,16 @@ struct DataplaneContext {
     // Frames the control thread wants sent (ARP requests); drained by worker 0. mbuf->port holds
     // the interface index.
     rte_ring* control_tx = nullptr;
-    Clock clock;
+    // Frames the workers hand to the control thread (VRRP advertisements); multi-producer.
+    rte_ring* control_rx = nullptr;
+    // Per VRRP instance: this node is its master and owns its addresses. Written by the
+    // control thread, read by workers per packet to a VRRP-owned address.
+    alignas(64) std::array<std::atomic<bool>, max_vrrp_instances> vrrp_master{};
+    bool owns(std::uint8_t vrrp_instance) const {
+        return vrrp_instance == no_vrrp_instance ||
+               vrrp_master[vrrp_instance].load(std::memory_order_relaxed);
+    }
+    alignas(64) Clock clock;
     bool idle_backoff = true;
     std::atomic<bool> stop{false};
 };

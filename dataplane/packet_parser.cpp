@@ -100,6 +100,9 @@ void parse_frame(rte_mbuf* m, ParsedFrame& f) {
         f.key.dst_port = udp->dst_port;
         break;
     }
+    case vrrp_protocol:
+        f.kind = FrameKind::vrrp; // validated by the control thread, which runs VRRP
+        return;
     default:
         return dropped(f, DropReason::no_service);
     }

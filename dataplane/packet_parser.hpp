@@ -15,7 +15,9 @@
 
 namespace lb::dataplane {
 
-enum class FrameKind : std::uint8_t { drop, arp, icmp, tcp, udp };
+enum class FrameKind : std::uint8_t { drop, arp, icmp, tcp, udp, vrrp };
+
+constexpr std::uint8_t vrrp_protocol = 112;
 
 struct ParsedFrame {
     FrameKind kind = FrameKind::drop;

@@ -21,6 +21,27 @@ enum class ForwardingKind : std::uint8_t { nat, dr };
 
 constexpr std::uint16_t no_port = 0xffff;
 
+// VRRP: addresses owned by a VRRP instance are answered and forwarded only while this node is
+// the instance's master (DataplaneContext::vrrp_master, flipped by the control thread without a
+// new snapshot). Addresses of no instance are always ours.
+constexpr std::size_t max_vrrp_instances = 64;
+constexpr std::uint8_t no_vrrp_instance = 0xff;
+
+struct VrrpAddressEntry {
+    std::uint32_t address = 0;
+    std::uint8_t instance = 0;
+};
+
+// RFC 5798 section 7.3: 00-00-5E-00-01-{VRID}.
+inline rte_ether_addr vrrp_virtual_mac(std::uint8_t vrid) {
+    return rte_ether_addr{{0x00, 0x00, 0x5e, 0x00, 0x01, vrid}};
+}
+
+struct VrrpInstanceEntry {
+    std::uint8_t interface = 0;
+    rte_ether_addr mac{}; // source of ARP replies for its addresses: the virtual MAC or the port's
+};
+
 struct InterfaceEntry {
     std::uint16_t port_id = 0;
     // The kernel exception path: a tap port whose kernel side holds the node's address and
@@ -56,6 +77,7 @@ struct ServiceEntry {
     // client of a reset connection learns of it from its next segment).
     bool reset_unknown = false;
     bool persistent = false;
+    std::uint8_t vrrp_instance = no_vrrp_instance; // the instance that owns the VIP, if any
     std::uint32_t persistence_timeout_ms = 0;
     std::uint32_t persistence_netmask = 0xffffffff; // network order
     // Its configured real servers (numbers into Snapshot::real_servers), in file order.
@@ -85,6 +107,16 @@ struct Snapshot {
     ServiceIndex service_index; // (vip, protocol, port) → service; also knows every VIP
     TimeoutsMs timeouts;
     bool has_ftp = false; // some service runs the FTP helper: look for expectations
+    std::vector<VrrpInstanceEntry> vrrp_instances;
+    std::vector<VrrpAddressEntry> vrrp_addresses; // a handful: scanned linearly (ARP, ICMP)
+
+    // The instance owning `address`, or no_vrrp_instance.
+    std::uint8_t vrrp_instance_of(std::uint32_t address) const {
+        for (const auto& a : vrrp_addresses)
+            if (a.address == address)
+                return a.instance;
+        return no_vrrp_instance;
+    }
 };
 
 } // namespace lb::dataplane

@@ -107,12 +107,27 @@ void Worker::handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress,
     ctx_.neighbours->learn(arp->arp_data.arp_sip, ingress, arp->arp_data.arp_sha, now);
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
     const std::uint32_t target = arp->arp_data.arp_tip;
-    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) &&
-        (target == iface.address || snapshot_->service_index.is_vip(target))) {
-        make_arp_reply(f.eth, arp, iface.mac);
-        counters_.arp_replies.add();
-        enqueue(ingress, m);
-        return;
+    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST)) {
+        const rte_ether_addr* mac = nullptr;
+        if (target == iface.address) {
+            mac = &iface.mac;
+        } else if (const std::uint8_t vrrp = snapshot_->vrrp_instance_of(target);
+                   vrrp != no_vrrp_instance) {
+            // Only the master answers, from the instance's (virtual) MAC.
+            if (!ctx_.owns(vrrp)) {
+                drop(m, DropReason::not_master);
+                return;
+            }
+            mac = &snapshot_->vrrp_instances[vrrp].mac;
+        } else if (snapshot_->service_index.is_vip(target)) {
+            mac = &iface.mac;
+        }
+        if (mac) {
+            make_arp_reply(f.eth, arp, *mac);
+            counters_.arp_replies.add();
+            enqueue(ingress, m);
+            return;
+        }
     }
     if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
         // An answer to our requests or to the kernel's: learnt above; the kernel learns too.
@@ -132,12 +147,21 @@ void Worker::handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress
         to_kernel(ingress, m); // the node's own ICMP: the kernel answers (and sees errors)
         return;
     }
-    const bool ours = dst == iface.address || snapshot_->service_index.is_vip(dst);
+    const rte_ether_addr* mac = &iface.mac;
+    bool ours = dst == iface.address || snapshot_->service_index.is_vip(dst);
+    if (const std::uint8_t vrrp = snapshot_->vrrp_instance_of(dst); vrrp != no_vrrp_instance) {
+        if (!ctx_.owns(vrrp)) {
+            drop(m, DropReason::not_master);
+            return;
+        }
+        ours = true;
+        mac = &snapshot_->vrrp_instances[vrrp].mac;
+    }
     if (!ours || !is_icmp_echo_request(f.l4)) {
         drop(m, DropReason::icmp_ignored);
         return;
     }
-    make_icmp_echo_reply(f.eth, f.ip, f.l4, iface.mac);
+    make_icmp_echo_reply(f.eth, f.ip, f.l4, *mac);
     counters_.icmp_echo_replies.add();
     enqueue(ingress, m);
 }
@@ -514,11 +538,18 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         case FrameKind::icmp:
             handle_icmp(m, f, ingress);
             continue;
+        case FrameKind::vrrp:
+            to_control(m, ingress);
+            continue;
         case FrameKind::tcp:
         case FrameKind::udp:
             break;
         }
         int service = snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
+        if (service >= 0 && !ctx_.owns(snapshot_->services[service].vrrp_instance)) {
+            drop(m, DropReason::not_master); // a backup: the VIP is the master's
+            continue;
+        }
         if (service < 0) {
             if (snapshot_->service_index.is_vip(f.key.dst_ip)) {
                 // A VIP port no service claims may still carry a connection: one of a service
@@ -526,6 +557,10 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
                 // a 227/229 reply. Look it up like any other; on a miss only an FTP
                 // announcement can take it.
                 service = unclaimed_port;
+                if (!ctx_.owns(snapshot_->vrrp_instance_of(f.key.dst_ip))) {
+                    drop(m, DropReason::not_master);
+                    continue;
+                }
             }
             if (f.key.dst_ip == iface.address) {
                 if (iface.kernel_port != no_port)
@@ -559,6 +594,9 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
             Connection& c = ctx_.connections->at(hits[i].index);
             if (c.flags & conn_expectation) // matched only by a source port of 0
                 drop(p.frame, DropReason::no_connection);
+            else if (hits[i].direction != KeyDirection::from_client &&
+                     !ctx_.owns(snapshot_->services[c.service].vrrp_instance))
+                drop(p.frame, DropReason::not_master); // a NAT reply reaching a backup
             else if (hits[i].direction == KeyDirection::from_client)
                 forward_to_real_server(p.frame, p.parsed, c, now);
             else
@@ -592,6 +630,19 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         else
             drop(p.frame, DropReason::no_connection);
     }
+}
+
+void Worker::to_control(rte_mbuf* m, std::uint8_t ingress) {
+    if (!ctx_.control_rx) {
+        drop(m, DropReason::no_service); // no VRRP configured
+        return;
+    }
+    m->port = ingress; // the interface index, for the control thread
+    if (rte_ring_enqueue(ctx_.control_rx, m) != 0) {
+        drop(m, DropReason::control_ring_full);
+        return;
+    }
+    counters_.vrrp_to_control.add();
 }
 
 void Worker::drain_control_frames() {

@@ -92,6 +92,8 @@ class Worker {
     unsigned forward_from_kernel(const Snapshot& s);
     void drop(rte_mbuf* m, DropReason reason);
     void drain_control_frames();
+    // A VRRP advertisement: the control thread runs the protocol.
+    void to_control(rte_mbuf* m, std::uint8_t ingress);
     void idle(unsigned& idle_polls);
 
     // Per-burst scratch, kept here rather than on the stack so that nothing is initialised per

@@ -207,6 +207,61 @@ AdminAnswer connections(Balancer& b, const Request& r) {
     return {true, r.json ? json + "]" : table};
 }
 
+std::string since(std::chrono::system_clock::time_point t) {
+    if (t == std::chrono::system_clock::time_point{})
+        return "-";
+    const auto s = std::chrono::duration_cast<std::chrono::duration<double>>(
+                       std::chrono::system_clock::now() - t)
+                       .count();
+    return fmt::format("{:.1f}s ago", s);
+}
+
+AdminAnswer vrrp(Balancer& b, const Request& r) {
+    const Balancer::VrrpReport report = b.vrrp();
+    if (b.config().vrrp.empty())
+        return {true, r.json ? "{\"instances\": [], \"discarded\": {}}" : "no VRRP instances\n"};
+    std::string table =
+        fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", "INSTANCE", "IFACE",
+                    "VRID", "STATE", "PRIORITY", "MASTER", "TRANSITION", "WHY");
+    std::string json = "{\"instances\": [";
+    for (std::size_t i = 0; i < report.instances.size(); ++i) {
+        const auto& s = report.instances[i];
+        const std::string master = s.master ? format_ipv4(s.master) : "-";
+        const std::string why =
+            s.tracking.empty() ? s.reason : s.reason + " [tracking: " + s.tracking + "]";
+        table += fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", s.name,
+                             s.interface, s.vrid, control::vrrp::to_string(s.state),
+                             fmt::format("{}/{}", s.priority, s.configured_priority), master,
+                             since(s.last_transition), why);
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now() - s.last_transition)
+                             .count();
+        json += fmt::format(
+            "{}{{\"name\": \"{}\", \"interface\": \"{}\", \"vrid\": {}, \"version\": {}, "
+            "\"state\": \"{}\", \"priority\": {}, \"configured_priority\": {}, \"master\": "
+            "\"{}\", \"last_transition_ms_ago\": {}, \"reason\": \"{}\", \"tracking\": \"{}\", "
+            "\"transitions\": {}, \"adverts_sent\": {}, \"adverts_received\": {}, "
+            "\"gratuitous_arps_sent\": {}}}",
+            i ? ", " : "", escape(s.name), escape(s.interface), s.vrid, s.version,
+            control::vrrp::to_string(s.state), s.priority, s.configured_priority, master,
+            s.last_transition == std::chrono::system_clock::time_point{} ? -1 : age,
+            escape(s.reason), escape(s.tracking), s.transitions, s.adverts_sent, s.adverts_received,
+            s.gratuitous_arps_sent);
+    }
+    json += "], \"discarded\": {";
+    std::string discarded;
+    for (std::size_t d = 0; d < report.discarded.size(); ++d) {
+        const char* name = control::vrrp::to_string(static_cast<control::vrrp::Discard>(d));
+        json += fmt::format("{}\"{}\": {}", d ? ", " : "", name, report.discarded[d]);
+        if (report.discarded[d])
+            discarded += fmt::format(" {} {}", name, report.discarded[d]);
+    }
+    json += "}}";
+    if (!discarded.empty())
+        table += "discarded advertisements:" + discarded + "\n";
+    return {true, r.json ? json : table};
+}
+
 AdminAnswer outcome(const ChangeOutcome& o, bool json) {
     std::string text;
     for (const auto& m : o.messages)
@@ -239,6 +294,8 @@ AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
         return connections(b, r);
     if (command == "stats")
         return {true, b.stats_json()};
+    if (command == "vrrp")
+        return vrrp(b, r);
     if (command == "reload") {
         if (auto e = need(1, "reload"))
             return *e;
@@ -260,7 +317,7 @@ AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
                        r.json);
     }
     return {false, fmt::format("unknown command '{}' (services, real-servers, connections, "
-                               "set-weight, drain, reload, stats)",
+                               "set-weight, drain, reload, stats, vrrp)",
                                command)};
 }
 

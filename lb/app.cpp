@@ -60,12 +60,6 @@ std::string describe_mac(const rte_ether_addr& m) {
 
 int run(const config::Config& config, const std::string& config_path,
         const std::vector<std::string>& extra_eal_args) {
-    // The VRRP configuration is parsed and checked, but nothing runs it yet: starting would let
-    // two nodes answer for the same VIPs. Refuse rather than ignore it.
-    if (!config.vrrp.empty())
-        throw std::runtime_error("vrrp instances are configured, but this build does not run "
-                                 "VRRP yet (lb --check validates them); remove the vrrp section "
-                                 "to run a single node");
     initialise_eal(config, extra_eal_args);
     int status = 0;
     try {

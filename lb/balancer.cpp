@@ -37,6 +37,28 @@ bool any_nat(const config::Config& c) {
     return false;
 }
 
+// VRRP is read at start-up: instance numbers are the dataplane's ownership slots, and a peer
+// would see a changed instance as a new router. Compared through their YAML-independent fields.
+bool vrrp_differs(const config::Config& a, const config::Config& b) {
+    auto same_instance = [](const config::VrrpInstance& x, const config::VrrpInstance& y) {
+        return x.name == y.name && x.interface == y.interface &&
+               x.virtual_router_id == y.virtual_router_id && x.priority == y.priority &&
+               x.advert_int == y.advert_int && x.version == y.version && x.preempt == y.preempt &&
+               x.preempt_delay == y.preempt_delay && x.password == y.password &&
+               x.unicast_peers == y.unicast_peers && x.unicast_source == y.unicast_source &&
+               x.virtual_addresses == y.virtual_addresses && x.use_vmac == y.use_vmac;
+    };
+    if (a.vrrp.instances.size() != b.vrrp.instances.size() ||
+        a.vrrp.notify_fifo != b.vrrp.notify_fifo ||
+        a.vrrp.sync_groups.size() != b.vrrp.sync_groups.size() ||
+        a.vrrp.scripts.size() != b.vrrp.scripts.size())
+        return true;
+    for (std::size_t i = 0; i < a.vrrp.instances.size(); ++i)
+        if (!same_instance(a.vrrp.instances[i], b.vrrp.instances[i]))
+            return true;
+    return false;
+}
+
 // What a reload cannot change in a running process: names of the settings that differ.
 std::vector<std::string> restart_only_changes(const config::Config& running,
                                               const config::Config& next) {
@@ -63,6 +85,8 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
         changed.push_back("stats.listen");
     if (running.admin.socket != next.admin.socket)
         changed.push_back("admin.socket");
+    if (vrrp_differs(running, next))
+        changed.push_back("vrrp");
     return changed;
 }
 
@@ -98,6 +122,12 @@ Balancer::Balancer(config::Config config, std::string config_path)
     control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!control_tx_)
         throw std::runtime_error("cannot create the control ring");
+    if (!config_.vrrp.empty()) {
+        // Any worker may receive an advertisement (RSS): several producers, one consumer.
+        control_rx_ = rte_ring_create("control_rx", 1024, socket, RING_F_SC_DEQ);
+        if (!control_rx_)
+            throw std::runtime_error("cannot create the VRRP ring");
+    }
     ports_ = start_ports(config_, workers, pool_);
     start_exception_path(config_, workers, pool_, ports_);
     snapshot_ = control::build_snapshot(config_, ports_, neighbours_, registry_, nullptr, 1);
@@ -109,6 +139,7 @@ Balancer::Balancer(config::Config config, std::string config_path)
     context_.load = &load_;
     context_.rcu = rcu_.get();
     context_.control_tx = control_tx_;
+    context_.control_rx = control_rx_;
     context_.idle_backoff = config_.dpdk.idle_backoff;
     for (unsigned i = 0; i < workers; ++i) {
         counters_.push_back(std::make_unique<WorkerCounters>());
@@ -124,6 +155,12 @@ Balancer::~Balancer() {
         while (rte_ring_dequeue(control_tx_, &m) == 0)
             rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
         rte_ring_free(control_tx_);
+    }
+    if (control_rx_) {
+        void* m;
+        while (rte_ring_dequeue(control_rx_, &m) == 0)
+            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(control_rx_);
     }
     connections_.reset();
     templates_.reset();
@@ -176,6 +213,7 @@ ChangeOutcome Balancer::reload() {
     }
     config::Config next = std::move(*loaded.config);
     const auto kept = restart_only_changes(config_, next);
+    next.vrrp = config_.vrrp; // read at start-up only (tracking, hooks and all)
     if (!kept.empty()) {
         std::string list;
         for (const auto& k : kept)
@@ -189,6 +227,7 @@ ChangeOutcome Balancer::reload() {
         next.tables = config_.tables;
         next.stats.listen = config_.stats.listen;
         next.admin = config_.admin;
+        next.vrrp = config_.vrrp;
         config::Diagnostics problems;
         config::validate_config(next, problems);
         if (!problems.empty()) {
@@ -332,6 +371,16 @@ void Balancer::set_health(std::vector<control::HealthStatus> statuses) {
 std::vector<control::HealthStatus> Balancer::health() const {
     std::lock_guard lock(state_mutex_);
     return health_;
+}
+
+void Balancer::set_vrrp(VrrpReport report) {
+    std::lock_guard lock(state_mutex_);
+    vrrp_ = std::move(report);
+}
+
+Balancer::VrrpReport Balancer::vrrp() const {
+    std::lock_guard lock(state_mutex_);
+    return vrrp_;
 }
 
 void Balancer::record_loop_lag(double ms) {

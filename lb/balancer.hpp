@@ -12,6 +12,7 @@
 #include "control/health_monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/snapshot_builder.hpp"
+#include "control/vrrp_router.hpp"
 #include "dataplane/worker.hpp"
 
 struct rte_mempool;
@@ -47,6 +48,14 @@ class Balancer {
     void set_down(control::DownSet down);
     void set_health(std::vector<control::HealthStatus> statuses); // for lbctl and metrics
     std::vector<control::HealthStatus> health() const;
+    // VRRP, for lbctl and metrics: each instance's state and the discarded advertisements.
+    struct VrrpReport {
+        std::vector<control::vrrp::InstanceStatus> instances;
+        std::array<std::uint64_t, control::vrrp::discard_reasons> discarded{};
+        std::uint64_t notify_fifo_lost = 0;
+    };
+    void set_vrrp(VrrpReport report);
+    VrrpReport vrrp() const;
     // The control loop's lateness (ms), the largest since the last stats write.
     void record_loop_lag(double ms);
     double loop_lag_max_ms_unlocked() const { return loop_lag_max_ms_; } // under state_mutex()
@@ -80,6 +89,7 @@ class Balancer {
     std::string config_path_;
     control::DownSet down_;
     std::vector<control::HealthStatus> health_;
+    VrrpReport vrrp_;
     mutable double loop_lag_max_ms_ = 0;
     rte_mempool* pool_ = nullptr;
     std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
@@ -90,6 +100,7 @@ class Balancer {
     control::IdentityRegistry registry_;
     dataplane::RealServerLoad load_;
     rte_ring* control_tx_ = nullptr;
+    rte_ring* control_rx_ = nullptr; // VRRP advertisements from the workers
     std::vector<control::PortBinding> ports_;
     std::unique_ptr<dataplane::Snapshot> snapshot_;
     dataplane::DataplaneContext context_;

@@ -15,6 +15,7 @@
 #include "control/table_collector.hpp"
 #include "lb/admin_commands.hpp"
 #include "lb/metrics.hpp"
+#include "lb/vrrp_control.hpp"
 
 namespace lb::app {
 
@@ -41,20 +42,32 @@ void log_outcome(const char* what, const ChangeOutcome& o) {
 
 void run_control_loop(Balancer& balancer) {
     boost::asio::io_context io;
-    boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (!ec)
-            fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
-        io.stop();
-    });
-    // Health checks drain failing servers by republishing the snapshot.
+    // Health checks drain failing servers by republishing the snapshot, and feed VRRP
+    // tracking.
     control::HealthMonitor* monitor = nullptr;
+    std::unique_ptr<VrrpControl> vrrp;
     control::HealthMonitor health(io, [&] {
         balancer.set_down(monitor->down());
         balancer.set_health(monitor->statuses());
+        if (vrrp)
+            vrrp->track();
     });
     monitor = &health;
     health.configure(balancer.config());
+    if (!balancer.config().vrrp.empty())
+        vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
+
+    boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec)
+            return;
+        fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
+        // A master resigns first (priority 0), so that its backup takes over at once.
+        if (vrrp)
+            vrrp->shutdown([&] { io.stop(); });
+        else
+            io.stop();
+    });
 
     boost::asio::signal_set reload_signal(io, SIGHUP);
     std::function<void()> wait_for_hangup = [&] {
@@ -102,6 +115,10 @@ void run_control_loop(Balancer& balancer) {
         collector.tick(now);
         resolver.tick(now);
         balancer.set_health(health.statuses());
+        if (vrrp) {
+            vrrp->track(); // links have no event: look every tick
+            vrrp->report();
+        }
     });
     // The stats period may change on reload: re-read it every time.
     boost::asio::steady_timer stats_timer(io);
@@ -116,6 +133,8 @@ void run_control_loop(Balancer& balancer) {
     };
     resolver.tick(balancer.context().clock.now_ms());
     schedule_stats();
+    if (vrrp)
+        vrrp->start();
     io.run();
 }
 

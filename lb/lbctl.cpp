@@ -1,7 +1,7 @@
 // lbctl: the admin command for a running lb, over its local socket (root only).
 //   lbctl [--socket PATH] [--json] services | real-servers [SERVICE] |
 //         connections [--service S] [--limit N] | set-weight SERVICE SERVER WEIGHT |
-//         drain SERVICE SERVER | reload | stats
+//         drain SERVICE SERVER | reload | stats | vrrp
 // Exit status: 0 done, 1 refused (unknown name, bad value, invalid configuration), 2 usage,
 // 3 lb not reachable.
 #include <sys/socket.h>
@@ -26,7 +26,8 @@ constexpr const char* usage =
     "  set-weight SERVICE SERVER WEIGHT     SERVER is ADDRESS or ADDRESS:PORT; 0..65535\n"
     "  drain SERVICE SERVER                 weight 0: no new connections, established go on\n"
     "  reload                               re-read the configuration file\n"
-    "  stats                                all counters, as JSON\n";
+    "  stats                                all counters, as JSON\n"
+    "  vrrp                                 VRRP instances: state, priority, master, why\n";
 
 } // namespace
 

@@ -45,6 +45,7 @@ std::string server_label(const config::RealServer& rs) {
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
     const auto health = balancer_.health(); // takes the state lock itself
+    const auto vrrp = balancer_.vrrp();     // so does this
     std::lock_guard lock(balancer_.state_mutex());
     const auto& cfg = balancer_.config();
     const auto& registry = balancer_.registry();
@@ -239,6 +240,39 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         add(ftp, {{"event", kind}}, t);
     }
     out.push_back(std::move(ftp));
+
+    if (!cfg.vrrp.empty()) {
+        auto state =
+            family("lb_vrrp_state", "VRRP instance state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT",
+                   MetricType::Gauge);
+        auto priority = family("lb_vrrp_priority", "VRRP priority in effect, after tracking",
+                               MetricType::Gauge);
+        auto transitions =
+            family("lb_vrrp_transitions_total", "VRRP state changes", MetricType::Counter);
+        auto sent =
+            family("lb_vrrp_adverts_sent_total", "VRRP advertisements sent", MetricType::Counter);
+        auto received = family("lb_vrrp_adverts_received_total",
+                               "Valid VRRP advertisements received", MetricType::Counter);
+        auto garps = family("lb_vrrp_gratuitous_arps_sent_total",
+                            "Gratuitous ARPs sent for the virtual addresses", MetricType::Counter);
+        for (const auto& s : vrrp.instances) {
+            const std::vector<ClientMetric::Label> l = {{"instance", s.name}};
+            add(state, l, static_cast<double>(s.state));
+            add(priority, l, s.priority);
+            add(transitions, l, static_cast<double>(s.transitions));
+            add(sent, l, static_cast<double>(s.adverts_sent));
+            add(received, l, static_cast<double>(s.adverts_received));
+            add(garps, l, static_cast<double>(s.gratuitous_arps_sent));
+        }
+        auto discarded = family("lb_vrrp_adverts_discarded_total",
+                                "VRRP advertisements discarded, by reason", MetricType::Counter);
+        for (std::size_t d = 0; d < vrrp.discarded.size(); ++d)
+            add(discarded,
+                {{"reason", control::vrrp::to_string(static_cast<control::vrrp::Discard>(d))}},
+                static_cast<double>(vrrp.discarded[d]));
+        for (auto* f : {&state, &priority, &transitions, &sent, &received, &garps, &discarded})
+            out.push_back(std::move(*f));
+    }
     return out;
 }
 

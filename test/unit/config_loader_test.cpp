@@ -400,14 +400,14 @@ TEST_CASE("VRRP instances: parsed with defaults, and every mistake located") {
 )");
     INFO(only_errors(r));
     REQUIRE(r.config);
-    REQUIRE(r.config->vrrp.size() == 2);
-    const auto& a = r.config->vrrp[0];
+    REQUIRE(r.config->vrrp.instances.size() == 2);
+    const auto& a = r.config->vrrp.instances[0];
     CHECK(a.advert_int == Milliseconds{100});
     CHECK(a.version == 3);
     CHECK(a.use_vmac);
     CHECK(a.preempt);
     CHECK(a.garp.repeat == 5);
-    const auto& b = r.config->vrrp[1];
+    const auto& b = r.config->vrrp.instances[1];
     CHECK(b.password == "secret");
     CHECK(b.unicast_peers.size() == 1);
     CHECK_FALSE(b.use_vmac);

@@ -1,0 +1,167 @@
+#include "lb/vrrp_control.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "control/value_parsers.hpp"
+
+namespace lb::app {
+
+namespace vrrp = control::vrrp;
+
+namespace {
+
+vrrp::Mac to_mac(const rte_ether_addr& a) {
+    vrrp::Mac m;
+    std::copy(std::begin(a.addr_bytes), std::end(a.addr_bytes), m.begin());
+    return m;
+}
+
+} // namespace
+
+VrrpControl::VrrpControl(boost::asio::io_context& io, Balancer& balancer,
+                         std::function<control::DownSet()> down)
+    : io_(io), balancer_(balancer), down_(std::move(down)), notifier_(io, balancer.config()),
+      timer_(io) {
+    const config::Config& config = balancer_.config();
+    std::vector<vrrp::Mac> macs;
+    for (const auto& p : balancer_.ports())
+        macs.push_back(to_mac(p.mac));
+    router_ = std::make_unique<vrrp::Router>(
+        config, macs,
+        [this](std::uint8_t interface, std::vector<std::uint8_t> frame) {
+            send(interface, std::move(frame));
+        },
+        [this](std::uint32_t address, std::uint8_t) -> std::optional<vrrp::Mac> {
+            // Unicast peers are in the neighbour table (the snapshot builder interned them), so
+            // the resolver keeps their MACs fresh.
+            const auto& n = *balancer_.context().neighbours;
+            const std::uint32_t wanted = rte_cpu_to_be_32(address);
+            for (std::uint32_t i = 0; i < n.size(); ++i) {
+                rte_ether_addr mac;
+                if (n.at(i).address == wanted && n.resolve(i, mac))
+                    return to_mac(mac);
+            }
+            return std::nullopt;
+        },
+        [this](const vrrp::Transition& t) {
+            const auto& instance = balancer_.config().vrrp.instances[t.instance];
+            // Ownership first: by the time a gratuitous ARP draws traffic, we forward it.
+            balancer_.context().vrrp_master[t.instance].store(t.to == vrrp::State::master,
+                                                              std::memory_order_release);
+            fmt::print(stderr, "lb: vrrp {}: {} -> {} (priority {}): {}\n", instance.name,
+                       vrrp::to_string(t.from), vrrp::to_string(t.to), t.priority, t.reason);
+            notifier_.transition(instance, t.to, t.priority, t.reason);
+        });
+    // Polled often enough to see a 10 ms advertisement interval's timers within a few percent:
+    // a twentieth of the shortest interval, 1 ms to 10 ms.
+    std::chrono::milliseconds shortest{1000};
+    for (const auto& v : config.vrrp.instances)
+        shortest = std::min(shortest, v.advert_int);
+    poll_period_ = std::clamp<std::chrono::microseconds>(
+        shortest / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(10));
+    scripts_ = std::make_unique<vrrp::TrackingScripts>(io_, config, [this] { track(); });
+}
+
+VrrpControl::~VrrpControl() = default;
+
+void VrrpControl::start() {
+    router_->start(vrrp::Clock::now());
+    track();
+    report();
+    arm();
+}
+
+void VrrpControl::send(std::uint8_t interface, std::vector<std::uint8_t> frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(balancer_.pool());
+    if (!m)
+        return;
+    char* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
+    if (!data) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    std::memcpy(data, frame.data(), frame.size());
+    m->port = interface;
+    if (rte_ring_enqueue(balancer_.context().control_tx, m) != 0)
+        rte_pktmbuf_free(m);
+}
+
+void VrrpControl::poll() {
+    const auto now = vrrp::Clock::now();
+    rte_ring* ring = balancer_.context().control_rx;
+    rte_mbuf* frames[32];
+    unsigned n;
+    while ((n = rte_ring_dequeue_burst(ring, reinterpret_cast<void**>(frames), 32, nullptr)) > 0)
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* m = frames[i];
+            if (rte_pktmbuf_is_contiguous(m))
+                router_->receive(static_cast<std::uint8_t>(m->port),
+                                 rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m),
+                                 now);
+            rte_pktmbuf_free(m);
+        }
+    router_->tick(now);
+}
+
+void VrrpControl::arm() {
+    if (stopping_)
+        return;
+    auto next = vrrp::Clock::now() + poll_period_;
+    if (const auto due = router_->next_deadline())
+        next = std::min(next, *due);
+    timer_.expires_at(next);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_)
+            return;
+        poll();
+        arm();
+    });
+}
+
+void VrrpControl::track() {
+    const config::Config& config = balancer_.config();
+    const control::DownSet down = down_();
+    const auto link_up = [&](const std::string& name) {
+        for (std::size_t i = 0; i < config.interfaces.size(); ++i)
+            if (config.interfaces[i].name == name) {
+                rte_eth_link link{};
+                if (rte_eth_link_get_nowait(balancer_.ports()[i].port_id, &link) != 0)
+                    return true; // the device cannot tell: assume up
+                return link.link_status == RTE_ETH_LINK_UP;
+            }
+        return false;
+    };
+    const auto script_up = [&](const std::string& name) { return scripts_->up(name); };
+    const auto now = vrrp::Clock::now();
+    for (std::size_t i = 0; i < config.vrrp.instances.size(); ++i) {
+        const auto v =
+            vrrp::evaluate_tracking(config.vrrp.instances[i], config, down, link_up, script_up);
+        router_->set_tracking(i, v.fault, v.delta, v.reason, now);
+    }
+}
+
+void VrrpControl::report() {
+    Balancer::VrrpReport r;
+    r.instances = router_->status();
+    r.discarded = router_->discarded();
+    r.notify_fifo_lost = notifier_.fifo_lines_lost();
+    balancer_.set_vrrp(std::move(r));
+}
+
+void VrrpControl::shutdown(std::function<void()> done) {
+    stopping_ = true;
+    timer_.cancel();
+    router_->shutdown(vrrp::Clock::now());
+    report();
+    // Worker 0 drains the control ring every poll; 50 ms is ample even when it naps.
+    timer_.expires_after(std::chrono::milliseconds(50));
+    timer_.async_wait([done = std::move(done)](const boost::system::error_code&) { done(); });
+}
+
+} // namespace lb::app

@@ -1,0 +1,51 @@
+// VRRP on the control thread: the Router driven by an Asio timer, advertisements received from
+// the workers' ring and sent through worker 0, the VIPs' ownership flipped in the dataplane on
+// each transition, tracking fed from health checks, links and scripts, and the notifications.
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "control/health_monitor.hpp"
+#include "control/vrrp_notifier.hpp"
+#include "control/vrrp_router.hpp"
+#include "control/vrrp_tracker.hpp"
+#include "lb/balancer.hpp"
+
+namespace lb::app {
+
+class VrrpControl {
+  public:
+    // `down`: the real servers health checks hold down now (for service tracking).
+    VrrpControl(boost::asio::io_context& io, Balancer& balancer,
+                std::function<control::DownSet()> down);
+    ~VrrpControl();
+
+    void start();
+    // Gives up mastership (priority-0 advertisements) and releases the VIPs; `done` runs once
+    // worker 0 has had time to send them.
+    void shutdown(std::function<void()> done);
+    // Re-evaluates tracking (health changed, or periodically for links).
+    void track();
+    // Publishes the state for lbctl and metrics.
+    void report();
+
+  private:
+    void poll();
+    void arm();
+    void send(std::uint8_t interface, std::vector<std::uint8_t> frame);
+
+    boost::asio::io_context& io_;
+    Balancer& balancer_;
+    std::function<control::DownSet()> down_;
+    control::vrrp::Notifier notifier_;
+    std::unique_ptr<control::vrrp::Router> router_;
+    std::unique_ptr<control::vrrp::TrackingScripts> scripts_;
+    boost::asio::steady_timer timer_;
+    std::chrono::microseconds poll_period_;
+    bool stopping_ = false;
+};
+
+} // namespace lb::app
