@@ -28,6 +28,7 @@ class Lab:
         self.processes = []
         self.tmp = tempfile.mkdtemp(prefix=f"lb-{self.prefix}-")
         self._links = itertools.count()
+        self.bridge_ports = {}  # (namespace, ifname) -> its bridge port in the switch namespace
         self.switch = self.add_namespace("sw")
 
     # -- namespaces and links ------------------------------------------------------------
@@ -53,6 +54,7 @@ class Lab:
         sh("ip", "link", "set", outer, "netns", self.switch)
         sh("ip", "link", "set", inner, "netns", namespace)
         self.run(namespace, "ip", "link", "set", inner, "name", ifname)
+        self.bridge_ports[(namespace, ifname)] = outer
         self.run(self.switch, "ip", "link", "set", outer, "master", bridge)
         self.run(self.switch, "ip", "link", "set", outer, "up")
         if checksum_off:

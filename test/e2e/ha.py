@@ -1,0 +1,179 @@
+"""Two-node (and keepalived) VRRP labs: nodes on one bridge with a client, and a handle on each
+lb node that knows its own config, log, socket and VRRP state.
+
+    client 198.51.100.10 ── bridge ext ── lb-a ext0 198.51.100.2
+                                      ├── lb-b ext0 198.51.100.3
+                                      └── (keepalived or an injector) 198.51.100.4
+    VIP 198.51.100.100, VRID 51
+"""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import topology as t
+import yaml_emit
+
+VIP = "198.51.100.100"
+CLIENT = "198.51.100.10"
+NODES = {"a": "198.51.100.2", "b": "198.51.100.3"}
+PEER = "198.51.100.4"  # keepalived, or the bad-input injector
+VRID = 51
+VMAC = f"00:00:5e:00:01:{VRID:02x}"
+
+
+class HaLab:
+    def __init__(self, lab):
+        self.lab = lab
+        lab.add_bridge("ext")
+        self.client = lab.add_namespace("c1")
+        lab.link(self.client, "eth0", "ext", f"{CLIENT}/24")
+        self.node_ns = {}
+        for name in NODES:
+            ns = lab.add_namespace(f"lb{name}")
+            lab.link(ns, "ext0", "ext", checksum_off=False)
+            self.node_ns[name] = ns
+        self.peer_ns = None
+
+    def add_peer(self):
+        """A plain namespace at PEER (keepalived or the injector)."""
+        self.peer_ns = self.lab.add_namespace("pe")
+        self.lab.link(self.peer_ns, "eth0", "ext", f"{PEER}/24")
+        return self.peer_ns
+
+    def bridge_port(self, node):
+        return self.lab.bridge_ports[(self.node_ns[node], "ext0")]
+
+
+def instance(priority, advert_int="100ms", **extra):
+    v = {"name": "vip", "interface": "ext", "virtual_router_id": VRID, "priority": priority,
+         "advert_int": advert_int, "virtual_addresses": [VIP]}
+    v.update(extra)
+    return v
+
+
+def node_config(ha, node, instances, vrrp_extra=None):
+    lab = ha.lab
+    tmp = os.path.join(lab.tmp, node)
+    os.makedirs(tmp, exist_ok=True)
+    vrrp = {"instances": instances}
+    vrrp.update(vrrp_extra or {})
+    return {
+        "node": {"name": f"lb-{node}"},
+        "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",
+                              "--vdev=net_af_packet0,iface=ext0"], "workers": 1},
+        "interfaces": [{"name": "ext", "device": "net_af_packet0",
+                        "address": f"{NODES[node]}/24"}],
+        "services": [{"name": "web", "vip": VIP, "port": 80, "forwarding": "dr",
+                      "real_servers": [{"address": "198.51.100.21"}]}],
+        "tables": {"connections": 16384, "persistence_templates": 4096},
+        "stats": {"file": os.path.join(tmp, "stats.json"), "interval": "200ms"},
+        "admin": {"socket": os.path.join(tmp, "lb.sock")},
+        "vrrp": vrrp,
+    }
+
+
+class Node:
+    """A running lb of the HA lab."""
+
+    def __init__(self, ha, node, config):
+        self.ha, self.node, self.config = ha, node, config
+        tmp = os.path.dirname(config["stats"]["file"])
+        self.config_path = os.path.join(tmp, "lb.yaml")
+        self.log_path = os.path.join(tmp, "lb.log")
+        self.socket = config["admin"]["socket"]
+        with open(self.config_path, "w") as f:
+            f.write(yaml_emit.dump(config))
+        if os.path.exists(config["stats"]["file"]):
+            os.unlink(config["stats"]["file"])
+        self.process = ha.lab.spawn(ha.node_ns[node], t.LB, "--config", self.config_path,
+                                    log=self.log_path)
+        deadline = time.time() + 30
+        while "forwarding with" not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"lb-{node} exited:\n{self.log()}")
+            if time.time() > deadline:
+                raise TimeoutError(f"lb-{node} did not start:\n{self.log()}")
+            time.sleep(0.05)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def ctl(self, *args):
+        r = subprocess.run([t.LBCTL, "--socket", self.socket, *args], capture_output=True,
+                           text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def vrrp(self):
+        code, out, err = self.ctl("--json", "vrrp")
+        assert code == 0, err
+        return json.loads(out)
+
+    def state(self, name="vip"):
+        if self.process.poll() is not None:
+            return "DEAD"
+        for i in self.vrrp()["instances"]:
+            if i["name"] == name:
+                return i["state"]
+        raise KeyError(name)
+
+    def kill(self):
+        """kill -9: no priority-0 advertisement, the peer must notice the silence."""
+        self.ha.lab.stop(self.process, sig=9)
+
+    def stop(self):
+        return self.ha.lab.stop(self.process)
+
+
+def wait_state(node, state, timeout=10, name="vip"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if node.state(name) == state:
+            return True
+        time.sleep(0.02)
+    return node.state(name) == state
+
+
+class Prober:
+    """ping the VIP from the client every 5 ms, with receive timestamps (-D)."""
+
+    def __init__(self, ha, interval="0.005"):
+        self.ha = ha
+        self.path = os.path.join(ha.lab.tmp, f"ping-{time.time_ns()}.log")
+        self.process = ha.lab.spawn(ha.client, "ping", "-n", "-D", "-i", interval, "-W", "1",
+                                    VIP, log=self.path)
+
+    def replies(self):
+        times = []
+        with open(self.path) as f:
+            for line in f:
+                m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from", line)
+                if m:
+                    times.append(float(m.group(1)))
+        return times
+
+    def wait_replies(self, count=20, timeout=10):
+        deadline = time.time() + timeout
+        start = len(self.replies())
+        while time.time() < deadline:
+            if len(self.replies()) >= start + count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def largest_gap_after(self, since):
+        """The longest silence between replies that begins at or after `since` - 1 interval."""
+        times = [x for x in self.replies() if x >= since - 0.5]
+        gaps = [b - a for a, b in zip(times, times[1:]) if b >= since]
+        return max(gaps) if gaps else float("inf")
+
+    def stop(self):
+        self.ha.lab.stop(self.process, sig=2)
+
+
+def master_down_interval(advert_s, priority):
+    """RFC 5798: 3 x advert + skew, skew = (256 - priority) x advert / 256."""
+    return 3 * advert_s + (256 - priority) * advert_s / 256
