@@ -177,3 +177,62 @@ class Prober:
 def master_down_interval(advert_s, priority):
     """RFC 5798: 3 x advert + skew, skew = (256 - priority) x advert / 256."""
     return 3 * advert_s + (256 - priority) * advert_s / 256
+
+
+class Keepalived:
+    """keepalived 2.2 (Debian's) as the other VRRP router, at PEER in its own namespace."""
+
+    def __init__(self, ha, priority, version=3, unicast=False, advert="0.1", password=None):
+        ns = ha.peer_ns or ha.add_peer()
+        self.ha, self.ns = ha, ns
+        tmp = os.path.join(ha.lab.tmp, "keepalived")
+        os.makedirs(tmp, exist_ok=True)
+        auth = (f"    authentication {{\n        auth_type PASS\n        auth_pass {password}\n"
+                f"    }}\n") if password else ""
+        uni = (f"    unicast_src_ip {PEER}\n    unicast_peer {{\n        {NODES['a']}\n    }}\n"
+               if unicast else "")
+        self.conf = os.path.join(tmp, "keepalived.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""global_defs {{
+    router_id ka
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id {VRID}
+    priority {priority}
+    advert_int {advert}
+    version {version}
+{auth}{uni}    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+""")
+        self.log_path = os.path.join(tmp, f"keepalived-{time.time_ns()}.log")
+        self.process = ha.lab.spawn(
+            ns, "keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+            "--use-file", self.conf, "--pid", os.path.join(tmp, "k.pid"),
+            "--vrrp_pid", os.path.join(tmp, "v.pid"), log=self.log_path)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def holds_vip(self):
+        out = self.ha.lab.run(self.ns, "ip", "-4", "addr", "show", "dev", "eth0").stdout
+        return f"inet {VIP}/" in out
+
+    def kill(self):
+        self.ha.lab.stop(self.process, sig=9)
+        # keepalived killed -9 leaves the VIP on its interface: the kernel would still answer
+        # ARP for it. Take it away, as the dead machine would.
+        self.ha.lab.run(self.ns, "ip", "addr", "del", f"{VIP}/24", "dev", "eth0", check=False)
+
+
+def wait_true(predicate, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
