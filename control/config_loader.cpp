@@ -565,11 +565,15 @@ void read_vrrp_scripts(Reader& r, const YAML::Node& n, Config& c) {
             if (key != "name")
                 check[key] = kv.second;
         }
-        s.check = read_health_check(r, check, script_defaults());
-        s.check.location = s.location;
-        if (s.check.type != HealthCheck::Type::exec || s.check.command.empty())
+        if (!item["command"]) {
             r.error(item, "a VRRP tracking script needs 'command' (run with /bin/sh -c; exit 0 is "
                           "success)");
+            continue;
+        }
+        s.check = read_health_check(r, check, script_defaults());
+        s.check.location = s.location;
+        if (s.check.type != HealthCheck::Type::exec)
+            r.error(item, "a VRRP tracking script is an exec check: leave 'type' out");
         c.vrrp.scripts.push_back(std::move(s));
     }
 }

@@ -80,15 +80,46 @@ def test_version():
     assert r.returncode == 0 and r.stdout.startswith("lb ")
 
 
-def test_vrrp_is_checked_but_not_run_yet(tmp_path):
+VRRP_HEAD = ("node: {name: a}\n"
+             "interfaces:\n"
+             "  - {name: ext, device: net_null0, address: 198.51.100.2/24}\n"
+             "vrrp:\n")
+
+
+def test_vrrp_tracking_and_sync_group_mistakes_are_located(tmp_path):
     path = tmp_path / "vrrp.yaml"
-    path.write_text("node: {name: a}\n"
-                    "interfaces:\n"
-                    "  - {name: ext, device: net_null0, address: 198.51.100.2/24}\n"
-                    "vrrp:\n"
+    path.write_text(VRRP_HEAD +
+                    "  scripts:\n"
+                    "    - {name: up, interval: 1s}\n"
                     "  instances:\n"
-                    "    - {name: v, interface: ext, virtual_router_id: 9,\n"
-                    "       virtual_addresses: [198.51.100.100]}\n")
-    assert run_lb("--config", str(path), "--check").returncode == 0
-    r = run_lb("--config", str(path))
-    assert r.returncode == 1 and "does not run VRRP yet" in r.stderr
+                    "    - name: v\n"
+                    "      interface: ext\n"
+                    "      virtual_router_id: 9\n"
+                    "      virtual_addresses: [198.51.100.100]\n"
+                    "      track:\n"
+                    "        - {interface: ext, weight: 300}\n"
+                    "        - {script: up, service: web}\n")
+    r = run_lb("--config", str(path), "--check")
+    assert r.returncode == 1
+    assert f"{path}:6:7: a VRRP tracking script needs 'command'" in r.stderr
+    assert f"{path}:13:36: weight: a whole number -254..254" in r.stderr
+    assert f"{path}:14:11: a tracked object names exactly one of" in r.stderr
+    assert "has 3 error(s)" in r.stderr
+
+    # Once every value parses, what they refer to is checked.
+    path.write_text(VRRP_HEAD +
+                    "  sync_groups:\n"
+                    "    - {name: g, instances: [v, w]}\n"
+                    "  instances:\n"
+                    "    - name: v\n"
+                    "      interface: ext\n"
+                    "      virtual_router_id: 9\n"
+                    "      virtual_addresses: [198.51.100.100]\n"
+                    "      track:\n"
+                    "        - {service: web, weight: -20}\n"
+                    "        - {script: nope}\n")
+    r = run_lb("--config", str(path), "--check")
+    assert r.returncode == 1
+    assert f"{path}:6:7: sync group 'g': VRRP instance 'w' is not defined" in r.stderr
+    assert f"{path}:13:11: tracked service 'web' is not defined" in r.stderr
+    assert f"{path}:14:11: tracked script (vrrp.scripts) 'nope' is not defined" in r.stderr
