@@ -119,7 +119,7 @@ std::variant<Message, Discard> decode(const std::uint8_t* p, std::size_t n, std:
     if (m.vrid != e.vrid)
         return Discard::wrong_vrid;
     m.priority = p[2];
-    if (count == 0)
+    if (count == 0 || (e.address_count != 0 && count != e.address_count && m.priority != 255))
         return Discard::bad_address_count;
     for (std::size_t i = 0; i < count; ++i) {
         const std::uint8_t* a = p + 8 + 4 * i;

@@ -48,6 +48,9 @@ struct Expectation {
     std::uint8_t vrid = 1;
     std::string password;                      // v2
     std::uint16_t interval_centiseconds = 100; // checked in v2
+    // How many virtual addresses this router has; a non-owner's advertisement listing another
+    // number is dropped (RFC 5798 section 7.1: a misconfiguration). 0: not checked.
+    std::size_t address_count = 0;
 };
 
 // Validates and decodes a received advertisement; `ttl` is the IPv4 header's.

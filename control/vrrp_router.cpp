@@ -27,6 +27,7 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
         e.vrid = v.virtual_router_id;
         e.password = v.password;
         e.interval_centiseconds = static_cast<std::uint16_t>(v.advert_int.count() / 10);
+        e.address_count = v.virtual_addresses.size();
         instances_.push_back(
             Running{v,
                     Instance(ic),
