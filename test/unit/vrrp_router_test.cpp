@@ -1,0 +1,242 @@
+// Two (or one) VRRP routers wired back to back on a virtual clock: elections, takeover, tracking,
+// sync groups and gratuitous ARPs, with the real frames between them.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "control/vrrp_frames.hpp"
+#include "control/vrrp_router.hpp"
+#include "control/vrrp_tracker.hpp"
+#include "test/test_config.hpp"
+
+using namespace lb::control::vrrp;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string node(const std::string& address, const std::string& instances,
+                 const std::string& extra = "") {
+    return "node: {name: n}\ninterfaces:\n  - {name: ext, device: d0, address: " + address +
+           "/24}\nservices:\n  - name: web\n    vip: 198.51.100.100\n    port: 80\n    "
+           "real_servers:"
+           "\n      - {address: 198.51.100.21}\n      - {address: 198.51.100.22}\n" +
+           "vrrp:\n" + extra + "  instances:\n" + instances;
+}
+
+std::string instance(const std::string& name, int vrid, int priority,
+                     const std::string& extra = "") {
+    return "    - name: " + name +
+           "\n      interface: ext\n      virtual_router_id: " + std::to_string(vrid) +
+           "\n      priority: " + std::to_string(priority) +
+           "\n      advert_int: 100ms\n      virtual_addresses: [198.51.100." +
+           std::to_string(100 + vrid) + "]\n" + extra;
+}
+
+struct Node {
+    explicit Node(const std::string& yaml) : config(lb::test::config_from(yaml)) {
+        router = std::make_unique<Router>(
+            config, std::vector<Mac>{Mac{2, 0, 0, 0, 0, 1}},
+            [this](std::uint8_t, std::vector<std::uint8_t> f) { outbox.push_back(std::move(f)); },
+            [](std::uint32_t, std::uint8_t) { return std::nullopt; },
+            [this](const Transition& t) { transitions.push_back(t); });
+    }
+    State state(std::size_t i = 0) const { return router->status()[i].state; }
+
+    lb::config::Config config;
+    std::unique_ptr<Router> router;
+    std::vector<std::vector<std::uint8_t>> outbox;
+    std::vector<Transition> transitions;
+    bool alive = true;
+    int gratuitous_arps = 0;
+};
+
+// Runs the nodes' timers for `duration` in 1 ms steps, delivering each advertisement a node
+// sends to every other live node.
+struct Link {
+    std::vector<Node*> nodes;
+    Clock::time_point now{};
+
+    void start() {
+        for (auto* n : nodes)
+            n->router->start(now);
+        deliver();
+    }
+    void run(std::chrono::milliseconds duration) {
+        for (auto end = now + duration; now < end; now += 1ms) {
+            for (auto* n : nodes)
+                if (n->alive)
+                    n->router->tick(now);
+            deliver();
+        }
+    }
+    void deliver() {
+        for (auto* from : nodes) {
+            auto frames = std::move(from->outbox);
+            from->outbox.clear();
+            for (auto& f : frames) {
+                if (f[12] == 0x08 && f[13] == 0x06) {
+                    ++from->gratuitous_arps;
+                    continue;
+                }
+                for (auto* to : nodes)
+                    if (to != from && to->alive && from->alive)
+                        to->router->receive(0, f.data(), f.size(), now);
+            }
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("Frames: an advertisement in IPv4 with TTL 255 that decodes back; a gratuitous ARP") {
+    Message m;
+    m.vrid = 51;
+    m.priority = 150;
+    m.interval_centiseconds = 10;
+    m.addresses = {0xc6336464};
+    const auto f = advert_frame(m, virtual_mac(51), multicast_mac, 0xc6336402, multicast_group);
+    REQUIRE(f.size() >= 60);
+    CHECK(f[0] == 0x01);
+    CHECK(f[11] == 51); // source: the virtual MAC
+    const auto p = received_packet(f.data(), f.size());
+    REQUIRE(p);
+    CHECK(p->ttl == 255);
+    CHECK(p->source == 0xc6336402);
+    CHECK(p->destination == multicast_group);
+    // The IPv4 header checksum is right: summing the header with it gives 0xffff.
+    std::uint32_t sum = 0;
+    for (std::size_t i = 14; i < 34; i += 2)
+        sum += std::uint32_t{f[i]} << 8 | f[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    CHECK(sum == 0xffff);
+    Expectation e;
+    e.vrid = 51;
+    const auto decoded = decode(p->payload, p->length, p->source, p->destination, p->ttl, e);
+    REQUIRE(std::holds_alternative<Message>(decoded));
+    CHECK(std::get<Message>(decoded).priority == 150);
+
+    const auto g = gratuitous_arp_frame(virtual_mac(51), 0xc6336464);
+    CHECK(g[12] == 0x08);
+    CHECK(g[13] == 0x06);
+    CHECK(g[21] == 1);                                                 // request
+    CHECK(std::equal(g.begin() + 28, g.begin() + 32, g.begin() + 38)); // sender = target
+    CHECK(!received_packet(f.data(), 30));
+}
+
+TEST_CASE("Two routers: the higher priority becomes master, the other learns it and takes over "
+          "when it falls silent") {
+    Node a(node("198.51.100.2", instance("v", 1, 200)));
+    Node b(node("198.51.100.3", instance("v", 1, 100)));
+    Link link{{&a, &b}};
+    link.start();
+    link.run(400ms); // a's master-down interval: 3 x 100 + 21 ms
+    CHECK(a.state() == State::master);
+    CHECK(b.state() == State::backup);
+    CHECK(b.router->status()[0].master == 0xc6336402);
+    CHECK(a.gratuitous_arps == 5); // garp.repeat per address
+    link.run(2s);
+    CHECK(b.state() == State::backup);
+    CHECK(b.router->status()[0].adverts_received >= 19);
+
+    // a's last advertisement was less than 100 ms ago; b waits 3 x 100 + 60 ms from it.
+    a.alive = false;
+    link.run(250ms);
+    CHECK(b.state() == State::backup);
+    link.run(111ms);
+    CHECK(b.state() == State::master);
+    REQUIRE(!b.transitions.empty());
+    CHECK(b.transitions.back().reason.find("no advertisement for 360 ms") != std::string::npos);
+}
+
+TEST_CASE("Tracking: a weight that drops the master below its peer hands the VIP over; FAULT "
+          "gives it up at once") {
+    Node a(node("198.51.100.2", instance("v", 1, 100)));
+    Node b(node("198.51.100.3", instance("v", 1, 80)));
+    Link link{{&a, &b}};
+    link.start();
+    link.run(500ms);
+    REQUIRE(a.state() == State::master);
+    a.router->set_tracking(0, false, -60, "service 'web' below quorum (weight -60)", link.now);
+    CHECK(a.router->status()[0].priority == 40);
+    link.run(500ms); // b (preempt) lets its timer run out on a's priority-40 advertisements
+    CHECK(b.state() == State::master);
+    CHECK(a.state() == State::backup);
+    a.router->set_tracking(0, false, 0, "", link.now);
+    link.run(500ms);
+    CHECK(a.state() == State::master);
+    CHECK(b.state() == State::backup);
+
+    a.router->set_tracking(0, true, 0, "interface 'ext' link down", link.now);
+    CHECK(a.state() == State::fault);
+    link.run(300ms); // a's priority-0 advertisement: b after its skew time only
+    CHECK(b.state() == State::master);
+    a.router->set_tracking(0, false, 0, "", link.now);
+    CHECK(a.state() == State::backup);
+    link.run(500ms);
+    CHECK(a.state() == State::master);
+}
+
+TEST_CASE("Sync group: members follow each other into MASTER, BACKUP and FAULT") {
+    const std::string group = "  sync_groups:\n    - {name: edge, instances: [out, in]}\n";
+    Node a(node("198.51.100.2", instance("out", 1, 200) + instance("in", 2, 200), group));
+    Node b(node("198.51.100.3", instance("out", 1, 100) + instance("in", 2, 100), group));
+    Link link{{&a, &b}};
+    link.start();
+    link.run(500ms);
+    CHECK((a.state(0) == State::master && a.state(1) == State::master));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+    // Only "in" fails on a: both of a's instances go, both of b's take over.
+    a.router->set_tracking(1, true, 0, "interface 'int' link down", link.now);
+    CHECK((a.state(0) == State::fault && a.state(1) == State::fault));
+    link.run(200ms);
+    CHECK((b.state(0) == State::master && b.state(1) == State::master));
+    CHECK(b.router->status()[1].reason.find("sync group 'edge'") != std::string::npos);
+    a.router->set_tracking(1, false, 0, "", link.now);
+    link.run(600ms);
+    CHECK((a.state(0) == State::master && a.state(1) == State::master));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+}
+
+TEST_CASE("Gratuitous ARPs: a batch on becoming master, a second after the delay, and refreshes") {
+    Node a(node("198.51.100.2", instance("v", 1, 200,
+                                         "      garp: {repeat: 3, delay: 1s, refresh: 2s, "
+                                         "refresh_repeat: 2}\n")));
+    Link link{{&a}};
+    link.start();
+    link.run(400ms);
+    REQUIRE(a.state() == State::master);
+    CHECK(a.gratuitous_arps == 3);
+    link.run(1s);
+    CHECK(a.gratuitous_arps == 6);
+    link.run(1s);
+    CHECK(a.gratuitous_arps == 8); // the refresh, 2 s after the transition
+    link.run(2s);
+    CHECK(a.gratuitous_arps == 10);
+}
+
+TEST_CASE("Tracking verdicts: services below quorum, links, scripts, weights") {
+    const auto config = lb::test::config_from(node(
+        "198.51.100.2",
+        instance("v", 1, 100,
+                 "      track:\n        - {service: web, weight: -30}\n        - {interface: ext}\n"
+                 "        - {script: s, weight: 10}\n"),
+        "  scripts:\n    - {name: s, command: 'true'}\n"));
+    const auto& v = config.vrrp.instances[0];
+    lb::control::DownSet down;
+    auto up = [](const std::string&) { return true; };
+    auto verdict = evaluate_tracking(v, config, down, up, up);
+    CHECK((!verdict.fault && verdict.delta == 10 && verdict.reason.empty()));
+    down.insert({"web", 0xc6336415, 0}); // one of two down: quorum 1 still met
+    CHECK(evaluate_tracking(v, config, down, up, up).delta == 10);
+    down.insert({"web", 0xc6336416, 0});
+    verdict = evaluate_tracking(v, config, down, up, up);
+    CHECK((!verdict.fault && verdict.delta == -20));
+    CHECK(verdict.reason == "service 'web' below quorum (weight -30)");
+    auto down_link = [](const std::string&) { return false; };
+    verdict = evaluate_tracking(v, config, down, down_link, down_link);
+    CHECK(verdict.fault);
+    CHECK(verdict.delta == -30);
+    CHECK(verdict.reason.find("interface 'ext' link down") != std::string::npos);
+}
