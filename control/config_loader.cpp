@@ -558,13 +558,10 @@ void read_vrrp_scripts(Reader& r, const YAML::Node& n, Config& c) {
         VrrpScript s;
         s.location = location_of(item);
         s.name = r.required_string(item, "name", "VRRP tracking script").value_or("");
-        // The remaining keys are an exec check's.
-        YAML::Node check(YAML::NodeType::Map);
-        for (const auto& kv : item) {
-            const auto key = kv.first.as<std::string>();
-            if (key != "name")
-                check[key] = kv.second;
-        }
+        // The remaining keys are an exec check's. The same node (a handle, not a copy), so that
+        // its errors point into the file.
+        YAML::Node check = item;
+        check.remove("name");
         if (!item["command"]) {
             r.error(item, "a VRRP tracking script needs 'command' (run with /bin/sh -c; exit 0 is "
                           "success)");

@@ -30,6 +30,8 @@ class Notifier {
     // Hooks time out after this long.
     static constexpr std::chrono::seconds hook_timeout{60};
     std::uint64_t fifo_lines_lost() const { return fifo_lost_; }
+    // No hook running or waiting.
+    bool idle() const { return !running_ && hooks_.empty(); }
 
   private:
     struct Hook {

@@ -159,9 +159,28 @@ void VrrpControl::shutdown(std::function<void()> done) {
     timer_.cancel();
     router_->shutdown(vrrp::Clock::now());
     report();
-    // Worker 0 drains the control ring every poll; 50 ms is ample even when it naps.
+    // Worker 0 drains the control ring every poll; 50 ms is ample even when it naps. Then the
+    // hooks of the last transitions (STOP among them) run to their end, in order, for at most
+    // shutdown_hook_wait.
     timer_.expires_after(std::chrono::milliseconds(50));
-    timer_.async_wait([done = std::move(done)](const boost::system::error_code&) { done(); });
+    const auto give_up = vrrp::Clock::now() + shutdown_hook_wait;
+    timer_.async_wait([this, give_up, done = std::move(done)](const boost::system::error_code&) {
+        wait_for_hooks(give_up, done);
+    });
+}
+
+void VrrpControl::wait_for_hooks(vrrp::Clock::time_point give_up, std::function<void()> done) {
+    if (notifier_.idle() || vrrp::Clock::now() >= give_up) {
+        if (!notifier_.idle())
+            fmt::print(stderr, "lb: vrrp: notify hooks still running after {} s; not waiting\n",
+                       shutdown_hook_wait.count());
+        done();
+        return;
+    }
+    timer_.expires_after(std::chrono::milliseconds(20));
+    timer_.async_wait([this, give_up, done = std::move(done)](const boost::system::error_code&) {
+        wait_for_hooks(give_up, done);
+    });
 }
 
 } // namespace lb::app

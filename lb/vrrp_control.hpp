@@ -32,7 +32,11 @@ class VrrpControl {
     // Publishes the state for lbctl and metrics.
     void report();
 
+    // How long shutdown waits for notify hooks still running or queued.
+    static constexpr std::chrono::seconds shutdown_hook_wait{10};
+
   private:
+    void wait_for_hooks(control::vrrp::Clock::time_point give_up, std::function<void()> done);
     void poll();
     void arm();
     void send(std::uint8_t interface, std::vector<std::uint8_t> frame);

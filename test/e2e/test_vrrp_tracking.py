@@ -1,0 +1,116 @@
+"""VRRP tracking, sync groups and notifications on real lb pairs: a failing tracking script
+hands the VIP to the peer (weight) or puts the instance in FAULT with its whole sync group; hooks
+and the notify FIFO report every transition in the order it happened."""
+
+import os
+import time
+
+import pytest
+
+from ha import HaLab, Node, instance, node_config, wait_state
+from netlab import Lab
+from topology import wait_for
+
+
+@pytest.fixture
+def ha():
+    with Lab("vt") as lab:
+        yield HaLab(lab)
+
+
+def script(name, path):
+    return {"name": name, "command": f"test -e {path}", "interval": "100ms", "timeout": "100ms"}
+
+
+def test_a_failing_tracking_script_lowers_the_priority_below_the_peer(ha):
+    flag = os.path.join(ha.lab.tmp, "healthy")
+    open(flag, "w").close()
+    a = Node(ha, "a", node_config(
+        ha, "a", [instance(150, track=[{"script": "upstream", "weight": -100}])],
+        {"scripts": [script("upstream", flag)]}))
+    assert wait_state(a, "MASTER", timeout=5)
+    b = Node(ha, "b", node_config(ha, "b", [instance(100)]))
+    assert wait_state(b, "BACKUP", timeout=5)
+    time.sleep(0.5)
+    assert a.state() == "MASTER"
+
+    os.unlink(flag)
+    assert wait_state(b, "MASTER", timeout=3), b.log()
+    assert wait_state(a, "BACKUP", timeout=3)
+    status = a.vrrp()["instances"][0]
+    assert status["priority"] == 50 and status["configured_priority"] == 150
+    assert status["tracking"] == "script 'upstream' failing (weight -100)"
+    code, table, _ = a.ctl("vrrp")
+    assert code == 0 and "50/150" in table and "tracking: script 'upstream' failing" in table
+    assert "vrrp script 'upstream' is down" in a.log()
+
+    open(flag, "w").close()
+    assert wait_state(a, "MASTER", timeout=3), a.log()
+    assert wait_state(b, "BACKUP", timeout=3)
+    assert a.vrrp()["instances"][0]["priority"] == 150
+
+
+def test_sync_group_members_fail_over_together(ha):
+    flag = os.path.join(ha.lab.tmp, "inside-ok")
+    open(flag, "w").close()
+
+    def instances(priority, track=None):
+        outside = instance(priority)
+        outside["name"] = "outside"
+        inside = instance(priority, virtual_router_id=52, virtual_addresses=["198.51.100.254"])
+        inside["name"] = "inside"
+        if track:
+            inside["track"] = track
+        return [outside, inside]
+
+    group = {"sync_groups": [{"name": "edge", "instances": ["outside", "inside"]}]}
+    a = Node(ha, "a", node_config(ha, "a", instances(150, [{"script": "inside"}]),
+                                  dict(group, scripts=[script("inside", flag)])))
+    b = Node(ha, "b", node_config(ha, "b", instances(100), group))
+    for name in ("outside", "inside"):
+        assert wait_state(a, "MASTER", timeout=5, name=name)
+        assert wait_state(b, "BACKUP", timeout=5, name=name)
+
+    os.unlink(flag)  # only "inside" tracks it; "outside" follows through the group
+    assert wait_state(a, "FAULT", timeout=3, name="inside"), a.log()
+    assert wait_state(a, "FAULT", timeout=3, name="outside"), a.log()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=3, name=name), b.log()
+    assert "sync group 'edge': 'inside' became FAULT" in a.log()
+
+    open(flag, "w").close()
+    for name in ("outside", "inside"):
+        assert wait_state(a, "MASTER", timeout=3, name=name), a.log()
+        assert wait_state(b, "BACKUP", timeout=3, name=name), b.log()
+
+
+def test_hooks_and_fifo_report_transitions_in_order_even_when_a_hook_is_slow(ha):
+    tmp = ha.lab.tmp
+    hooks_log = os.path.join(tmp, "hooks.log")
+    fifo = os.path.join(tmp, "vrrp.fifo")
+    # Hooks get keepalived's arguments (INSTANCE NAME STATE PRIORITY) and LB_VRRP_* variables.
+    record = os.path.join(tmp, "record.sh")
+    with open(record, "w") as f:
+        f.write(f'#!/bin/sh\necho "$1 $2 $3 $4 $LB_VRRP_STATE" >> {hooks_log}\n')
+    os.chmod(record, 0o755)
+    notify = {"master": f"sleep 1.5; {record}", "backup": record, "stop": record}
+    a = Node(ha, "a", node_config(ha, "a", [instance(150, notify=notify)],
+                                  {"notify_fifo": fifo}))
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert wait_state(a, "MASTER", timeout=5)
+        # A higher priority arrives while the MASTER hook still sleeps.
+        b = Node(ha, "b", node_config(ha, "b", [instance(200)]))
+        assert wait_state(a, "BACKUP", timeout=5)
+        assert wait_state(b, "MASTER", timeout=5)
+        assert a.stop() == 0
+        assert wait_for(lambda: os.path.exists(hooks_log) and
+                        len(open(hooks_log).read().splitlines()) == 4, 10)
+        lines = os.read(reader, 65536).decode().splitlines()
+    finally:
+        os.close(reader)
+    assert lines == ['INSTANCE "vip" BACKUP 150', 'INSTANCE "vip" MASTER 150',
+                     'INSTANCE "vip" BACKUP 150', 'INSTANCE "vip" STOP 150']
+    assert open(hooks_log).read().splitlines() == [
+        "INSTANCE vip BACKUP 150 BACKUP", "INSTANCE vip MASTER 150 MASTER",
+        "INSTANCE vip BACKUP 150 BACKUP", "INSTANCE vip STOP 150 STOP"]
