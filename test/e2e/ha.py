@@ -24,9 +24,16 @@ VRID = 51
 VMAC = f"00:00:5e:00:01:{VRID:02x}"
 
 
+INSIDE_NODES = {"a": "203.0.113.2", "b": "203.0.113.3"}
+INSIDE_GATEWAY = "203.0.113.1"  # a VRRP address: the real server's default route
+REAL_SERVER = "203.0.113.11"
+
+
 class HaLab:
-    def __init__(self, lab):
-        self.lab = lab
+    def __init__(self, lab, nat=False):
+        """With `nat`, a second bridge `int` joins both nodes (int0) and a real server whose
+        default route is the VRRP gateway address."""
+        self.lab, self.nat = lab, nat
         lab.add_bridge("ext")
         self.client = lab.add_namespace("c1")
         lab.link(self.client, "eth0", "ext", f"{CLIENT}/24")
@@ -36,6 +43,13 @@ class HaLab:
             lab.link(ns, "ext0", "ext", checksum_off=False)
             self.node_ns[name] = ns
         self.peer_ns = None
+        if nat:
+            lab.add_bridge("int")
+            for name in NODES:
+                lab.link(self.node_ns[name], "int0", "int", checksum_off=False)
+            self.server = lab.add_namespace("rs1")
+            lab.link(self.server, "eth0", "int", f"{REAL_SERVER}/24", gateway=INSIDE_GATEWAY)
+            lab.http_server(self.server, "rs1", 8080)
 
     def add_peer(self):
         """A plain namespace at PEER (keepalived or the injector)."""
@@ -60,6 +74,23 @@ def node_config(ha, node, instances, vrrp_extra=None):
     os.makedirs(tmp, exist_ok=True)
     vrrp = {"instances": instances}
     vrrp.update(vrrp_extra or {})
+    if ha.nat:
+        return {
+            "node": {"name": f"lb-{node}"},
+            "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",
+                                  "--vdev=net_af_packet0,iface=ext0",
+                                  "--vdev=net_af_packet1,iface=int0"], "workers": 1},
+            "interfaces": [{"name": "ext", "device": "net_af_packet0",
+                            "address": f"{NODES[node]}/24"},
+                           {"name": "int", "device": "net_af_packet1",
+                            "address": f"{INSIDE_NODES[node]}/24"}],
+            "services": [{"name": "web", "vip": VIP, "port": 80, "forwarding": "nat",
+                          "real_servers": [{"address": REAL_SERVER, "port": 8080}]}],
+            "tables": {"connections": 16384, "persistence_templates": 4096},
+            "stats": {"file": os.path.join(tmp, "stats.json"), "interval": "200ms"},
+            "admin": {"socket": os.path.join(tmp, "lb.sock")},
+            "vrrp": vrrp,
+        }
     return {
         "node": {"name": f"lb-{node}"},
         "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ha import HaLab, Node, instance, node_config, wait_state
+from ha import INSIDE_GATEWAY, VIP, HaLab, Node, instance, node_config, wait_state
 from netlab import Lab
 from topology import wait_for
 
@@ -114,3 +114,36 @@ def test_hooks_and_fifo_report_transitions_in_order_even_when_a_hook_is_slow(ha)
     assert open(hooks_log).read().splitlines() == [
         "INSTANCE vip BACKUP 150 BACKUP", "INSTANCE vip MASTER 150 MASTER",
         "INSTANCE vip BACKUP 150 BACKUP", "INSTANCE vip STOP 150 STOP"]
+
+
+def test_nat_pair_with_the_inside_gateway_in_a_sync_group_serves_after_a_takeover():
+    with Lab("vn") as lab:
+        ha = HaLab(lab, nat=True)
+
+        def instances(priority):
+            outside = instance(priority)
+            outside["name"] = "outside"
+            inside = instance(priority, interface="int", virtual_router_id=52,
+                              virtual_addresses=[INSIDE_GATEWAY])
+            inside["name"] = "inside"
+            return [outside, inside]
+
+        group = {"sync_groups": [{"name": "nat", "instances": ["outside", "inside"]}]}
+        a = Node(ha, "a", node_config(ha, "a", instances(150), group))
+        for name in ("outside", "inside"):
+            assert wait_state(a, "MASTER", timeout=5, name=name)
+        b = Node(ha, "b", node_config(ha, "b", instances(100), group))
+        for name in ("outside", "inside"):
+            assert wait_state(b, "BACKUP", timeout=5, name=name)
+
+        def fetch():
+            r = lab.run(ha.client, "curl", "-sS", "--max-time", "5", f"http://{VIP}/whoami",
+                        check=False, timeout=30)
+            return r.stdout.strip()
+
+        assert fetch() == "rs1"  # replies return through A, the gateway's master
+        a.kill()
+        for name in ("outside", "inside"):
+            assert wait_state(b, "MASTER", timeout=5, name=name), b.log()
+        assert fetch() == "rs1", b.log()  # and now through B
+        assert b.vrrp()["instances"][1]["master"] == "203.0.113.3"
