@@ -124,6 +124,9 @@ Balancer::Balancer(config::Config config, std::string config_path)
         throw std::runtime_error("cannot create the control ring");
     if (!config_.vrrp.empty()) {
         // Any worker may receive an advertisement (RSS): several producers, one consumer.
+        // DESIGN.md has one single-producer ring per worker; adverts are a few per second per
+        // peer, so the producers' compare-and-swap never contends and one ring keeps the
+        // consumer simple. Replication's volume will get per-worker rings.
         control_rx_ = rte_ring_create("control_rx", 1024, socket, RING_F_SC_DEQ);
         if (!control_rx_)
             throw std::runtime_error("cannot create the VRRP ring");
