@@ -80,6 +80,38 @@ TEST_CASE("a master yields to a higher priority, and on a tie to the higher addr
     CHECK(k.receive(from(101), t0 + 4s).became == State::backup);
 }
 
+TEST_CASE("a master hearing a lower-priority master (a healed split brain) answers at once and "
+          "re-announces its addresses") {
+    const Clock::time_point t0{};
+    Instance i(config(200));
+    i.start(t0);
+    i.tick(t0 + 4s);
+    REQUIRE(i.state() == State::master);
+    const auto a = i.receive(from(100), t0 + 4500ms);
+    CHECK(a.became == std::nullopt);
+    CHECK(a.send_advert == std::optional<std::uint8_t>(200));
+    CHECK(a.send_gratuitous_arp);
+    CHECK(i.state() == State::master);
+    // ...and the next advertisement is a whole interval after that answer.
+    CHECK(i.next_deadline() == t0 + 5500ms);
+}
+
+TEST_CASE("sync groups: follow() moves an instance to the state its group entered") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    CHECK(i.follow(State::master, t0, "group").became == std::nullopt); // not started: stays
+    i.start(t0);
+    auto a = i.follow(State::master, t0, "sync group 'g': 'x' became MASTER");
+    CHECK(a.became == State::master);
+    CHECK(a.send_advert);
+    CHECK(a.send_gratuitous_arp);
+    CHECK(i.follow(State::master, t0, "again").became == std::nullopt);
+    a = i.follow(State::fault, t0, "sync group");
+    CHECK(a.became == State::fault);
+    CHECK(a.send_advert == std::optional<std::uint8_t>(0)); // it was master: resign
+    CHECK(i.follow(State::backup, t0, "sync group").became == State::backup);
+}
+
 TEST_CASE("preemption: a higher-priority backup takes over from a lower master; nopreempt "
           "does not") {
     const Clock::time_point t0{};
