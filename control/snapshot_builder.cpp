@@ -2,12 +2,15 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+
 #include <numeric>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
+#include "control/vrrp_frames.hpp"
 #include "dataplane/maglev_table.hpp"
 
 namespace lb::control {
@@ -182,7 +185,11 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         const config::Interface* iface = c.find_interface(v.interface);
         VrrpInstanceEntry e;
         e.interface = interface_index(c, iface);
-        e.mac = v.use_vmac ? vrrp_virtual_mac(v.virtual_router_id) : ports[e.interface].mac;
+        e.mac = ports[e.interface].mac;
+        if (v.use_vmac) {
+            const auto vmac = vrrp::virtual_mac(v.virtual_router_id);
+            std::copy(vmac.begin(), vmac.end(), e.mac.addr_bytes);
+        }
         s->vrrp_instances.push_back(e);
         for (const auto a : v.virtual_addresses)
             s->vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});

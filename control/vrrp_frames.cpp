@@ -31,15 +31,6 @@ void put_ethernet(std::vector<std::uint8_t>& f, const Mac& destination, const Ma
     put16(f, 12, type);
 }
 
-std::uint16_t ipv4_checksum(const std::uint8_t* p, std::size_t n) {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < n; i += 2)
-        sum += std::uint32_t{p[i]} << 8 | p[i + 1];
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum);
-}
-
 } // namespace
 
 std::vector<std::uint8_t> advert_frame(const Message& m, const Mac& source_mac,
@@ -57,7 +48,7 @@ std::vector<std::uint8_t> advert_frame(const Message& m, const Mac& source_mac,
     ip[9] = ip_protocol;
     put32(f, ethernet_header + 12, source);
     put32(f, ethernet_header + 16, destination);
-    put16(f, ethernet_header + 10, ipv4_checksum(ip, ipv4_header));
+    put16(f, ethernet_header + 10, internet_checksum(ip, ipv4_header));
     std::copy(payload.begin(), payload.end(), f.begin() + ethernet_header + ipv4_header);
     return f;
 }

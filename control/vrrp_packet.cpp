@@ -40,6 +40,10 @@ void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
 
 } // namespace
 
+std::uint16_t internet_checksum(const std::uint8_t* p, std::size_t n) {
+    return fold(sum16(p, n));
+}
+
 const char* to_string(Discard d) {
     switch (d) {
     case Discard::truncated:

@@ -40,6 +40,9 @@ enum class Discard : std::uint8_t {
 };
 const char* to_string(Discard d);
 
+// The Internet checksum (RFC 1071) of `n` bytes: what the IPv4 header and VRRP both carry.
+std::uint16_t internet_checksum(const std::uint8_t* p, std::size_t n);
+
 // The VRRP message (the IPv4 payload), checksummed for `source` → `destination`.
 std::vector<std::uint8_t> encode(const Message& m, std::uint32_t source, std::uint32_t destination);
 

@@ -75,10 +75,10 @@ class Router {
     const std::vector<InstanceStatus>& status() const { return status_; }
     // Discarded advertisements, by Discard reason.
     const std::array<std::uint64_t, discard_reasons>& discarded() const { return discarded_; }
-    std::size_t find(const std::string& name) const; // size() when unknown
-    std::size_t size() const { return instances_.size(); }
 
   private:
+    std::size_t find(const std::string& name) const; // instances_.size() when unknown
+
     struct Running {
         config::VrrpInstance config;
         Instance machine;

@@ -32,11 +32,6 @@ struct VrrpAddressEntry {
     std::uint8_t instance = 0;
 };
 
-// RFC 5798 section 7.3: 00-00-5E-00-01-{VRID}.
-inline rte_ether_addr vrrp_virtual_mac(std::uint8_t vrid) {
-    return rte_ether_addr{{0x00, 0x00, 0x5e, 0x00, 0x01, vrid}};
-}
-
 struct VrrpInstanceEntry {
     std::uint8_t interface = 0;
     rte_ether_addr mac{}; // source of ARP replies for its addresses: the virtual MAC or the port's

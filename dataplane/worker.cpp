@@ -513,6 +513,8 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
         cursors_.reset();
     }
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
+    // Per burst: without VRRP every address is ours, and packets skip the ownership checks.
+    const bool vrrp = !snapshot_->vrrp_instances.empty();
 
     Pending* pending = pending_;
     const FlowKey* keys[burst_size * 2];
@@ -546,7 +548,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
             break;
         }
         int service = snapshot_->service_index.find(f.key.dst_ip, f.key.protocol, f.key.dst_port);
-        if (service >= 0 && !ctx_.owns(snapshot_->services[service].vrrp_instance)) {
+        if (vrrp && service >= 0 && !ctx_.owns(snapshot_->services[service].vrrp_instance)) {
             drop(m, DropReason::not_master); // a backup: the VIP is the master's
             continue;
         }
@@ -557,7 +559,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
                 // a 227/229 reply. Look it up like any other; on a miss only an FTP
                 // announcement can take it.
                 service = unclaimed_port;
-                if (!ctx_.owns(snapshot_->vrrp_instance_of(f.key.dst_ip))) {
+                if (vrrp && !ctx_.owns(snapshot_->vrrp_instance_of(f.key.dst_ip))) {
                     drop(m, DropReason::not_master);
                     continue;
                 }
@@ -594,7 +596,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
             Connection& c = ctx_.connections->at(hits[i].index);
             if (c.flags & conn_expectation) // matched only by a source port of 0
                 drop(p.frame, DropReason::no_connection);
-            else if (hits[i].direction != KeyDirection::from_client &&
+            else if (vrrp && hits[i].direction != KeyDirection::from_client &&
                      !ctx_.owns(snapshot_->services[c.service].vrrp_instance))
                 drop(p.frame, DropReason::not_master); // a NAT reply reaching a backup
             else if (hits[i].direction == KeyDirection::from_client)

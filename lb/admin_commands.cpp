@@ -256,7 +256,7 @@ AdminAnswer vrrp(Balancer& b, const Request& r) {
         if (report.discarded[d])
             discarded += fmt::format(" {} {}", name, report.discarded[d]);
     }
-    json += "}}";
+    json += fmt::format("}}, \"notify_fifo_lines_lost\": {}}}", report.notify_fifo_lost);
     if (!discarded.empty())
         table += "discarded advertisements:" + discarded + "\n";
     return {true, r.json ? json : table};

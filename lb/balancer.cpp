@@ -230,7 +230,6 @@ ChangeOutcome Balancer::reload() {
         next.tables = config_.tables;
         next.stats.listen = config_.stats.listen;
         next.admin = config_.admin;
-        next.vrrp = config_.vrrp;
         config::Diagnostics problems;
         config::validate_config(next, problems);
         if (!problems.empty()) {

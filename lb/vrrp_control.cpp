@@ -37,16 +37,13 @@ VrrpControl::VrrpControl(boost::asio::io_context& io, Balancer& balancer,
         [this](std::uint8_t interface, std::vector<std::uint8_t> frame) {
             send(interface, std::move(frame));
         },
-        [this](std::uint32_t address, std::uint8_t) -> std::optional<vrrp::Mac> {
-            // Unicast peers are in the neighbour table (the snapshot builder interned them), so
-            // the resolver keeps their MACs fresh.
-            const auto& n = *balancer_.context().neighbours;
-            const std::uint32_t wanted = rte_cpu_to_be_32(address);
-            for (std::uint32_t i = 0; i < n.size(); ++i) {
-                rte_ether_addr mac;
-                if (n.at(i).address == wanted && n.resolve(i, mac))
-                    return to_mac(mac);
-            }
+        [this](std::uint32_t address, std::uint8_t interface) -> std::optional<vrrp::Mac> {
+            // Unicast peers are in the neighbour table (the snapshot builder interned them, so
+            // intern finds their entry), and the resolver keeps their MACs fresh.
+            auto& n = *balancer_.context().neighbours;
+            rte_ether_addr mac;
+            if (n.resolve(n.intern(rte_cpu_to_be_32(address), interface), mac))
+                return to_mac(mac);
             return std::nullopt;
         },
         [this](const vrrp::Transition& t) {

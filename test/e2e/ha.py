@@ -10,11 +10,9 @@ lb node that knows its own config, log, socket and VRRP state.
 import json
 import os
 import re
-import subprocess
 import time
 
 import topology as t
-import yaml_emit
 
 VIP = "198.51.100.100"
 CLIENT = "198.51.100.10"
@@ -69,36 +67,25 @@ def instance(priority, advert_int="100ms", **extra):
 
 
 def node_config(ha, node, instances, vrrp_extra=None):
-    lab = ha.lab
-    tmp = os.path.join(lab.tmp, node)
+    tmp = os.path.join(ha.lab.tmp, node)
     os.makedirs(tmp, exist_ok=True)
     vrrp = {"instances": instances}
     vrrp.update(vrrp_extra or {})
+    vdevs = ["--vdev=net_af_packet0,iface=ext0"]
+    interfaces = [{"name": "ext", "device": "net_af_packet0", "address": f"{NODES[node]}/24"}]
+    service = {"name": "web", "vip": VIP, "port": 80, "forwarding": "dr",
+               "real_servers": [{"address": "198.51.100.21"}]}
     if ha.nat:
-        return {
-            "node": {"name": f"lb-{node}"},
-            "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",
-                                  "--vdev=net_af_packet0,iface=ext0",
-                                  "--vdev=net_af_packet1,iface=int0"], "workers": 1},
-            "interfaces": [{"name": "ext", "device": "net_af_packet0",
-                            "address": f"{NODES[node]}/24"},
-                           {"name": "int", "device": "net_af_packet1",
-                            "address": f"{INSIDE_NODES[node]}/24"}],
-            "services": [{"name": "web", "vip": VIP, "port": 80, "forwarding": "nat",
-                          "real_servers": [{"address": REAL_SERVER, "port": 8080}]}],
-            "tables": {"connections": 16384, "persistence_templates": 4096},
-            "stats": {"file": os.path.join(tmp, "stats.json"), "interval": "200ms"},
-            "admin": {"socket": os.path.join(tmp, "lb.sock")},
-            "vrrp": vrrp,
-        }
+        vdevs.append("--vdev=net_af_packet1,iface=int0")
+        interfaces.append({"name": "int", "device": "net_af_packet1",
+                           "address": f"{INSIDE_NODES[node]}/24"})
+        service.update(forwarding="nat", real_servers=[{"address": REAL_SERVER, "port": 8080}])
     return {
         "node": {"name": f"lb-{node}"},
-        "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",
-                              "--vdev=net_af_packet0,iface=ext0"], "workers": 1},
-        "interfaces": [{"name": "ext", "device": "net_af_packet0",
-                        "address": f"{NODES[node]}/24"}],
-        "services": [{"name": "web", "vip": VIP, "port": 80, "forwarding": "dr",
-                      "real_servers": [{"address": "198.51.100.21"}]}],
+        "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning", *vdevs],
+                 "workers": 1},
+        "interfaces": interfaces,
+        "services": [service],
         "tables": {"connections": 16384, "persistence_templates": 4096},
         "stats": {"file": os.path.join(tmp, "stats.json"), "interval": "200ms"},
         "admin": {"socket": os.path.join(tmp, "lb.sock")},
@@ -106,37 +93,13 @@ def node_config(ha, node, instances, vrrp_extra=None):
     }
 
 
-class Node:
-    """A running lb of the HA lab."""
+class Node(t.Balancer):
+    """A running lb of the HA lab: a Balancer in the node's namespace and directory."""
 
     def __init__(self, ha, node, config):
         self.ha, self.node, self.config = ha, node, config
-        tmp = os.path.dirname(config["stats"]["file"])
-        self.config_path = os.path.join(tmp, "lb.yaml")
-        self.log_path = os.path.join(tmp, "lb.log")
-        self.socket = config["admin"]["socket"]
-        with open(self.config_path, "w") as f:
-            f.write(yaml_emit.dump(config))
-        if os.path.exists(config["stats"]["file"]):
-            os.unlink(config["stats"]["file"])
-        self.process = ha.lab.spawn(ha.node_ns[node], t.LB, "--config", self.config_path,
-                                    log=self.log_path)
-        deadline = time.time() + 30
-        while "forwarding with" not in self.log():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lb-{node} exited:\n{self.log()}")
-            if time.time() > deadline:
-                raise TimeoutError(f"lb-{node} did not start:\n{self.log()}")
-            time.sleep(0.05)
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def ctl(self, *args):
-        r = subprocess.run([t.LBCTL, "--socket", self.socket, *args], capture_output=True,
-                           text=True, timeout=30)
-        return r.returncode, r.stdout, r.stderr
+        super().__init__(ha, config, namespace=ha.node_ns[node],
+                         workdir=os.path.dirname(config["stats"]["file"]))
 
     def vrrp(self):
         code, out, err = self.ctl("--json", "vrrp")
@@ -155,8 +118,6 @@ class Node:
         """kill -9: no priority-0 advertisement, the peer must notice the silence."""
         self.ha.lab.stop(self.process, sig=9)
 
-    def stop(self):
-        return self.ha.lab.stop(self.process)
 
 
 def wait_state(node, state, timeout=10, name="vip"):

@@ -84,19 +84,21 @@ VRRP_HEAD = ("node: {name: a}\n"
              "interfaces:\n"
              "  - {name: ext, device: net_null0, address: 198.51.100.2/24}\n"
              "vrrp:\n")
+# Lines 7-12 of both files below; each adds its track list after it.
+VRRP_TRACKING_INSTANCE = ("  instances:\n"
+                          "    - name: v\n"
+                          "      interface: ext\n"
+                          "      virtual_router_id: 9\n"
+                          "      virtual_addresses: [198.51.100.100]\n"
+                          "      track:\n")
 
 
 def test_vrrp_tracking_and_sync_group_mistakes_are_located(tmp_path):
     path = tmp_path / "vrrp.yaml"
     path.write_text(VRRP_HEAD +
                     "  scripts:\n"
-                    "    - {name: up, interval: 1s}\n"
-                    "  instances:\n"
-                    "    - name: v\n"
-                    "      interface: ext\n"
-                    "      virtual_router_id: 9\n"
-                    "      virtual_addresses: [198.51.100.100]\n"
-                    "      track:\n"
+                    "    - {name: up, interval: 1s}\n" +
+                    VRRP_TRACKING_INSTANCE +
                     "        - {interface: ext, weight: 300}\n"
                     "        - {script: up, service: web}\n")
     r = run_lb("--config", str(path), "--check")
@@ -109,13 +111,8 @@ def test_vrrp_tracking_and_sync_group_mistakes_are_located(tmp_path):
     # Once every value parses, what they refer to is checked.
     path.write_text(VRRP_HEAD +
                     "  sync_groups:\n"
-                    "    - {name: g, instances: [v, w]}\n"
-                    "  instances:\n"
-                    "    - name: v\n"
-                    "      interface: ext\n"
-                    "      virtual_router_id: 9\n"
-                    "      virtual_addresses: [198.51.100.100]\n"
-                    "      track:\n"
+                    "    - {name: g, instances: [v, w]}\n" +
+                    VRRP_TRACKING_INSTANCE +
                     "        - {service: web, weight: -20}\n"
                     "        - {script: nope}\n")
     r = run_lb("--config", str(path), "--check")

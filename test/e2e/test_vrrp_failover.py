@@ -57,7 +57,7 @@ def test_clean_shutdown_hands_over_at_once_with_priority_zero(ha):
     probe = Prober(ha)
     assert probe.wait_replies(100)
     stopped = time.time()
-    assert a.stop() == 0
+    assert a.stop()[0] == 0
     assert wait_state(b, "MASTER", timeout=5)
     assert probe.wait_replies(100)
     probe.stop()

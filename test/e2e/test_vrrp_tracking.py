@@ -103,7 +103,7 @@ def test_hooks_and_fifo_report_transitions_in_order_even_when_a_hook_is_slow(ha)
         b = Node(ha, "b", node_config(ha, "b", [instance(200)]))
         assert wait_state(a, "BACKUP", timeout=5)
         assert wait_state(b, "MASTER", timeout=5)
-        assert a.stop() == 0
+        assert a.stop()[0] == 0
         assert wait_for(lambda: os.path.exists(hooks_log) and
                         len(open(hooks_log).read().splitlines()) == 4, 10)
         lines = os.read(reader, 65536).decode().splitlines()

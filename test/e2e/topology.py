@@ -107,16 +107,18 @@ def service(net, name, port, scheduler="rr", protocol="tcp", weights=(1, 1), bac
 
 
 class Balancer:
-    """A running lb process inside the lab's lb namespace."""
+    """A running lb process inside the lab's lb namespace (or `namespace`)."""
 
-    def __init__(self, net, config=None, config_path=None, stats_path=None):
-        """Starts lb with `config` (a dict, written to the lab's directory) or with the file
-        `config_path` whose stats file is `stats_path`."""
+    def __init__(self, net, config=None, config_path=None, stats_path=None, namespace=None,
+                 workdir=None):
+        """Starts lb with `config` (a dict, written to `workdir`, by default the lab's directory)
+        or with the file `config_path` whose stats file is `stats_path`."""
         self.net = net
-        self.log_path = os.path.join(net.lab.tmp, "lb.log")
+        workdir = workdir or net.lab.tmp
+        self.log_path = os.path.join(workdir, "lb.log")
         self.socket = (config or {}).get("admin", {}).get("socket", "/run/lb/lb.sock")
         if config is not None:
-            self.config_path = os.path.join(net.lab.tmp, "lb.yaml")
+            self.config_path = os.path.join(workdir, "lb.yaml")
             self.stats_path = config["stats"]["file"]
             with open(self.config_path, "w") as f:
                 f.write(yaml_emit.dump(config))
@@ -124,7 +126,7 @@ class Balancer:
             self.config_path, self.stats_path = config_path, stats_path
             if os.path.exists(stats_path):
                 os.unlink(stats_path)
-        self.process = net.lab.spawn(net.lb_ns, LB, "--config", self.config_path,
+        self.process = net.lab.spawn(namespace or net.lb_ns, LB, "--config", self.config_path,
                                      log=self.log_path)
         self._wait_ready()
 
