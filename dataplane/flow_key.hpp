@@ -7,7 +7,9 @@
 
 namespace lb::dataplane {
 
-struct FlowKey {
+// Aligned to 8: rte_hash_crc reads keys as 64-bit words, and a key at a 4-byte boundary (inside
+// a parsed frame or a connection entry) is undefined behaviour (UBSan: misaligned load).
+struct alignas(8) FlowKey {
     std::uint32_t src_ip = 0;
     std::uint32_t dst_ip = 0;
     std::uint16_t src_port = 0;
@@ -29,5 +31,6 @@ struct FlowKey {
 };
 
 static_assert(sizeof(FlowKey) == 16);
+static_assert(alignof(FlowKey) == 8);
 
 } // namespace lb::dataplane

@@ -9,6 +9,16 @@ namespace lb::dataplane::ftp {
 
 namespace {
 
+// string_view::substr throws std::out_of_range when `pos` is past the end; a worker must never
+// throw (docs/design.md, "The worker never throws"), so the parsers slice with these instead.
+// Both clamp: a slice past the end is empty.
+std::string_view slice(std::string_view s, std::size_t pos,
+                       std::size_t n = std::string_view::npos) {
+    if (pos > s.size())
+        return {};
+    return {s.data() + pos, std::min(n, s.size() - pos)};
+}
+
 // `text` (case ignored) equals the first text.size() characters of `word` (upper case).
 bool matches_prefix_of(std::string_view text, std::string_view word) {
     if (text.size() > word.size())
@@ -24,7 +34,7 @@ bool matches_prefix_of(std::string_view text, std::string_view word) {
 }
 
 bool starts_with_word(std::string_view line, std::string_view word) {
-    return line.size() >= word.size() && matches_prefix_of(line.substr(0, word.size()), word) &&
+    return line.size() >= word.size() && matches_prefix_of(slice(line, 0, word.size()), word) &&
            (line.size() == word.size() || line[word.size()] == ' ');
 }
 
@@ -115,7 +125,7 @@ bool may_become_interesting(std::string_view prefix, bool from_server) {
     static constexpr std::string_view client_words[] = {"PORT ", "EPRT "};
     for (std::string_view word : from_server ? std::span<const std::string_view>(server_words)
                                              : std::span<const std::string_view>(client_words))
-        if (matches_prefix_of(prefix.substr(0, std::min(prefix.size(), word.size())), word))
+        if (matches_prefix_of(slice(prefix, 0, word.size()), word))
             return true;
     return false;
 }
@@ -153,7 +163,7 @@ std::optional<std::uint16_t> parse_epsv_reply(std::string_view line) {
     const std::size_t end = line.find(d, open + 4);
     if (end == std::string_view::npos || end + 1 >= line.size() || line[end + 1] != ')')
         return std::nullopt;
-    return read_port(line.substr(open + 4, end - open - 4));
+    return read_port(slice(line, open + 4, end - open - 4));
 }
 
 std::optional<Endpoint> parse_port_command(std::string_view line) {
@@ -174,7 +184,8 @@ std::optional<Endpoint> parse_eprt_command(std::string_view line) {
     if (line.size() > max_line || classify_client_line(line) != Kind::eprt_command)
         return std::nullopt;
     // "EPRT <d>1<d>a.b.c.d<d>port<d>"
-    std::string_view rest = line.substr(5);
+    // A bare "EPRT" (no argument) classifies as EPRT too: the slice is then empty.
+    std::string_view rest = slice(line, 5);
     while (!rest.empty() && rest.front() == ' ')
         rest.remove_prefix(1);
     while (!rest.empty() && rest.back() == ' ')
@@ -184,15 +195,15 @@ std::optional<Endpoint> parse_eprt_command(std::string_view line) {
     const char d = rest[0];
     if (d < 33 || d > 126 || rest.back() != d)
         return std::nullopt;
-    rest = rest.substr(1, rest.size() - 2);
+    rest = slice(rest, 1, rest.size() - 2);
     const std::size_t a = rest.find(d);
-    if (a == std::string_view::npos || rest.substr(0, a) != "1")
+    if (a == std::string_view::npos || slice(rest, 0, a) != "1")
         return std::nullopt; // only IPv4 (protocol 1)
     const std::size_t b = rest.find(d, a + 1);
     if (b == std::string_view::npos || rest.find(d, b + 1) != std::string_view::npos)
         return std::nullopt;
-    auto address = read_dotted(rest.substr(a + 1, b - a - 1));
-    auto port = read_port(rest.substr(b + 1));
+    auto address = read_dotted(slice(rest, a + 1, b - a - 1));
+    auto port = read_port(slice(rest, b + 1));
     if (!address || !port)
         return std::nullopt;
     return Endpoint{*address, *port};
@@ -213,8 +224,8 @@ std::size_t rewrite_pasv_reply(std::string_view line, const PassiveReply& reply,
             *p++ = ',';
         p = std::to_chars(p, numbers + sizeof(numbers), n[i]).ptr;
     }
-    const std::string_view head = line.substr(0, reply.numbers_begin);
-    const std::string_view tail = line.substr(reply.numbers_end);
+    const std::string_view head = slice(line, 0, reply.numbers_begin);
+    const std::string_view tail = slice(line, reply.numbers_end);
     const std::size_t length = head.size() + static_cast<std::size_t>(p - numbers) + tail.size();
     if (length > capacity)
         return 0;

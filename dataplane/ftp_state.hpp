@@ -41,8 +41,11 @@ struct FtpState {
 
 class FtpStateTable {
   public:
+    // audit: allow (constructed once at start-up, on the control side)
     FtpStateTable(std::uint32_t capacity, rte_rcu_qsbr* rcu, int socket,
+                  // audit: allow (as above)
                   const std::string& name = "ftp_states")
+        // audit: allow (as above)
         : states_(std::make_unique<FtpState[]>(capacity)), indices_(name, capacity, rcu, socket) {}
 
     std::optional<std::uint32_t> allocate() {

@@ -32,7 +32,7 @@ bool ipv4_header_checksum_ok(const rte_ipv4_hdr* ip, std::uint32_t header_length
     return sum == 0xffff;
 }
 
-void parse_frame(rte_mbuf* m, ParsedFrame& f) {
+void parse_frame(rte_mbuf* m, ParsedFrame& f) noexcept {
     f.kind = FrameKind::drop;
     f.key = FlowKey{};
     const std::uint32_t head = rte_pktmbuf_data_len(m); // headers must be in the first segment

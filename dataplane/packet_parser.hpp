@@ -31,7 +31,7 @@ struct ParsedFrame {
 };
 
 // Fills `f` (written in place: the worker parses straight into its per-burst array).
-void parse_frame(rte_mbuf* m, ParsedFrame& f);
+void parse_frame(rte_mbuf* m, ParsedFrame& f) noexcept;
 
 // True when the IPv4 header (with options) sums to 0xffff: 32-bit loads into a 64-bit
 // accumulator, folded once, instead of a 16-bit loop.

@@ -16,6 +16,7 @@ namespace lb::dataplane {
 // Live connections per real server (global index), for lc/wlc.
 class RealServerLoad {
   public:
+    // audit: allow (constructed once at start-up, on the control side)
     RealServerLoad() : counts_(std::make_unique<std::atomic<std::int32_t>[]>(max_real_servers)) {}
     void add(std::uint16_t rs, std::int32_t delta) {
         counts_[rs].fetch_add(delta, std::memory_order_relaxed);

@@ -506,7 +506,7 @@ void Worker::finish_new_connection(NewConnection& n, std::uint32_t now) {
 }
 
 void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
-                     std::uint32_t now) {
+                     std::uint32_t now) noexcept {
     snapshot_ = ctx_.snapshot.load(std::memory_order_acquire);
     if (snapshot_->generation != snapshot_generation_) {
         snapshot_generation_ = snapshot_->generation;
@@ -668,7 +668,7 @@ void Worker::idle(unsigned& idle_polls) {
     rte_delay_us_sleep(idle_polls < 4096 ? 10 : 100);
 }
 
-int Worker::run() {
+int Worker::run() noexcept {
     rte_rcu_qsbr_thread_register(ctx_.rcu, id_);
     rte_rcu_qsbr_thread_online(ctx_.rcu, id_);
     rte_mbuf* frames[burst_size];

@@ -29,14 +29,17 @@ class Worker {
 
     // Handles frames received on interface index `ingress`; replies and forwarded frames are
     // queued in tx(); dropped frames are freed and counted.
-    void process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress, std::uint32_t now);
+    // noexcept: the packet path cannot throw (compiled with -fno-exceptions, no throwing calls;
+    // docs/design.md, "The worker never throws").
+    void process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
+                 std::uint32_t now) noexcept;
     TxBatch& tx(std::uint8_t interface) { return tx_[interface]; }
     // Frames for the kernel exception path of an interface.
     TxBatch& kernel_tx(std::uint8_t interface) { return kernel_tx_[interface]; }
     // Sends every queued frame (rte_eth_tx_burst on this worker's queue).
     void flush();
     // The lcore loop; returns when context.stop is set.
-    int run();
+    int run() noexcept;
 
   private:
     struct Pending {

@@ -319,3 +319,33 @@ TEST_CASE("an active data port reused with another real server goes to the newes
     REQUIRE(out.size() == 1);
     CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->src_addr) == vip);
 }
+
+TEST_CASE("regression: a bare EPRT or PORT (any case, any length up to the keyword) is passed "
+          "on and counted; the worker survives") {
+    // "EPRT" alone once made the helper take substr(5) of a 4-byte line: std::out_of_range
+    // escaped the worker and the whole process died.
+    FtpSession s;
+    std::uint32_t seq = 1;
+    std::uint64_t malformed = 0;
+    for (const std::string line :
+         {"EPRT",  "eprt",   "EpRt",    "EPRT ",    "EPRT  ", "PORT", "port",
+          "PORT ", "EPRT |", "EPRT ||", "EPRT |1|", "EPSV",   "PASV", "E",
+          "EP",    "EPR",    "P",       "PO",       "POR",    ""}) {
+        INFO("line: '" << line << "'");
+        const std::string data = line + "\r\n";
+        auto out = s.send(ipv4_frame(FtpSession::from_client(seq, 0x18, data, 1)));
+        REQUIRE(out.size() == 1);
+        CHECK(tcp_payload(out[0].frame) == data);
+        seq += static_cast<std::uint32_t>(data.size());
+        const bool ours =
+            line.size() >= 4 && (line.substr(0, 4) == "EPRT" || line.substr(0, 4) == "eprt" ||
+                                 line.substr(0, 4) == "EpRt" || line.substr(0, 4) == "PORT" ||
+                                 line.substr(0, 4) == "port");
+        if (ours)
+            ++malformed;
+        CHECK(s.ftp().malformed.read() == malformed);
+    }
+    // The session still works.
+    s.server_says(1000, "227 Entering Passive Mode (203,0,113,11,39,16).\r\n");
+    CHECK(s.ftp().pasv_rewritten.read() == 1);
+}

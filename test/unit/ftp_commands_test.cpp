@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <string>
 
 #include "dataplane/ftp_commands.hpp"
@@ -93,4 +94,54 @@ TEST_CASE("a line prefix that may still become a line we rewrite is recognised")
         CHECK(may_become_interesting(p, false));
     for (const char* p : {"RETR x", "PASV", "EPSV"})
         CHECK_FALSE(may_become_interesting(p, false));
+}
+
+namespace {
+
+// Every parser on one line; none may throw (a worker calls them on client and server bytes).
+void parse_with_every_parser(std::string_view line) {
+    (void)classify_client_line(line);
+    (void)classify_server_line(line);
+    (void)may_become_interesting(line, true);
+    (void)may_become_interesting(line, false);
+    (void)parse_port_command(line);
+    (void)parse_eprt_command(line);
+    (void)parse_epsv_reply(line);
+    if (auto r = parse_pasv_reply(line)) {
+        char out[max_line + 64];
+        (void)rewrite_pasv_reply(line, *r, 0x01020304u, out, sizeof(out));
+    }
+}
+
+std::string with_case(std::string s, unsigned mask) {
+    for (std::size_t i = 0; i < s.size() && i < 32; ++i)
+        if ((mask >> i) & 1)
+            s[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("regression: a bare EPRT (and every prefix of every line we parse) never throws") {
+    // The line that killed the process: "EPRT" alone made parse_eprt_command take substr(5) of
+    // a 4-byte line; std::out_of_range escaped the worker.
+    CHECK_NOTHROW(parse_eprt_command("EPRT"));
+    CHECK_FALSE(parse_eprt_command("EPRT"));
+    CHECK_FALSE(parse_eprt_command("eprt"));
+    CHECK_FALSE(parse_eprt_command("EPRT "));
+    for (const std::string full :
+         {"EPRT |1|203.0.113.5|4000|", "PORT 203,0,113,5,15,160", "EPSV", "PASV",
+          "227 Entering Passive Mode (203,0,113,5,39,16)",
+          "229 Entering Extended Passive Mode (|||6446|)", "227 =1,2,3,4,5,6", "229 (!!!1!)"}) {
+        for (std::size_t length = 0; length <= full.size(); ++length) {
+            for (unsigned mask : {0u, ~0u, 0x5u, 0xau}) {
+                const std::string line = with_case(full.substr(0, length), mask);
+                INFO("line: '" << line << "'");
+                CHECK_NOTHROW(parse_with_every_parser(line));
+                // ... and with trailing blanks, as a client might send.
+                CHECK_NOTHROW(parse_with_every_parser(line + " "));
+                CHECK_NOTHROW(parse_with_every_parser(line + "  "));
+            }
+        }
+    }
 }
