@@ -353,8 +353,10 @@ void Balancer::set_down(control::DownSet down) {
     publish(config_);
     // on_failure: reset ends the established connections of servers that just went down.
     for (const auto& [service, address, port] : newly_down) {
-        const auto it = std::find_if(config_.services.begin(), config_.services.end(),
-                                     [&](const config::Service& s) { return s.name == service; });
+        // An init-capture: clang 14 cannot capture a structured binding.
+        const auto it =
+            std::find_if(config_.services.begin(), config_.services.end(),
+                         [&name = service](const config::Service& s) { return s.name == name; });
         if (it == config_.services.end() || it->on_failure != config::Service::OnFailure::reset)
             continue;
         if (auto id = registry_.find_real_server(service, address, port)) {
