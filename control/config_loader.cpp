@@ -783,7 +783,9 @@ void read_stats(Reader& r, const YAML::Node& n, Config& c) {
 
 } // namespace
 
-LoadResult load_config_text(const std::string& text) {
+namespace {
+
+LoadResult load_unguarded(const std::string& text) {
     LoadResult result;
     if (text.size() > max_config_bytes) {
         result.diagnostics.push_back(
@@ -803,10 +805,10 @@ LoadResult load_config_text(const std::string& text) {
     } catch (const YAML::DeepRecursion& e) {
         // yaml-cpp stops at 2000 levels (rather than overflow its stack) but says "bad file".
         result.diagnostics.push_back(
-            {location_of(e.mark), "nested too deeply (yaml-cpp stops at 2000 levels)"});
+            {config::location_of(e.mark), "nested too deeply (yaml-cpp stops at 2000 levels)"});
         return result;
     } catch (const YAML::ParserException& e) {
-        result.diagnostics.push_back({location_of(e.mark), e.msg});
+        result.diagnostics.push_back({config::location_of(e.mark), e.msg});
         return result;
     }
     Reader r(result.diagnostics);
@@ -844,7 +846,7 @@ LoadResult load_config_text(const std::string& text) {
             read_vrrp(r, n, c);
     } catch (const YAML::Exception& e) {
         // Shapes the readers above did not foresee (e.g. a key that is itself a mapping).
-        result.diagnostics.push_back({location_of(e.mark), e.msg});
+        result.diagnostics.push_back({config::location_of(e.mark), e.msg});
     }
     if (result.diagnostics.empty())
         validate_config(c, result.diagnostics);
@@ -856,6 +858,20 @@ LoadResult load_config_text(const std::string& text) {
     if (result.diagnostics.empty())
         result.config = std::move(c);
     return result;
+}
+
+} // namespace
+
+LoadResult load_config_text(const std::string& text) {
+    // The promise is "never throws for bad input": what the readers did not foresee (yaml-cpp
+    // throwing outside a parser exception, memory running out) still becomes an error line.
+    try {
+        return load_unguarded(text);
+    } catch (const std::exception& e) {
+        LoadResult result;
+        result.diagnostics.push_back({{1, 1}, fmt::format("cannot load: {}", e.what())});
+        return result;
+    }
 }
 
 LoadResult load_config_file(const std::string& path) {
