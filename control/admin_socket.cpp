@@ -51,12 +51,18 @@ class Session : public std::enable_shared_from_this<Session> {
         std::istream in(&buffer_);
         std::string request;
         std::getline(in, request);
-        AdminAnswer answer;
+        auto self = shared_from_this();
         try {
-            answer = handler_(request);
+            handler_(request, [self](AdminAnswer answer) { self->answer(std::move(answer)); });
         } catch (const std::exception& e) {
-            answer = {false, e.what()};
+            answer({false, e.what()});
         }
+    }
+
+    void answer(AdminAnswer answer) {
+        if (answered_)
+            return;
+        answered_ = true;
         reply_ = (answer.ok ? "ok\n" : "error\n") + answer.body;
         if (!reply_.empty() && reply_.back() != '\n')
             reply_ += '\n';
@@ -73,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::streambuf buffer_;
     AdminSocket::Handler handler_;
     std::string reply_;
+    bool answered_ = false;
 };
 
 } // namespace

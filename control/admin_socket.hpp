@@ -19,7 +19,10 @@ struct AdminAnswer {
 
 class AdminSocket {
   public:
-    using Handler = std::function<AdminAnswer(const std::string& request)>;
+    // Answers a request through `respond`, at once or later (a reload answers once the file is
+    // read off the loop); `respond` must be called exactly once, on the loop.
+    using Respond = std::function<void(AdminAnswer)>;
+    using Handler = std::function<void(const std::string& request, Respond respond)>;
 
     // Throws std::runtime_error if the socket cannot be created (e.g. another lb holds it).
     AdminSocket(boost::asio::io_context& io, std::string path, Handler handler);

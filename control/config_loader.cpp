@@ -1,26 +1,23 @@
 #include "control/config_loader.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <initializer_list>
-#include <regex>
-#include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "control/config_file.hpp"
 #include "control/config_validator.hpp"
 #include "control/value_parsers.hpp"
+#include "control/yaml_structure.hpp"
 
 namespace lb::config {
 
 namespace {
 
 Location location_of(const YAML::Node& n) {
-    const auto m = n.Mark();
-    if (m.is_null())
-        return {};
-    return {m.line + 1, m.column + 1};
+    return config::location_of(n.Mark());
 }
 
 // Walks the YAML tree, converting values and recording every problem it meets.
@@ -75,6 +72,17 @@ class Reader {
         auto s = scalar(n, key);
         if (s && s->empty()) {
             error(n, fmt::format("'{}' must not be empty", key));
+            return std::nullopt;
+        }
+        return s;
+    }
+
+    // A name: required, and short enough to print in a line of lbctl or a metric label.
+    std::optional<std::string> name(const YAML::Node& map, const char* what) {
+        auto s = required_string(map, "name", what);
+        if (s && s->size() > max_name_bytes) {
+            error(map["name"],
+                  fmt::format("name: {} bytes; a name has at most {}", s->size(), max_name_bytes));
             return std::nullopt;
         }
         return s;
@@ -141,7 +149,7 @@ void read_node(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "node"))
         return;
     r.check_keys(n, "node", {"name"});
-    if (auto name = r.required_string(n, "name", "node"))
+    if (auto name = r.name(n, "node"))
         c.node_name = *name;
 }
 
@@ -178,7 +186,7 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
                      {"name", "device", "address", "gateway", "kernel", "kernel_name"});
         Interface i;
         i.location = location_of(item);
-        i.name = r.required_string(item, "name", "interface").value_or("");
+        i.name = r.name(item, "interface").value_or("");
         i.device = r.required_string(item, "device", "interface").value_or("");
         if (const auto a = item["address"]) {
             i.address_location = location_of(a);
@@ -262,10 +270,8 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& n, HealthCheck base) 
     text("method", base.method);
     text("path", base.path);
     text("host", base.host);
-    text("body_regex", base.body_regex);
     text("send", base.send);
     text("expect", base.expect);
-    text("expect_regex", base.expect_regex);
     text("command", base.command);
     if (const auto v = n["expect_status"]) {
         if (!v.IsSequence() || v.size() == 0) {
@@ -281,15 +287,19 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& n, HealthCheck base) 
             }
         }
     }
-    for (const char* key : {"body_regex", "expect_regex"}) {
-        if (const auto v = n[key]) {
-            try {
-                std::regex(v.Scalar());
-            } catch (const std::regex_error& e) {
-                r.error(v, fmt::format("{}: not a regular expression: {}", key, e.what()));
+    // Compiled here, once: every check of every server sharing the pattern uses this one.
+    auto regex = [&](const char* key, Regex& into) {
+        if (const auto v = n[key])
+            if (auto t = r.scalar(v, key)) {
+                try {
+                    into = Regex(*t);
+                } catch (const std::invalid_argument& e) {
+                    r.error(v, fmt::format("{}: {}", key, e.what()));
+                }
             }
-        }
-    }
+    };
+    regex("body_regex", base.body_regex);
+    regex("expect_regex", base.expect_regex);
     if (base.type == HealthCheck::Type::exec && base.command.empty())
         r.error(n, "health_check: type exec needs 'command'");
     if ((base.type == HealthCheck::Type::udp) && base.send.empty())
@@ -371,7 +381,7 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
         s.location = location_of(item);
         if (const auto name = item["name"])
             s.name_location = location_of(name);
-        s.name = r.required_string(item, "name", "service").value_or("");
+        s.name = r.name(item, "service").value_or("");
         if (const auto v = item["vip"]) {
             s.vip_location = location_of(v);
             if (auto a = r.parsed(v, "vip", parse_ipv4))
@@ -557,7 +567,7 @@ void read_vrrp_scripts(Reader& r, const YAML::Node& n, Config& c) {
             continue;
         VrrpScript s;
         s.location = location_of(item);
-        s.name = r.required_string(item, "name", "VRRP tracking script").value_or("");
+        s.name = r.name(item, "VRRP tracking script").value_or("");
         // The remaining keys are an exec check's. The same node (a handle, not a copy), so that
         // its errors point into the file.
         YAML::Node check = item;
@@ -588,7 +598,7 @@ void read_vrrp_sync_groups(Reader& r, const YAML::Node& n, Config& c) {
         r.check_keys(item, "sync group", {"name", "instances"});
         VrrpSyncGroup g;
         g.location = location_of(item);
-        g.name = r.required_string(item, "name", "sync group").value_or("");
+        g.name = r.name(item, "sync group").value_or("");
         const auto list = item["instances"];
         if (!list || !list.IsSequence() || list.size() < 2) {
             r.error(list ? list : item, "a sync group needs 'instances': a list of two or more");
@@ -627,7 +637,7 @@ void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
                       "notify"});
         VrrpInstance v;
         v.location = location_of(item);
-        v.name = r.required_string(item, "name", "VRRP instance").value_or("");
+        v.name = r.name(item, "VRRP instance").value_or("");
         if (const auto i = item["interface"])
             v.interface_location = location_of(i);
         v.interface = r.required_string(item, "interface", "VRRP instance").value_or("");
@@ -773,13 +783,32 @@ void read_stats(Reader& r, const YAML::Node& n, Config& c) {
 
 } // namespace
 
-LoadResult load_config_text(const std::string& text) {
+namespace {
+
+LoadResult load_unguarded(const std::string& text) {
     LoadResult result;
+    if (text.size() > max_config_bytes) {
+        result.diagnostics.push_back(
+            {{0, 0},
+             fmt::format("the configuration is {} bytes, over the {} MiB limit", text.size(),
+                         max_config_bytes / (1024 * 1024))});
+        return result;
+    }
     YAML::Node root;
     try {
+        // Shape problems first (duplicate keys, a second document, bad UTF-8, huge values,
+        // alias bombs): reading values from such a tree would report misleading errors.
+        check_yaml_structure(text, result.diagnostics);
+        if (!result.diagnostics.empty())
+            return result;
         root = YAML::Load(text);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp stops at 2000 levels (rather than overflow its stack) but says "bad file".
+        result.diagnostics.push_back(
+            {config::location_of(e.mark), "nested too deeply (yaml-cpp stops at 2000 levels)"});
+        return result;
     } catch (const YAML::ParserException& e) {
-        result.diagnostics.push_back({{e.mark.line + 1, e.mark.column + 1}, e.msg});
+        result.diagnostics.push_back({config::location_of(e.mark), e.msg});
         return result;
     }
     Reader r(result.diagnostics);
@@ -817,7 +846,7 @@ LoadResult load_config_text(const std::string& text) {
             read_vrrp(r, n, c);
     } catch (const YAML::Exception& e) {
         // Shapes the readers above did not foresee (e.g. a key that is itself a mapping).
-        result.diagnostics.push_back({{e.mark.line + 1, e.mark.column + 1}, e.msg});
+        result.diagnostics.push_back({config::location_of(e.mark), e.msg});
     }
     if (result.diagnostics.empty())
         validate_config(c, result.diagnostics);
@@ -831,16 +860,30 @@ LoadResult load_config_text(const std::string& text) {
     return result;
 }
 
+} // namespace
+
+LoadResult load_config_text(const std::string& text) {
+    // The promise is "never throws for bad input": what the readers did not foresee (yaml-cpp
+    // throwing outside a parser exception, memory running out) still becomes an error line.
+    try {
+        return load_unguarded(text);
+    } catch (const std::exception& e) {
+        LoadResult result;
+        result.diagnostics.push_back({{1, 1}, fmt::format("cannot load: {}", e.what())});
+        return result;
+    }
+}
+
 LoadResult load_config_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
+    std::string text;
+    try {
+        text = read_config_file(path);
+    } catch (const ConfigFileError& e) {
         LoadResult r;
-        r.diagnostics.push_back({{0, 0}, "cannot open the file"});
+        r.diagnostics.push_back({{0, 0}, e.what()});
         return r;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return load_config_text(buffer.str());
+    return load_config_text(text);
 }
 
 } // namespace lb::config

@@ -85,7 +85,21 @@ const Interface* Config::egress_for(const RealServer& rs) const {
 }
 
 std::string format_diagnostic(const std::string& file, const Diagnostic& d) {
+    // Line 0: about the file as a whole (it cannot be read, it is too large); such a message
+    // names the file itself, and "FILE:0:0" would point at nothing.
+    if (d.location.line == 0)
+        return d.message;
     return fmt::format("{}:{}:{}: {}", file, d.location.line, d.location.column, d.message);
+}
+
+std::vector<std::string> format_diagnostics(const std::string& file, const Diagnostics& all,
+                                            std::size_t limit) {
+    std::vector<std::string> lines;
+    for (std::size_t i = 0; i < all.size() && i < limit; ++i)
+        lines.push_back(format_diagnostic(file, all[i]));
+    if (all.size() > limit)
+        lines.push_back(fmt::format("... and {} more error(s)", all.size() - limit));
+    return lines;
 }
 
 } // namespace lb::config

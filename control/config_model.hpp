@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "control/regex.hpp"
+
 namespace lb::config {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -75,12 +77,12 @@ struct HealthCheck {
     std::string path = "/";
     std::string host;
     std::vector<std::pair<unsigned, unsigned>> expect_status{{200, 399}};
-    std::string body_regex;
+    Regex body_regex;
     // send_expect and udp: send this, expect a reply starting with `expect` (or matching
     // `expect_regex`)
     std::string send;
     std::string expect;
-    std::string expect_regex;
+    Regex expect_regex;
     // exec: a command run with /bin/sh -c; exit 0 up, anything else down
     std::string command;
     Location location;

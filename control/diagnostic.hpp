@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "control/config_limits.hpp"
 #include "control/config_model.hpp"
 
 namespace lb::config {
@@ -16,5 +17,10 @@ struct Diagnostic {
 using Diagnostics = std::vector<Diagnostic>;
 
 std::string format_diagnostic(const std::string& file, const Diagnostic& d);
+
+// The first `limit` diagnostics formatted, then "... and N more errors" if there are more: a
+// broken file must not print a million lines (into a terminal, a log, or a reload's answer).
+std::vector<std::string> format_diagnostics(const std::string& file, const Diagnostics& all,
+                                            std::size_t limit = max_errors_shown);
 
 } // namespace lb::config

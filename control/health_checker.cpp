@@ -5,8 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <regex>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -48,7 +46,7 @@ std::string unescape(const std::string& s) {
 
 bool reply_matches(const config::HealthCheck& c, const std::string& reply) {
     if (!c.expect_regex.empty())
-        return std::regex_search(reply, std::regex(c.expect_regex));
+        return c.expect_regex.search(reply);
     return reply.compare(0, c.expect.size(), c.expect) == 0;
 }
 
@@ -171,8 +169,9 @@ CheckResult judge_http(const config::HealthCheck& c, const std::string& reply, b
     if (!c.body_regex.empty()) {
         const auto body_at = reply.find("\r\n\r\n");
         const std::string body = body_at == std::string::npos ? "" : reply.substr(body_at + 4);
-        if (!std::regex_search(body, std::regex(c.body_regex)))
-            return {false, fmt::format("HTTP {}: body does not match /{}/", code, c.body_regex)};
+        if (!c.body_regex.search(body))
+            return {false,
+                    fmt::format("HTTP {}: body does not match /{}/", code, c.body_regex.pattern())};
     }
     return {true, ""};
 }
@@ -361,7 +360,7 @@ void run_check(asio::io_context& io, const config::HealthCheck& c, const CheckTa
             io, c, target, unescape(c.send),
             [c](const std::string& r) {
                 return c.expect_regex.empty() ? r.size() >= c.expect.size()
-                                              : std::regex_search(r, std::regex(c.expect_regex));
+                                              : c.expect_regex.search(r);
             },
             [c](const std::string& r, bool) {
                 return reply_matches(c, r) ? CheckResult{true, ""}

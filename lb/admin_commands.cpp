@@ -276,8 +276,8 @@ AdminAnswer outcome(const ChangeOutcome& o, bool json) {
 
 } // namespace
 
-AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
-    const Request r = parse(line);
+// Every command but reload, which is answered once its reading thread is done.
+AdminAnswer answer_now(Balancer& b, const Request& r) {
     if (r.words.empty())
         return {false, "empty request"};
     const std::string& command = r.words[0];
@@ -296,11 +296,6 @@ AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
         return {true, b.stats_json()};
     if (command == "vrrp")
         return vrrp(b, r);
-    if (command == "reload") {
-        if (auto e = need(1, "reload"))
-            return *e;
-        return outcome(b.reload(), r.json);
-    }
     if (command == "drain") {
         if (auto e = need(3, "drain SERVICE SERVER"))
             return *e;
@@ -319,6 +314,19 @@ AdminAnswer handle_admin_request(Balancer& b, const std::string& line) {
     return {false, fmt::format("unknown command '{}' (services, real-servers, connections, "
                                "set-weight, drain, reload, stats, vrrp)",
                                command)};
+}
+
+void handle_admin_request(Balancer& b, ConfigReloader& reloader, const std::string& line,
+                          control::AdminSocket::Respond respond) {
+    const Request r = parse(line);
+    if (!r.words.empty() && r.words[0] == "reload") {
+        if (r.words.size() != 1)
+            return respond({false, "usage: reload"});
+        reloader.request(
+            [respond, json = r.json](const ChangeOutcome& o) { respond(outcome(o, json)); });
+        return;
+    }
+    respond(answer_now(b, r));
 }
 
 } // namespace lb::app

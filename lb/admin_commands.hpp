@@ -6,9 +6,12 @@
 
 #include "control/admin_socket.hpp"
 #include "lb/balancer.hpp"
+#include "lb/config_reloader.hpp"
 
 namespace lb::app {
 
-control::AdminAnswer handle_admin_request(Balancer& balancer, const std::string& request);
+// Answers through `respond`: at once, or for `reload` once the file is read and applied.
+void handle_admin_request(Balancer& balancer, ConfigReloader& reloader, const std::string& request,
+                          control::AdminSocket::Respond respond);
 
 } // namespace lb::app

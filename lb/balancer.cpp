@@ -12,8 +12,6 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
-#include "control/config_loader.hpp"
-#include "control/config_validator.hpp"
 #include "control/connection_reset.hpp"
 #include "control/stats_report.hpp"
 #include "control/value_parsers.hpp"
@@ -35,59 +33,6 @@ bool any_nat(const config::Config& c) {
         if (s.forwarding == config::Forwarding::nat)
             return true;
     return false;
-}
-
-// VRRP is read at start-up: instance numbers are the dataplane's ownership slots, and a peer
-// would see a changed instance as a new router. Compared through their YAML-independent fields.
-bool vrrp_differs(const config::Config& a, const config::Config& b) {
-    auto same_instance = [](const config::VrrpInstance& x, const config::VrrpInstance& y) {
-        return x.name == y.name && x.interface == y.interface &&
-               x.virtual_router_id == y.virtual_router_id && x.priority == y.priority &&
-               x.advert_int == y.advert_int && x.version == y.version && x.preempt == y.preempt &&
-               x.preempt_delay == y.preempt_delay && x.password == y.password &&
-               x.unicast_peers == y.unicast_peers && x.unicast_source == y.unicast_source &&
-               x.virtual_addresses == y.virtual_addresses && x.use_vmac == y.use_vmac;
-    };
-    if (a.vrrp.instances.size() != b.vrrp.instances.size() ||
-        a.vrrp.notify_fifo != b.vrrp.notify_fifo ||
-        a.vrrp.sync_groups.size() != b.vrrp.sync_groups.size() ||
-        a.vrrp.scripts.size() != b.vrrp.scripts.size())
-        return true;
-    for (std::size_t i = 0; i < a.vrrp.instances.size(); ++i)
-        if (!same_instance(a.vrrp.instances[i], b.vrrp.instances[i]))
-            return true;
-    return false;
-}
-
-// What a reload cannot change in a running process: names of the settings that differ.
-std::vector<std::string> restart_only_changes(const config::Config& running,
-                                              const config::Config& next) {
-    std::vector<std::string> changed;
-    if (running.dpdk.eal_args != next.dpdk.eal_args || running.dpdk.workers != next.dpdk.workers ||
-        running.dpdk.idle_backoff != next.dpdk.idle_backoff)
-        changed.push_back("dpdk");
-    bool interfaces_same = running.interfaces.size() == next.interfaces.size();
-    for (std::size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
-        const auto& a = running.interfaces[i];
-        const auto& b = next.interfaces[i];
-        interfaces_same = a.name == b.name && a.device == b.device && a.address == b.address &&
-                          a.prefix_length == b.prefix_length && a.gateway == b.gateway;
-    }
-    if (!interfaces_same)
-        changed.push_back("interfaces");
-    if (running.tables.connections != next.tables.connections ||
-        running.tables.persistence_templates != next.tables.persistence_templates ||
-        running.tables.ftp_sessions != next.tables.ftp_sessions)
-        changed.push_back("tables");
-    if (running.node_name != next.node_name)
-        changed.push_back("node.name");
-    if (running.stats.listen != next.stats.listen)
-        changed.push_back("stats.listen");
-    if (running.admin.socket != next.admin.socket)
-        changed.push_back("admin.socket");
-    if (vrrp_differs(running, next))
-        changed.push_back("vrrp");
-    return changed;
 }
 
 } // namespace
@@ -205,41 +150,12 @@ void Balancer::publish(config::Config next) {
     config_ = std::move(next);
 }
 
-ChangeOutcome Balancer::reload() {
+ChangeOutcome Balancer::apply_reload(ReloadPlan plan) {
     ChangeOutcome out;
-    auto loaded = config::load_config_file(config_path_);
-    if (!loaded.config) {
-        for (const auto& d : loaded.diagnostics)
-            out.messages.push_back(config::format_diagnostic(config_path_, d));
-        out.messages.push_back("the running configuration is unchanged");
+    out.messages = std::move(plan.messages);
+    if (!plan.next)
         return out;
-    }
-    config::Config next = std::move(*loaded.config);
-    const auto kept = restart_only_changes(config_, next);
-    next.vrrp = config_.vrrp; // read at start-up only (tracking, hooks and all)
-    if (!kept.empty()) {
-        std::string list;
-        for (const auto& k : kept)
-            list += (list.empty() ? "" : ", ") + k;
-        out.messages.push_back(fmt::format("not applied until lb restarts: {} (running values "
-                                           "kept)",
-                                           list));
-        next.node_name = config_.node_name;
-        next.dpdk = config_.dpdk;
-        next.interfaces = config_.interfaces;
-        next.tables = config_.tables;
-        next.stats.listen = config_.stats.listen;
-        next.admin = config_.admin;
-        config::Diagnostics problems;
-        config::validate_config(next, problems);
-        if (!problems.empty()) {
-            for (const auto& d : problems)
-                out.messages.push_back(fmt::format("with the running interfaces: {}",
-                                                   config::format_diagnostic(config_path_, d)));
-            out.messages.push_back("the running configuration is unchanged");
-            return out;
-        }
-    }
+    config::Config next = std::move(*plan.next);
     // Real servers the new file drops from services that say on_failure: reset (in the new
     // file, or the old one for a removed service) lose their connections at once.
     std::vector<std::uint16_t> to_reset;

@@ -14,6 +14,7 @@
 #include "control/snapshot_builder.hpp"
 #include "control/vrrp_router.hpp"
 #include "dataplane/worker.hpp"
+#include "lb/reload_plan.hpp"
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
@@ -36,9 +37,10 @@ class Balancer {
     void start_workers();
     void stop_workers();
 
-    // Re-reads the configuration file. An invalid file changes nothing; settings that need a
-    // restart (DPDK, interfaces, table sizes) keep their running values and are reported.
-    ChangeOutcome reload();
+    // Applies a reload prepared off the control loop (lb/config_reloader): a refused plan
+    // changes nothing; settings that need a restart (DPDK, interfaces, table sizes) already
+    // carry their running values in the plan, which reports them.
+    ChangeOutcome apply_reload(ReloadPlan plan);
     // Changes one real server's weight in the running configuration (0 drains it). `server`
     // is ADDRESS or ADDRESS:PORT. Until the next reload, which restores the file's weights.
     ChangeOutcome set_weight(const std::string& service, const std::string& server,

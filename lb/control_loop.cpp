@@ -14,6 +14,7 @@
 #include "control/neighbour_resolver.hpp"
 #include "control/table_collector.hpp"
 #include "lb/admin_commands.hpp"
+#include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/vrrp_control.hpp"
 
@@ -69,32 +70,38 @@ void run_control_loop(Balancer& balancer) {
             io.stop();
     });
 
+    // The file is read and checked off the loop; health checks follow an applied reload.
+    ConfigReloader reloader(io, balancer, [&] { health.configure(balancer.config()); });
     boost::asio::signal_set reload_signal(io, SIGHUP);
     std::function<void()> wait_for_hangup = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec)
                 return;
-            const ChangeOutcome outcome = balancer.reload();
-            log_outcome("reload (SIGHUP)", outcome);
-            if (outcome.applied)
-                health.configure(balancer.config());
+            reloader.request(
+                [](const ChangeOutcome& outcome) { log_outcome("reload (SIGHUP)", outcome); });
             wait_for_hangup();
         });
     };
     wait_for_hangup();
 
-    control::AdminSocket admin(io, balancer.config().admin.socket, [&](const std::string& request) {
-        auto answer = handle_admin_request(balancer, request);
-        const bool changes = request.rfind("reload", 0) == 0 || request.rfind("drain", 0) == 0 ||
-                             request.rfind("set-weight", 0) == 0;
-        if (changes) {
-            fmt::print(stderr, "lb: lbctl {}: {}", request,
-                       answer.body.empty() ? "\n" : answer.body);
-            if (answer.ok)
-                health.configure(balancer.config());
-        }
-        return answer;
-    });
+    control::AdminSocket admin(
+        io, balancer.config().admin.socket,
+        [&](const std::string& request, control::AdminSocket::Respond respond) {
+            const bool changes = request.rfind("reload", 0) == 0 ||
+                                 request.rfind("drain", 0) == 0 ||
+                                 request.rfind("set-weight", 0) == 0;
+            handle_admin_request(balancer, reloader, request,
+                                 [&, request, changes, respond](control::AdminAnswer answer) {
+                                     if (changes) {
+                                         fmt::print(stderr, "lb: lbctl {}: {}", request,
+                                                    answer.body.empty() ? "\n" : answer.body);
+                                         // A reload reconfigures health checks itself (above).
+                                         if (answer.ok && request.rfind("reload", 0) != 0)
+                                             health.configure(balancer.config());
+                                     }
+                                     respond(std::move(answer));
+                                 });
+        });
 
     std::unique_ptr<MetricsEndpoint> metrics;
     if (!balancer.config().stats.listen.empty())

@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
     const std::string path = vm["config"].as<std::string>();
     auto loaded = lb::config::load_config_file(path);
     if (!loaded.config) {
-        for (const auto& d : loaded.diagnostics)
-            fmt::print(stderr, "{}\n", lb::config::format_diagnostic(path, d));
+        for (const auto& line : lb::config::format_diagnostics(path, loaded.diagnostics))
+            fmt::print(stderr, "{}\n", line);
         fmt::print(stderr, "lb: {} has {} error(s); nothing was started\n", path,
                    loaded.diagnostics.size());
         return 1;
