@@ -24,9 +24,18 @@ class Clock {
     std::uint64_t cycles_per_ms_;
 };
 
+// How long ago `then` was, wrap-safe; a `then` after `now` is 0. That is not a corner case:
+// the expiry sweep reads `now` once per tick while workers keep writing later times into
+// `last_seen`, and the unsigned difference of such a pair is a huge age (the busiest
+// connections were expired mid-transfer). Differences beyond 2^31 ms (24 days) count as ahead.
+inline std::uint32_t age_ms(std::uint32_t now, std::uint32_t then) {
+    const auto age = static_cast<std::int32_t>(now - then);
+    return age > 0 ? static_cast<std::uint32_t>(age) : 0;
+}
+
 // True when more than `timeout` ms have passed between `then` and `now`.
 inline bool expired(std::uint32_t now, std::uint32_t then, std::uint32_t timeout) {
-    return static_cast<std::uint32_t>(now - then) > timeout;
+    return age_ms(now, then) > timeout;
 }
 
 } // namespace lb::dataplane

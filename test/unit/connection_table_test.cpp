@@ -62,15 +62,29 @@ TEST_CASE("a NAT reply tuple already in use refuses the new connection") {
     CHECK(t.insert(b, TcpState::none, 0, 1000) == InsertResult::reply_tuple_in_use);
 }
 
-TEST_CASE("connections expire after their timeout and free their slot") {
+namespace {
+
+// A connection table swept by the control side's collector, as in lb.
+struct SweptTable {
+    explicit SweptTable(const std::string& name)
+        : t(1024, false, nullptr, 0, ("ct_" + name).c_str()),
+          templates(1024, nullptr, 0, ("pt_" + name).c_str()) {
+        ctx.connections = &t;
+        ctx.templates = &templates;
+        ctx.load = &load;
+    }
     lb::dataplane::DataplaneContext ctx;
-    ConnectionTable t(1024, false, nullptr, 0, "ct_expire");
-    PersistenceTable templates(1024, nullptr, 0, "pt_expire");
+    ConnectionTable t;
+    PersistenceTable templates;
     RealServerLoad load;
-    ctx.connections = &t;
-    ctx.templates = &templates;
-    ctx.load = &load;
-    lb::control::TableCollector collector(ctx);
+    lb::control::TableCollector collector{ctx};
+};
+
+} // namespace
+
+TEST_CASE("connections expire after their timeout and free their slot") {
+    SweptTable swept("expire");
+    auto& [ctx, t, templates, load, collector] = swept;
     const ConnectionSpec p = prototype(0xc633640a, 40000, false);
     REQUIRE(t.insert(p, TcpState::none, 100, 1000) == InsertResult::inserted);
     load.add(0, 1);
@@ -144,4 +158,33 @@ TEST_CASE("a second connection for a flow that exists is refused and leaves noth
     CHECK(t.lookup(first.reply_key()));
     // The entry comes back to circulation after the grace period.
     CHECK(t.reclaim() == 1);
+}
+
+TEST_CASE("clock arithmetic: ages across the 32-bit wrap, and a `then` after `now` is fresh") {
+    using lb::dataplane::age_ms;
+    using lb::dataplane::expired;
+    CHECK(age_ms(1000, 400) == 600);
+    CHECK(age_ms(5, 0xfffffff0u) == 21); // wrapped
+    CHECK_FALSE(expired(5, 0xfffffff0u, 100));
+    CHECK(expired(200, 0xfffffff0u, 100));
+    // A worker wrote a later time than the sweep read: not a huge age, no age at all.
+    CHECK(age_ms(1000, 1005) == 0);
+    CHECK_FALSE(expired(1000, 1005, 0));
+    CHECK_FALSE(expired(0xfffffff0u, 3, 10)); // ahead, across the wrap
+}
+
+TEST_CASE("regression: a connection touched after the sweep read its clock is not expired") {
+    // The sweep reads `now` once per tick; workers keep writing later times into last_seen.
+    // uint32(now - then) used to wrap to a huge age, and the busiest connections were removed
+    // in the middle of a transfer.
+    SweptTable swept("ahead");
+    auto& [ctx, t, templates, load, collector] = swept;
+    const ConnectionSpec p = prototype(0xc633640b, 40001, false);
+    REQUIRE(t.insert(p, TcpState::established, 1000, 900'000) == InsertResult::inserted);
+    load.add(0, 1);
+    t.at(t.lookup(p.key)->index).touch(1001); // the worker, a millisecond after the sweep's read
+    collector.sweep_all(1000);
+    CHECK(t.lookup(p.key));
+    CHECK(collector.expired_connections() == 0);
+    CHECK(load.get(0) == 1);
 }
