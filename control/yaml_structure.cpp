@@ -29,6 +29,15 @@ class StructureCheck : public YAML::EventHandler {
     explicit StructureCheck(Diagnostics& out) : out_(out) {}
 
     void OnDocumentStart(const YAML::Mark& mark) override {
+        // yaml-cpp 0.7 starts an empty document at a stray top-level ',' without consuming it,
+        // forever (a file holding only "," hung `lb --check`; found by fuzzing). A document
+        // starting where the previous one did is that loop: report it and stop.
+        if (documents_ > 0 && mark.pos == last_document_pos_) {
+            stuck_ = true;
+            error(mark, "YAML syntax error: unexpected character at the top level");
+            return;
+        }
+        last_document_pos_ = mark.pos;
         if (++documents_ == 2)
             error(mark, "a second YAML document: the configuration is one document (remove "
                         "this '---' and what follows, or merge it into the first)");
@@ -127,6 +136,11 @@ class StructureCheck : public YAML::EventHandler {
     std::uint64_t alias_nodes_ = 0;
     bool alias_reported_ = false;
     int documents_ = 0;
+    int last_document_pos_ = -1;
+    bool stuck_ = false;
+
+  public:
+    bool stuck() const { return stuck_; }
 };
 
 } // namespace
@@ -135,7 +149,7 @@ void check_yaml_structure(const std::string& text, Diagnostics& out) {
     std::istringstream in(text);
     YAML::Parser parser(in);
     StructureCheck check(out);
-    while (parser.HandleNextDocument(check)) {
+    while (!check.stuck() && parser.HandleNextDocument(check)) {
     }
 }
 

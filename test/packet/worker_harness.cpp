@@ -57,7 +57,8 @@ std::vector<Sent> WorkerHarness::send(const std::vector<Bytes>& frames, std::uin
         if (!m)
             throw std::runtime_error("mbuf pool exhausted");
         char* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size()));
-        std::memcpy(data, f.data(), f.size());
+        if (!f.empty()) // an empty vector's data() may be null: memcpy from null is UB
+            std::memcpy(data, f.data(), f.size());
         mbufs.push_back(m);
     }
     worker_->process(mbufs.data(), static_cast<std::uint16_t>(mbufs.size()), ingress, now);

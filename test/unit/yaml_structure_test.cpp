@@ -126,3 +126,15 @@ TEST_CASE("deep nesting is an error, not a stack overflow") {
         block += "- ";
     refused_quickly(block + "x\n");
 }
+
+TEST_CASE("regression: a stray top-level ',' is an error, not an endless loop (found by fuzzing)") {
+    // yaml-cpp 0.7 starts a new empty document at it forever; `lb --check` hung on a file
+    // holding only ",".
+    for (const std::string& yaml : {std::string(","), valid + ",\n", std::string(",,,")}) {
+        const auto start = std::chrono::steady_clock::now();
+        const LoadResult r = load_config_text(yaml);
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+        REQUIRE_FALSE(r.config);
+        REQUIRE_FALSE(r.diagnostics.empty());
+    }
+}
