@@ -143,7 +143,9 @@ std::optional<PassiveReply> parse_pasv_reply(std::string_view line) {
         return std::nullopt;
     const std::size_t begin = pos;
     auto n = read_six(line, pos);
-    if (!n)
+    // Exactly six numbers: "(h1,...,p2,7)" is not a 227 we understand, and rewriting the first
+    // six of seven would hand the client an address it would parse differently.
+    if (!n || (pos < line.size() && line[pos] == ','))
         return std::nullopt;
     if (n.has_value() && ((*n)[4] == 0 && (*n)[5] == 0))
         return std::nullopt; // port 0

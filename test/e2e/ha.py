@@ -38,13 +38,13 @@ class HaLab:
         self.node_ns = {}
         for name in NODES:
             ns = lab.add_namespace(f"lb{name}")
-            lab.link(ns, "ext0", "ext", checksum_off=False)
+            lab.dpdk_link(ns, "ext0", "ext")
             self.node_ns[name] = ns
         self.peer_ns = None
         if nat:
             lab.add_bridge("int")
             for name in NODES:
-                lab.link(self.node_ns[name], "int0", "int", checksum_off=False)
+                lab.dpdk_link(self.node_ns[name], "int0", "int")
             self.server = lab.add_namespace("rs1")
             lab.link(self.server, "eth0", "int", f"{REAL_SERVER}/24", gateway=INSIDE_GATEWAY)
             lab.http_server(self.server, "rs1", 8080)

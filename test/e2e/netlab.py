@@ -68,6 +68,21 @@ class Lab:
             self.run(namespace, "ip", "route", "add", "default", "via", gateway)
         return ifname
 
+    def dpdk_link(self, namespace, ifname, bridge):
+        """A veth for a DPDK net_af_packet port: lb's frames only. The kernel of the namespace
+        must neither see what arrives on it nor speak on it: it would answer ARP and ping for
+        the node's address (held by lb's tap in the same namespace) a second time, and send
+        IPv6 router solicitations. An nftables netdev ingress drop acts after AF_PACKET's
+        taps, so lb still receives everything (tc's drop action is not in every kernel)."""
+        self.link(namespace, ifname, bridge, checksum_off=False)
+        self.run(namespace, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=1",
+                 check=False)
+        table = f"dpdk_{ifname}"
+        self.run(namespace, "nft", "add", "table", "netdev", table)
+        self.run(namespace, "nft", "add", "chain", "netdev", table, "kernel_off",
+                 f"{{ type filter hook ingress device {ifname} priority 0; policy drop; }}")
+        return ifname
+
     def mac(self, namespace, ifname):
         out = self.run(namespace, "cat", f"/sys/class/net/{ifname}/address").stdout
         return out.strip()

@@ -66,7 +66,7 @@ def test_two_workers_need_two_queues_per_port():
     with Lab("st3") as lab:
         ns = lab.add_namespace("lb")
         lab.add_bridge("sw0")
-        lab.link(ns, "ext0", "sw0", checksum_off=False)
+        lab.dpdk_link(ns, "ext0", "sw0")
         path = write_config(lab, ["net_af_packet0"], workers=2,
                             eal=["--vdev=net_af_packet0,iface=ext0"])
         r = lab.run(ns, t.LB, "--config", path, check=False, timeout=60)

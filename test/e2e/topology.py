@@ -44,10 +44,10 @@ def build(lab, mode="nat", workers=1):
         net.clients[name] = ns
     net.lb_ns = lab.add_namespace("lb")
     # The balancer's veths carry no address: the kernel must not answer for it.
-    lab.link(net.lb_ns, "ext0", "ext", checksum_off=False)
+    lab.dpdk_link(net.lb_ns, "ext0", "ext")
     if mode == "nat":
         lab.add_bridge("int")
-        lab.link(net.lb_ns, "int0", "int", checksum_off=False)
+        lab.dpdk_link(net.lb_ns, "int0", "int")
         for name, addr in NAT_SERVERS.items():
             ns = lab.add_namespace(name)
             lab.link(ns, "eth0", "int", f"{addr}/24", gateway="203.0.113.1")
