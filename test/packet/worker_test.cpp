@@ -469,6 +469,41 @@ TEST_CASE("mh adopts a mid-flow packet with no connection, as after a failover")
     CHECK(h.connections->size() == 1);
 }
 
+TEST_CASE("mh adoption without replication: a server's segment waits for the client's next one") {
+    // What README promises and no more (issue 10, item 2): a NAT flow missing from the table is
+    // adopted from the client's side only. The server's segments are dropped until the client
+    // sends (its frame also tells where the client is); then both directions flow. Session
+    // replication removes the wait.
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: mh
+    real_servers:
+      - {address: 203.0.113.11}
+)");
+    h.resolve(rs1, rs1_mac, 1);
+    L4 reply;
+    reply.src = rs1;
+    reply.dst = client;
+    reply.sport = 80;
+    reply.dport = 40000;
+    reply.tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+    reply.data = "more of the download";
+    reply.src_mac = rs1_mac;
+    reply.dst_mac = port1_mac;
+    CHECK(h.send(ipv4_frame(reply), 1).empty());
+    CHECK(h.drops(DropReason::no_connection) == 1);
+    L4 ack = syn_to_vip();
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
+    auto out = h.send(ipv4_frame(reply), 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].interface == 0);
+    const std::uint32_t source = ip_of(out[0].frame)->src_addr;
+    CHECK(source == rte_cpu_to_be_32(vip));
+}
+
 TEST_CASE("FTP active mode in DR: the client's answer to a server-opened connection follows "
           "its template") {
     auto config = [](const char* weight1) {
