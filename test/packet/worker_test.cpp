@@ -450,16 +450,20 @@ TEST_CASE("a burst carrying two SYNs of one new flow creates one connection") {
     CHECK(h.connections->size() == 1);
 }
 
-TEST_CASE("mh adopts a mid-flow packet with no connection, as after a failover") {
-    WorkerHarness h(std::string(two_interfaces) + R"(services:
+// A NAT service on 198.51.100.100:80 with Maglev over 203.0.113.11 (and .12).
+std::string mh_config(bool second_server = true) {
+    return std::string(two_interfaces) + R"(services:
   - name: web
     vip: 198.51.100.100
     port: 80
     scheduler: mh
     real_servers:
       - {address: 203.0.113.11}
-      - {address: 203.0.113.12}
-)");
+)" + (second_server ? "      - {address: 203.0.113.12}\n" : "");
+}
+
+TEST_CASE("mh adopts a mid-flow packet with no connection, as after a failover") {
+    WorkerHarness h(mh_config());
     h.resolve(rs1, rs1_mac, 1);
     h.resolve(rs2, rs2_mac, 1);
     L4 ack = syn_to_vip();
@@ -474,14 +478,7 @@ TEST_CASE("mh adoption without replication: a server's segment waits for the cli
     // adopted from the client's side only. The server's segments are dropped until the client
     // sends (its frame also tells where the client is); then both directions flow. Session
     // replication removes the wait.
-    WorkerHarness h(std::string(two_interfaces) + R"(services:
-  - name: web
-    vip: 198.51.100.100
-    port: 80
-    scheduler: mh
-    real_servers:
-      - {address: 203.0.113.11}
-)");
+    WorkerHarness h(mh_config(false));
     h.resolve(rs1, rs1_mac, 1);
     L4 reply;
     reply.src = rs1;
