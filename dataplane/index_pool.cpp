@@ -11,7 +11,7 @@
 namespace lb::dataplane {
 
 IndexPool::IndexPool(const std::string& name, std::uint32_t capacity, rte_rcu_qsbr* rcu, int socket)
-    : rcu_(rcu), capacity_(capacity) {
+    : rcu_(rcu), capacity_(capacity), pending_(std::make_unique<Retired[]>(capacity)) {
     free_ = rte_ring_create_elem(name.c_str(), sizeof(std::uint32_t), capacity, socket,
                                  RING_F_EXACT_SZ);
     if (!free_)
@@ -45,22 +45,26 @@ void IndexPool::retire(std::uint32_t index, const std::int32_t* positions,
     for (std::uint8_t i = 0; i < position_count && i < 2; ++i)
         r.positions[i] = positions[i];
     rte_spinlock_lock(&lock_);
-    pending_.push_back(r);
+    if (pending_count_ < capacity_) { // always, unless an index were retired twice
+        pending_[(pending_head_ + pending_count_) % capacity_] = r;
+        ++pending_count_;
+    }
     rte_spinlock_unlock(&lock_);
 }
 
 std::size_t IndexPool::reclaim(const std::function<void(std::int32_t)>& free_position) {
     std::size_t freed = 0;
     rte_spinlock_lock(&lock_);
-    while (!pending_.empty()) {
-        const Retired& r = pending_.front();
+    while (pending_count_ != 0) {
+        const Retired& r = pending_[pending_head_];
         if (rcu_ && rte_rcu_qsbr_check(rcu_, r.token, false) != 1)
             break; // tokens are increasing: later entries are not ready either
         for (std::uint8_t i = 0; i < r.position_count; ++i)
             free_position(r.positions[i]);
         std::uint32_t index = r.index;
         rte_ring_enqueue_elem(free_, &index, sizeof(index));
-        pending_.pop_front();
+        pending_head_ = (pending_head_ + 1) % capacity_;
+        --pending_count_;
         ++freed;
     }
     rte_spinlock_unlock(&lock_);

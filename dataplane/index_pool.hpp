@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -49,8 +49,14 @@ class IndexPool {
     rte_ring* free_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
     std::uint32_t capacity_ = 0;
-    mutable rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER; // guards pending_
-    std::deque<Retired> pending_;
+    mutable rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER; // guards the pending ring below
+    // Retired indices waiting for their grace period, oldest first: a circular buffer sized at
+    // start-up, because a worker retires too (a std::deque allocated on the packet path, and a
+    // failed allocation would have left the lock held). An index is retired at most once before
+    // it is reclaimed, so `capacity` places always suffice.
+    std::unique_ptr<Retired[]> pending_;
+    std::uint32_t pending_head_ = 0;
+    std::uint32_t pending_count_ = 0;
 };
 
 } // namespace lb::dataplane
