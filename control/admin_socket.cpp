@@ -63,7 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (answered_)
             return;
         answered_ = true;
-        reply_ = (answer.ok ? "ok\n" : "error\n") + answer.body;
+        reply_ = (answer.ok ? "ok\n" : answer.usage ? "usage\n" : "error\n") + answer.body;
         if (!reply_.empty() && reply_.back() != '\n')
             reply_ += '\n';
         auto self = shared_from_this();

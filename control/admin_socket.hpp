@@ -1,7 +1,7 @@
 // The local admin socket lbctl talks to: a Unix stream socket only root can open (mode 0600 in
-// a 0700 directory). One request line per connection; the answer is "ok" or "error" on the first
-// line, then the body. Served from the control thread's event loop: a slow or silent client
-// cannot block it (reads are asynchronous and time out).
+// a 0700 directory). One request line per connection; the answer is "ok", "error" (refused) or
+// "usage" (malformed request) on the first line, then the body. Served from the control thread's
+// event loop: a slow or silent client cannot block it (reads are asynchronous and time out).
 #pragma once
 
 #include <functional>
@@ -15,6 +15,7 @@ namespace lb::control {
 struct AdminAnswer {
     bool ok = true;
     std::string body;
+    bool usage = false; // a malformed request (lbctl exits 2), not a refusal (1)
 };
 
 class AdminSocket {

@@ -1,7 +1,6 @@
 #include "lb/admin_commands.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,22 +15,7 @@ using control::AdminAnswer;
 
 namespace {
 
-struct Request {
-    std::vector<std::string> words;
-    bool json = false;
-};
-
-Request parse(const std::string& line) {
-    Request r;
-    std::istringstream in(line);
-    for (std::string w; in >> w;) {
-        if (w == "--json")
-            r.json = true;
-        else
-            r.words.push_back(w);
-    }
-    return r;
-}
+using Request = AdminRequest;
 
 struct Traffic {
     std::uint64_t connections = 0, packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
@@ -107,7 +91,7 @@ AdminAnswer services(Balancer& b, const Request& r) {
 
 AdminAnswer real_servers(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
-    const std::string only = r.words.size() > 1 ? r.words[1] : "";
+    const std::string only = r.args.empty() ? "" : r.args[0];
     if (!only.empty() && std::none_of(cfg.services.begin(), cfg.services.end(),
                                       [&](const config::Service& s) { return s.name == only; }))
         return {false, fmt::format("no service '{}'", only)};
@@ -150,20 +134,13 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
 AdminAnswer connections(Balancer& b, const Request& r) {
     std::string only;
     std::uint64_t limit = 100;
-    for (std::size_t i = 1; i < r.words.size(); ++i) {
-        const std::string& w = r.words[i];
-        if (w == "--service" && i + 1 < r.words.size()) {
-            only = r.words[++i];
-        } else if (w == "--limit" && i + 1 < r.words.size()) {
-            std::string error;
-            auto n = config::parse_unsigned(r.words[++i], 1'000'000, error);
-            if (!n)
-                return {false, fmt::format("--limit: {}", error)};
-            limit = *n;
+    // The parser checked the options' shape (lb/admin_request).
+    for (std::size_t i = 0; i + 1 < r.args.size(); i += 2) {
+        if (r.args[i] == "--service") {
+            only = r.args[i + 1];
         } else {
-            return {false, fmt::format("unexpected '{}' (usage: connections [--service S] "
-                                       "[--limit N])",
-                                       w)};
+            std::string error;
+            limit = config::parse_unsigned(r.args[i + 1], 1'000'000, error).value_or(limit);
         }
     }
     std::optional<std::uint16_t> service_id;
@@ -278,50 +255,36 @@ AdminAnswer outcome(const ChangeOutcome& o, bool json) {
 
 // Every command but reload, which is answered once its reading thread is done.
 AdminAnswer answer_now(Balancer& b, const Request& r) {
-    if (r.words.empty())
-        return {false, "empty request"};
-    const std::string& command = r.words[0];
-    auto need = [&](std::size_t n, const char* usage) -> std::optional<AdminAnswer> {
-        if (r.words.size() != n)
-            return AdminAnswer{false, fmt::format("usage: {}", usage)};
-        return std::nullopt;
-    };
-    if (command == "services")
+    switch (r.command) {
+    case Command::services:
         return services(b, r);
-    if (command == "real-servers")
+    case Command::real_servers:
         return real_servers(b, r);
-    if (command == "connections")
+    case Command::connections:
         return connections(b, r);
-    if (command == "stats")
+    case Command::stats:
         return {true, b.stats_json()};
-    if (command == "vrrp")
+    case Command::vrrp:
         return vrrp(b, r);
-    if (command == "drain") {
-        if (auto e = need(3, "drain SERVICE SERVER"))
-            return *e;
-        return outcome(b.set_weight(r.words[1], r.words[2], 0), r.json);
-    }
-    if (command == "set-weight") {
-        if (auto e = need(4, "set-weight SERVICE SERVER WEIGHT"))
-            return *e;
+    case Command::drain:
+        return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
+    case Command::set_weight: {
         std::string error;
-        const auto weight = config::parse_unsigned(r.words[3], 65535, error);
+        const auto weight = config::parse_unsigned(r.args[2], 65535, error);
         if (!weight)
             return {false, fmt::format("weight: {}", error)};
-        return outcome(b.set_weight(r.words[1], r.words[2], static_cast<std::uint32_t>(*weight)),
+        return outcome(b.set_weight(r.args[0], r.args[1], static_cast<std::uint32_t>(*weight)),
                        r.json);
     }
-    return {false, fmt::format("unknown command '{}' (services, real-servers, connections, "
-                               "set-weight, drain, reload, stats, vrrp)",
-                               command)};
+    case Command::reload:
+        break;
+    }
+    return {false, "reload is answered by the reloader"};
 }
 
-void handle_admin_request(Balancer& b, ConfigReloader& reloader, const std::string& line,
+void handle_admin_request(Balancer& b, ConfigReloader& reloader, const AdminRequest& r,
                           control::AdminSocket::Respond respond) {
-    const Request r = parse(line);
-    if (!r.words.empty() && r.words[0] == "reload") {
-        if (r.words.size() != 1)
-            return respond({false, "usage: reload"});
+    if (r.command == Command::reload) {
         reloader.request(
             [respond, json = r.json](const ChangeOutcome& o) { respond(outcome(o, json)); });
         return;

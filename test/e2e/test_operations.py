@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -83,11 +84,30 @@ def test_lbctl_tables_json_and_errors(ops):
                        (("drain", "web", "192.0.2.1"), "has no real server 192.0.2.1"),
                        (("set-weight", "web", "203.0.113.11", "70000"), "out of range"),
                        (("set-weight", "web", "203.0.113.11", "x"), "not a non-negative"),
-                       (("drain", "web"), "usage: drain SERVICE SERVER"),
-                       (("connections", "--service", "nope"), "no service 'nope'"),
-                       (("frobnicate",), "unknown command")]:
+                       (("connections", "--service", "nope"), "no service 'nope'")]:
         code, _, err = lb.ctl(*args)
         assert code == 1 and text in err, (args, code, err)
+    # Usage errors: 2, whichever side finds them (lbctl before sending, or lb).
+    for args, text in [(("set-weight",), "usage: set-weight SERVICE SERVER WEIGHT"),
+                       (("set-weight", "web", "203.0.113.11"), "usage: set-weight"),
+                       (("drain", "web"), "usage: drain SERVICE SERVER"),
+                       (("connections", "--limit"), "usage: connections"),
+                       (("connections", "--limit", "x"), "usage: connections"),
+                       (("services", "extra"), "usage: services"),
+                       (("reload", "now"), "usage: reload"),
+                       (("frobnicate",), "unknown command"),
+                       ((), "usage"), (("--json",), "usage"), (("--socket",), "usage")]:
+        r = subprocess.run([t.LBCTL, *(args if args == ("--socket",) else
+                                       ("--socket", lb.socket, *args))],
+                           capture_output=True, text=True)
+        code, err = r.returncode, r.stderr + r.stdout  # --json: the error is JSON on stdout
+        assert code == 2 and text in err, (args, code, err)
+    for line, text in [(b"set-weight\n", b"usage\nusage: set-weight"),
+                       (b"--json frobnicate\n", b"usage\n")]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(lb.socket)
+            s.sendall(line)
+            assert s.makefile("rb").read().startswith(text)
     code, _, err = subprocess.run([t.LBCTL, "--socket", "/nonexistent/lb.sock", "services"],
                                   capture_output=True, text=True).returncode, None, None
     assert code == 3
