@@ -6,12 +6,18 @@
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
+#include "control/json_text.hpp"
+#include "control/printable.hpp"
 #include "control/value_parsers.hpp"
+#include "lb/admin_vrrp.hpp"
 
 namespace lb::app {
 
 using config::format_ipv4;
 using control::AdminAnswer;
+using control::Json;
+using control::json_text;
+using control::printable;
 
 namespace {
 
@@ -49,23 +55,13 @@ std::string server_text(const config::RealServer& rs) {
                    : format_ipv4(rs.address);
 }
 
-std::string escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 AdminAnswer services(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
     const auto workers = b.counters();
     std::string table =
         fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", "SERVICE", "VIP",
                     "PROTO", "PORTS", "SCHED", "FWD", "SERVERS", "ACTIVE", "CONNECTIONS");
-    std::string json = "[";
+    Json json = Json::array();
     for (const auto& s : cfg.services) {
         const auto id = b.registry().find_service(s.name).value_or(0);
         std::int64_t active = 0;
@@ -77,16 +73,17 @@ AdminAnswer services(Balancer& b, const Request& r) {
                              format_ipv4(s.vip), config::to_string(s.protocol), ports_text(s),
                              config::to_string(s.scheduler), config::to_string(s.forwarding),
                              s.real_servers.size(), active, t.connections);
-        json += fmt::format("{}{{\"name\": \"{}\", \"vip\": \"{}\", \"protocol\": \"{}\", "
-                            "\"ports\": \"{}\", \"scheduler\": \"{}\", \"forwarding\": \"{}\", "
-                            "\"real_servers\": {}, \"connections_active\": {}, "
-                            "\"connections_total\": {}}}",
-                            json.size() > 1 ? ", " : "", escape(s.name), format_ipv4(s.vip),
-                            config::to_string(s.protocol), ports_text(s),
-                            config::to_string(s.scheduler), config::to_string(s.forwarding),
-                            s.real_servers.size(), active, t.connections);
+        json.push_back({{"name", s.name},
+                        {"vip", format_ipv4(s.vip)},
+                        {"protocol", config::to_string(s.protocol)},
+                        {"ports", ports_text(s)},
+                        {"scheduler", config::to_string(s.scheduler)},
+                        {"forwarding", config::to_string(s.forwarding)},
+                        {"real_servers", s.real_servers.size()},
+                        {"connections_active", active},
+                        {"connections_total", t.connections}});
     }
-    return {true, r.json ? json + "]" : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer real_servers(Balancer& b, const Request& r) {
@@ -100,7 +97,7 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
     std::string table =
         fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}\n", "SERVICE", "SERVER",
                     "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT", "HEALTH");
-    std::string json = "[";
+    Json json = Json::array();
     for (const auto& s : cfg.services) {
         if (!only.empty() && s.name != only)
             continue;
@@ -118,17 +115,20 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
                 }
             table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,
                                  server_text(rs), rs.weight, active, t.connections, t.packets_in,
-                                 t.packets_out, state, reason.empty() ? "" : " (" + reason + ")");
-            json += fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}\", \"weight\": {}, "
-                                "\"connections_active\": {}, \"connections_total\": {}, "
-                                "\"packets_in_total\": {}, \"packets_out_total\": {}, "
-                                "\"health\": \"{}\", \"health_reason\": \"{}\"}}",
-                                json.size() > 1 ? ", " : "", escape(s.name), server_text(rs),
-                                rs.weight, active, t.connections, t.packets_in, t.packets_out,
-                                state, escape(reason));
+                                 t.packets_out, state,
+                                 reason.empty() ? "" : " (" + printable(reason) + ")");
+            json.push_back({{"service", s.name},
+                            {"server", server_text(rs)},
+                            {"weight", rs.weight},
+                            {"connections_active", active},
+                            {"connections_total", t.connections},
+                            {"packets_in_total", t.packets_in},
+                            {"packets_out_total", t.packets_out},
+                            {"health", state},
+                            {"health_reason", reason}});
         }
     }
-    return {true, r.json ? json + "]" : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer connections(Balancer& b, const Request& r) {
@@ -155,7 +155,7 @@ AdminAnswer connections(Balancer& b, const Request& r) {
     const auto& table_ref = *b.context().connections;
     std::string table = fmt::format("{:<22} {:<22} {:<22} {:<13} {}\n", "CLIENT", "VIRTUAL",
                                     "SERVER", "STATE", "SERVICE");
-    std::string json = "[";
+    Json json = Json::array();
     std::uint64_t shown = 0;
     for (std::uint32_t i = 0; i < table_ref.capacity() && shown < limit; ++i) {
         const auto& c = table_ref.at(i);
@@ -174,81 +174,23 @@ AdminAnswer connections(Balancer& b, const Request& r) {
         table += fmt::format(
             "{:<22} {:<22} {:<22} {:<13} {}\n", endpoint(c.key.src_ip, c.key.src_port),
             endpoint(c.key.dst_ip, c.key.dst_port), endpoint(c.rs_address, c.rs_port), state, name);
-        json += fmt::format("{}{{\"client\": \"{}\", \"virtual\": \"{}\", \"server\": \"{}\", "
-                            "\"state\": \"{}\", \"service\": \"{}\"}}",
-                            shown ? ", " : "", endpoint(c.key.src_ip, c.key.src_port),
-                            endpoint(c.key.dst_ip, c.key.dst_port),
-                            endpoint(c.rs_address, c.rs_port), state, escape(name));
+        json.push_back({{"client", endpoint(c.key.src_ip, c.key.src_port)},
+                        {"virtual", endpoint(c.key.dst_ip, c.key.dst_port)},
+                        {"server", endpoint(c.rs_address, c.rs_port)},
+                        {"state", state},
+                        {"service", name}});
         ++shown;
     }
-    return {true, r.json ? json + "]" : table};
-}
-
-std::string since(std::chrono::system_clock::time_point t) {
-    if (t == std::chrono::system_clock::time_point{})
-        return "-";
-    const auto s = std::chrono::duration_cast<std::chrono::duration<double>>(
-                       std::chrono::system_clock::now() - t)
-                       .count();
-    return fmt::format("{:.1f}s ago", s);
-}
-
-AdminAnswer vrrp(Balancer& b, const Request& r) {
-    const Balancer::VrrpReport report = b.vrrp();
-    if (b.config().vrrp.empty())
-        return {true, r.json ? "{\"instances\": [], \"discarded\": {}}" : "no VRRP instances\n"};
-    std::string table =
-        fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", "INSTANCE", "IFACE",
-                    "VRID", "STATE", "PRIORITY", "MASTER", "TRANSITION", "WHY");
-    std::string json = "{\"instances\": [";
-    for (std::size_t i = 0; i < report.instances.size(); ++i) {
-        const auto& s = report.instances[i];
-        const std::string master = s.master ? format_ipv4(s.master) : "-";
-        const std::string why =
-            s.tracking.empty() ? s.reason : s.reason + " [tracking: " + s.tracking + "]";
-        table += fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", s.name,
-                             s.interface, s.vrid, control::vrrp::to_string(s.state),
-                             fmt::format("{}/{}", s.priority, s.configured_priority), master,
-                             since(s.last_transition), why);
-        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now() - s.last_transition)
-                             .count();
-        json += fmt::format(
-            "{}{{\"name\": \"{}\", \"interface\": \"{}\", \"vrid\": {}, \"version\": {}, "
-            "\"state\": \"{}\", \"priority\": {}, \"configured_priority\": {}, \"master\": "
-            "\"{}\", \"last_transition_ms_ago\": {}, \"reason\": \"{}\", \"tracking\": \"{}\", "
-            "\"transitions\": {}, \"adverts_sent\": {}, \"adverts_received\": {}, "
-            "\"gratuitous_arps_sent\": {}}}",
-            i ? ", " : "", escape(s.name), escape(s.interface), s.vrid, s.version,
-            control::vrrp::to_string(s.state), s.priority, s.configured_priority, master,
-            s.last_transition == std::chrono::system_clock::time_point{} ? -1 : age,
-            escape(s.reason), escape(s.tracking), s.transitions, s.adverts_sent, s.adverts_received,
-            s.gratuitous_arps_sent);
-    }
-    json += "], \"discarded\": {";
-    std::string discarded;
-    for (std::size_t d = 0; d < report.discarded.size(); ++d) {
-        const char* name = control::vrrp::to_string(static_cast<control::vrrp::Discard>(d));
-        json += fmt::format("{}\"{}\": {}", d ? ", " : "", name, report.discarded[d]);
-        if (report.discarded[d])
-            discarded += fmt::format(" {} {}", name, report.discarded[d]);
-    }
-    json += fmt::format("}}, \"notify_fifo_lines_lost\": {}}}", report.notify_fifo_lost);
-    if (!discarded.empty())
-        table += "discarded advertisements:" + discarded + "\n";
-    return {true, r.json ? json : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer outcome(const ChangeOutcome& o, bool json) {
+    if (json)
+        return {o.applied, json_text({{"applied", o.applied}, {"messages", o.messages}})};
     std::string text;
     for (const auto& m : o.messages)
         text += m + "\n";
-    if (!json)
-        return {o.applied, text};
-    std::string list;
-    for (const auto& m : o.messages)
-        list += (list.empty() ? "\"" : ", \"") + escape(m) + "\"";
-    return {o.applied, fmt::format("{{\"applied\": {}, \"messages\": [{}]}}", o.applied, list)};
+    return {o.applied, text};
 }
 
 } // namespace
@@ -265,7 +207,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     case Command::stats:
         return {true, b.stats_json()};
     case Command::vrrp:
-        return vrrp(b, r);
+        return vrrp_answer(b, r.json);
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {
@@ -282,6 +224,10 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     return {false, "reload is answered by the reloader"};
 }
 
+AdminAnswer error_answer(const std::string& message, bool json, bool usage) {
+    return {false, json ? json_text({{"error", message}}) : message, usage};
+}
+
 void handle_admin_request(Balancer& b, ConfigReloader& reloader, const AdminRequest& r,
                           control::AdminSocket::Respond respond) {
     if (r.command == Command::reload) {
@@ -289,7 +235,11 @@ void handle_admin_request(Balancer& b, ConfigReloader& reloader, const AdminRequ
             [respond, json = r.json](const ChangeOutcome& o) { respond(outcome(o, json)); });
         return;
     }
-    respond(answer_now(b, r));
+    AdminAnswer answer = answer_now(b, r);
+    // Refusals are plain text where they are made; a script asked for JSON.
+    if (!answer.ok && r.json && !answer.body.starts_with('{'))
+        answer = error_answer(answer.body, true, false);
+    respond(std::move(answer));
 }
 
 } // namespace lb::app

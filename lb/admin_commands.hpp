@@ -11,6 +11,9 @@
 
 namespace lb::app {
 
+// A refusal (or with `usage`, a malformed request): its text, or {"error": text} for --json.
+control::AdminAnswer error_answer(const std::string& message, bool json, bool usage);
+
 // Answers through `respond`: at once, or for `reload` once the file is read and applied.
 void handle_admin_request(Balancer& balancer, ConfigReloader& reloader, const AdminRequest& request,
                           control::AdminSocket::Respond respond);

@@ -61,24 +61,7 @@ std::string connections_error(const std::vector<std::string>& args) {
     return {};
 }
 
-} // namespace
-
-bool AdminRequest::changes_state() const {
-    return command == Command::reload || command == Command::set_weight ||
-           command == Command::drain;
-}
-
-std::string AdminRequest::line() const {
-    std::string out = json ? "--json " : "";
-    for (const auto& s : syntaxes)
-        if (s.command == command)
-            out += s.name;
-    for (const auto& a : args)
-        out += " " + a;
-    return out;
-}
-
-ParsedRequest parse_admin_request(const std::vector<std::string>& words) {
+ParsedRequest parse_words(const std::vector<std::string>& words) {
     AdminRequest r;
     std::vector<std::string> rest;
     for (const auto& w : words) {
@@ -108,6 +91,30 @@ ParsedRequest parse_admin_request(const std::vector<std::string>& words) {
     if (!error.empty())
         return {std::nullopt, fmt::format("{}: {}", syntax->usage, error)};
     return {std::move(r), {}};
+}
+
+} // namespace
+
+bool AdminRequest::changes_state() const {
+    return command == Command::reload || command == Command::set_weight ||
+           command == Command::drain;
+}
+
+std::string AdminRequest::line() const {
+    std::string out = json ? "--json " : "";
+    for (const auto& s : syntaxes)
+        if (s.command == command)
+            out += s.name;
+    for (const auto& a : args)
+        out += " " + a;
+    return out;
+}
+
+ParsedRequest parse_admin_request(const std::vector<std::string>& words) {
+    ParsedRequest parsed = parse_words(words);
+    for (const auto& w : words)
+        parsed.json = parsed.json || w == "--json";
+    return parsed;
 }
 
 ParsedRequest parse_admin_request_line(std::string_view line) {

@@ -27,6 +27,7 @@ struct AdminRequest {
 struct ParsedRequest {
     std::optional<AdminRequest> request;
     std::string usage_error; // when !request: what is wrong, for "usage: ..." answers
+    bool json = false;       // "--json" was among the words: the usage error is JSON too
 };
 
 // `words`: the command, its arguments and "--json" anywhere.

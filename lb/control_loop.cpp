@@ -90,7 +90,7 @@ void run_control_loop(Balancer& balancer) {
         [&](const std::string& line, control::AdminSocket::Respond respond) {
             const ParsedRequest parsed = parse_admin_request_line(line);
             if (!parsed.request)
-                return respond({false, "usage: " + parsed.usage_error, true});
+                return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
             const AdminRequest request = *parsed.request;
             handle_admin_request(
                 balancer, reloader, request, [&, request, respond](control::AdminAnswer answer) {
