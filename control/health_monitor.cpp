@@ -135,6 +135,7 @@ std::vector<HealthStatus> HealthMonitor::statuses() const {
         s.server = key;
         s.check = config::to_string(t->check.type);
         s.up = t->state.up();
+        s.checked = t->state.checked();
         s.reason = t->reason;
         s.failures_total = t->state.failures_total();
         s.checks_total = t->checks_total;

@@ -110,7 +110,7 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
             std::string reason;
             for (const auto& h : health)
                 if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
-                    state = h.up ? "up" : "down";
+                    state = !h.checked ? "pending" : h.up ? "up" : "down";
                     reason = h.up ? "" : h.reason;
                 }
             table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,

@@ -328,6 +328,7 @@ std::string Balancer::stats_json() const {
              {"server", config::format_ipv4(address) + (port ? fmt::format(":{}", port) : "")},
              {"check", h.check},
              {"up", h.up},
+             {"checked", h.checked},
              {"failures_total", h.failures_total},
              {"checks_total", h.checks_total}});
     }

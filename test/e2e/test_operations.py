@@ -180,3 +180,41 @@ def test_sighup_reloads_and_restart_only_settings_are_reported(ops):
     assert "not applied until lb restarts: dpdk" in log, log
     assert t.fetch_many(env.net, "c1", f"{URL}/whoami", 4) == ["rs1"] * 4
     assert env.lb.process.poll() is None
+
+
+def test_a_server_added_by_json_reload_is_checked_at_once(ops):
+    """`lbctl --json reload` reconfigures health checks (issue 10, item 6: the control loop
+    once looked for "reload" at the start of the raw request), and a server the reload adds is
+    checked at once: a closed one takes no traffic once its first check fails, although `fall`
+    is 3 and the interval 2 s."""
+    env = ops
+    new = copy.deepcopy(env.config)
+    late = t.service(env.net, "late", 83, backend_port=8080)
+    late["real_servers"][1]["port"] = 9999  # nothing listens there
+    late["health_check"] = {"type": "tcp", "interval": "2s", "timeout": "300ms", "rise": 2,
+                            "fall": 3}
+    new["services"].append(late)
+    env.lb.rewrite_config(new)
+    code, out, err = env.lb.ctl("--json", "reload")
+    assert code == 0, err
+    assert json.loads(out)["applied"] is True
+
+    def health():
+        code, out, _ = env.lb.ctl("--json", "real-servers", "late")
+        return {s["server"]: s["health"] for s in json.loads(out)}
+
+    assert t.wait_for(lambda: health()["203.0.113.12:9999"] == "down", 1.5), health()
+    assert health()["203.0.113.11:8080"] in ("pending", "up")
+    assert t.fetch_many(env.net, "c2", f"{URL}:83/whoami", 8) == ["rs1"] * 8
+    log = env.lb.log()
+    assert "lbctl --json reload:" in log
+    assert "late 203.0.113.12:9999 is down (tcp check: connect refused)" in log, log
+    # --json set-weight and drain are logged as well, each on a line of its own.
+    assert env.lb.ctl("--json", "set-weight", "web", "203.0.113.11:8080", "2")[0] == 0
+    assert env.lb.ctl("--json", "drain", "web", "203.0.113.12:8080")[0] == 0
+    assert env.lb.ctl("drain", "web", "192.0.2.1")[0] == 1
+    log = env.lb.log()
+    assert "lb: lbctl --json set-weight web 203.0.113.11:8080 2: " in log
+    assert "lb: lbctl --json drain web 203.0.113.12:8080: " in log
+    assert re.search(r"lb: lbctl drain web 192\.0\.2\.1: service 'web' has no real server "
+                     r"192\.0\.2\.1\n", log), log
