@@ -45,6 +45,8 @@ control::AdminAnswer vrrp_answer(const Balancer& b, bool json) {
         std::string why = s.reason;
         if (!s.tracking.empty())
             why += " [tracking: " + s.tracking + "]";
+        if (!s.sync_held.empty())
+            why += " [" + s.sync_held + "]";
         table += fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", s.name,
                              s.interface, s.vrid, vrrp::to_string(s.state),
                              fmt::format("{}/{}", s.priority, s.configured_priority), master,
@@ -60,6 +62,7 @@ control::AdminAnswer vrrp_answer(const Balancer& b, bool json) {
                              {"last_transition_ms_ago", ms_ago(s.last_transition)},
                              {"reason", s.reason},
                              {"tracking", s.tracking},
+                             {"sync_group_held", s.sync_held},
                              {"transitions", s.transitions},
                              {"adverts_sent", s.adverts_sent},
                              {"adverts_received", s.adverts_received},
