@@ -50,7 +50,7 @@ const TrafficCounters& server_counters(const WorkerCounters& w, std::size_t i) {
 
 Json render_stats(const config::Config& config, const IdentityRegistry& registry,
                   const std::vector<const WorkerCounters*>& workers,
-                  const DataplaneContext& context) {
+                  const DataplaneContext& context, const DownSet& down) {
     Json out;
     out["node"] = config.node_name;
     out["rx_packets_total"] = sum(workers, [](auto& w) -> const Counter& { return w.rx_packets; });
@@ -100,8 +100,13 @@ Json render_stats(const config::Config& config, const IdentityRegistry& registry
         for (const auto& rs : svc.real_servers) {
             const std::uint16_t id =
                 registry.find_real_server(svc.name, rs.address, rs.port.value_or(0)).value_or(0);
-            Json server = {{"address", config::format_ipv4(rs.address)},
-                           {"weight", rs.weight},
+            const std::string address = config::format_ipv4(rs.address);
+            const bool drained = down.count({svc.name, rs.address, rs.port.value_or(0)}) > 0;
+            // "server" names it as lbctl and the metrics do (with its port, if configured).
+            Json server = {{"server", rs.port ? fmt::format("{}:{}", address, *rs.port) : address},
+                           {"address", address},
+                           {"weight", drained ? 0u : rs.weight},
+                           {"configured_weight", rs.weight},
                            {"connections_active", context.load->get(id)}};
             server.update(traffic_json(workers, server_counters, id));
             servers.push_back(std::move(server));

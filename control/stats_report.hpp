@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "control/config_model.hpp"
+#include "control/health_monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
 #include "dataplane/counters.hpp"
@@ -13,9 +14,10 @@
 
 namespace lb::control {
 
+// `down`: servers drained by their health check, whose weight in effect is 0.
 Json render_stats(const config::Config& config, const IdentityRegistry& registry,
                   const std::vector<const dataplane::WorkerCounters*>& workers,
-                  const dataplane::DataplaneContext& context);
+                  const dataplane::DataplaneContext& context, const DownSet& down);
 
 // Writes atomically (temporary file, then rename) so readers never see half a file.
 void write_file_atomically(const std::string& path, const std::string& content);

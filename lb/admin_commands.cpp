@@ -10,6 +10,7 @@
 #include "control/printable.hpp"
 #include "control/value_parsers.hpp"
 #include "lb/admin_vrrp.hpp"
+#include "lb/stats_table.hpp"
 
 namespace lb::app {
 
@@ -205,7 +206,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     case Command::connections:
         return connections(b, r);
     case Command::stats:
-        return {true, b.stats_json()};
+        return {true, r.json ? b.stats_json() : stats_table(b.stats())};
     case Command::vrrp:
         return vrrp_answer(b, r.json);
     case Command::drain:

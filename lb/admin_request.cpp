@@ -14,7 +14,7 @@ const char* const admin_usage =
     "  set-weight SERVICE SERVER WEIGHT     SERVER is ADDRESS or ADDRESS:PORT; 0..65535\n"
     "  drain SERVICE SERVER                 weight 0: no new connections, established go on\n"
     "  reload                               re-read the configuration file\n"
-    "  stats                                all counters\n"
+    "  stats                                every counter, one per line (JSON: the stats file)\n"
     "  vrrp                                 VRRP instances: state, priority, master, why\n";
 
 namespace {

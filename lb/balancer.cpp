@@ -316,7 +316,11 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
 }
 
 std::string Balancer::stats_json() const {
-    control::Json json = control::render_stats(config_, registry_, counters(), context_);
+    return control::json_text(stats(), 2) + "\n";
+}
+
+control::Json Balancer::stats() const {
+    control::Json json = control::render_stats(config_, registry_, counters(), context_, down_);
     // Health and the control loop's lateness, in the same object.
     std::lock_guard lock(state_mutex_);
     json["control_loop_lag_max_ms"] = loop_lag_max_ms_;
@@ -333,7 +337,7 @@ std::string Balancer::stats_json() const {
              {"checks_total", h.checks_total}});
     }
     json["health"] = std::move(health);
-    return control::json_text(json, 2) + "\n";
+    return json;
 }
 
 void Balancer::write_stats() const {

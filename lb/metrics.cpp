@@ -113,11 +113,12 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                     sum_traffic(true, id,
                                 in ? &TrafficCounters::bytes_in : &TrafficCounters::bytes_out));
             }
-            add(rs_weight, l, rs.weight);
             bool healthy = true;
             for (const auto& h : health)
                 if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)})
                     healthy = h.up;
+            // In effect: a server drained by its health check has weight 0 in the snapshot.
+            add(rs_weight, l, healthy ? rs.weight : 0);
             add(rs_up, l, rs.weight > 0 && healthy ? 1 : 0);
         }
         const std::vector<ClientMetric::Label> l{{"service", s.name}};
