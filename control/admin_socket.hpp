@@ -18,6 +18,12 @@ struct AdminAnswer {
     bool usage = false; // a malformed request (lbctl exits 2), not a refusal (1)
 };
 
+// Throws std::runtime_error, with what to do, if a live lb answers on `path` (the default path
+// is shared by every lb on a host, across network namespaces too). Called before anything
+// else starts, so a second lb fails at once and touches no port; the constructor below checks
+// again when it binds.
+void check_admin_socket_free(const std::string& path);
+
 class AdminSocket {
   public:
     // Answers a request through `respond`, at once or later (a reload answers once the file is

@@ -218,3 +218,26 @@ def test_a_server_added_by_json_reload_is_checked_at_once(ops):
     assert "lb: lbctl --json drain web 203.0.113.12:8080: " in log
     assert re.search(r"lb: lbctl drain web 192\.0\.2\.1: service 'web' has no real server "
                      r"192\.0\.2\.1\n", log), log
+
+
+def test_a_second_lb_on_the_same_admin_socket_fails_at_once_and_a_stale_one_is_replaced(ops):
+    """Issue 10, item 10: the admin socket is shared by every lb on a host. A second lb whose
+    admin.socket a live lb holds exits 1 at once, before starting DPDK, saying what to do;
+    the first keeps answering. A socket file left by a killed lb is replaced."""
+    env = ops
+    second = copy.deepcopy(env.config)
+    second["stats"]["file"] = os.path.join(env.lab.tmp, "second-stats.json")
+    path = os.path.join(env.lab.tmp, "second.yaml")
+    with open(path, "w") as f:
+        f.write(t.yaml_emit.dump(second))
+    r = env.lab.run(env.net.lb_ns, t.LB, "--config", path, check=False, timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert f"admin socket {env.lb.socket} is in use by another running lb; give each lb on a " \
+           "host its own admin.socket" in r.stderr, r.stderr
+    assert "EAL" not in r.stderr  # it stopped before DPDK
+    assert env.lb.ctl("services")[0] == 0
+
+    env.lab.stop(env.lb.process, sig=signal.SIGKILL)
+    assert os.path.exists(env.lb.socket)  # left behind
+    again = t.Balancer(env.net, env.config)
+    assert again.ctl("services")[0] == 0
