@@ -63,7 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (answered_)
             return;
         answered_ = true;
-        reply_ = (answer.ok ? "ok\n" : "error\n") + answer.body;
+        reply_ = (answer.ok ? "ok\n" : answer.usage ? "usage\n" : "error\n") + answer.body;
         if (!reply_.empty() && reply_.back() != '\n')
             reply_ += '\n';
         auto self = shared_from_this();
@@ -84,6 +84,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
 } // namespace
 
+void check_admin_socket_free(const std::string& path) {
+    std::error_code missing;
+    if (!std::filesystem::exists(path, missing))
+        return;
+    // Liveness is a connection accepted: a file left by a process that died refuses it.
+    asio::io_context io;
+    local::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(local::endpoint(path), ec);
+    if (!ec)
+        throw std::runtime_error(fmt::format(
+            "admin socket {} is in use by another running lb; give each lb on a host its own "
+            "admin.socket (lbctl --socket PATH reaches it)",
+            path));
+}
+
 struct AdminSocket::Impl {
     Impl(asio::io_context& io, const std::string& path, Handler h)
         : acceptor(io), handler(std::move(h)) {
@@ -93,16 +109,9 @@ struct AdminSocket::Impl {
             ::chmod(p.parent_path().c_str(), 0700);
         }
         // A socket file left by a process that died is replaced; a live one is not.
-        if (std::filesystem::exists(p)) {
-            local::socket probe(io);
-            boost::system::error_code ec;
-            probe.connect(local::endpoint(path), ec);
-            if (!ec)
-                throw std::runtime_error(fmt::format("admin socket {} is in use by another lb "
-                                                     "(set admin.socket)",
-                                                     path));
-            std::filesystem::remove(p);
-        }
+        check_admin_socket_free(path);
+        std::error_code stale;
+        std::filesystem::remove(p, stale);
         const mode_t old_mask = ::umask(0177); // created 0600: root only
         boost::system::error_code ec;
         acceptor.open(local(), ec);

@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include "control/printable.hpp"
 #include "control/value_parsers.hpp"
 
 namespace lb::control {
@@ -113,7 +114,7 @@ void HealthMonitor::completed(const std::shared_ptr<Target>& t, const CheckResul
                        config::to_string(t->check.type), t->check.rise);
         else
             fmt::print(stderr, "lb: health: {} is down ({} check: {})\n", describe(t->key),
-                       config::to_string(t->check.type), r.reason);
+                       config::to_string(t->check.type), printable(r.reason));
         on_change_();
     }
     schedule(t, t->check.interval);
@@ -134,6 +135,7 @@ std::vector<HealthStatus> HealthMonitor::statuses() const {
         s.server = key;
         s.check = config::to_string(t->check.type);
         s.up = t->state.up();
+        s.checked = t->state.checked();
         s.reason = t->reason;
         s.failures_total = t->state.failures_total();
         s.checks_total = t->checks_total;

@@ -34,7 +34,8 @@ struct HealthStatus {
     ServerKey server;
     std::string check; // its type
     bool up = true;
-    std::string reason; // of the last failure, or empty
+    bool checked = false; // false: up, its first check still to complete
+    std::string reason;   // of the last failure, or empty
     std::uint64_t failures_total = 0;
     std::uint64_t checks_total = 0;
     std::array<std::uint64_t, check_duration_buckets.size()> duration_buckets{}; // cumulative

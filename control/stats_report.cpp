@@ -22,100 +22,99 @@ std::uint64_t sum(const std::vector<const WorkerCounters*>& workers, F field) {
     return total;
 }
 
-std::string traffic_json(const std::vector<const WorkerCounters*>& workers,
-                         const TrafficCounters& (*pick)(const WorkerCounters&, std::size_t),
-                         std::size_t index) {
+Json traffic_json(const std::vector<const WorkerCounters*>& workers,
+                  const TrafficCounters& (*pick)(const WorkerCounters&, std::size_t),
+                  std::size_t index) {
     auto total = [&](Counter TrafficCounters::*member) {
         std::uint64_t t = 0;
         for (const auto* w : workers)
             t += (pick(*w, index).*member).read();
         return t;
     };
-    return fmt::format("\"connections_total\": {}, \"packets_in_total\": {}, \"bytes_in_total\": "
-                       "{}, \"packets_out_total\": {}, \"bytes_out_total\": {}",
-                       total(&TrafficCounters::connections), total(&TrafficCounters::packets_in),
-                       total(&TrafficCounters::bytes_in), total(&TrafficCounters::packets_out),
-                       total(&TrafficCounters::bytes_out));
+    return {{"connections_total", total(&TrafficCounters::connections)},
+            {"packets_in_total", total(&TrafficCounters::packets_in)},
+            {"bytes_in_total", total(&TrafficCounters::bytes_in)},
+            {"packets_out_total", total(&TrafficCounters::packets_out)},
+            {"bytes_out_total", total(&TrafficCounters::bytes_out)}};
+}
+
+const TrafficCounters& service_counters(const WorkerCounters& w, std::size_t i) {
+    return w.services[i];
+}
+
+const TrafficCounters& server_counters(const WorkerCounters& w, std::size_t i) {
+    return w.real_servers[i];
 }
 
 } // namespace
 
-std::string render_stats_json(const config::Config& config, const IdentityRegistry& registry,
-                              const std::vector<const WorkerCounters*>& workers,
-                              const DataplaneContext& context) {
-    std::string out = "{\n";
-    out += fmt::format("  \"node\": \"{}\",\n", config.node_name);
-    out += fmt::format("  \"rx_packets_total\": {},\n",
-                       sum(workers, [](auto& w) -> const Counter& { return w.rx_packets; }));
-    out += fmt::format("  \"rx_bytes_total\": {},\n",
-                       sum(workers, [](auto& w) -> const Counter& { return w.rx_bytes; }));
-    out += fmt::format("  \"tx_packets_total\": {},\n",
-                       sum(workers, [](auto& w) -> const Counter& { return w.tx_packets; }));
-    out += fmt::format("  \"arp_replies_total\": {},\n",
-                       sum(workers, [](auto& w) -> const Counter& { return w.arp_replies; }));
-    out += fmt::format("  \"icmp_echo_replies_total\": {},\n",
-                       sum(workers, [](auto& w) -> const Counter& { return w.icmp_echo_replies; }));
-    out += fmt::format("  \"connections_active\": {},\n", context.connections->size());
-    out += fmt::format("  \"connections_capacity\": {},\n", context.connections->capacity());
-    out += fmt::format("  \"persistence_templates\": {},\n", context.templates->size());
-    out += "  \"drops_total\": {";
+Json render_stats(const config::Config& config, const IdentityRegistry& registry,
+                  const std::vector<const WorkerCounters*>& workers,
+                  const DataplaneContext& context, const DownSet& down) {
+    Json out;
+    out["node"] = config.node_name;
+    out["rx_packets_total"] = sum(workers, [](auto& w) -> const Counter& { return w.rx_packets; });
+    out["rx_bytes_total"] = sum(workers, [](auto& w) -> const Counter& { return w.rx_bytes; });
+    out["tx_packets_total"] = sum(workers, [](auto& w) -> const Counter& { return w.tx_packets; });
+    out["arp_replies_total"] =
+        sum(workers, [](auto& w) -> const Counter& { return w.arp_replies; });
+    out["icmp_echo_replies_total"] =
+        sum(workers, [](auto& w) -> const Counter& { return w.icmp_echo_replies; });
+    out["connections_active"] = context.connections->size();
+    out["connections_capacity"] = context.connections->capacity();
+    out["persistence_templates"] = context.templates->size();
+    Json drops = Json::object();
     for (std::size_t r = 0; r < drop_reason_count; ++r) {
         std::uint64_t t = 0;
         for (const auto* w : workers)
             t += w->drops[r].read();
-        out += fmt::format("{}\"{}\": {}", r ? ", " : "",
-                           drop_reason_name(static_cast<DropReason>(r)), t);
+        drops[drop_reason_name(static_cast<DropReason>(r))] = t;
     }
-    out += "},\n";
+    out["drops_total"] = drops;
     auto ftp = [&](Counter FtpCounters::*member) {
         std::uint64_t t = 0;
         for (const auto* w : workers)
             t += (w->ftp.*member).read();
         return t;
     };
-    out += fmt::format("  \"ftp\": {{\"pasv_rewritten_total\": {}, \"pasv_unchanged_total\": {}, "
-                       "\"expectations_total\": {}, \"active_connections_total\": {}, "
-                       "\"malformed_total\": {}, \"bounce_refused_total\": {}, "
-                       "\"split_lines_held_total\": {}, \"not_rewritable_total\": {}}},\n",
-                       ftp(&FtpCounters::pasv_rewritten), ftp(&FtpCounters::pasv_unchanged),
-                       ftp(&FtpCounters::expectations), ftp(&FtpCounters::active_connections),
-                       ftp(&FtpCounters::malformed), ftp(&FtpCounters::bounce_refused),
-                       ftp(&FtpCounters::split_lines_held), ftp(&FtpCounters::not_rewritable));
-    out += "  \"workers\": [";
-    for (std::size_t i = 0; i < workers.size(); ++i)
-        out += fmt::format("{}{{\"rx_packets_total\": {}, \"busy_polls_total\": {}, "
-                           "\"idle_polls_total\": {}}}",
-                           i ? ", " : "", workers[i]->rx_packets.read(),
-                           workers[i]->busy_polls.read(), workers[i]->idle_polls.read());
-    out += "],\n  \"services\": [\n";
-    for (std::size_t s = 0; s < config.services.size(); ++s) {
-        const auto& svc = config.services[s];
+    out["ftp"] = {{"pasv_rewritten_total", ftp(&FtpCounters::pasv_rewritten)},
+                  {"pasv_unchanged_total", ftp(&FtpCounters::pasv_unchanged)},
+                  {"expectations_total", ftp(&FtpCounters::expectations)},
+                  {"active_connections_total", ftp(&FtpCounters::active_connections)},
+                  {"malformed_total", ftp(&FtpCounters::malformed)},
+                  {"bounce_refused_total", ftp(&FtpCounters::bounce_refused)},
+                  {"split_lines_held_total", ftp(&FtpCounters::split_lines_held)},
+                  {"not_rewritable_total", ftp(&FtpCounters::not_rewritable)}};
+    Json per_worker = Json::array();
+    for (const auto* w : workers)
+        per_worker.push_back({{"rx_packets_total", w->rx_packets.read()},
+                              {"busy_polls_total", w->busy_polls.read()},
+                              {"idle_polls_total", w->idle_polls.read()}});
+    out["workers"] = per_worker;
+    Json services = Json::array();
+    for (const auto& svc : config.services) {
         const std::size_t service_id = registry.find_service(svc.name).value_or(0);
-        out +=
-            fmt::format("    {{\"name\": \"{}\", {}, \"real_servers\": [", svc.name,
-                        traffic_json(
-                            workers,
-                            [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
-                                return w.services[i];
-                            },
-                            service_id));
-        for (std::size_t r = 0; r < svc.real_servers.size(); ++r) {
-            const auto& rs = svc.real_servers[r];
+        Json service = {{"name", svc.name}};
+        service.update(traffic_json(workers, service_counters, service_id));
+        Json servers = Json::array();
+        for (const auto& rs : svc.real_servers) {
             const std::uint16_t id =
                 registry.find_real_server(svc.name, rs.address, rs.port.value_or(0)).value_or(0);
-            out += fmt::format(
-                "{}\n      {{\"address\": \"{}\", \"weight\": {}, \"connections_active\": {}, {}}}",
-                r ? "," : "", config::format_ipv4(rs.address), rs.weight, context.load->get(id),
-                traffic_json(
-                    workers,
-                    [](const WorkerCounters& w, std::size_t i) -> const TrafficCounters& {
-                        return w.real_servers[i];
-                    },
-                    id));
+            const std::string address = config::format_ipv4(rs.address);
+            const bool drained = down.count({svc.name, rs.address, rs.port.value_or(0)}) > 0;
+            // "server" names it as lbctl and the metrics do (with its port, if configured).
+            Json server = {{"server", rs.port ? fmt::format("{}:{}", address, *rs.port) : address},
+                           {"address", address},
+                           {"weight", drained ? 0u : rs.weight},
+                           {"configured_weight", rs.weight},
+                           {"connections_active", context.load->get(id)}};
+            server.update(traffic_json(workers, server_counters, id));
+            servers.push_back(std::move(server));
         }
-        out += fmt::format("]}}{}\n", s + 1 < config.services.size() ? "," : "");
+        service["real_servers"] = std::move(servers);
+        services.push_back(std::move(service));
     }
-    out += "  ]\n}\n";
+    out["services"] = std::move(services);
     return out;
 }
 

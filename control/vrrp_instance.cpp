@@ -32,9 +32,19 @@ Duration Instance::master_down_interval() const {
     return 3 * master_adver_interval_ + skew_time();
 }
 
+namespace {
+
+std::string dotted(std::uint32_t a) {
+    return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+}
+
+} // namespace
+
 Actions Instance::become_master(Clock::time_point now, std::string reason) {
     Actions a;
     state_ = State::master;
+    wants_master_ = false;
+    released_by_.reset();
     master_down_timer_.reset();
     adver_timer_ = now + config_.advert_interval;
     a.send_advert = priority_;
@@ -47,6 +57,8 @@ Actions Instance::become_master(Clock::time_point now, std::string reason) {
 Actions Instance::become_backup(Clock::time_point now, std::string reason) {
     Actions a;
     state_ = State::backup;
+    wants_master_ = false;
+    released_by_.reset();
     adver_timer_.reset();
     master_down_timer_ = now + master_down_interval();
     a.became = State::backup;
@@ -68,6 +80,7 @@ Actions Instance::shutdown(Clock::time_point) {
         a.send_advert = 0; // the backup takes over at once (after its skew time)
     adver_timer_.reset();
     master_down_timer_.reset();
+    wants_master_ = false;
     if (state_ != State::initialize) {
         state_ = State::initialize;
         a.became = State::initialize;
@@ -77,9 +90,23 @@ Actions Instance::shutdown(Clock::time_point) {
 }
 
 Actions Instance::tick(Clock::time_point now) {
-    if (state_ == State::backup && master_down_timer_ && now >= *master_down_timer_)
-        return become_master(now, fmt::format("no advertisement for {} ms (master down)",
-                                              master_down_interval().count() / 1000));
+    if (state_ == State::backup && master_down_timer_ && now >= *master_down_timer_) {
+        std::string why = released_by_
+                              ? fmt::format("master {} released (priority 0 advertisement)",
+                                            dotted(*released_by_))
+                              : fmt::format("no advertisement for {} ms (master down)",
+                                            master_down_interval().count() / 1000);
+        if (!synchronised_)
+            return become_master(now, std::move(why));
+        // The sync group decides; until then this instance waits, timer stopped, and any
+        // advertisement that would restart the timer withdraws the wish (receive()).
+        master_down_timer_.reset();
+        wants_master_ = true;
+        Actions a;
+        a.wants_master = true;
+        a.reason = std::move(why);
+        return a;
+    }
     if (state_ == State::master && adver_timer_ && now >= *adver_timer_) {
         Actions a;
         a.send_advert = priority_;
@@ -93,12 +120,16 @@ Actions Instance::receive(const Advert& ad, Clock::time_point now) {
     if (state_ == State::backup) {
         if (ad.priority == 0) {
             master_down_timer_ = now + skew_time(); // the master resigned
+            released_by_ = ad.source;
+            wants_master_ = false;
             return {};
         }
         const bool in_preempt_delay = now < started_ + config_.preempt_delay;
         if (!config_.preempt || in_preempt_delay || ad.priority >= priority_) {
             master_adver_interval_ = ad.interval;
             master_down_timer_ = now + master_down_interval();
+            released_by_.reset();
+            wants_master_ = false;
         }
         return {}; // a lower priority master with preemption on: let the timer run out
     }
@@ -113,10 +144,8 @@ Actions Instance::receive(const Advert& ad, Clock::time_point now) {
                             (ad.priority == priority_ && ad.source > config_.primary_address);
         if (higher) {
             master_adver_interval_ = ad.interval;
-            return become_backup(now,
-                                 fmt::format("advertisement with priority {} from {}.{}.{}.{}",
-                                             ad.priority, ad.source >> 24, (ad.source >> 16) & 0xff,
-                                             (ad.source >> 8) & 0xff, ad.source & 0xff));
+            return become_backup(now, fmt::format("advertisement with priority {} from {}",
+                                                  ad.priority, dotted(ad.source)));
         }
         // Another master with a lower priority: a healed split brain (RFC 5798 discards the
         // advertisement). Answer at once so that it steps down now rather than at our next
@@ -137,6 +166,7 @@ Actions Instance::set_fault(bool fault, Clock::time_point now, const std::string
         if (state_ == State::master)
             a.send_advert = 0;
         state_ = State::fault;
+        wants_master_ = false;
         adver_timer_.reset();
         master_down_timer_.reset();
         a.became = State::fault;

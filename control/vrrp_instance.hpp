@@ -39,6 +39,9 @@ struct Actions {
     bool send_gratuitous_arp = false;
     std::optional<State> became; // the transition that happened, if any
     std::string reason;          // why, for logs and `lbctl vrrp`
+    // A synchronised instance whose master-down timer ran out: it stays BACKUP and asks its
+    // sync group (control/vrrp_router) to go MASTER; `reason` says why it would.
+    bool wants_master = false;
 };
 
 class Instance {
@@ -56,6 +59,11 @@ class Instance {
     Actions set_priority(std::uint8_t priority, Clock::time_point now);
     // Sync groups: moves to the state another member of the group just entered.
     Actions follow(State target, Clock::time_point now, const std::string& reason);
+
+    // A member of a sync group never becomes MASTER on its own timer: it wants to, and the
+    // group decides (keepalived's rule: MASTER only when every member would be).
+    void set_synchronised(bool on) { synchronised_ = on; }
+    bool wants_master() const { return wants_master_; }
 
     State state() const { return state_; }
     std::uint8_t priority() const { return priority_; }
@@ -76,6 +84,11 @@ class Instance {
     std::optional<Clock::time_point> adver_timer_;
     std::optional<Clock::time_point> master_down_timer_;
     Clock::time_point started_{};
+    bool synchronised_ = false;
+    bool wants_master_ = false;
+    // The master's last advertisement had priority 0 (it resigned), from this address: the
+    // takeover that follows is a handover, not a master gone silent.
+    std::optional<std::uint32_t> released_by_;
 };
 
 } // namespace lb::control::vrrp

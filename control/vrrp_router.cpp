@@ -36,6 +36,7 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
                     ic.primary_address,
                     v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs.at(index),
                     -1,
+                    {},
                     false,
                     {},
                     std::nullopt});
@@ -54,6 +55,7 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
             if (const std::size_t i = find(name); i < instances_.size()) {
                 members.push_back(i);
                 instances_[i].group = static_cast<int>(groups_.size());
+                instances_[i].machine.set_synchronised(true);
             }
         groups_.push_back(std::move(members));
         group_names_.push_back(g.name);
@@ -70,6 +72,7 @@ std::size_t Router::find(const std::string& name) const {
 void Router::start(Clock::time_point now) {
     for (std::size_t i = 0; i < instances_.size(); ++i)
         apply(i, instances_[i].machine.start(now), now, true);
+    refresh_sync_held();
 }
 
 void Router::shutdown(Clock::time_point now) {
@@ -92,6 +95,7 @@ void Router::tick(Clock::time_point now) {
             r.next_refresh = now + r.config.garp.refresh;
         }
     }
+    refresh_sync_held();
 }
 
 std::optional<Clock::time_point> Router::next_deadline() const {
@@ -159,6 +163,7 @@ void Router::receive(std::uint8_t interface, const std::uint8_t* frame, std::siz
     if (m.priority != 0 && r.machine.state() != State::master)
         s.master = packet->source;
     apply(i, r.machine.receive(ad, now), now, true);
+    refresh_sync_held();
 }
 
 void Router::set_tracking(std::size_t i, bool fault, int delta, const std::string& reason,
@@ -175,6 +180,10 @@ void Router::set_tracking(std::size_t i, bool fault, int delta, const std::strin
         apply(i, r.machine.set_priority(static_cast<std::uint8_t>(wanted), now), now, true);
         s.priority = r.machine.priority();
     }
+    // A member leaving FAULT may be the last one its group waited for.
+    if (r.group >= 0 && !fault)
+        try_group_master(static_cast<std::size_t>(r.group), now);
+    refresh_sync_held();
 }
 
 void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propagate) {
@@ -210,6 +219,11 @@ void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propaga
         send_advert(i, *a.send_advert);
     if (a.send_gratuitous_arp && r.machine.state() == State::master)
         send_gratuitous_arps(i, r.config.garp.repeat);
+    if (a.wants_master && r.group >= 0) {
+        r.wish = a.reason;
+        try_group_master(static_cast<std::size_t>(r.group), now);
+        return;
+    }
     if (!propagate || !a.became || r.group < 0)
         return;
     const State target = *a.became;
@@ -228,6 +242,50 @@ void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propaga
                               group_names_[static_cast<std::size_t>(r.group)], r.config.name,
                               to_string(target))),
               now, false);
+    }
+}
+
+void Router::try_group_master(std::size_t group, Clock::time_point now) {
+    const auto& members = groups_[group];
+    const auto would = [&](std::size_t j) {
+        const Instance& m = instances_[j].machine;
+        return !instances_[j].tracking_fault && (m.state() == State::master || m.wants_master());
+    };
+    if (!std::all_of(members.begin(), members.end(), would) ||
+        std::none_of(members.begin(), members.end(),
+                     [&](std::size_t j) { return instances_[j].machine.wants_master(); }))
+        return; // held: refresh_sync_held() says by whom
+    for (const std::size_t j : members) {
+        Running& m = instances_[j];
+        if (m.machine.state() == State::master)
+            continue;
+        apply(j,
+              m.machine.follow(State::master, now,
+                               fmt::format("{}; sync group '{}': every member would be MASTER",
+                                           m.wish, group_names_[group])),
+              now, false);
+    }
+}
+
+void Router::refresh_sync_held() {
+    for (std::size_t i = 0; i < instances_.size(); ++i) {
+        const Running& r = instances_[i];
+        std::string held;
+        if (r.group >= 0 && r.machine.wants_master()) {
+            const auto g = static_cast<std::size_t>(r.group);
+            std::string others;
+            for (const std::size_t j : groups_[g]) {
+                const Running& m = instances_[j];
+                if (j == i || m.machine.wants_master() || m.machine.state() == State::master)
+                    continue;
+                others += fmt::format("{}'{}' {}", others.empty() ? "" : ", ", m.config.name,
+                                      m.machine.state() == State::fault ? "is in FAULT"
+                                                                        : "hears a master");
+            }
+            held = fmt::format("sync group '{}' holds it in BACKUP ({}): {}", group_names_[g],
+                               r.wish, others);
+        }
+        status_[i].sync_held = std::move(held);
     }
 }
 

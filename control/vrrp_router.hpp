@@ -34,6 +34,9 @@ struct InstanceStatus {
     std::chrono::system_clock::time_point last_transition{};
     std::string reason;   // of the last transition
     std::string tracking; // what tracking reports now, empty when all is well
+    // Non-empty while its sync group holds it in BACKUP although its own master is gone (a
+    // partial partition): which members still hear a master, or are in FAULT.
+    std::string sync_held;
     std::uint64_t transitions = 0;
     std::uint64_t adverts_sent = 0;
     std::uint64_t adverts_received = 0;
@@ -87,12 +90,17 @@ class Router {
         std::uint32_t source = 0; // our address on the link: advertisements' source
         Mac mac{};                // the virtual MAC, or the port's with use_vmac: false
         int group = -1;           // sync group
+        std::string wish;         // why it wants MASTER (Actions::reason), while it does
         bool tracking_fault = false;
         std::vector<Clock::time_point> garp_batches; // pending, earliest first
         std::optional<Clock::time_point> next_refresh;
     };
 
     void apply(std::size_t i, Actions a, Clock::time_point now, bool propagate);
+    // A member wants MASTER: the group goes when every member would, else it stays put.
+    void try_group_master(std::size_t group, Clock::time_point now);
+    // Who holds a member that wants MASTER (InstanceStatus::sync_held), for every instance.
+    void refresh_sync_held();
     void send_advert(std::size_t i, std::uint8_t priority);
     void send_gratuitous_arps(std::size_t i, unsigned repeat);
     void count(Discard d) { ++discarded_[static_cast<std::size_t>(d)]; }

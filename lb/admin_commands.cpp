@@ -1,37 +1,28 @@
 #include "lb/admin_commands.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
+#include "control/json_text.hpp"
+#include "control/printable.hpp"
 #include "control/value_parsers.hpp"
+#include "lb/admin_vrrp.hpp"
+#include "lb/stats_table.hpp"
 
 namespace lb::app {
 
 using config::format_ipv4;
 using control::AdminAnswer;
+using control::Json;
+using control::json_text;
+using control::printable;
 
 namespace {
 
-struct Request {
-    std::vector<std::string> words;
-    bool json = false;
-};
-
-Request parse(const std::string& line) {
-    Request r;
-    std::istringstream in(line);
-    for (std::string w; in >> w;) {
-        if (w == "--json")
-            r.json = true;
-        else
-            r.words.push_back(w);
-    }
-    return r;
-}
+using Request = AdminRequest;
 
 struct Traffic {
     std::uint64_t connections = 0, packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
@@ -65,23 +56,13 @@ std::string server_text(const config::RealServer& rs) {
                    : format_ipv4(rs.address);
 }
 
-std::string escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 AdminAnswer services(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
     const auto workers = b.counters();
     std::string table =
         fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", "SERVICE", "VIP",
                     "PROTO", "PORTS", "SCHED", "FWD", "SERVERS", "ACTIVE", "CONNECTIONS");
-    std::string json = "[";
+    Json json = Json::array();
     for (const auto& s : cfg.services) {
         const auto id = b.registry().find_service(s.name).value_or(0);
         std::int64_t active = 0;
@@ -93,21 +74,22 @@ AdminAnswer services(Balancer& b, const Request& r) {
                              format_ipv4(s.vip), config::to_string(s.protocol), ports_text(s),
                              config::to_string(s.scheduler), config::to_string(s.forwarding),
                              s.real_servers.size(), active, t.connections);
-        json += fmt::format("{}{{\"name\": \"{}\", \"vip\": \"{}\", \"protocol\": \"{}\", "
-                            "\"ports\": \"{}\", \"scheduler\": \"{}\", \"forwarding\": \"{}\", "
-                            "\"real_servers\": {}, \"connections_active\": {}, "
-                            "\"connections_total\": {}}}",
-                            json.size() > 1 ? ", " : "", escape(s.name), format_ipv4(s.vip),
-                            config::to_string(s.protocol), ports_text(s),
-                            config::to_string(s.scheduler), config::to_string(s.forwarding),
-                            s.real_servers.size(), active, t.connections);
+        json.push_back({{"name", s.name},
+                        {"vip", format_ipv4(s.vip)},
+                        {"protocol", config::to_string(s.protocol)},
+                        {"ports", ports_text(s)},
+                        {"scheduler", config::to_string(s.scheduler)},
+                        {"forwarding", config::to_string(s.forwarding)},
+                        {"real_servers", s.real_servers.size()},
+                        {"connections_active", active},
+                        {"connections_total", t.connections}});
     }
-    return {true, r.json ? json + "]" : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer real_servers(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
-    const std::string only = r.words.size() > 1 ? r.words[1] : "";
+    const std::string only = r.args.empty() ? "" : r.args[0];
     if (!only.empty() && std::none_of(cfg.services.begin(), cfg.services.end(),
                                       [&](const config::Service& s) { return s.name == only; }))
         return {false, fmt::format("no service '{}'", only)};
@@ -116,7 +98,7 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
     std::string table =
         fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}\n", "SERVICE", "SERVER",
                     "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT", "HEALTH");
-    std::string json = "[";
+    Json json = Json::array();
     for (const auto& s : cfg.services) {
         if (!only.empty() && s.name != only)
             continue;
@@ -129,41 +111,37 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
             std::string reason;
             for (const auto& h : health)
                 if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
-                    state = h.up ? "up" : "down";
+                    state = !h.checked ? "pending" : h.up ? "up" : "down";
                     reason = h.up ? "" : h.reason;
                 }
             table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,
                                  server_text(rs), rs.weight, active, t.connections, t.packets_in,
-                                 t.packets_out, state, reason.empty() ? "" : " (" + reason + ")");
-            json += fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}\", \"weight\": {}, "
-                                "\"connections_active\": {}, \"connections_total\": {}, "
-                                "\"packets_in_total\": {}, \"packets_out_total\": {}, "
-                                "\"health\": \"{}\", \"health_reason\": \"{}\"}}",
-                                json.size() > 1 ? ", " : "", escape(s.name), server_text(rs),
-                                rs.weight, active, t.connections, t.packets_in, t.packets_out,
-                                state, escape(reason));
+                                 t.packets_out, state,
+                                 reason.empty() ? "" : " (" + printable(reason) + ")");
+            json.push_back({{"service", s.name},
+                            {"server", server_text(rs)},
+                            {"weight", rs.weight},
+                            {"connections_active", active},
+                            {"connections_total", t.connections},
+                            {"packets_in_total", t.packets_in},
+                            {"packets_out_total", t.packets_out},
+                            {"health", state},
+                            {"health_reason", reason}});
         }
     }
-    return {true, r.json ? json + "]" : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer connections(Balancer& b, const Request& r) {
     std::string only;
     std::uint64_t limit = 100;
-    for (std::size_t i = 1; i < r.words.size(); ++i) {
-        const std::string& w = r.words[i];
-        if (w == "--service" && i + 1 < r.words.size()) {
-            only = r.words[++i];
-        } else if (w == "--limit" && i + 1 < r.words.size()) {
-            std::string error;
-            auto n = config::parse_unsigned(r.words[++i], 1'000'000, error);
-            if (!n)
-                return {false, fmt::format("--limit: {}", error)};
-            limit = *n;
+    // The parser checked the options' shape (lb/admin_request).
+    for (std::size_t i = 0; i + 1 < r.args.size(); i += 2) {
+        if (r.args[i] == "--service") {
+            only = r.args[i + 1];
         } else {
-            return {false, fmt::format("unexpected '{}' (usage: connections [--service S] "
-                                       "[--limit N])",
-                                       w)};
+            std::string error;
+            limit = config::parse_unsigned(r.args[i + 1], 1'000'000, error).value_or(limit);
         }
     }
     std::optional<std::uint16_t> service_id;
@@ -178,7 +156,7 @@ AdminAnswer connections(Balancer& b, const Request& r) {
     const auto& table_ref = *b.context().connections;
     std::string table = fmt::format("{:<22} {:<22} {:<22} {:<13} {}\n", "CLIENT", "VIRTUAL",
                                     "SERVER", "STATE", "SERVICE");
-    std::string json = "[";
+    Json json = Json::array();
     std::uint64_t shown = 0;
     for (std::uint32_t i = 0; i < table_ref.capacity() && shown < limit; ++i) {
         const auto& c = table_ref.at(i);
@@ -197,136 +175,72 @@ AdminAnswer connections(Balancer& b, const Request& r) {
         table += fmt::format(
             "{:<22} {:<22} {:<22} {:<13} {}\n", endpoint(c.key.src_ip, c.key.src_port),
             endpoint(c.key.dst_ip, c.key.dst_port), endpoint(c.rs_address, c.rs_port), state, name);
-        json += fmt::format("{}{{\"client\": \"{}\", \"virtual\": \"{}\", \"server\": \"{}\", "
-                            "\"state\": \"{}\", \"service\": \"{}\"}}",
-                            shown ? ", " : "", endpoint(c.key.src_ip, c.key.src_port),
-                            endpoint(c.key.dst_ip, c.key.dst_port),
-                            endpoint(c.rs_address, c.rs_port), state, escape(name));
+        json.push_back({{"client", endpoint(c.key.src_ip, c.key.src_port)},
+                        {"virtual", endpoint(c.key.dst_ip, c.key.dst_port)},
+                        {"server", endpoint(c.rs_address, c.rs_port)},
+                        {"state", state},
+                        {"service", name}});
         ++shown;
     }
-    return {true, r.json ? json + "]" : table};
-}
-
-std::string since(std::chrono::system_clock::time_point t) {
-    if (t == std::chrono::system_clock::time_point{})
-        return "-";
-    const auto s = std::chrono::duration_cast<std::chrono::duration<double>>(
-                       std::chrono::system_clock::now() - t)
-                       .count();
-    return fmt::format("{:.1f}s ago", s);
-}
-
-AdminAnswer vrrp(Balancer& b, const Request& r) {
-    const Balancer::VrrpReport report = b.vrrp();
-    if (b.config().vrrp.empty())
-        return {true, r.json ? "{\"instances\": [], \"discarded\": {}}" : "no VRRP instances\n"};
-    std::string table =
-        fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", "INSTANCE", "IFACE",
-                    "VRID", "STATE", "PRIORITY", "MASTER", "TRANSITION", "WHY");
-    std::string json = "{\"instances\": [";
-    for (std::size_t i = 0; i < report.instances.size(); ++i) {
-        const auto& s = report.instances[i];
-        const std::string master = s.master ? format_ipv4(s.master) : "-";
-        const std::string why =
-            s.tracking.empty() ? s.reason : s.reason + " [tracking: " + s.tracking + "]";
-        table += fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", s.name,
-                             s.interface, s.vrid, control::vrrp::to_string(s.state),
-                             fmt::format("{}/{}", s.priority, s.configured_priority), master,
-                             since(s.last_transition), why);
-        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now() - s.last_transition)
-                             .count();
-        json += fmt::format(
-            "{}{{\"name\": \"{}\", \"interface\": \"{}\", \"vrid\": {}, \"version\": {}, "
-            "\"state\": \"{}\", \"priority\": {}, \"configured_priority\": {}, \"master\": "
-            "\"{}\", \"last_transition_ms_ago\": {}, \"reason\": \"{}\", \"tracking\": \"{}\", "
-            "\"transitions\": {}, \"adverts_sent\": {}, \"adverts_received\": {}, "
-            "\"gratuitous_arps_sent\": {}}}",
-            i ? ", " : "", escape(s.name), escape(s.interface), s.vrid, s.version,
-            control::vrrp::to_string(s.state), s.priority, s.configured_priority, master,
-            s.last_transition == std::chrono::system_clock::time_point{} ? -1 : age,
-            escape(s.reason), escape(s.tracking), s.transitions, s.adverts_sent, s.adverts_received,
-            s.gratuitous_arps_sent);
-    }
-    json += "], \"discarded\": {";
-    std::string discarded;
-    for (std::size_t d = 0; d < report.discarded.size(); ++d) {
-        const char* name = control::vrrp::to_string(static_cast<control::vrrp::Discard>(d));
-        json += fmt::format("{}\"{}\": {}", d ? ", " : "", name, report.discarded[d]);
-        if (report.discarded[d])
-            discarded += fmt::format(" {} {}", name, report.discarded[d]);
-    }
-    json += fmt::format("}}, \"notify_fifo_lines_lost\": {}}}", report.notify_fifo_lost);
-    if (!discarded.empty())
-        table += "discarded advertisements:" + discarded + "\n";
-    return {true, r.json ? json : table};
+    return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer outcome(const ChangeOutcome& o, bool json) {
+    if (json)
+        return {o.applied, json_text({{"applied", o.applied}, {"messages", o.messages}})};
     std::string text;
     for (const auto& m : o.messages)
         text += m + "\n";
-    if (!json)
-        return {o.applied, text};
-    std::string list;
-    for (const auto& m : o.messages)
-        list += (list.empty() ? "\"" : ", \"") + escape(m) + "\"";
-    return {o.applied, fmt::format("{{\"applied\": {}, \"messages\": [{}]}}", o.applied, list)};
+    return {o.applied, text};
 }
 
 } // namespace
 
 // Every command but reload, which is answered once its reading thread is done.
 AdminAnswer answer_now(Balancer& b, const Request& r) {
-    if (r.words.empty())
-        return {false, "empty request"};
-    const std::string& command = r.words[0];
-    auto need = [&](std::size_t n, const char* usage) -> std::optional<AdminAnswer> {
-        if (r.words.size() != n)
-            return AdminAnswer{false, fmt::format("usage: {}", usage)};
-        return std::nullopt;
-    };
-    if (command == "services")
+    switch (r.command) {
+    case Command::services:
         return services(b, r);
-    if (command == "real-servers")
+    case Command::real_servers:
         return real_servers(b, r);
-    if (command == "connections")
+    case Command::connections:
         return connections(b, r);
-    if (command == "stats")
-        return {true, b.stats_json()};
-    if (command == "vrrp")
-        return vrrp(b, r);
-    if (command == "drain") {
-        if (auto e = need(3, "drain SERVICE SERVER"))
-            return *e;
-        return outcome(b.set_weight(r.words[1], r.words[2], 0), r.json);
-    }
-    if (command == "set-weight") {
-        if (auto e = need(4, "set-weight SERVICE SERVER WEIGHT"))
-            return *e;
+    case Command::stats:
+        return {true, r.json ? b.stats_json() : stats_table(b.stats())};
+    case Command::vrrp:
+        return vrrp_answer(b, r.json);
+    case Command::drain:
+        return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
+    case Command::set_weight: {
         std::string error;
-        const auto weight = config::parse_unsigned(r.words[3], 65535, error);
+        const auto weight = config::parse_unsigned(r.args[2], 65535, error);
         if (!weight)
             return {false, fmt::format("weight: {}", error)};
-        return outcome(b.set_weight(r.words[1], r.words[2], static_cast<std::uint32_t>(*weight)),
+        return outcome(b.set_weight(r.args[0], r.args[1], static_cast<std::uint32_t>(*weight)),
                        r.json);
     }
-    return {false, fmt::format("unknown command '{}' (services, real-servers, connections, "
-                               "set-weight, drain, reload, stats, vrrp)",
-                               command)};
+    case Command::reload:
+        break;
+    }
+    return {false, "reload is answered by the reloader"};
 }
 
-void handle_admin_request(Balancer& b, ConfigReloader& reloader, const std::string& line,
+AdminAnswer error_answer(const std::string& message, bool json, bool usage) {
+    return {false, json ? json_text({{"error", message}}) : message, usage};
+}
+
+void handle_admin_request(Balancer& b, ConfigReloader& reloader, const AdminRequest& r,
                           control::AdminSocket::Respond respond) {
-    const Request r = parse(line);
-    if (!r.words.empty() && r.words[0] == "reload") {
-        if (r.words.size() != 1)
-            return respond({false, "usage: reload"});
+    if (r.command == Command::reload) {
         reloader.request(
             [respond, json = r.json](const ChangeOutcome& o) { respond(outcome(o, json)); });
         return;
     }
-    respond(answer_now(b, r));
+    AdminAnswer answer = answer_now(b, r);
+    // Refusals are plain text where they are made; a script asked for JSON.
+    if (!answer.ok && r.json && !answer.body.starts_with('{'))
+        answer = error_answer(answer.body, true, false);
+    respond(std::move(answer));
 }
 
 } // namespace lb::app

@@ -316,30 +316,28 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
 }
 
 std::string Balancer::stats_json() const {
-    std::string json = control::render_stats_json(config_, registry_, counters(), context_);
-    // Health and the control loop's lateness, appended to the same object.
-    std::string extra = ",\n  \"control_loop_lag_max_ms\": ";
-    {
-        std::lock_guard lock(state_mutex_);
-        extra += fmt::format("{:.3f}", loop_lag_max_ms_);
-        extra += ",\n  \"health\": [";
-        bool first = true;
-        for (const auto& h : health_) {
-            const auto& [service, address, port] = h.server;
-            extra +=
-                fmt::format("{}{{\"service\": \"{}\", \"server\": \"{}{}\", \"check\": \"{}\", "
-                            "\"up\": {}, \"failures_total\": {}, \"checks_total\": {}}}",
-                            first ? "" : ", ", service, config::format_ipv4(address),
-                            port ? fmt::format(":{}", port) : "", h.check, h.up, h.failures_total,
-                            h.checks_total);
-            first = false;
-        }
-        extra += "]";
+    return control::json_text(stats(), 2) + "\n";
+}
+
+control::Json Balancer::stats() const {
+    control::Json json = control::render_stats(config_, registry_, counters(), context_, down_);
+    // Health and the control loop's lateness, in the same object.
+    std::lock_guard lock(state_mutex_);
+    json["control_loop_lag_max_ms"] = loop_lag_max_ms_;
+    control::Json health = control::Json::array();
+    for (const auto& h : health_) {
+        const auto& [service, address, port] = h.server;
+        health.push_back(
+            {{"service", service},
+             {"server", config::format_ipv4(address) + (port ? fmt::format(":{}", port) : "")},
+             {"check", h.check},
+             {"up", h.up},
+             {"checked", h.checked},
+             {"failures_total", h.failures_total},
+             {"checks_total", h.checks_total}});
     }
-    const auto end = json.rfind('}');
-    return json.substr(0, end == std::string::npos ? json.size() : end)
-        .append(extra)
-        .append("\n}\n");
+    json["health"] = std::move(health);
+    return json;
 }
 
 void Balancer::write_stats() const {

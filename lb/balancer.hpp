@@ -11,6 +11,7 @@
 #include "control/config_model.hpp"
 #include "control/health_monitor.hpp"
 #include "control/identity_registry.hpp"
+#include "control/json_text.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/vrrp_router.hpp"
 #include "dataplane/worker.hpp"
@@ -62,7 +63,8 @@ class Balancer {
     void record_loop_lag(double ms);
     double loop_lag_max_ms_unlocked() const { return loop_lag_max_ms_; } // under state_mutex()
 
-    std::string stats_json() const;
+    control::Json stats() const;    // every counter, health and the loop's lateness
+    std::string stats_json() const; // the same, as the stats file has it
     std::vector<const dataplane::WorkerCounters*> counters() const;
     void write_stats() const;
 

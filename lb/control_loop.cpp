@@ -84,23 +84,27 @@ void run_control_loop(Balancer& balancer) {
     };
     wait_for_hangup();
 
+    // Requests are parsed once, here: what follows looks at the command, not at the text.
     control::AdminSocket admin(
         io, balancer.config().admin.socket,
-        [&](const std::string& request, control::AdminSocket::Respond respond) {
-            const bool changes = request.rfind("reload", 0) == 0 ||
-                                 request.rfind("drain", 0) == 0 ||
-                                 request.rfind("set-weight", 0) == 0;
-            handle_admin_request(balancer, reloader, request,
-                                 [&, request, changes, respond](control::AdminAnswer answer) {
-                                     if (changes) {
-                                         fmt::print(stderr, "lb: lbctl {}: {}", request,
-                                                    answer.body.empty() ? "\n" : answer.body);
-                                         // A reload reconfigures health checks itself (above).
-                                         if (answer.ok && request.rfind("reload", 0) != 0)
-                                             health.configure(balancer.config());
-                                     }
-                                     respond(std::move(answer));
-                                 });
+        [&](const std::string& line, control::AdminSocket::Respond respond) {
+            const ParsedRequest parsed = parse_admin_request_line(line);
+            if (!parsed.request)
+                return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
+            const AdminRequest request = *parsed.request;
+            handle_admin_request(
+                balancer, reloader, request, [&, request, respond](control::AdminAnswer answer) {
+                    if (request.changes_state()) {
+                        std::string said = answer.body;
+                        while (!said.empty() && said.back() == '\n')
+                            said.pop_back();
+                        fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
+                        // A reload reconfigures health checks itself (the reloader's hook).
+                        if (answer.ok && request.command != Command::reload)
+                            health.configure(balancer.config());
+                    }
+                    respond(std::move(answer));
+                });
         });
 
     std::unique_ptr<MetricsEndpoint> metrics;

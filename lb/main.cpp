@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <rte_version.h>
 
+#include "control/admin_socket.hpp"
 #include "control/config_loader.hpp"
 #include "lb/app.hpp"
 
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     try {
+        // Before the EAL and the ports: a second lb on the same admin socket stops here.
+        lb::control::check_admin_socket_free(loaded.config->admin.socket);
         return lb::app::run(*loaded.config, path, eal_args);
     } catch (const std::exception& e) {
         fmt::print(stderr, "lb: error: {}\n", e.what());

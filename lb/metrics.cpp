@@ -113,11 +113,12 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                     sum_traffic(true, id,
                                 in ? &TrafficCounters::bytes_in : &TrafficCounters::bytes_out));
             }
-            add(rs_weight, l, rs.weight);
             bool healthy = true;
             for (const auto& h : health)
                 if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)})
                     healthy = h.up;
+            // In effect: a server drained by its health check has weight 0 in the snapshot.
+            add(rs_weight, l, healthy ? rs.weight : 0);
             add(rs_up, l, rs.weight > 0 && healthy ? 1 : 0);
         }
         const std::vector<ClientMetric::Label> l{{"service", s.name}};
@@ -255,6 +256,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                                "Valid VRRP advertisements received", MetricType::Counter);
         auto garps = family("lb_vrrp_gratuitous_arps_sent_total",
                             "Gratuitous ARPs sent for the virtual addresses", MetricType::Counter);
+        auto held = family("lb_vrrp_sync_group_held",
+                           "1 while its sync group holds the instance in BACKUP although its own "
+                           "master is gone (a partial partition)",
+                           MetricType::Gauge);
         for (const auto& s : vrrp.instances) {
             const std::vector<ClientMetric::Label> l = {{"instance", s.name}};
             add(state, l, static_cast<double>(s.state));
@@ -263,6 +268,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             add(sent, l, static_cast<double>(s.adverts_sent));
             add(received, l, static_cast<double>(s.adverts_received));
             add(garps, l, static_cast<double>(s.gratuitous_arps_sent));
+            add(held, l, s.sync_held.empty() ? 0 : 1);
         }
         auto discarded = family("lb_vrrp_adverts_discarded_total",
                                 "VRRP advertisements discarded, by reason", MetricType::Counter);
@@ -270,7 +276,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             add(discarded,
                 {{"reason", control::vrrp::to_string(static_cast<control::vrrp::Discard>(d))}},
                 static_cast<double>(vrrp.discarded[d]));
-        for (auto* f : {&state, &priority, &transitions, &sent, &received, &garps, &discarded})
+        for (auto* f :
+             {&state, &priority, &transitions, &sent, &received, &garps, &held, &discarded})
             out.push_back(std::move(*f));
     }
     return out;

@@ -104,6 +104,22 @@ void VrrpControl::poll() {
             rte_pktmbuf_free(m);
         }
     router_->tick(now);
+    log_sync_held();
+}
+
+void VrrpControl::log_sync_held() {
+    const auto& status = router_->status();
+    sync_held_.resize(status.size());
+    for (std::size_t i = 0; i < status.size(); ++i) {
+        if (status[i].sync_held == sync_held_[i])
+            continue;
+        if (status[i].sync_held.empty())
+            fmt::print(stderr, "lb: vrrp {}: no longer held by its sync group\n", status[i].name);
+        else
+            fmt::print(stderr, "lb: vrrp {}: {} (partial partition?)\n", status[i].name,
+                       status[i].sync_held);
+        sync_held_[i] = status[i].sync_held;
+    }
 }
 
 void VrrpControl::arm() {
@@ -141,6 +157,7 @@ void VrrpControl::track() {
             vrrp::evaluate_tracking(config.vrrp.instances[i], config, down, link_up, script_up);
         router_->set_tracking(i, v.fault, v.delta, v.reason, now);
     }
+    log_sync_held();
 }
 
 void VrrpControl::report() {

@@ -40,6 +40,8 @@ class VrrpControl {
     void poll();
     void arm();
     void send(std::uint8_t interface, std::vector<std::uint8_t> frame);
+    // Logs each instance a sync group starts or stops holding in BACKUP (a partial partition).
+    void log_sync_held();
 
     boost::asio::io_context& io_;
     Balancer& balancer_;
@@ -50,6 +52,7 @@ class VrrpControl {
     boost::asio::steady_timer timer_;
     std::chrono::microseconds poll_period_;
     bool stopping_ = false;
+    std::vector<std::string> sync_held_; // as last logged, per instance
 };
 
 } // namespace lb::app

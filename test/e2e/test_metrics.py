@@ -18,7 +18,11 @@ def env():
         net = t.build(lab, "nat", workers=1)
         for name, (ns, _) in net.servers.items():
             lab.http_server(ns, name, 8080)
-        config = t.base_config(net, [t.service(net, "web", 80, backend_port=8080)])
+        # "checked": one real server up, one closed and drained by its health check.
+        checked = t.service(net, "checked", 82, backend_port=8080)
+        checked["real_servers"][1]["port"] = 9999
+        checked["health_check"] = {"type": "tcp", "interval": "200ms", "timeout": "150ms"}
+        config = t.base_config(net, [t.service(net, "web", 80, backend_port=8080), checked])
         config["stats"]["listen"] = "127.0.0.1:9100"
         lb = t.Balancer(net, config)
         yield lab, net, lb
@@ -105,3 +109,31 @@ def test_prometheus_scrapes_lb(env):
 
     assert t.wait_for(target_up, timeout=30, interval=0.5), \
         open(os.path.join(lab.tmp, "prometheus.log")).read()[-2000:]
+
+
+def test_weight_in_effect_documented_families_and_stats(env):
+    """Issue 10, item 6c: a server drained by its health check has weight 0 in the metrics,
+    every family a scrape carries is in docs/metrics.md (prometheus-cpp's own exposer_*
+    included), the stats file names real servers with their port, and `lbctl stats` prints a
+    table unless asked for JSON."""
+    lab, net, lb = env
+    closed = {"service": "checked", "server": "203.0.113.12:9999"}
+    assert t.wait_for(lambda: value(scrape(lab, net), "lb_real_server_up", **closed) == 0, 5)
+    text = scrape(lab, net)
+    assert value(text, "lb_real_server_weight", **closed) == 0
+    assert value(text, "lb_real_server_weight", service="checked",
+                 server="203.0.113.11:8080") == 1
+    families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    with open(os.path.join(t.ROOT, "docs", "metrics.md")) as f:
+        documented = set(re.findall(r"`([a-z_]+)`", f.read()))
+    assert families - documented == set(), families - documented
+    stats = lb.stats()
+    servers = [rs["server"] for svc in stats["services"] for rs in svc["real_servers"]]
+    assert "203.0.113.12:9999" in servers and "203.0.113.11:8080" in servers
+    code, out, _ = lb.ctl("stats")
+    assert code == 0 and not out.lstrip().startswith("{")
+    assert re.search(r"^services\.checked\.real_servers\.203\.0\.113\.12:9999\.weight +0$",
+                     out, re.M), out
+    assert re.search(r"^rx_packets_total +\d+$", out, re.M), out
+    code, out, _ = lb.ctl("--json", "stats")
+    assert code == 0 and json.loads(out)["node"] == "lb-test"

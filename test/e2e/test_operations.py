@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -83,11 +84,30 @@ def test_lbctl_tables_json_and_errors(ops):
                        (("drain", "web", "192.0.2.1"), "has no real server 192.0.2.1"),
                        (("set-weight", "web", "203.0.113.11", "70000"), "out of range"),
                        (("set-weight", "web", "203.0.113.11", "x"), "not a non-negative"),
-                       (("drain", "web"), "usage: drain SERVICE SERVER"),
-                       (("connections", "--service", "nope"), "no service 'nope'"),
-                       (("frobnicate",), "unknown command")]:
+                       (("connections", "--service", "nope"), "no service 'nope'")]:
         code, _, err = lb.ctl(*args)
         assert code == 1 and text in err, (args, code, err)
+    # Usage errors: 2, whichever side finds them (lbctl before sending, or lb).
+    for args, text in [(("set-weight",), "usage: set-weight SERVICE SERVER WEIGHT"),
+                       (("set-weight", "web", "203.0.113.11"), "usage: set-weight"),
+                       (("drain", "web"), "usage: drain SERVICE SERVER"),
+                       (("connections", "--limit"), "usage: connections"),
+                       (("connections", "--limit", "x"), "usage: connections"),
+                       (("services", "extra"), "usage: services"),
+                       (("reload", "now"), "usage: reload"),
+                       (("frobnicate",), "unknown command"),
+                       ((), "usage"), (("--json",), "usage"), (("--socket",), "usage")]:
+        r = subprocess.run([t.LBCTL, *(args if args == ("--socket",) else
+                                       ("--socket", lb.socket, *args))],
+                           capture_output=True, text=True)
+        code, err = r.returncode, r.stderr + r.stdout  # --json: the error is JSON on stdout
+        assert code == 2 and text in err, (args, code, err)
+    for line, text in [(b"set-weight\n", b"usage\nusage: set-weight"),
+                       (b"--json frobnicate\n", b"usage\n")]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(lb.socket)
+            s.sendall(line)
+            assert s.makefile("rb").read().startswith(text)
     code, _, err = subprocess.run([t.LBCTL, "--socket", "/nonexistent/lb.sock", "services"],
                                   capture_output=True, text=True).returncode, None, None
     assert code == 3
@@ -160,3 +180,64 @@ def test_sighup_reloads_and_restart_only_settings_are_reported(ops):
     assert "not applied until lb restarts: dpdk" in log, log
     assert t.fetch_many(env.net, "c1", f"{URL}/whoami", 4) == ["rs1"] * 4
     assert env.lb.process.poll() is None
+
+
+def test_a_server_added_by_json_reload_is_checked_at_once(ops):
+    """`lbctl --json reload` reconfigures health checks (issue 10, item 6: the control loop
+    once looked for "reload" at the start of the raw request), and a server the reload adds is
+    checked at once: a closed one takes no traffic once its first check fails, although `fall`
+    is 3 and the interval 2 s."""
+    env = ops
+    new = copy.deepcopy(env.config)
+    late = t.service(env.net, "late", 83, backend_port=8080)
+    late["real_servers"][1]["port"] = 9999  # nothing listens there
+    late["health_check"] = {"type": "tcp", "interval": "2s", "timeout": "300ms", "rise": 2,
+                            "fall": 3}
+    new["services"].append(late)
+    env.lb.rewrite_config(new)
+    code, out, err = env.lb.ctl("--json", "reload")
+    assert code == 0, err
+    assert json.loads(out)["applied"] is True
+
+    def health():
+        code, out, _ = env.lb.ctl("--json", "real-servers", "late")
+        return {s["server"]: s["health"] for s in json.loads(out)}
+
+    assert t.wait_for(lambda: health()["203.0.113.12:9999"] == "down", 1.5), health()
+    assert health()["203.0.113.11:8080"] in ("pending", "up")
+    assert t.fetch_many(env.net, "c2", f"{URL}:83/whoami", 8) == ["rs1"] * 8
+    log = env.lb.log()
+    assert "lbctl --json reload:" in log
+    assert "late 203.0.113.12:9999 is down (tcp check: connect refused)" in log, log
+    # --json set-weight and drain are logged as well, each on a line of its own.
+    assert env.lb.ctl("--json", "set-weight", "web", "203.0.113.11:8080", "2")[0] == 0
+    assert env.lb.ctl("--json", "drain", "web", "203.0.113.12:8080")[0] == 0
+    assert env.lb.ctl("drain", "web", "192.0.2.1")[0] == 1
+    log = env.lb.log()
+    assert "lb: lbctl --json set-weight web 203.0.113.11:8080 2: " in log
+    assert "lb: lbctl --json drain web 203.0.113.12:8080: " in log
+    assert re.search(r"lb: lbctl drain web 192\.0\.2\.1: service 'web' has no real server "
+                     r"192\.0\.2\.1\n", log), log
+
+
+def test_a_second_lb_on_the_same_admin_socket_fails_at_once_and_a_stale_one_is_replaced(ops):
+    """Issue 10, item 10: the admin socket is shared by every lb on a host. A second lb whose
+    admin.socket a live lb holds exits 1 at once, before starting DPDK, saying what to do;
+    the first keeps answering. A socket file left by a killed lb is replaced."""
+    env = ops
+    second = copy.deepcopy(env.config)
+    second["stats"]["file"] = os.path.join(env.lab.tmp, "second-stats.json")
+    path = os.path.join(env.lab.tmp, "second.yaml")
+    with open(path, "w") as f:
+        f.write(t.yaml_emit.dump(second))
+    r = env.lab.run(env.net.lb_ns, t.LB, "--config", path, check=False, timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert f"admin socket {env.lb.socket} is in use by another running lb; give each lb on a " \
+           "host its own admin.socket" in r.stderr, r.stderr
+    assert "EAL" not in r.stderr  # it stopped before DPDK
+    assert env.lb.ctl("services")[0] == 0
+
+    env.lab.stop(env.lb.process, sig=signal.SIGKILL)
+    assert os.path.exists(env.lb.socket)  # left behind
+    again = t.Balancer(env.net, env.config)
+    assert again.ctl("services")[0] == 0

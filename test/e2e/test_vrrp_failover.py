@@ -66,6 +66,9 @@ def test_clean_shutdown_hands_over_at_once_with_priority_zero(ha):
     # Skew time (about 0.6 s at priority 100) instead of the 3.6 s master-down interval.
     assert gap < 1.0
     assert "-> INIT" in a.log() and "stopped cleanly" in a.log()
+    # lbctl says what happened (issue 10, item 3: it said "no advertisement ... (master down)").
+    reason = b.vrrp()["instances"][0]["reason"]
+    assert reason == "master 198.51.100.2 released (priority 0 advertisement)", reason
 
 
 @pytest.mark.parametrize("preempt", [True, False])

@@ -9,6 +9,7 @@ using lb::control::HealthState;
 TEST_CASE("health: down after `fall` failures in a row, up after `rise` successes") {
     HealthState s(2, 3);
     CHECK(s.up());
+    CHECK_FALSE(s.record(true)); // checked once: from now on `fall` applies
     CHECK_FALSE(s.record(false));
     CHECK_FALSE(s.record(false));
     CHECK_FALSE(s.record(true)); // a success in between starts the count again
@@ -22,6 +23,19 @@ TEST_CASE("health: down after `fall` failures in a row, up after `rise` successe
     CHECK(s.record(true));
     CHECK(s.up());
     CHECK(s.failures_total() == 6);
+}
+
+TEST_CASE("health: a server never checked is up, and down at its first failed check") {
+    HealthState s(2, 3);
+    CHECK(s.up());
+    CHECK_FALSE(s.checked());
+    CHECK(s.record(false)); // not `fall` failures: the first check decides
+    CHECK(s.checked());
+    CHECK_FALSE(s.up());
+    CHECK_FALSE(s.record(true));
+    CHECK(s.record(true)); // back after `rise`, as any server
+    CHECK_FALSE(s.record(false));
+    CHECK(s.up());
 }
 
 TEST_CASE("health_check configuration: defaults, overrides and errors") {

@@ -2,6 +2,7 @@
 // sync groups and gratuitous ARPs, with the real frames between them.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -148,6 +149,18 @@ TEST_CASE("Two routers: the higher priority becomes master, the other learns it 
     CHECK(b.state() == State::master);
     REQUIRE(!b.transitions.empty());
     CHECK(b.transitions.back().reason.find("no advertisement for 360 ms") != std::string::npos);
+
+    // a returns and preempts; then it stops cleanly, and b says so (issue 10, item 3: it said
+    // "no advertisement for N ms (master down)" after a priority-0 advertisement).
+    a.alive = true;
+    link.run(500ms);
+    REQUIRE(a.state() == State::master);
+    a.router->shutdown(link.now);
+    link.deliver();
+    link.run(100ms); // b's skew time: (256 - 100) / 256 x 100 ms
+    CHECK(b.state() == State::master);
+    CHECK(b.router->status()[0].reason ==
+          "master 198.51.100.2 released (priority 0 advertisement)");
 }
 
 TEST_CASE("Tracking: a weight that drops the master below its peer hands the VIP over; FAULT "
@@ -239,4 +252,113 @@ TEST_CASE("Tracking verdicts: services below quorum, links, scripts, weights") {
     CHECK(verdict.fault);
     CHECK(verdict.delta == -30);
     CHECK(verdict.reason.find("interface 'ext' link down") != std::string::npos);
+}
+
+namespace {
+
+// The VRID an advertisement frame carries (Ethernet 14, IPv4 20, then version/type, VRID).
+int vrid_of(const std::vector<std::uint8_t>& frame) {
+    return frame.size() > 35 && frame[12] == 0x08 && frame[13] == 0x00 ? frame[35] : -1;
+}
+
+std::uint64_t transitions(const Node& n) {
+    std::uint64_t total = 0;
+    for (const auto& s : n.router->status())
+        total += s.transitions;
+    return total;
+}
+
+// A Link that loses the advertisements `lost(from, to, vrid)` picks (none by default).
+struct LossyLink : Link {
+    explicit LossyLink(std::vector<Node*> n) : Link{std::move(n)} {}
+    std::function<bool(const Node*, const Node*, int)> lost = [](auto, auto, int) { return false; };
+
+    void run(std::chrono::milliseconds duration) {
+        for (auto end = now + duration; now < end; now += 1ms) {
+            for (auto* n : nodes)
+                n->router->tick(now);
+            for (auto* from : nodes) {
+                auto frames = std::move(from->outbox);
+                from->outbox.clear();
+                for (auto& f : frames)
+                    for (auto* to : nodes)
+                        if (to != from && vrid_of(f) >= 0 && !lost(from, to, vrid_of(f)))
+                            to->router->receive(0, f.data(), f.size(), now);
+            }
+        }
+    }
+    // Transitions of every node while it runs for `duration`.
+    std::uint64_t transitions_during(std::chrono::milliseconds duration) {
+        std::uint64_t before = 0, after = 0;
+        for (auto* n : nodes)
+            before += transitions(*n);
+        run(duration);
+        for (auto* n : nodes)
+            after += transitions(*n);
+        return after - before;
+    }
+};
+
+const std::string edge_group = "  sync_groups:\n    - {name: edge, instances: [out, in]}\n";
+
+// Two nodes each with the "edge" group (out VRID 1, in VRID 2) at `priority`.
+std::string edge_node(const std::string& address, int priority) {
+    return node(address, instance("out", 1, priority) + instance("in", 2, priority), edge_group);
+}
+
+} // namespace
+
+TEST_CASE("Sync group: adverts lost for one member only leave one stable master, reported") {
+    // Issue 10, item 1: b's "out" hears nothing from a while "in" still hears a; before, b
+    // pulled its group to MASTER and back every ~360 ms (16 transitions in 3 s).
+    Node a(edge_node("198.51.100.2", 200));
+    Node b(edge_node("198.51.100.3", 100));
+    LossyLink link({&a, &b});
+    link.start();
+    link.run(500ms);
+    REQUIRE((a.state(0) == State::master && a.state(1) == State::master));
+    link.lost = [&](const Node* from, const Node* to, int vrid) {
+        return from == &a && to == &b && vrid == 1;
+    };
+    const auto flaps = link.transitions_during(3s);
+    WARN("transitions in 3 s with out's adverts lost on b: " << flaps);
+    CHECK(flaps == 0);
+    CHECK((a.state(0) == State::master && a.state(1) == State::master));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+    const auto& held = b.router->status()[0].sync_held;
+    CHECK(held.find("sync group 'edge' holds it in BACKUP") != std::string::npos);
+    CHECK(held.find("'in' hears a master") != std::string::npos);
+    CHECK(b.router->status()[1].sync_held.empty());
+    // Healed: the wish is withdrawn at the next advertisement.
+    link.lost = [](const Node*, const Node*, int) { return false; };
+    link.run(300ms);
+    CHECK(b.router->status()[0].sync_held.empty());
+    // And a master that really goes: b's group takes over as a whole.
+    link.lost = [&](const Node* from, const Node*, int) { return from == &a; };
+    link.run(500ms);
+    CHECK((b.state(0) == State::master && b.state(1) == State::master));
+    CHECK(b.router->status()[1].reason.find("sync group 'edge': every member would be MASTER") !=
+          std::string::npos);
+}
+
+TEST_CASE("Sync group: a higher-priority master on only one VRID of the group does not thrash") {
+    // Issue 10, item 1: c is master of "out" only, above a; before, a's group went MASTER and
+    // back 34-36 times in 3 s.
+    Node a(edge_node("198.51.100.2", 200));
+    Node b(edge_node("198.51.100.3", 100));
+    Node c(node("198.51.100.4", instance("out", 1, 250)));
+    LossyLink link({&a, &b});
+    link.start();
+    link.run(500ms);
+    REQUIRE((a.state(0) == State::master && a.state(1) == State::master));
+    link.nodes.push_back(&c);
+    c.router->start(link.now);
+    link.run(1s); // c takes "out"; a's group follows out into BACKUP
+    const auto flaps = link.transitions_during(3s);
+    WARN("transitions in 3 s with a higher-priority master on one VRID: " << flaps);
+    CHECK(flaps == 0);
+    CHECK(c.state(0) == State::master);
+    CHECK((a.state(0) == State::backup && a.state(1) == State::backup));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+    CHECK(a.router->status()[1].sync_held.find("'out' hears a master") != std::string::npos);
 }
