@@ -115,10 +115,12 @@ class StructureCheck : public YAML::EventHandler {
             return;
         const auto [first, inserted] = parent.keys.emplace(*scalar, mark);
         std::size_t bad_at = 0; // a key that is not UTF-8 is reported as such, not echoed
-        if (!inserted && valid_utf8(*scalar, bad_at))
-            error(mark, fmt::format("duplicate key '{}' (first at line {}, column {})",
-                                    scalar->substr(0, max_name_bytes), first->second.line + 1,
-                                    first->second.column + 1));
+        if (!inserted && valid_utf8(*scalar, bad_at)) {
+            const Location first_at = location_of(first->second);
+            error(mark,
+                  fmt::format("duplicate key '{}' (first at line {}, column {})",
+                              scalar->substr(0, max_name_bytes), first_at.line, first_at.column));
+        }
     }
 
     void close() {

@@ -24,16 +24,20 @@ class FtpEnv:
 
 def start(ftp_file, advertise_vip):
     lab = Lab("ftpn")
-    net = t.build(lab, "nat", workers=1)
-    roots = {}
-    for name, (ns, _) in net.servers.items():
-        _, _, roots[name] = ftp.start_vsftpd(lab, ns, name, {"file.bin": ftp_file[0]},
-                                             pasv_address=t.VIP if advertise_vip else None,
-                                             write=True)
-    svc = {"name": "ftp", "vip": t.VIP, "protocol": "tcp", "port": 21, "scheduler": "rr",
-           "forwarding": "nat",
-           "real_servers": [{"address": a} for _, a in net.servers.values()]}
-    lb = t.Balancer(net, t.base_config(net, [svc]))
+    try:
+        net = t.build(lab, "nat", workers=1)
+        roots = {}
+        for name, (ns, _) in net.servers.items():
+            _, _, roots[name] = ftp.start_vsftpd(lab, ns, name, {"file.bin": ftp_file[0]},
+                                                 pasv_address=t.VIP if advertise_vip else None,
+                                                 write=True)
+        svc = {"name": "ftp", "vip": t.VIP, "protocol": "tcp", "port": 21, "scheduler": "rr",
+               "forwarding": "nat",
+               "real_servers": [{"address": a} for _, a in net.servers.values()]}
+        lb = t.Balancer(net, t.base_config(net, [svc]))
+    except BaseException:
+        lab.cleanup()  # the caller's finally never runs when start() itself fails
+        raise
     return FtpEnv(lab, net, lb, roots)
 
 

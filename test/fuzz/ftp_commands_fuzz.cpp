@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "dataplane/ftp_commands.hpp"
+#include "test/fuzz/ftp_every_parser.hpp"
 
 using namespace lb::dataplane::ftp;
 
@@ -15,13 +16,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view line(reinterpret_cast<const char*>(data), size);
-    (void)classify_client_line(line);
-    (void)classify_server_line(line);
-    (void)may_become_interesting(line, true);
-    (void)may_become_interesting(line, false);
-    (void)parse_port_command(line);
-    (void)parse_eprt_command(line);
-    (void)parse_epsv_reply(line);
+    lb::fuzz::parse_with_every_parser(line);
     const auto reply = parse_pasv_reply(line);
     if (!reply)
         return 0;

@@ -4,8 +4,10 @@
 #include <string>
 
 #include "dataplane/ftp_commands.hpp"
+#include "test/fuzz/ftp_every_parser.hpp"
 
 using namespace lb::dataplane::ftp;
+using lb::fuzz::parse_with_every_parser;
 
 namespace {
 
@@ -98,21 +100,6 @@ TEST_CASE("a line prefix that may still become a line we rewrite is recognised")
 }
 
 namespace {
-
-// Every parser on one line; none may throw (a worker calls them on client and server bytes).
-void parse_with_every_parser(std::string_view line) {
-    (void)classify_client_line(line);
-    (void)classify_server_line(line);
-    (void)may_become_interesting(line, true);
-    (void)may_become_interesting(line, false);
-    (void)parse_port_command(line);
-    (void)parse_eprt_command(line);
-    (void)parse_epsv_reply(line);
-    if (auto r = parse_pasv_reply(line)) {
-        char out[max_line + 64];
-        (void)rewrite_pasv_reply(line, *r, 0x01020304u, out, sizeof(out));
-    }
-}
 
 std::string with_case(std::string s, unsigned mask) {
     for (std::size_t i = 0; i < s.size() && i < 32; ++i)

@@ -11,10 +11,13 @@ using namespace lb::config;
 
 namespace {
 
-const std::string head = R"(node: {name: a}
+// The node and its one interface: every configuration below starts with them.
+const std::string node_and_interface = R"(node: {name: a}
 interfaces:
   - {name: ext, device: d0, address: 198.51.100.2/24}
-services:
+)";
+
+const std::string head = node_and_interface + R"(services:
   - name: web
     vip: 198.51.100.100
     port: 80
@@ -72,10 +75,7 @@ TEST_CASE("RE2 refuses what it cannot run in bounded memory, and ECMAScript-only
 }
 
 TEST_CASE("expect_regex is checked like body_regex") {
-    const LoadResult r = load_config_text(R"(node: {name: a}
-interfaces:
-  - {name: ext, device: d0, address: 198.51.100.2/24}
-services:
+    const LoadResult r = load_config_text(node_and_interface + R"(services:
   - name: mail
     vip: 198.51.100.100
     port: 25
@@ -103,10 +103,7 @@ TEST_CASE("matching a long server reply neither recurses nor takes long") {
 }
 
 TEST_CASE("real servers inherit the service's compiled pattern") {
-    const LoadResult r = load_config_text(R"(node: {name: a}
-interfaces:
-  - {name: ext, device: d0, address: 198.51.100.2/24}
-services:
+    const LoadResult r = load_config_text(node_and_interface + R"(services:
   - name: web
     vip: 198.51.100.100
     port: 80
