@@ -16,6 +16,7 @@
 #include "control/stats_report.hpp"
 #include "control/value_parsers.hpp"
 #include "lb/exception_path.hpp"
+#include "lb/port_counters.hpp"
 #include "lb/ports.hpp"
 
 namespace lb::app {
@@ -315,6 +316,28 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
     return views;
 }
 
+namespace {
+
+control::Json device_json(const DeviceCounters& d) {
+    return {{"rx_packets_total", d.rx_packets}, {"rx_missed_total", d.rx_missed},
+            {"rx_errors_total", d.rx_errors},   {"rx_no_mbuf_total", d.rx_no_mbuf},
+            {"tx_packets_total", d.tx_packets}, {"tx_errors_total", d.tx_errors}};
+}
+
+control::Json interfaces_json(const std::vector<InterfaceCounters>& interfaces) {
+    control::Json out = control::Json::array();
+    for (const auto& i : interfaces) {
+        control::Json one = {{"name", i.name}, {"device", i.device}};
+        one.update(device_json(i.data));
+        if (i.has_kernel_path)
+            one["kernel_path"] = device_json(i.kernel_path);
+        out.push_back(std::move(one));
+    }
+    return out;
+}
+
+} // namespace
+
 std::string Balancer::stats_json() const {
     return control::json_text(stats(), 2) + "\n";
 }
@@ -337,6 +360,7 @@ control::Json Balancer::stats() const {
              {"checks_total", h.checks_total}});
     }
     json["health"] = std::move(health);
+    json["interfaces"] = interfaces_json(read_interface_counters(config_, ports_));
     return json;
 }
 

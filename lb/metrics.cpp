@@ -9,6 +9,7 @@
 #include <rte_version.h>
 
 #include "control/value_parsers.hpp"
+#include "lb/port_counters.hpp"
 
 namespace lb::app {
 
@@ -39,6 +40,39 @@ void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
 std::string server_label(const config::RealServer& rs) {
     return rs.port ? fmt::format("{}:{}", config::format_ipv4(rs.address), *rs.port)
                    : config::format_ipv4(rs.address);
+}
+
+// The devices' own counters (lb/port_counters): `path` is "data" for the DPDK port and
+// "kernel" for the tap of the interface's kernel exception path.
+void add_interface_metrics(std::vector<MetricFamily>& out,
+                           const std::vector<InterfaceCounters>& interfaces) {
+    auto packets = family("lb_interface_packets_total",
+                          "Frames the device received and sent, as the device counts them",
+                          MetricType::Counter);
+    auto missed = family("lb_interface_rx_missed_total",
+                         "Frames the device dropped because its receive ring was full, before "
+                         "any worker saw them",
+                         MetricType::Counter);
+    auto errors = family("lb_interface_errors_total", "Receive and transmit errors of the device",
+                         MetricType::Counter);
+    auto no_mbuf = family("lb_interface_rx_no_mbuf_total",
+                          "Frames not received for want of a packet buffer", MetricType::Counter);
+    auto one = [&](const std::string& name, const char* path, const DeviceCounters& d) {
+        const auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+        add(packets, {{"interface", name}, {"path", path}, {"direction", "rx"}}, n(d.rx_packets));
+        add(packets, {{"interface", name}, {"path", path}, {"direction", "tx"}}, n(d.tx_packets));
+        add(missed, {{"interface", name}, {"path", path}}, n(d.rx_missed));
+        add(errors, {{"interface", name}, {"path", path}, {"direction", "rx"}}, n(d.rx_errors));
+        add(errors, {{"interface", name}, {"path", path}, {"direction", "tx"}}, n(d.tx_errors));
+        add(no_mbuf, {{"interface", name}, {"path", path}}, n(d.rx_no_mbuf));
+    };
+    for (const auto& i : interfaces) {
+        one(i.name, "data", i.data);
+        if (i.has_kernel_path)
+            one(i.name, "kernel", i.kernel_path);
+    }
+    for (auto* f : {&packets, &missed, &errors, &no_mbuf})
+        out.push_back(std::move(*f));
 }
 
 } // namespace
@@ -222,6 +256,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                       MetricType::Gauge);
     add(lag, {}, balancer_.loop_lag_max_ms_unlocked() / 1000.0);
     out.push_back(std::move(lag));
+    add_interface_metrics(out, read_interface_counters(cfg, balancer_.ports()));
 
     auto ftp = family("lb_ftp_events_total", "NAT FTP helper events, by kind", MetricType::Counter);
     using dataplane::FtpCounters;

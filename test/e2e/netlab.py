@@ -127,11 +127,11 @@ class Lab:
         return p
 
     def udp_echo_server(self, namespace, name, port, bind=None):
-        """socat answering every datagram with the server's name. In DR, bind to the VIP:
-        an unbound UDP socket would answer from the server's own address."""
-        address = f",bind={bind}" if bind else ""
-        return self.spawn(namespace, "socat", f"UDP4-RECVFROM:{port},fork,reuseaddr{address}",
-                          f"SYSTEM:echo {name}")
+        """A UDP server answering every datagram with the server's name (udp_echo.py). In DR,
+        bind to the VIP: an unbound UDP socket would answer from the server's own address."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udp_echo.py")
+        return self.spawn(namespace, "/usr/bin/python3", script, str(port), name,
+                          *([bind] if bind else []))
 
     def wait_for_port(self, namespace, port, timeout=10):
         deadline = time.time() + timeout

@@ -85,6 +85,34 @@ def test_counters_match_the_traffic_sent(env):
     assert value(after, "lb_real_server_weight", service="web", server="203.0.113.11:8080") == 1
 
 
+def test_device_counters_follow_the_traffic_in_metrics_and_stats(env):
+    """Issue 10, 6b: what the devices count (a full receive ring drops frames before any worker
+    sees them) is on the endpoint and in `lbctl stats`, per interface and for the kernel path."""
+    lab, net, lb = env
+    before = scrape(lab, net)
+    assert len(t.fetch_many(net, "c1", f"http://{t.VIP}/whoami", 10)) == 10
+    after = scrape(lab, net)
+    for interface in ("ext", "int"):
+        for direction in ("rx", "tx"):
+            grown = value(after, "lb_interface_packets_total", interface=interface, path="data",
+                          direction=direction) - \
+                value(before, "lb_interface_packets_total", interface=interface, path="data",
+                      direction=direction)
+            assert grown >= 10 * 4, (interface, direction, grown)
+        assert value(after, "lb_interface_rx_missed_total", interface=interface,
+                     path="data") == 0
+    # The health checks of "checked" go out through the kernel path of "int".
+    assert value(after, "lb_interface_packets_total", interface="int", path="kernel",
+                 direction="rx") > 0
+    stats = lb.stats()
+    by_name = {i["name"]: i for i in stats["interfaces"]}
+    assert by_name["ext"]["device"] == "net_af_packet0"
+    assert by_name["int"]["rx_packets_total"] >= value(after, "lb_interface_packets_total",
+                                                      interface="int", path="data",
+                                                      direction="rx")
+    assert by_name["int"]["kernel_path"]["tx_packets_total"] > 0
+
+
 def test_prometheus_scrapes_lb(env):
     lab, net, lb = env
     data = os.path.join(lab.tmp, "prometheus")
