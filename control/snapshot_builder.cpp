@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
-#include "control/vrrp_frames.hpp"
+#include "control/vrrp/frames.hpp"
 #include "dataplane/maglev_table.hpp"
 
 namespace lb::control {
@@ -55,7 +55,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                          const std::vector<PortBinding>& ports,
                                          NeighbourTable& neighbours, IdentityRegistry& registry,
                                          const Snapshot* previous, std::uint64_t generation,
-                                         const DownSet* down) {
+                                         const health::DownSet* down) {
     if (c.interfaces.size() > max_interfaces)
         throw std::runtime_error(
             fmt::format("at most {} interfaces are supported", max_interfaces));
@@ -135,8 +135,8 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         };
         unsigned up = 0;
         for (const auto& crs : cs.real_servers) {
-            const bool healthy =
-                !down || !down->count(ServerKey{cs.name, crs.address, crs.port.value_or(0)});
+            const bool healthy = !down || !down->count(health::ServerKey{cs.name, crs.address,
+                                                                         crs.port.value_or(0)});
             const std::uint16_t rs_id = enter(crs, cs.name, healthy);
             const std::uint32_t weight = s->real_servers[rs_id].weight;
             up += weight > 0;

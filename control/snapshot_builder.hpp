@@ -8,8 +8,8 @@
 
 #include <rte_ether.h>
 
-#include "control/config_model.hpp"
-#include "control/health_monitor.hpp"
+#include "control/config/model.hpp"
+#include "control/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/snapshot.hpp"
@@ -33,7 +33,7 @@ std::unique_ptr<dataplane::Snapshot>
 build_snapshot(const config::Config& config, const std::vector<PortBinding>& ports,
                dataplane::NeighbourTable& neighbours, IdentityRegistry& registry,
                const dataplane::Snapshot* previous, std::uint64_t generation,
-               const DownSet* down = nullptr);
+               const health::DownSet* down = nullptr);
 
 // The identity-registry key under which a service's sorry server is numbered.
 std::string sorry_key(const std::string& service);

@@ -6,19 +6,19 @@
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
+#include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
-#include "control/value_parsers.hpp"
 #include "lb/admin_vrrp.hpp"
 #include "lb/stats_table.hpp"
 
 namespace lb::app {
 
-using config::format_ipv4;
 using control::AdminAnswer;
 using control::Json;
 using control::json_text;
 using control::printable;
+using control::config::format_ipv4;
 
 namespace {
 
@@ -42,7 +42,7 @@ Traffic traffic(const std::vector<const dataplane::WorkerCounters*>& workers, bo
     return t;
 }
 
-std::string ports_text(const config::Service& s) {
+std::string ports_text(const control::config::Service& s) {
     std::string out;
     for (const auto& p : s.ports)
         out +=
@@ -51,7 +51,7 @@ std::string ports_text(const config::Service& s) {
     return out;
 }
 
-std::string server_text(const config::RealServer& rs) {
+std::string server_text(const control::config::RealServer& rs) {
     return rs.port ? fmt::format("{}:{}", format_ipv4(rs.address), *rs.port)
                    : format_ipv4(rs.address);
 }
@@ -71,15 +71,16 @@ AdminAnswer services(Balancer& b, const Request& r) {
                 b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0));
         const Traffic t = traffic(workers, false, id);
         table += fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", s.name,
-                             format_ipv4(s.vip), config::to_string(s.protocol), ports_text(s),
-                             config::to_string(s.scheduler), config::to_string(s.forwarding),
-                             s.real_servers.size(), active, t.connections);
+                             format_ipv4(s.vip), control::config::to_string(s.protocol),
+                             ports_text(s), control::config::to_string(s.scheduler),
+                             control::config::to_string(s.forwarding), s.real_servers.size(),
+                             active, t.connections);
         json.push_back({{"name", s.name},
                         {"vip", format_ipv4(s.vip)},
-                        {"protocol", config::to_string(s.protocol)},
+                        {"protocol", control::config::to_string(s.protocol)},
                         {"ports", ports_text(s)},
-                        {"scheduler", config::to_string(s.scheduler)},
-                        {"forwarding", config::to_string(s.forwarding)},
+                        {"scheduler", control::config::to_string(s.scheduler)},
+                        {"forwarding", control::config::to_string(s.forwarding)},
                         {"real_servers", s.real_servers.size()},
                         {"connections_active", active},
                         {"connections_total", t.connections}});
@@ -90,8 +91,9 @@ AdminAnswer services(Balancer& b, const Request& r) {
 AdminAnswer real_servers(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
     const std::string only = r.args.empty() ? "" : r.args[0];
-    if (!only.empty() && std::none_of(cfg.services.begin(), cfg.services.end(),
-                                      [&](const config::Service& s) { return s.name == only; }))
+    if (!only.empty() &&
+        std::none_of(cfg.services.begin(), cfg.services.end(),
+                     [&](const control::config::Service& s) { return s.name == only; }))
         return {false, fmt::format("no service '{}'", only)};
     const auto workers = b.counters();
     const auto health = b.health();
@@ -110,7 +112,8 @@ AdminAnswer real_servers(Balancer& b, const Request& r) {
             std::string state = "unchecked";
             std::string reason;
             for (const auto& h : health)
-                if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
+                if (h.server ==
+                    control::health::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
                     state = !h.checked ? "pending" : h.up ? "up" : "down";
                     reason = h.up ? "" : h.reason;
                 }
@@ -141,7 +144,8 @@ AdminAnswer connections(Balancer& b, const Request& r) {
             only = r.args[i + 1];
         } else {
             std::string error;
-            limit = config::parse_unsigned(r.args[i + 1], 1'000'000, error).value_or(limit);
+            limit =
+                control::config::parse_unsigned(r.args[i + 1], 1'000'000, error).value_or(limit);
         }
     }
     std::optional<std::uint16_t> service_id;
@@ -149,7 +153,7 @@ AdminAnswer connections(Balancer& b, const Request& r) {
         service_id = b.registry().find_service(only);
         const bool configured =
             std::any_of(b.config().services.begin(), b.config().services.end(),
-                        [&](const config::Service& s) { return s.name == only; });
+                        [&](const control::config::Service& s) { return s.name == only; });
         if (!service_id || !configured)
             return {false, fmt::format("no service '{}'", only)};
     }
@@ -213,7 +217,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {
         std::string error;
-        const auto weight = config::parse_unsigned(r.args[2], 65535, error);
+        const auto weight = control::config::parse_unsigned(r.args[2], 65535, error);
         if (!weight)
             return {false, fmt::format("weight: {}", error)};
         return outcome(b.set_weight(r.args[0], r.args[1], static_cast<std::uint32_t>(*weight)),

@@ -4,14 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
-#include "control/value_parsers.hpp"
 
 namespace lb::app {
 
 namespace vrrp = control::vrrp;
-using config::format_ipv4;
 using control::Json;
+using control::config::format_ipv4;
 
 namespace {
 

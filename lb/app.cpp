@@ -16,11 +16,11 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "control/config/value_parsers.hpp"
 #include "control/neighbour_resolver.hpp"
+#include "control/report/stats_report.hpp"
+#include "control/report/table_collector.hpp"
 #include "control/snapshot_builder.hpp"
-#include "control/stats_report.hpp"
-#include "control/table_collector.hpp"
-#include "control/value_parsers.hpp"
 #include "dataplane/worker.hpp"
 #include "lb/balancer.hpp"
 #include "lb/control_loop.hpp"
@@ -32,7 +32,7 @@ namespace {
 
 using namespace lb::dataplane;
 
-void initialise_eal(const config::Config& config, const std::vector<std::string>& extra) {
+void initialise_eal(const control::config::Config& config, const std::vector<std::string>& extra) {
     std::vector<std::string> args =
         eal_arguments(config.dpdk.eal_args, extra, config.dpdk.workers, allowed_cpus());
     std::vector<char*> argv;
@@ -58,7 +58,7 @@ std::string describe_mac(const rte_ether_addr& m) {
 
 } // namespace
 
-int run(const config::Config& config, const std::string& config_path,
+int run(const control::config::Config& config, const std::string& config_path,
         const std::vector<std::string>& extra_eal_args) {
     initialise_eal(config, extra_eal_args);
     int status = 0;
@@ -68,7 +68,7 @@ int run(const config::Config& config, const std::string& config_path,
             fmt::print(stderr, "lb: interface {} on {} (port {}, {}), {}/{}\n",
                        config.interfaces[i].name, config.interfaces[i].device,
                        balancer.ports()[i].port_id, describe_mac(balancer.ports()[i].mac),
-                       config::format_ipv4(config.interfaces[i].address),
+                       control::config::format_ipv4(config.interfaces[i].address),
                        config.interfaces[i].prefix_length);
         balancer.start_workers();
         fmt::print(stderr, "lb: {} forwarding with {} worker(s), {} service(s) from {}\n",

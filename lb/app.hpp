@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "control/config_model.hpp"
+#include "control/config/model.hpp"
 
 namespace lb::app {
 
 // Runs until SIGINT or SIGTERM. Throws std::runtime_error on start-up failures with a message
 // for the user; returns the process exit code otherwise.
-int run(const config::Config& config, const std::string& config_path,
+int run(const control::config::Config& config, const std::string& config_path,
         const std::vector<std::string>& extra_eal_args);
 
 } // namespace lb::app

@@ -12,9 +12,9 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "control/config/value_parsers.hpp"
 #include "control/connection_reset.hpp"
-#include "control/stats_report.hpp"
-#include "control/value_parsers.hpp"
+#include "control/report/stats_report.hpp"
 #include "lb/exception_path.hpp"
 #include "lb/port_counters.hpp"
 #include "lb/ports.hpp"
@@ -29,9 +29,9 @@ int launch_worker(void* arg) {
     return static_cast<Worker*>(arg)->run();
 }
 
-bool any_nat(const config::Config& c) {
+bool any_nat(const control::config::Config& c) {
     for (const auto& s : c.services)
-        if (s.forwarding == config::Forwarding::nat)
+        if (s.forwarding == control::config::Forwarding::nat)
             return true;
     return false;
 }
@@ -42,7 +42,7 @@ void Balancer::RcuDeleter::operator()(rte_rcu_qsbr* v) const {
     rte_free(v);
 }
 
-Balancer::Balancer(config::Config config, std::string config_path)
+Balancer::Balancer(control::config::Config config, std::string config_path)
     : config_(std::move(config)), config_path_(std::move(config_path)) {
     const unsigned workers = config_.dpdk.workers;
     const unsigned mbufs =
@@ -138,7 +138,7 @@ void Balancer::stop_workers() {
     launched_ = false;
 }
 
-void Balancer::publish(config::Config next) {
+void Balancer::publish(control::config::Config next) {
     auto fresh = control::build_snapshot(next, ports_, neighbours_, registry_, snapshot_.get(),
                                          snapshot_->generation + 1, &down_);
     context_.snapshot.store(fresh.get(), std::memory_order_release);
@@ -156,22 +156,22 @@ ChangeOutcome Balancer::apply_reload(ReloadPlan plan) {
     out.messages = std::move(plan.messages);
     if (!plan.next)
         return out;
-    config::Config next = std::move(*plan.next);
+    control::config::Config next = std::move(*plan.next);
     // Real servers the new file drops from services that say on_failure: reset (in the new
     // file, or the old one for a removed service) lose their connections at once.
     std::vector<std::uint16_t> to_reset;
     for (const auto& old_service : config_.services) {
-        const config::Service* now = nullptr;
+        const control::config::Service* now = nullptr;
         for (const auto& s : next.services)
             if (s.name == old_service.name)
                 now = &s;
         const auto policy = now ? now->on_failure : old_service.on_failure;
-        if (policy != config::Service::OnFailure::reset)
+        if (policy != control::config::Service::OnFailure::reset)
             continue;
         for (const auto& rs : old_service.real_servers) {
             const bool kept =
                 now && std::any_of(now->real_servers.begin(), now->real_servers.end(),
-                                   [&](const config::RealServer& n) {
+                                   [&](const control::config::RealServer& n) {
                                        return n.address == rs.address && n.port == rs.port;
                                    });
             if (!kept)
@@ -206,8 +206,8 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
         out.messages.push_back(fmt::format("weight {} is out of range (0..65535)", weight));
         return out;
     }
-    config::Config next = config_;
-    config::Service* svc = nullptr;
+    control::config::Config next = config_;
+    control::config::Service* svc = nullptr;
     for (auto& s : next.services)
         if (s.name == service)
             svc = &s;
@@ -221,10 +221,10 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
     }
     const auto colon = server.find(':');
     std::string error;
-    auto address = config::parse_ipv4(server.substr(0, colon), error);
+    auto address = control::config::parse_ipv4(server.substr(0, colon), error);
     std::optional<std::uint16_t> port;
     if (colon != std::string::npos) {
-        auto p = config::parse_unsigned(server.substr(colon + 1), 65535, error);
+        auto p = control::config::parse_unsigned(server.substr(colon + 1), 65535, error);
         if (p)
             port = static_cast<std::uint16_t>(*p);
         else
@@ -234,7 +234,7 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
         out.messages.push_back(fmt::format("'{}' is not ADDRESS or ADDRESS:PORT", server));
         return out;
     }
-    std::vector<config::RealServer*> matches;
+    std::vector<control::config::RealServer*> matches;
     for (auto& rs : svc->real_servers)
         if (rs.address == *address && (!port || rs.port == port))
             matches.push_back(&rs);
@@ -259,10 +259,10 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
     return out;
 }
 
-void Balancer::set_down(control::DownSet down) {
+void Balancer::set_down(control::health::DownSet down) {
     if (down == down_)
         return;
-    control::DownSet newly_down;
+    control::health::DownSet newly_down;
     for (const auto& k : down)
         if (!down_.count(k))
             newly_down.insert(k);
@@ -271,25 +271,26 @@ void Balancer::set_down(control::DownSet down) {
     // on_failure: reset ends the established connections of servers that just went down.
     for (const auto& [service, address, port] : newly_down) {
         // An init-capture: clang 14 cannot capture a structured binding.
-        const auto it =
-            std::find_if(config_.services.begin(), config_.services.end(),
-                         [&name = service](const config::Service& s) { return s.name == name; });
-        if (it == config_.services.end() || it->on_failure != config::Service::OnFailure::reset)
+        const auto it = std::find_if(
+            config_.services.begin(), config_.services.end(),
+            [&name = service](const control::config::Service& s) { return s.name == name; });
+        if (it == config_.services.end() ||
+            it->on_failure != control::config::Service::OnFailure::reset)
             continue;
         if (auto id = registry_.find_real_server(service, address, port)) {
             const std::size_t n = control::reset_connections_of(context_, pool_, *id);
             fmt::print(stderr, "lb: health: {} {}:{}: {} connection(s) reset (on_failure: reset)\n",
-                       service, config::format_ipv4(address), port, n);
+                       service, control::config::format_ipv4(address), port, n);
         }
     }
 }
 
-void Balancer::set_health(std::vector<control::HealthStatus> statuses) {
+void Balancer::set_health(std::vector<control::health::HealthStatus> statuses) {
     std::lock_guard lock(state_mutex_);
     health_ = std::move(statuses);
 }
 
-std::vector<control::HealthStatus> Balancer::health() const {
+std::vector<control::health::HealthStatus> Balancer::health() const {
     std::lock_guard lock(state_mutex_);
     return health_;
 }
@@ -343,21 +344,22 @@ std::string Balancer::stats_json() const {
 }
 
 control::Json Balancer::stats() const {
-    control::Json json = control::render_stats(config_, registry_, counters(), context_, down_);
+    control::Json json =
+        control::report::render_stats(config_, registry_, counters(), context_, down_);
     // Health and the control loop's lateness, in the same object.
     std::lock_guard lock(state_mutex_);
     json["control_loop_lag_max_ms"] = loop_lag_max_ms_;
     control::Json health = control::Json::array();
     for (const auto& h : health_) {
         const auto& [service, address, port] = h.server;
-        health.push_back(
-            {{"service", service},
-             {"server", config::format_ipv4(address) + (port ? fmt::format(":{}", port) : "")},
-             {"check", h.check},
-             {"up", h.up},
-             {"checked", h.checked},
-             {"failures_total", h.failures_total},
-             {"checks_total", h.checks_total}});
+        health.push_back({{"service", service},
+                          {"server", control::config::format_ipv4(address) +
+                                         (port ? fmt::format(":{}", port) : "")},
+                          {"check", h.check},
+                          {"up", h.up},
+                          {"checked", h.checked},
+                          {"failures_total", h.failures_total},
+                          {"checks_total", h.checks_total}});
     }
     json["health"] = std::move(health);
     json["interfaces"] = interfaces_json(read_interface_counters(config_, ports_));
@@ -368,7 +370,7 @@ void Balancer::write_stats() const {
     if (config_.stats.file.empty())
         return;
     try {
-        control::write_file_atomically(config_.stats.file, stats_json());
+        control::report::write_file_atomically(config_.stats.file, stats_json());
         std::lock_guard lock(state_mutex_);
         loop_lag_max_ms_ = 0; // a fresh maximum for the next period
     } catch (const std::exception& e) {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "control/config_model.hpp"
-#include "control/health_monitor.hpp"
+#include "control/config/model.hpp"
+#include "control/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
 #include "control/snapshot_builder.hpp"
-#include "control/vrrp_router.hpp"
+#include "control/vrrp/router.hpp"
 #include "dataplane/worker.hpp"
 #include "lb/reload_plan.hpp"
 
@@ -30,7 +30,7 @@ struct ChangeOutcome {
 
 class Balancer {
   public:
-    Balancer(config::Config config, std::string config_path);
+    Balancer(control::config::Config config, std::string config_path);
     ~Balancer();
     Balancer(const Balancer&) = delete;
     Balancer& operator=(const Balancer&) = delete;
@@ -48,9 +48,9 @@ class Balancer {
                              std::uint32_t weight);
 
     // Health: servers failing their checks are drained in the published snapshot.
-    void set_down(control::DownSet down);
-    void set_health(std::vector<control::HealthStatus> statuses); // for lbctl and metrics
-    std::vector<control::HealthStatus> health() const;
+    void set_down(control::health::DownSet down);
+    void set_health(std::vector<control::health::HealthStatus> statuses); // for lbctl and metrics
+    std::vector<control::health::HealthStatus> health() const;
     // VRRP, for lbctl and metrics: each instance's state and the discarded advertisements.
     struct VrrpReport {
         std::vector<control::vrrp::InstanceStatus> instances;
@@ -71,7 +71,7 @@ class Balancer {
     // Held while the running configuration or snapshot is replaced; readers on other threads
     // (the metrics exposer) hold it while they look at them.
     std::mutex& state_mutex() const { return state_mutex_; }
-    const config::Config& config() const { return config_; }
+    const control::config::Config& config() const { return config_; }
     const std::string& config_path() const { return config_path_; }
     const control::IdentityRegistry& registry() const { return registry_; }
     const dataplane::Snapshot& snapshot() const { return *snapshot_; }
@@ -86,13 +86,13 @@ class Balancer {
     };
     // Builds the snapshot of `next`, swaps it in once no worker can still read the old one,
     // and keeps `next` as the running configuration. Throws on dataplane limits.
-    void publish(config::Config next);
+    void publish(control::config::Config next);
 
     mutable std::mutex state_mutex_;
-    config::Config config_;
+    control::config::Config config_;
     std::string config_path_;
-    control::DownSet down_;
-    std::vector<control::HealthStatus> health_;
+    control::health::DownSet down_;
+    std::vector<control::health::HealthStatus> health_;
     VrrpReport vrrp_;
     mutable double loop_lag_max_ms_ = 0;
     rte_mempool* pool_ = nullptr;

@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "control/admin_socket.hpp"
-#include "control/health_monitor.hpp"
+#include "control/health/monitor.hpp"
 #include "control/neighbour_resolver.hpp"
-#include "control/table_collector.hpp"
+#include "control/report/table_collector.hpp"
 #include "lb/admin_commands.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
@@ -45,9 +45,9 @@ void run_control_loop(Balancer& balancer) {
     boost::asio::io_context io;
     // Health checks drain failing servers by republishing the snapshot, and feed VRRP
     // tracking.
-    control::HealthMonitor* monitor = nullptr;
+    control::health::HealthMonitor* monitor = nullptr;
     std::unique_ptr<VrrpControl> vrrp;
-    control::HealthMonitor health(io, [&] {
+    control::health::HealthMonitor health(io, [&] {
         balancer.set_down(monitor->down());
         balancer.set_health(monitor->statuses());
         if (vrrp)
@@ -111,7 +111,7 @@ void run_control_loop(Balancer& balancer) {
     if (!balancer.config().stats.listen.empty())
         metrics = std::make_unique<MetricsEndpoint>(balancer.config().stats.listen, balancer);
 
-    control::TableCollector collector(balancer.context());
+    control::report::TableCollector collector(balancer.context());
     control::NeighbourResolver resolver(balancer.context(), balancer.pool());
     // Housekeeping every 100 ms, which also measures how late the loop runs: a check that
     // blocked the loop would show here (control_loop_lag_max_ms).

@@ -35,7 +35,7 @@ sockaddr_in inet(std::uint32_t host_order) {
 }
 
 // Address, netmask, up, and the gateway as default route, on the tap's kernel side.
-void configure_kernel_side(const config::Interface& iface) {
+void configure_kernel_side(const control::config::Interface& iface) {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         throw std::runtime_error(
@@ -83,8 +83,8 @@ void configure_kernel_side(const config::Interface& iface) {
 
 } // namespace
 
-void start_exception_path(const config::Config& config, unsigned workers, rte_mempool* pool,
-                          std::vector<control::PortBinding>& ports) {
+void start_exception_path(const control::config::Config& config, unsigned workers,
+                          rte_mempool* pool, std::vector<control::PortBinding>& ports) {
     for (std::size_t i = 0; i < config.interfaces.size(); ++i) {
         const auto& iface = config.interfaces[i];
         if (!iface.kernel)

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "control/config_model.hpp"
+#include "control/config/model.hpp"
 #include "control/snapshot_builder.hpp"
 
 struct rte_mempool;
@@ -15,7 +15,7 @@ namespace lb::app {
 
 // Sets `kernel_port` in `ports` for every interface with `kernel: true`. Throws
 // std::runtime_error naming the interface when the tap cannot be created or configured.
-void start_exception_path(const config::Config& config, unsigned workers, rte_mempool* pool,
-                          std::vector<control::PortBinding>& ports);
+void start_exception_path(const control::config::Config& config, unsigned workers,
+                          rte_mempool* pool, std::vector<control::PortBinding>& ports);
 
 } // namespace lb::app

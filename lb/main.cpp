@@ -9,7 +9,7 @@
 #include <rte_version.h>
 
 #include "control/admin_socket.hpp"
-#include "control/config_loader.hpp"
+#include "control/config/loader.hpp"
 #include "lb/app.hpp"
 
 namespace po = boost::program_options;
@@ -58,9 +58,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string path = vm["config"].as<std::string>();
-    auto loaded = lb::config::load_config_file(path);
+    auto loaded = lb::control::config::load_config_file(path);
     if (!loaded.config) {
-        for (const auto& line : lb::config::format_diagnostics(path, loaded.diagnostics))
+        for (const auto& line : lb::control::config::format_diagnostics(path, loaded.diagnostics))
             fmt::print(stderr, "{}\n", line);
         fmt::print(stderr, "lb: {} has {} error(s); nothing was started\n", path,
                    loaded.diagnostics.size());

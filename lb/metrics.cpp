@@ -8,7 +8,7 @@
 #include <prometheus/metric_family.h>
 #include <rte_version.h>
 
-#include "control/value_parsers.hpp"
+#include "control/config/value_parsers.hpp"
 #include "lb/port_counters.hpp"
 
 namespace lb::app {
@@ -37,9 +37,9 @@ void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
     f.metric.push_back(std::move(m));
 }
 
-std::string server_label(const config::RealServer& rs) {
-    return rs.port ? fmt::format("{}:{}", config::format_ipv4(rs.address), *rs.port)
-                   : config::format_ipv4(rs.address);
+std::string server_label(const control::config::RealServer& rs) {
+    return rs.port ? fmt::format("{}:{}", control::config::format_ipv4(rs.address), *rs.port)
+                   : control::config::format_ipv4(rs.address);
 }
 
 // The devices' own counters (lb/port_counters): `path` is "data" for the DPDK port and
@@ -149,7 +149,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             }
             bool healthy = true;
             for (const auto& h : health)
-                if (h.server == control::ServerKey{s.name, rs.address, rs.port.value_or(0)})
+                if (h.server == control::health::ServerKey{s.name, rs.address, rs.port.value_or(0)})
                     healthy = h.up;
             // In effect: a server drained by its health check has weight 0 in the snapshot.
             add(rs_weight, l, healthy ? rs.weight : 0);
@@ -234,17 +234,17 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         const auto& [service, address, port] = h.server;
         const std::vector<ClientMetric::Label> l{
             {"service", service},
-            {"server", port ? fmt::format("{}:{}", config::format_ipv4(address), port)
-                            : config::format_ipv4(address)},
+            {"server", port ? fmt::format("{}:{}", control::config::format_ipv4(address), port)
+                            : control::config::format_ipv4(address)},
             {"check", h.check}};
         add(failures, l, static_cast<double>(h.failures_total));
         ClientMetric m;
         m.label = l;
         m.histogram.sample_count = h.checks_total;
         m.histogram.sample_sum = h.duration_sum;
-        for (std::size_t i = 0; i < control::check_duration_buckets.size(); ++i)
+        for (std::size_t i = 0; i < control::health::check_duration_buckets.size(); ++i)
             m.histogram.bucket.push_back(
-                {h.duration_buckets[i], control::check_duration_buckets[i]});
+                {h.duration_buckets[i], control::health::check_duration_buckets[i]});
         m.histogram.bucket.push_back({h.checks_total, std::numeric_limits<double>::infinity()});
         durations.metric.push_back(std::move(m));
     }

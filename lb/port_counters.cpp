@@ -18,7 +18,7 @@ DeviceCounters read_device(std::uint16_t port) {
 } // namespace
 
 std::vector<InterfaceCounters>
-read_interface_counters(const config::Config& config,
+read_interface_counters(const control::config::Config& config,
                         const std::vector<control::PortBinding>& ports) {
     std::vector<InterfaceCounters> out;
     for (std::size_t i = 0; i < config.interfaces.size() && i < ports.size(); ++i) {

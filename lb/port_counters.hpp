@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "control/config_model.hpp"
+#include "control/config/model.hpp"
 #include "control/snapshot_builder.hpp"
 
 namespace lb::app {
@@ -31,7 +31,7 @@ struct InterfaceCounters {
 };
 
 std::vector<InterfaceCounters>
-read_interface_counters(const config::Config& config,
+read_interface_counters(const control::config::Config& config,
                         const std::vector<control::PortBinding>& ports);
 
 } // namespace lb::app

@@ -20,7 +20,7 @@ std::string available_devices() {
     return names.empty() ? "none" : names;
 }
 
-control::PortBinding start_port(const config::Interface& iface, unsigned workers,
+control::PortBinding start_port(const control::config::Interface& iface, unsigned workers,
                                 rte_mempool* pool) {
     std::uint16_t port = 0;
     if (rte_eth_dev_get_port_by_name(iface.device.c_str(), &port) != 0)
@@ -73,8 +73,8 @@ control::PortBinding start_port(const config::Interface& iface, unsigned workers
 
 } // namespace
 
-std::vector<control::PortBinding> start_ports(const config::Config& config, unsigned workers,
-                                              rte_mempool* pool) {
+std::vector<control::PortBinding> start_ports(const control::config::Config& config,
+                                              unsigned workers, rte_mempool* pool) {
     std::vector<control::PortBinding> ports;
     for (const auto& iface : config.interfaces)
         ports.push_back(start_port(iface, workers, pool));

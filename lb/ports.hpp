@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "control/config_model.hpp"
+#include "control/config/model.hpp"
 #include "control/snapshot_builder.hpp"
 
 struct rte_mempool;
@@ -12,8 +12,8 @@ struct rte_mempool;
 namespace lb::app {
 
 // Throws std::runtime_error with a message naming the interface and what to change.
-std::vector<control::PortBinding> start_ports(const config::Config& config, unsigned workers,
-                                              rte_mempool* pool);
+std::vector<control::PortBinding> start_ports(const control::config::Config& config,
+                                              unsigned workers, rte_mempool* pool);
 void stop_ports(const std::vector<control::PortBinding>& ports);
 
 } // namespace lb::app

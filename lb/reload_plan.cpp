@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "control/config_loader.hpp"
-#include "control/config_validator.hpp"
+#include "control/config/loader.hpp"
+#include "control/config/validator.hpp"
 
 namespace lb::app {
 
@@ -11,8 +11,9 @@ namespace {
 
 // VRRP is read at start-up: instance numbers are the dataplane's ownership slots, and a peer
 // would see a changed instance as a new router. Compared through their YAML-independent fields.
-bool vrrp_differs(const config::Config& a, const config::Config& b) {
-    auto same_instance = [](const config::VrrpInstance& x, const config::VrrpInstance& y) {
+bool vrrp_differs(const control::config::Config& a, const control::config::Config& b) {
+    auto same_instance = [](const control::config::VrrpInstance& x,
+                            const control::config::VrrpInstance& y) {
         return x.name == y.name && x.interface == y.interface &&
                x.virtual_router_id == y.virtual_router_id && x.priority == y.priority &&
                x.advert_int == y.advert_int && x.version == y.version && x.preempt == y.preempt &&
@@ -32,8 +33,8 @@ bool vrrp_differs(const config::Config& a, const config::Config& b) {
 }
 
 // What a reload cannot change in a running process: names of the settings that differ.
-std::vector<std::string> restart_only_changes(const config::Config& running,
-                                              const config::Config& next) {
+std::vector<std::string> restart_only_changes(const control::config::Config& running,
+                                              const control::config::Config& next) {
     std::vector<std::string> changed;
     if (running.dpdk.eal_args != next.dpdk.eal_args || running.dpdk.workers != next.dpdk.workers ||
         running.dpdk.idle_backoff != next.dpdk.idle_backoff)
@@ -69,12 +70,12 @@ ReloadPlan refused(std::vector<std::string> messages) {
 
 } // namespace
 
-ReloadPlan plan_reload(const std::string& path, const config::Config& running) {
-    auto loaded = config::load_config_file(path);
+ReloadPlan plan_reload(const std::string& path, const control::config::Config& running) {
+    auto loaded = control::config::load_config_file(path);
     if (!loaded.config)
-        return refused(config::format_diagnostics(path, loaded.diagnostics));
+        return refused(control::config::format_diagnostics(path, loaded.diagnostics));
     ReloadPlan plan;
-    config::Config next = std::move(*loaded.config);
+    control::config::Config next = std::move(*loaded.config);
     const auto kept = restart_only_changes(running, next);
     next.vrrp = running.vrrp; // read at start-up only (tracking, hooks and all)
     if (!kept.empty()) {
@@ -90,11 +91,11 @@ ReloadPlan plan_reload(const std::string& path, const config::Config& running) {
         next.tables = running.tables;
         next.stats.listen = running.stats.listen;
         next.admin = running.admin;
-        config::Diagnostics problems;
-        config::validate_config(next, problems);
+        control::config::Diagnostics problems;
+        control::config::validate_config(next, problems);
         if (!problems.empty()) {
             std::vector<std::string> messages;
-            for (const auto& line : config::format_diagnostics(path, problems))
+            for (const auto& line : control::config::format_diagnostics(path, problems))
                 messages.push_back("with the running interfaces: " + line);
             return refused(std::move(messages));
         }

@@ -8,15 +8,16 @@
 #include <string>
 #include <vector>
 
-#include "control/config_model.hpp"
+#include "control/config/model.hpp"
 
 namespace lb::app {
 
 struct ReloadPlan {
-    std::optional<config::Config> next; // unset: the file is refused, `messages` say why
-    std::vector<std::string> messages;  // errors (at most config::max_errors_shown) or notes
+    std::optional<control::config::Config> next; // unset: the file is refused, `messages` say why
+    std::vector<std::string>
+        messages; // errors (at most control::config::max_errors_shown) or notes
 };
 
-ReloadPlan plan_reload(const std::string& path, const config::Config& running);
+ReloadPlan plan_reload(const std::string& path, const control::config::Config& running);
 
 } // namespace lb::app

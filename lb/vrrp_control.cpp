@@ -8,7 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "control/value_parsers.hpp"
+#include "control/config/value_parsers.hpp"
 
 namespace lb::app {
 
@@ -25,10 +25,10 @@ vrrp::Mac to_mac(const rte_ether_addr& a) {
 } // namespace
 
 VrrpControl::VrrpControl(boost::asio::io_context& io, Balancer& balancer,
-                         std::function<control::DownSet()> down)
+                         std::function<control::health::DownSet()> down)
     : io_(io), balancer_(balancer), down_(std::move(down)), notifier_(io, balancer.config()),
       timer_(io) {
-    const config::Config& config = balancer_.config();
+    const control::config::Config& config = balancer_.config();
     std::vector<vrrp::Mac> macs;
     for (const auto& p : balancer_.ports())
         macs.push_back(to_mac(p.mac));
@@ -138,8 +138,8 @@ void VrrpControl::arm() {
 }
 
 void VrrpControl::track() {
-    const config::Config& config = balancer_.config();
-    const control::DownSet down = down_();
+    const control::config::Config& config = balancer_.config();
+    const control::health::DownSet down = down_();
     const auto link_up = [&](const std::string& name) {
         for (std::size_t i = 0; i < config.interfaces.size(); ++i)
             if (config.interfaces[i].name == name) {

@@ -8,10 +8,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "control/health_monitor.hpp"
-#include "control/vrrp_notifier.hpp"
-#include "control/vrrp_router.hpp"
-#include "control/vrrp_tracker.hpp"
+#include "control/health/monitor.hpp"
+#include "control/vrrp/notifier.hpp"
+#include "control/vrrp/router.hpp"
+#include "control/vrrp/tracker.hpp"
 #include "lb/balancer.hpp"
 
 namespace lb::app {
@@ -20,7 +20,7 @@ class VrrpControl {
   public:
     // `down`: the real servers health checks hold down now (for service tracking).
     VrrpControl(boost::asio::io_context& io, Balancer& balancer,
-                std::function<control::DownSet()> down);
+                std::function<control::health::DownSet()> down);
     ~VrrpControl();
 
     void start();
@@ -45,7 +45,7 @@ class VrrpControl {
 
     boost::asio::io_context& io_;
     Balancer& balancer_;
-    std::function<control::DownSet()> down_;
+    std::function<control::health::DownSet()> down_;
     control::vrrp::Notifier notifier_;
     std::unique_ptr<control::vrrp::Router> router_;
     std::unique_ptr<control::vrrp::TrackingScripts> scripts_;

@@ -6,17 +6,17 @@
 #include <stdexcept>
 #include <string>
 
-#include "control/config_loader.hpp"
+#include "control/config/loader.hpp"
 #include "control/snapshot_builder.hpp"
 
 namespace lb::test {
 
-inline config::Config config_from(const std::string& yaml) {
-    auto r = config::load_config_text(yaml);
+inline control::config::Config config_from(const std::string& yaml) {
+    auto r = control::config::load_config_text(yaml);
     if (!r.config) {
         std::string all;
         for (const auto& d : r.diagnostics)
-            all += config::format_diagnostic("test.yaml", d) + "\n";
+            all += control::config::format_diagnostic("test.yaml", d) + "\n";
         throw std::runtime_error("test configuration is invalid:\n" + all);
     }
     return *r.config;

@@ -235,7 +235,7 @@ class Bench {
     }
 
   private:
-    lb::config::Config config_;
+    lb::control::config::Config config_;
     rte_mempool* pool_;
     NeighbourTable neighbours_;
     lb::control::IdentityRegistry registry_;

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "control/config_loader.hpp"
+#include "control/config/loader.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     return 0;
@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
     try {
-        const auto result = lb::config::load_config_text(text);
+        const auto result = lb::control::config::load_config_text(text);
         // Either a configuration or errors, never both and never neither.
         if (result.config.has_value() == !result.diagnostics.empty())
             std::abort();

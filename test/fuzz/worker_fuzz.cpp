@@ -14,7 +14,7 @@
 
 #include <rte_ip.h>
 
-#include "control/table_collector.hpp"
+#include "control/report/table_collector.hpp"
 #include "test/fuzz/fuzz_eal.hpp"
 #include "test/packet/worker_harness.hpp"
 
@@ -127,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Everything expires far in the future (twice: templates outlive their connections by one
     // sweep); then no connection may be left and every server's live count must be back at 0:
     // a connection counted twice or never would skew lc/wlc for good.
-    lb::control::TableCollector collector(harness->context);
+    lb::control::report::TableCollector collector(harness->context);
     collector.sweep_all(now + (1u << 30));
     collector.sweep_all(now + (1u << 30) + 1);
     if (harness->connections->size() != 0)

@@ -36,7 +36,7 @@ WorkerHarness::WorkerHarness(const std::string& yaml, std::uint32_t capacity, bo
     worker_ = std::make_unique<dataplane::Worker>(context, 0, *counters_);
 }
 
-void WorkerHarness::republish(const std::string& yaml, const control::DownSet* down) {
+void WorkerHarness::republish(const std::string& yaml, const control::health::DownSet* down) {
     config = config_from(yaml);
     auto next = control::build_snapshot(config, fake_ports(config.interfaces.size()), neighbours,
                                         registry, snapshot.get(), snapshot->generation + 1, down);

@@ -36,7 +36,7 @@ class WorkerHarness {
         return send(std::vector<Bytes>{frame}, ingress, now);
     }
     // Publishes a new snapshot built from `yaml`, as a reload will (the old one stays alive).
-    void republish(const std::string& yaml, const control::DownSet* down = nullptr);
+    void republish(const std::string& yaml, const control::health::DownSet* down = nullptr);
     // Tells the worker the MACs of the real servers and gateway, as their ARP replies would.
     void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
 
@@ -46,7 +46,7 @@ class WorkerHarness {
     std::uint64_t total_drops() const;
     const dataplane::WorkerCounters& counters() const { return *counters_; }
 
-    config::Config config;
+    control::config::Config config;
     dataplane::NeighbourTable neighbours;
     control::IdentityRegistry registry;
     std::unique_ptr<dataplane::Snapshot> snapshot;

@@ -682,7 +682,7 @@ TEST_CASE("below quorum, new connections go to the sorry server") {
     };
     CHECK(destination(1000) == rs1);
     CHECK(destination(1001) == rs2);
-    const lb::control::DownSet one_down{{"web", rs1, 8080}};
+    const lb::control::health::DownSet one_down{{"web", rs1, 8080}};
     h.republish(config, &one_down); // one of two up: below quorum 2
     for (std::uint16_t p = 2000; p < 2004; ++p)
         CHECK(destination(p) == sorry);
@@ -691,7 +691,7 @@ TEST_CASE("below quorum, new connections go to the sorry server") {
     auto out = h.send(ipv4_frame(ack)); // established on rs2: continues
     REQUIRE(out.size() == 1);
     CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) == rs2);
-    const lb::control::DownSet none;
+    const lb::control::health::DownSet none;
     h.republish(config, &none);
     CHECK(destination(3000) != sorry);
 }

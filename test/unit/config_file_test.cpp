@@ -13,10 +13,10 @@
 #include <fstream>
 #include <string>
 
-#include "control/config_file.hpp"
-#include "control/config_loader.hpp"
+#include "control/config/file.hpp"
+#include "control/config/loader.hpp"
 
-using namespace lb::config;
+using namespace lb::control::config;
 namespace fs = std::filesystem;
 
 namespace {

@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "control/config_loader.hpp"
+#include "control/config/loader.hpp"
 
-using namespace lb::config;
+using namespace lb::control::config;
 
 namespace {
 

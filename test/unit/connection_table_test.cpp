@@ -5,7 +5,7 @@
 #include <rte_byteorder.h>
 #include <rte_rcu_qsbr.h>
 
-#include "control/table_collector.hpp"
+#include "control/report/table_collector.hpp"
 #include "dataplane/connection_table.hpp"
 
 using namespace lb::dataplane;
@@ -77,7 +77,7 @@ struct SweptTable {
     ConnectionTable t;
     PersistenceTable templates;
     RealServerLoad load;
-    lb::control::TableCollector collector{ctx};
+    lb::control::report::TableCollector collector{ctx};
 };
 
 } // namespace

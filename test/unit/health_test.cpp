@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
-#include "control/config_loader.hpp"
-#include "control/health_state.hpp"
+#include "control/config/loader.hpp"
+#include "control/health/state.hpp"
 
-using namespace lb::config;
-using lb::control::HealthState;
+using namespace lb::control::config;
+using lb::control::health::HealthState;
 
 TEST_CASE("health: down after `fall` failures in a row, up after `rise` successes") {
     HealthState s(2, 3);

@@ -4,10 +4,10 @@
 
 #include <string>
 
-#include "control/config_loader.hpp"
-#include "control/regex.hpp"
+#include "control/config/loader.hpp"
+#include "control/config/regex.hpp"
 
-using namespace lb::config;
+using namespace lb::control::config;
 
 namespace {
 

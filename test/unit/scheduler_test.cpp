@@ -48,7 +48,7 @@ struct Fixture {
             ++count[schedule(*snapshot, 0, client(0xc6336400u + i, 1000 + i), cursors, load)];
         return count;
     }
-    lb::config::Config config;
+    lb::control::config::Config config;
     NeighbourTable neighbours;
     lb::control::IdentityRegistry registry;
     std::unique_ptr<Snapshot> snapshot;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "control/value_parsers.hpp"
+#include "control/config/value_parsers.hpp"
 
-using namespace lb::config;
+using namespace lb::control::config;
 
 TEST_CASE("durations accept ms, s, m, h and sums of them") {
     std::string e;

@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "control/vrrp_frames.hpp"
-#include "control/vrrp_router.hpp"
-#include "control/vrrp_tracker.hpp"
+#include "control/vrrp/frames.hpp"
+#include "control/vrrp/router.hpp"
+#include "control/vrrp/tracker.hpp"
 #include "test/test_config.hpp"
 
 using namespace lb::control::vrrp;
@@ -44,7 +44,7 @@ struct Node {
     }
     State state(std::size_t i = 0) const { return router->status()[i].state; }
 
-    lb::config::Config config;
+    lb::control::config::Config config;
     std::unique_ptr<Router> router;
     std::vector<std::vector<std::uint8_t>> outbox;
     std::vector<Transition> transitions;
@@ -237,7 +237,7 @@ TEST_CASE("Tracking verdicts: services below quorum, links, scripts, weights") {
                  "        - {script: s, weight: 10}\n"),
         "  scripts:\n    - {name: s, command: 'true'}\n"));
     const auto& v = config.vrrp.instances[0];
-    lb::control::DownSet down;
+    lb::control::health::DownSet down;
     auto up = [](const std::string&) { return true; };
     auto verdict = evaluate_tracking(v, config, down, up, up);
     CHECK((!verdict.fault && verdict.delta == 10 && verdict.reason.empty()));

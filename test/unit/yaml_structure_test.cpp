@@ -6,10 +6,10 @@
 #include <chrono>
 #include <string>
 
-#include "control/config_loader.hpp"
-#include "control/yaml_structure.hpp"
+#include "control/config/loader.hpp"
+#include "control/config/yaml_structure.hpp"
 
-using namespace lb::config;
+using namespace lb::control::config;
 
 namespace {
 

@@ -1,0 +1,105 @@
+#include "control/config/model.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "control/config/diagnostic.hpp"
+
+namespace lb::control::config {
+
+const char* to_string(Protocol p) {
+    return p == Protocol::tcp ? "tcp" : "udp";
+}
+
+const char* to_string(Scheduler s) {
+    switch (s) {
+    case Scheduler::rr:
+        return "rr";
+    case Scheduler::wrr:
+        return "wrr";
+    case Scheduler::lc:
+        return "lc";
+    case Scheduler::wlc:
+        return "wlc";
+    case Scheduler::sh:
+        return "sh";
+    case Scheduler::mh:
+        return "mh";
+    }
+    return "?";
+}
+
+const char* to_string(Forwarding f) {
+    return f == Forwarding::nat ? "nat" : "dr";
+}
+
+const char* to_string(HealthCheck::Type t) {
+    switch (t) {
+    case HealthCheck::Type::tcp:
+        return "tcp";
+    case HealthCheck::Type::http:
+        return "http";
+    case HealthCheck::Type::send_expect:
+        return "send_expect";
+    case HealthCheck::Type::udp:
+        return "udp";
+    case HealthCheck::Type::exec:
+        return "exec";
+    }
+    return "?";
+}
+
+const Interface* Config::find_interface(const std::string& name) const {
+    for (const auto& i : interfaces)
+        if (i.name == name)
+            return &i;
+    return nullptr;
+}
+
+std::uint16_t Config::ftp_control_port(const Service& s) {
+    const bool has_21 = std::any_of(s.ports.begin(), s.ports.end(), [](const PortRange& r) {
+        return r.first <= 21 && 21 <= r.last;
+    });
+    const bool on =
+        s.ftp.value_or(s.forwarding == Forwarding::nat && has_21 && s.protocol == Protocol::tcp);
+    if (!on || s.forwarding != Forwarding::nat || s.protocol != Protocol::tcp)
+        return 0;
+    if (has_21)
+        return 21;
+    if (!s.port_group && s.ports.size() == 1)
+        return s.ports.front().first;
+    return 0;
+}
+
+const Interface* Config::egress_for(const RealServer& rs) const {
+    if (rs.interface)
+        return find_interface(*rs.interface);
+    for (const auto& i : interfaces)
+        if (i.holds(rs.address))
+            return &i;
+    for (const auto& i : interfaces)
+        if (i.gateway)
+            return &i;
+    return nullptr;
+}
+
+std::string format_diagnostic(const std::string& file, const Diagnostic& d) {
+    // Line 0: about the file as a whole (it cannot be read, it is too large); such a message
+    // names the file itself, and "FILE:0:0" would point at nothing.
+    if (d.location.line == 0)
+        return d.message;
+    return fmt::format("{}:{}:{}: {}", file, d.location.line, d.location.column, d.message);
+}
+
+std::vector<std::string> format_diagnostics(const std::string& file, const Diagnostics& all,
+                                            std::size_t limit) {
+    std::vector<std::string> lines;
+    for (std::size_t i = 0; i < all.size() && i < limit; ++i)
+        lines.push_back(format_diagnostic(file, all[i]));
+    if (all.size() > limit)
+        lines.push_back(fmt::format("... and {} more error(s)", all.size() - limit));
+    return lines;
+}
+
+} // namespace lb::control::config

@@ -1,0 +1,248 @@
+// The configuration as the user wrote it, after parsing and validation. Plain data: the
+// dataplane never sees these types; control/snapshot_builder turns them into a Snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/config/regex.hpp"
+
+namespace lb::control::config {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// Where a value came from in the YAML file (1-based), kept so that semantic errors found after
+// parsing can still point at the line and column that caused them.
+struct Location {
+    int line = 0;
+    int column = 0;
+};
+
+enum class Protocol : std::uint8_t { tcp, udp };
+enum class Scheduler : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
+enum class Forwarding : std::uint8_t { nat, dr };
+
+const char* to_string(Protocol p);
+const char* to_string(Scheduler s);
+const char* to_string(Forwarding f);
+
+struct Interface {
+    std::string name;
+    std::string device;
+    std::uint32_t address = 0; // host byte order
+    std::uint8_t prefix_length = 0;
+    std::optional<std::uint32_t> gateway;
+    // The kernel exception path: a tap interface named `kernel_name` holding this address, so
+    // that control-plane sockets (health checks, ssh to the node) work on the data network.
+    bool kernel = true;
+    std::string kernel_name; // default "lb-" + name
+    Location location;
+    Location kernel_name_location;
+    Location address_location;
+    Location gateway_location;
+
+    std::uint32_t netmask() const {
+        return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
+    }
+    bool holds(std::uint32_t ip) const { return (ip & netmask()) == (address & netmask()); }
+};
+
+struct PortRange {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    Location location;
+};
+
+struct Persistence {
+    Milliseconds timeout{300'000};
+    std::uint32_t netmask = 0xffffffff;
+};
+
+// How a real server's health is checked (like keepalived's checkers). Set on a service and
+// refined per real server: a server's `health_check` keys override the service's.
+struct HealthCheck {
+    enum class Type : std::uint8_t { tcp, http, send_expect, udp, exec };
+    Type type = Type::tcp;
+    Milliseconds interval{2000};
+    Milliseconds timeout{1000};
+    Milliseconds warmup{0};            // after start-up, before the first check
+    unsigned rise = 2;                 // consecutive successes to come back up
+    unsigned fall = 3;                 // consecutive failures to go down
+    std::optional<std::uint16_t> port; // default: the server's port, else the service's
+    // http
+    std::string method = "GET";
+    std::string path = "/";
+    std::string host;
+    std::vector<std::pair<unsigned, unsigned>> expect_status{{200, 399}};
+    Regex body_regex;
+    // send_expect and udp: send this, expect a reply starting with `expect` (or matching
+    // `expect_regex`)
+    std::string send;
+    std::string expect;
+    Regex expect_regex;
+    // exec: a command run with /bin/sh -c; exit 0 up, anything else down
+    std::string command;
+    Location location;
+};
+
+const char* to_string(HealthCheck::Type t);
+
+struct RealServer {
+    std::uint32_t address = 0;
+    std::optional<std::uint16_t> port;
+    std::uint32_t weight = 1;
+    std::optional<std::string> interface;    // overrides the subnet lookup
+    std::optional<HealthCheck> health_check; // the service's, with this server's overrides
+    Location location;
+    Location port_location;
+    Location interface_location;
+};
+
+struct Service {
+    std::string name;
+    std::uint32_t vip = 0;
+    Protocol protocol = Protocol::tcp;
+    // `port: 80` is one range of one port; `ports: [...]` is a port-range group.
+    std::vector<PortRange> ports;
+    bool port_group = false;
+    Scheduler scheduler = Scheduler::wlc;
+    Forwarding forwarding = Forwarding::nat;
+    std::optional<Persistence> persistence;
+    std::uint32_t maglev_table_size = 65537;
+    // The NAT FTP helper. Unset: on for NAT services that include port 21.
+    std::optional<bool> ftp;
+    std::optional<HealthCheck> health_check;
+    enum class OnFailure : std::uint8_t { drain, reset } on_failure = OnFailure::drain;
+    // Fewer than `quorum` real servers up (healthy, weight above 0): the service is down, and
+    // new connections go to the sorry server if there is one.
+    unsigned quorum = 1;
+    std::optional<RealServer> sorry_server;
+    std::vector<RealServer> real_servers;
+    Location location;
+    Location ftp_location;
+    Location name_location;
+    Location vip_location;
+    Location maglev_location;
+};
+
+struct Timeouts {
+    Milliseconds tcp_established{900'000};
+    Milliseconds tcp_syn{60'000};
+    Milliseconds tcp_fin{120'000};
+    Milliseconds tcp_close{10'000};
+    Milliseconds udp{300'000};
+};
+
+// Sized at start-up. Round numbers rather than powers of two: rte_hash and rte_ring round
+// their internals up to the next power of two above the count, so 2^20 costs ~7 B more per
+// connection than 1,000,000.
+struct Tables {
+    std::uint32_t connections = 1'000'000;
+    std::uint32_t persistence_templates = 250'000;
+    std::uint32_t ftp_sessions = 65'536; // NAT FTP control connections followed at once
+};
+
+struct Dpdk {
+    std::vector<std::string> eal_args;
+    unsigned workers = 1;
+    bool idle_backoff = true;
+};
+
+struct Stats {
+    std::string file; // empty: no file is written
+    Milliseconds interval{1000};
+    std::string listen; // Prometheus endpoint "ADDRESS:PORT"; empty: none
+};
+
+// One VRRP instance (RFC 5798; v2 for older peers): which node owns its virtual addresses.
+struct VrrpInstance {
+    std::string name;
+    std::string interface;
+    std::uint8_t virtual_router_id = 0;
+    std::uint8_t priority = 100; // 1..254; 255: the address owner
+    Milliseconds advert_int{1000};
+    unsigned version = 3;
+    bool preempt = true;
+    Milliseconds preempt_delay{0};
+    std::string password; // v2 simple-password authentication (keepalived's auth_type PASS)
+    std::vector<std::uint32_t> unicast_peers; // empty: multicast 224.0.0.18
+    std::optional<std::uint32_t> unicast_source;
+    std::vector<std::uint32_t> virtual_addresses;
+    bool use_vmac = true; // 00:00:5e:00:01:<vrid>
+    struct Garp {
+        unsigned repeat = 5;
+        Milliseconds delay{0};
+        Milliseconds refresh{0}; // 0: no periodic refresh
+        unsigned refresh_repeat = 1;
+    } garp;
+    // Tracking: what lowers the priority (weight < 0 while failing, > 0 added while healthy) or,
+    // with weight 0, puts the instance in FAULT.
+    struct Track {
+        enum class Kind : std::uint8_t { service, interface, script } kind = Kind::service;
+        std::string name;
+        int weight = 0;
+        Location location;
+    };
+    std::vector<Track> track;
+    // Hook commands (/bin/sh -c) run on entering each state, one at a time in order, with
+    // arguments INSTANCE NAME STATE PRIORITY as keepalived's notify scripts get.
+    struct Notify {
+        std::string master, backup, fault, stop;
+    } notify;
+    Location location;
+    Location interface_location;
+    Location vrid_location;
+};
+
+// A tracking script: an exec check shared by the instances that track it.
+struct VrrpScript {
+    std::string name;
+    HealthCheck check; // type exec: command, interval, timeout, rise, fall
+    Location location;
+};
+
+// Instances that change state together (an outside VIP and the inside gateway of NAT).
+struct VrrpSyncGroup {
+    std::string name;
+    std::vector<std::string> instances;
+    Location location;
+};
+
+struct Vrrp {
+    std::vector<VrrpInstance> instances;
+    std::vector<VrrpScript> scripts;
+    std::vector<VrrpSyncGroup> sync_groups;
+    // Every transition as a line "INSTANCE NAME STATE PRIORITY", in order, to this FIFO
+    // (created if missing).
+    std::string notify_fifo;
+    bool empty() const { return instances.empty(); }
+};
+
+struct Admin {
+    std::string socket = "/run/lb/lb.sock"; // lbctl's way in; root only
+};
+
+struct Config {
+    std::string node_name;
+    Admin admin;
+    Dpdk dpdk;
+    std::vector<Interface> interfaces;
+    std::vector<Service> services;
+    Timeouts timeouts;
+    Tables tables;
+    Stats stats;
+    Vrrp vrrp;
+
+    const Interface* find_interface(const std::string& name) const;
+    // The port whose connections the NAT FTP helper follows for `service`, or 0 when it is off:
+    // 21 when the service includes it, else the service's single port with `ftp: true`.
+    static std::uint16_t ftp_control_port(const Service& service);
+    // The interface a real server is reached through: its explicit `interface`, else the one whose
+    // subnet holds it, else the first interface with a gateway. nullptr when none qualifies.
+    const Interface* egress_for(const RealServer& rs) const;
+};
+
+} // namespace lb::control::config

@@ -1,0 +1,119 @@
+// Runs every configured VRRP instance of this node: feeds received advertisements to their
+// state machines, sends advertisements and gratuitous ARPs, applies tracking, keeps sync groups
+// together, and reports each transition to its owner (which moves the VIPs in the dataplane and
+// runs the notifications). It does no I/O itself: frames go out through `SendFrame` and come in
+// through receive(), all on one thread with an explicit clock, so two routers can be wired
+// together in a unit test.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/config/model.hpp"
+#include "control/vrrp/frames.hpp"
+#include "control/vrrp/instance.hpp"
+
+namespace lb::control::vrrp {
+
+constexpr std::size_t discard_reasons = static_cast<std::size_t>(Discard::not_a_peer) + 1;
+
+struct InstanceStatus {
+    std::string name;
+    std::string interface;
+    std::uint8_t vrid = 0;
+    unsigned version = 3;
+    std::uint8_t configured_priority = 0;
+    std::uint8_t priority = 0; // effective, after tracking
+    State state = State::initialize;
+    std::uint32_t master = 0; // the current master's address (ours while master); 0: unknown
+    std::chrono::system_clock::time_point last_transition{};
+    std::string reason;   // of the last transition
+    std::string tracking; // what tracking reports now, empty when all is well
+    // Non-empty while its sync group holds it in BACKUP although its own master is gone (a
+    // partial partition): which members still hear a master, or are in FAULT.
+    std::string sync_held;
+    std::uint64_t transitions = 0;
+    std::uint64_t adverts_sent = 0;
+    std::uint64_t adverts_received = 0;
+    std::uint64_t gratuitous_arps_sent = 0;
+};
+
+struct Transition {
+    std::size_t instance = 0;
+    State from = State::initialize;
+    State to = State::initialize;
+    std::uint8_t priority = 0;
+    std::string reason;
+};
+
+class Router {
+  public:
+    using SendFrame = std::function<void(std::uint8_t interface, std::vector<std::uint8_t>)>;
+    // The MAC of a unicast peer, if known (the neighbour table); broadcast otherwise.
+    using ResolveMac = std::function<std::optional<Mac>(std::uint32_t, std::uint8_t interface)>;
+    using OnTransition = std::function<void(const Transition&)>;
+
+    // `port_macs`: each configured interface's own MAC, in configuration order.
+    Router(const config::Config& config, std::vector<Mac> port_macs, SendFrame send,
+           ResolveMac resolve, OnTransition on_transition);
+
+    void start(Clock::time_point now);
+    // Priority-0 advertisements from every master, so that the backups take over at once.
+    void shutdown(Clock::time_point now);
+    // A frame of IP protocol 112 received on interface index `interface`.
+    void receive(std::uint8_t interface, const std::uint8_t* frame, std::size_t length,
+                 Clock::time_point now);
+    // Timers due at or before `now`: advertisements, master-down, gratuitous ARPs.
+    void tick(Clock::time_point now);
+    // Tracking's verdict for one instance: FAULT, or the priority moved by `delta`.
+    void set_tracking(std::size_t instance, bool fault, int delta, const std::string& reason,
+                      Clock::time_point now);
+
+    std::optional<Clock::time_point> next_deadline() const;
+    const std::vector<InstanceStatus>& status() const { return status_; }
+    // Discarded advertisements, by Discard reason.
+    const std::array<std::uint64_t, discard_reasons>& discarded() const { return discarded_; }
+
+  private:
+    std::size_t find(const std::string& name) const; // instances_.size() when unknown
+
+    struct Running {
+        config::VrrpInstance config;
+        Instance machine;
+        Expectation expectation;
+        std::uint8_t interface = 0;
+        std::uint32_t source = 0; // our address on the link: advertisements' source
+        Mac mac{};                // the virtual MAC, or the port's with use_vmac: false
+        int group = -1;           // sync group
+        std::string wish;         // why it wants MASTER (Actions::reason), while it does
+        bool tracking_fault = false;
+        std::vector<Clock::time_point> garp_batches; // pending, earliest first
+        std::optional<Clock::time_point> next_refresh;
+    };
+
+    void apply(std::size_t i, Actions a, Clock::time_point now, bool propagate);
+    // A member wants MASTER: the group goes when every member would, else it stays put.
+    void try_group_master(std::size_t group, Clock::time_point now);
+    // Who holds a member that wants MASTER (InstanceStatus::sync_held), for every instance.
+    void refresh_sync_held();
+    void send_advert(std::size_t i, std::uint8_t priority);
+    void send_gratuitous_arps(std::size_t i, unsigned repeat);
+    void count(Discard d) { ++discarded_[static_cast<std::size_t>(d)]; }
+
+    std::vector<Running> instances_;
+    std::vector<InstanceStatus> status_;
+    std::vector<std::vector<std::size_t>> groups_;
+    std::vector<std::string> group_names_;
+    std::vector<std::uint32_t> interface_addresses_;
+    std::array<std::uint64_t, discard_reasons> discarded_{};
+    SendFrame send_;
+    ResolveMac resolve_;
+    OnTransition on_transition_;
+};
+
+} // namespace lb::control::vrrp
