@@ -1,36 +1,21 @@
 #include "lb/app.hpp"
 
-#include <chrono>
-#include <memory>
 #include <stdexcept>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
-#include <rte_malloc.h>
-#include <rte_mbuf.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
 
 #include "control/config/value_parsers.hpp"
-#include "control/neighbour_resolver.hpp"
-#include "control/report/stats_report.hpp"
-#include "control/report/table_collector.hpp"
-#include "control/snapshot_builder.hpp"
-#include "dataplane/worker.hpp"
 #include "lb/balancer.hpp"
 #include "lb/control_loop.hpp"
 #include "lb/eal_arguments.hpp"
+#include "lb/ports.hpp"
 
 namespace lb::app {
 
 namespace {
-
-using namespace lb::dataplane;
 
 void initialise_eal(const control::config::Config& config, const std::vector<std::string>& extra) {
     std::vector<std::string> args =
@@ -50,12 +35,6 @@ void initialise_eal(const control::config::Config& config, const std::vector<std
                                              config.dpdk.workers, lcores, config.dpdk.workers + 1));
 }
 
-std::string describe_mac(const rte_ether_addr& m) {
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m.addr_bytes[0],
-                       m.addr_bytes[1], m.addr_bytes[2], m.addr_bytes[3], m.addr_bytes[4],
-                       m.addr_bytes[5]);
-}
-
 } // namespace
 
 int run(const control::config::Config& config, const std::string& config_path,
@@ -67,7 +46,7 @@ int run(const control::config::Config& config, const std::string& config_path,
         for (std::size_t i = 0; i < config.interfaces.size(); ++i)
             fmt::print(stderr, "lb: interface {} on {} (port {}, {}), {}/{}\n",
                        config.interfaces[i].name, config.interfaces[i].device,
-                       balancer.ports()[i].port_id, describe_mac(balancer.ports()[i].mac),
+                       balancer.ports()[i].port_id, mac_text(balancer.ports()[i].mac),
                        control::config::format_ipv4(config.interfaces[i].address),
                        config.interfaces[i].prefix_length);
         balancer.start_workers();

@@ -17,15 +17,11 @@
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 
+#include "lb/ports.hpp"
+
 namespace lb::app {
 
 namespace {
-
-std::string mac_text(const rte_ether_addr& m) {
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m.addr_bytes[0],
-                       m.addr_bytes[1], m.addr_bytes[2], m.addr_bytes[3], m.addr_bytes[4],
-                       m.addr_bytes[5]);
-}
 
 sockaddr_in inet(std::uint32_t host_order) {
     sockaddr_in a{};

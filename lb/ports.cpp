@@ -73,6 +73,12 @@ control::PortBinding start_port(const control::config::Interface& iface, unsigne
 
 } // namespace
 
+std::string mac_text(const rte_ether_addr& m) {
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m.addr_bytes[0],
+                       m.addr_bytes[1], m.addr_bytes[2], m.addr_bytes[3], m.addr_bytes[4],
+                       m.addr_bytes[5]);
+}
+
 std::vector<control::PortBinding> start_ports(const control::config::Config& config,
                                               unsigned workers, rte_mempool* pool) {
     std::vector<control::PortBinding> ports;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "control/config/model.hpp"
@@ -15,5 +16,8 @@ namespace lb::app {
 std::vector<control::PortBinding> start_ports(const control::config::Config& config,
                                               unsigned workers, rte_mempool* pool);
 void stop_ports(const std::vector<control::PortBinding>& ports);
+
+// "02:00:00:00:00:01": how logs and the tap's devargs write a MAC.
+std::string mac_text(const rte_ether_addr& mac);
 
 } // namespace lb::app
