@@ -158,6 +158,36 @@ WORKER = {
 }
 
 
+def sync_datagram(kind: int, entries: list[bytes], cluster: int = 1, flags: int = 0) -> bytes:
+    """A replication datagram without its MAC (sync_codec_fuzz.cpp signs what it is given):
+    the header of control/sync/codec.hpp, then kind/length/payload entries."""
+    body = b"".join(entries)
+    return struct.pack(">IBBBBIQIIHH", 0x4C425359, 1, kind, flags, 0, cluster,
+                       0x0123456789ABCDEF, 7, 3, len(body), len(entries)) + body
+
+
+def sync_entry(kind: int, payload: bytes) -> bytes:
+    return bytes([kind, len(payload)]) + payload
+
+
+SYNC_FLOW = bytes([6]) + ip("198.51.100.10") + struct.pack(">H", 40000) + ip(VIP) + struct.pack(">H", 80)
+SYNC_SERVICE = ip(VIP) + bytes([6, 0]) + struct.pack(">H", 80)
+SYNC_CONNECTION = sync_entry(1, bytes([3, 0x09, 1]) + SYNC_FLOW + SYNC_SERVICE + ip(RS1) +
+                             struct.pack(">H", 8080) + bytes.fromhex("02000000002a") +
+                             struct.pack(">III", 900000, 1000, 2000))
+SYNC_TEMPLATE = sync_entry(2, ip("198.51.100.0") + bytes([24]) + SYNC_SERVICE + ip(RS1) +
+                           struct.pack(">HI", 8080, 360000))
+SYNC_FTP = sync_entry(3, SYNC_FLOW + struct.pack(">IiiBII", 1000, 0, 3, 1, 0, 0))
+SYNC_DELETE = sync_entry(4, bytes([1]) + SYNC_FLOW)
+SYNC = {
+    "entries": sync_datagram(2, [SYNC_CONNECTION, SYNC_TEMPLATE, SYNC_FTP, SYNC_DELETE]),
+    "bulk": sync_datagram(2, [SYNC_CONNECTION] * 20, flags=1),
+    "hello": sync_datagram(1, [sync_entry(16, bytes(32) + struct.pack(">I", 5))], flags=4),
+    "ack": sync_datagram(3, [sync_entry(17, struct.pack(">IH", 5, 2))]),
+    "unknown-kind": sync_datagram(2, [sync_entry(200, b"later")]),
+}
+
+
 def write(target: str, seeds: dict[str, bytes]) -> None:
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)
@@ -171,6 +201,7 @@ def main() -> int:
     write("ftp_commands", FTP_LINES)
     write("frame_parser", FRAMES)
     write("vrrp_codec", VRRP)
+    write("sync_codec", SYNC)
     write("worker", WORKER)
     write("config_loader", {"minimal": b"node: {name: a}\n"})
     return 0
