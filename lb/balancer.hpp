@@ -65,7 +65,6 @@ class Balancer {
     control::StatsView stats_view() const;
     control::Json stats() const;    // the view as the stats document
     std::string stats_json() const; // the same, as the stats file has it
-    std::vector<const dataplane::WorkerCounters*> counters() const;
     void write_stats() const;
 
     // Held while the running configuration or snapshot is replaced; readers on other threads
@@ -87,6 +86,8 @@ class Balancer {
     // Builds the snapshot of `next`, swaps it in once no worker can still read the old one,
     // and keeps `next` as the running configuration. Throws on dataplane limits.
     void publish(config::Config next);
+    // The workers' own counters; stats_view() is the one place that adds them up.
+    std::vector<const dataplane::WorkerCounters*> counters() const;
 
     mutable std::mutex state_mutex_;
     config::Config config_;
