@@ -24,24 +24,6 @@ namespace {
 
 using Request = AdminRequest;
 
-struct Traffic {
-    std::uint64_t connections = 0, packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
-};
-
-Traffic traffic(const std::vector<const dataplane::WorkerCounters*>& workers, bool server,
-                std::size_t id) {
-    Traffic t;
-    for (const auto* w : workers) {
-        const auto& c = server ? w->real_servers[id] : w->services[id];
-        t.connections += c.connections.read();
-        t.packets_in += c.packets_in.read();
-        t.packets_out += c.packets_out.read();
-        t.bytes_in += c.bytes_in.read();
-        t.bytes_out += c.bytes_out.read();
-    }
-    return t;
-}
-
 std::string ports_text(const control::config::Service& s) {
     std::string out;
     for (const auto& p : s.ports)
@@ -51,30 +33,22 @@ std::string ports_text(const control::config::Service& s) {
     return out;
 }
 
-std::string server_text(const control::config::RealServer& rs) {
-    return rs.port ? fmt::format("{}:{}", format_ipv4(rs.address), *rs.port)
-                   : format_ipv4(rs.address);
-}
-
 AdminAnswer services(Balancer& b, const Request& r) {
     const auto& cfg = b.config();
-    const auto workers = b.counters();
+    const auto view = b.stats_view();
     std::string table =
         fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", "SERVICE", "VIP",
                     "PROTO", "PORTS", "SCHED", "FWD", "SERVERS", "ACTIVE", "CONNECTIONS");
     Json json = Json::array();
-    for (const auto& s : cfg.services) {
-        const auto id = b.registry().find_service(s.name).value_or(0);
-        std::int64_t active = 0;
-        for (const auto& rs : s.real_servers)
-            active += b.context().load->get(
-                b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0));
-        const Traffic t = traffic(workers, false, id);
+    // The view lists the configuration's services in its order (control/stats_view).
+    for (std::size_t i = 0; i < cfg.services.size() && i < view.services.size(); ++i) {
+        const auto& s = cfg.services[i];
+        const auto& counted = view.services[i];
         table += fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", s.name,
                              format_ipv4(s.vip), control::config::to_string(s.protocol),
                              ports_text(s), control::config::to_string(s.scheduler),
                              control::config::to_string(s.forwarding), s.real_servers.size(),
-                             active, t.connections);
+                             counted.connections_active, counted.traffic.connections);
         json.push_back({{"name", s.name},
                         {"vip", format_ipv4(s.vip)},
                         {"protocol", control::config::to_string(s.protocol)},
@@ -82,53 +56,40 @@ AdminAnswer services(Balancer& b, const Request& r) {
                         {"scheduler", control::config::to_string(s.scheduler)},
                         {"forwarding", control::config::to_string(s.forwarding)},
                         {"real_servers", s.real_servers.size()},
-                        {"connections_active", active},
-                        {"connections_total", t.connections}});
+                        {"connections_active", counted.connections_active},
+                        {"connections_total", counted.traffic.connections}});
     }
     return {true, r.json ? json_text(json) : table};
 }
 
 AdminAnswer real_servers(Balancer& b, const Request& r) {
-    const auto& cfg = b.config();
     const std::string only = r.args.empty() ? "" : r.args[0];
-    if (!only.empty() &&
-        std::none_of(cfg.services.begin(), cfg.services.end(),
-                     [&](const control::config::Service& s) { return s.name == only; }))
+    const auto view = b.stats_view();
+    if (!only.empty() && std::none_of(view.services.begin(), view.services.end(),
+                                      [&](const auto& s) { return s.name == only; }))
         return {false, fmt::format("no service '{}'", only)};
-    const auto workers = b.counters();
-    const auto health = b.health();
     std::string table =
         fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}\n", "SERVICE", "SERVER",
                     "WEIGHT", "ACTIVE", "CONNECTIONS", "PACKETS_IN", "PACKETS_OUT", "HEALTH");
     Json json = Json::array();
-    for (const auto& s : cfg.services) {
+    for (const auto& s : view.services) {
         if (!only.empty() && s.name != only)
             continue;
         for (const auto& rs : s.real_servers) {
-            const auto id =
-                b.registry().find_real_server(s.name, rs.address, rs.port.value_or(0)).value_or(0);
-            const Traffic t = traffic(workers, true, id);
-            const auto active = b.context().load->get(id);
-            std::string state = "unchecked";
-            std::string reason;
-            for (const auto& h : health)
-                if (h.server ==
-                    control::health::ServerKey{s.name, rs.address, rs.port.value_or(0)}) {
-                    state = !h.checked ? "pending" : h.up ? "up" : "down";
-                    reason = h.up ? "" : h.reason;
-                }
-            table += fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,
-                                 server_text(rs), rs.weight, active, t.connections, t.packets_in,
-                                 t.packets_out, state,
-                                 reason.empty() ? "" : " (" + printable(reason) + ")");
+            const auto& reason = rs.health_reason;
+            table +=
+                fmt::format("{:<16} {:<22} {:>6} {:>7} {:>11} {:>12} {:>12}  {}{}\n", s.name,
+                            rs.server, rs.configured_weight, rs.connections_active,
+                            rs.traffic.connections, rs.traffic.packets_in, rs.traffic.packets_out,
+                            rs.health, reason.empty() ? "" : " (" + printable(reason) + ")");
             json.push_back({{"service", s.name},
-                            {"server", server_text(rs)},
-                            {"weight", rs.weight},
-                            {"connections_active", active},
-                            {"connections_total", t.connections},
-                            {"packets_in_total", t.packets_in},
-                            {"packets_out_total", t.packets_out},
-                            {"health", state},
+                            {"server", rs.server},
+                            {"weight", rs.configured_weight},
+                            {"connections_active", rs.connections_active},
+                            {"connections_total", rs.traffic.connections},
+                            {"packets_in_total", rs.traffic.packets_in},
+                            {"packets_out_total", rs.traffic.packets_out},
+                            {"health", rs.health},
                             {"health_reason", reason}});
         }
     }

@@ -317,53 +317,26 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
     return views;
 }
 
-namespace {
-
-control::Json device_json(const DeviceCounters& d) {
-    return {{"rx_packets_total", d.rx_packets}, {"rx_missed_total", d.rx_missed},
-            {"rx_errors_total", d.rx_errors},   {"rx_no_mbuf_total", d.rx_no_mbuf},
-            {"tx_packets_total", d.tx_packets}, {"tx_errors_total", d.tx_errors}};
-}
-
-control::Json interfaces_json(const std::vector<InterfaceCounters>& interfaces) {
-    control::Json out = control::Json::array();
-    for (const auto& i : interfaces) {
-        control::Json one = {{"name", i.name}, {"device", i.device}};
-        one.update(device_json(i.data));
-        if (i.has_kernel_path)
-            one["kernel_path"] = device_json(i.kernel_path);
-        out.push_back(std::move(one));
-    }
-    return out;
-}
-
-} // namespace
-
-std::string Balancer::stats_json() const {
-    return control::json_text(stats(), 2) + "\n";
+control::report::StatsView Balancer::stats_view() const {
+    std::lock_guard lock(state_mutex_);
+    control::report::StatsView view =
+        control::report::collect_stats(config_, registry_, counters(), load_, down_, health_);
+    view.connections_active = context_.connections->size();
+    view.connections_capacity = context_.connections->capacity();
+    view.persistence_templates = context_.templates->size();
+    view.control_loop_lag_max_ms = loop_lag_max_ms_;
+    view.interfaces = read_interface_counters(config_, ports_);
+    if (!config_.vrrp.empty())
+        view.vrrp = vrrp_;
+    return view;
 }
 
 control::Json Balancer::stats() const {
-    control::Json json =
-        control::report::render_stats(config_, registry_, counters(), context_, down_);
-    // Health and the control loop's lateness, in the same object.
-    std::lock_guard lock(state_mutex_);
-    json["control_loop_lag_max_ms"] = loop_lag_max_ms_;
-    control::Json health = control::Json::array();
-    for (const auto& h : health_) {
-        const auto& [service, address, port] = h.server;
-        health.push_back({{"service", service},
-                          {"server", control::config::format_ipv4(address) +
-                                         (port ? fmt::format(":{}", port) : "")},
-                          {"check", h.check},
-                          {"up", h.up},
-                          {"checked", h.checked},
-                          {"failures_total", h.failures_total},
-                          {"checks_total", h.checks_total}});
-    }
-    json["health"] = std::move(health);
-    json["interfaces"] = interfaces_json(read_interface_counters(config_, ports_));
-    return json;
+    return control::report::render_stats(stats_view());
+}
+
+std::string Balancer::stats_json() const {
+    return control::json_text(stats(), 2) + "\n";
 }
 
 void Balancer::write_stats() const {

@@ -12,6 +12,7 @@
 #include "control/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
+#include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/vrrp/router.hpp"
 #include "dataplane/worker.hpp"
@@ -52,20 +53,18 @@ class Balancer {
     void set_health(std::vector<control::health::HealthStatus> statuses); // for lbctl and metrics
     std::vector<control::health::HealthStatus> health() const;
     // VRRP, for lbctl and metrics: each instance's state and the discarded advertisements.
-    struct VrrpReport {
-        std::vector<control::vrrp::InstanceStatus> instances;
-        std::array<std::uint64_t, control::vrrp::discard_reasons> discarded{};
-        std::uint64_t notify_fifo_lost = 0;
-    };
+    using VrrpReport = control::report::VrrpReport;
     void set_vrrp(VrrpReport report);
     VrrpReport vrrp() const;
     // The control loop's lateness (ms), the largest since the last stats write.
     void record_loop_lag(double ms);
-    double loop_lag_max_ms_unlocked() const { return loop_lag_max_ms_; } // under state_mutex()
 
-    control::Json stats() const;    // every counter, health and the loop's lateness
+    // Every counter, the tables' fill, health, VRRP, the loop's lateness and the devices' own
+    // counters, read at once under the state lock: what lbctl, the stats file and the metrics
+    // endpoint (on its own thread) render.
+    control::report::StatsView stats_view() const;
+    control::Json stats() const;    // the view as the stats document
     std::string stats_json() const; // the same, as the stats file has it
-    std::vector<const dataplane::WorkerCounters*> counters() const;
     void write_stats() const;
 
     // Held while the running configuration or snapshot is replaced; readers on other threads
@@ -87,6 +86,8 @@ class Balancer {
     // Builds the snapshot of `next`, swaps it in once no worker can still read the old one,
     // and keeps `next` as the running configuration. Throws on dataplane limits.
     void publish(control::config::Config next);
+    // The workers' own counters; stats_view() is the one place that adds them up.
+    std::vector<const dataplane::WorkerCounters*> counters() const;
 
     mutable std::mutex state_mutex_;
     control::config::Config config_;

@@ -1,8 +1,10 @@
-// The Prometheus endpoint (prometheus-cpp): every scrape reads the workers' counters and the
-// running configuration; nothing is kept twice. Metric names and meanings: docs/metrics.md.
+// The Prometheus endpoint (prometheus-cpp): every scrape reads the balancer's statistics view
+// (control/stats_view) and renders it as metric families (lb/metric_families); nothing is kept
+// twice. Metric names and meanings: docs/metrics.md.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <prometheus/collectable.h>
@@ -21,6 +23,9 @@ class MetricsCollector : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> Collect() const override;
 
   private:
+    // Per worker, the share of busy polling rounds since the previous scrape.
+    std::vector<double> busy_ratios(const std::vector<control::report::WorkerView>& workers) const;
+
     const Balancer& balancer_;
     // Poll counts at the previous scrape, for the busy ratio over the last interval.
     mutable std::mutex previous_mutex_;

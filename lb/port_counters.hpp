@@ -9,26 +9,14 @@
 #include <vector>
 
 #include "control/config/model.hpp"
+#include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
 
 namespace lb::app {
 
-struct DeviceCounters {
-    std::uint64_t rx_packets = 0;
-    std::uint64_t rx_missed = 0;  // receive ring full: dropped by the device, unclassified
-    std::uint64_t rx_errors = 0;  // bad frames
-    std::uint64_t rx_no_mbuf = 0; // no buffer in the pool to receive into
-    std::uint64_t tx_packets = 0;
-    std::uint64_t tx_errors = 0;
-};
-
-struct InterfaceCounters {
-    std::string name; // the interface's name in the configuration
-    std::string device;
-    DeviceCounters data;          // its DPDK port
-    bool has_kernel_path = false; // the tap of its kernel exception path
-    DeviceCounters kernel_path;
-};
+// The structures belong to the statistics view, which renders them (control/stats_view).
+using control::report::DeviceCounters;
+using control::report::InterfaceCounters;
 
 std::vector<InterfaceCounters>
 read_interface_counters(const control::config::Config& config,

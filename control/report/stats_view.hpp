@@ -1,0 +1,129 @@
+// One statistics view: every counter lb reports, summed once from the per-worker counters and
+// read once from the tables, health checks, VRRP, the control loop and the devices. The stats
+// file and `lbctl --json stats` (control/stats_report), the lbctl tables (lb/admin_commands,
+// lb/stats_table) and the Prometheus families (lb/metric_families) all render this one value,
+// so they cannot disagree about what was counted. Plain data: no DPDK types, copyable, safe to
+// render after the lock it was collected under is released.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "control/config/model.hpp"
+#include "control/health/monitor.hpp"
+#include "control/identity_registry.hpp"
+#include "control/vrrp/router.hpp"
+
+namespace lb::dataplane {
+struct WorkerCounters;
+class RealServerLoad;
+} // namespace lb::dataplane
+
+namespace lb::control::report {
+
+struct TrafficTotals {
+    std::uint64_t connections = 0; // created
+    std::uint64_t packets_in = 0;  // client → real server
+    std::uint64_t bytes_in = 0;
+    std::uint64_t packets_out = 0; // real server → client (NAT only)
+    std::uint64_t bytes_out = 0;
+};
+
+struct RealServerView {
+    std::string server;                  // ADDRESS or ADDRESS:PORT, as configured
+    std::string address;                 // ADDRESS
+    std::uint32_t configured_weight = 0; // the file's, or lbctl's set-weight
+    bool drained = false;                // by its health check: its weight in effect is 0
+    std::uint32_t weight() const { return drained ? 0 : configured_weight; } // in effect
+    std::int32_t connections_active = 0;
+    TrafficTotals traffic;
+    // "unchecked" (no health check), "pending" (first check still running), "up" or "down",
+    // and the last failure's reason while it is not up.
+    std::string health = "unchecked";
+    std::string health_reason;
+};
+
+struct ServiceView {
+    std::string name;
+    std::int64_t connections_active = 0; // the sum over its real servers
+    TrafficTotals traffic;
+    std::vector<RealServerView> real_servers;
+};
+
+struct WorkerView {
+    std::uint64_t rx_packets = 0;
+    std::uint64_t tx_packets = 0;
+    std::uint64_t busy_polls = 0; // polling rounds that received something
+    std::uint64_t idle_polls = 0;
+};
+
+// One kind of NAT FTP helper event: its key in the stats document (`NAME_total`) and its
+// `event` label in the metrics, which grew different names; both kept for their readers.
+struct FtpEventTotal {
+    const char* stats_name;
+    const char* metric_event;
+    std::uint64_t total = 0;
+};
+
+// What a device counts itself (read by lb/port_counters with rte_eth_stats_get).
+struct DeviceCounters {
+    std::uint64_t rx_packets = 0;
+    std::uint64_t rx_missed = 0;  // receive ring full: dropped by the device, unclassified
+    std::uint64_t rx_errors = 0;  // bad frames
+    std::uint64_t rx_no_mbuf = 0; // no buffer in the pool to receive into
+    std::uint64_t tx_packets = 0;
+    std::uint64_t tx_errors = 0;
+};
+
+struct InterfaceCounters {
+    std::string name; // the interface's name in the configuration
+    std::string device;
+    DeviceCounters data;          // its DPDK port
+    bool has_kernel_path = false; // the tap of its kernel exception path
+    DeviceCounters kernel_path;
+};
+
+// Each VRRP instance's state and the advertisements discarded, as the VRRP control reports them.
+struct VrrpReport {
+    std::vector<vrrp::InstanceStatus> instances;
+    std::array<std::uint64_t, vrrp::discard_reasons> discarded{};
+    std::uint64_t notify_fifo_lost = 0;
+};
+
+struct StatsView {
+    std::string node;
+    std::uint64_t rx_packets = 0;
+    std::uint64_t rx_bytes = 0;
+    std::uint64_t tx_packets = 0;
+    std::uint64_t arp_replies = 0;
+    std::uint64_t icmp_echo_replies = 0;
+    std::uint64_t connections_active = 0;   // in the connection table
+    std::uint64_t connections_capacity = 0; // tables.connections
+    std::uint64_t persistence_templates = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> drops; // by reason, every reason
+    std::vector<FtpEventTotal> ftp;
+    std::vector<WorkerView> workers;
+    std::vector<ServiceView> services;
+    double control_loop_lag_max_ms = 0; // the most since the stats file was last written
+    std::vector<health::HealthStatus> health;
+    std::vector<InterfaceCounters> interfaces;
+    std::optional<VrrpReport> vrrp; // only when VRRP instances are configured
+};
+
+// ADDRESS or ADDRESS:PORT (port 0: none), as lbctl, the stats and the metrics name servers.
+std::string server_name(std::uint32_t address, std::uint16_t port);
+
+// The counters' part of the view: the workers' counters summed, per service and real server of
+// `config` (in its order), with the connections each real server has now (`load`) and whether
+// its health check drained it (`down`) or how it stands (`health`, kept in the view). Tables,
+// the loop's lateness, devices and VRRP are the caller's to fill in.
+StatsView collect_stats(const config::Config& config, const IdentityRegistry& registry,
+                        const std::vector<const dataplane::WorkerCounters*>& workers,
+                        const dataplane::RealServerLoad& load, const health::DownSet& down,
+                        std::vector<health::HealthStatus> health);
+
+} // namespace lb::control::report
