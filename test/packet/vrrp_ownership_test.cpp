@@ -107,7 +107,8 @@ TEST_CASE("VRRP advertisements go to the control thread's ring with their interf
     p.payload = 12;
     // Without a ring (no VRRP running) they are dropped.
     CHECK(h.send(ipv4_frame(p)).empty());
-    CHECK(h.drops(DropReason::no_service) == 1);
+    CHECK(h.drops(DropReason::vrrp_not_configured) == 1);
+    CHECK(h.drops(DropReason::no_service) == 0);
 
     rte_ring* ring = rte_ring_create("vrrp_test_rx", 4, SOCKET_ID_ANY, RING_F_SC_DEQ);
     REQUIRE(ring);
