@@ -731,3 +731,36 @@ TEST_CASE("on_failure: reset answers a segment of no known connection with an ex
     rst.tcp_flags = RTE_TCP_RST_FLAG;
     CHECK(h.send(ipv4_frame(rst)).empty());
 }
+
+TEST_CASE("a full template table refuses the new client once, as template_table_full") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    persistence: {timeout: 300s}
+    real_servers:
+      - {address: 203.0.113.11}
+)",
+                    4096);
+    h.resolve(rs1, rs1_mac, 1);
+    constexpr std::uint32_t templates = 1024; // the harness's template table
+    std::vector<Bytes> burst;
+    std::size_t forwarded = 0;
+    for (std::uint32_t i = 0; i <= templates; ++i) {
+        L4 p = syn_to_vip();
+        p.src = ipv4(10, 1, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+        burst.push_back(ipv4_frame(p));
+        if (burst.size() == 32 || i == templates) {
+            forwarded += h.send(burst).size();
+            burst.clear();
+        }
+    }
+    CHECK(forwarded == templates);
+    CHECK(h.drops(DropReason::template_table_full) == 1);
+    CHECK(h.total_drops() == 1); // counted once, not also as no_real_server
+    // A client that has its template still gets through.
+    L4 known = syn_to_vip(40001);
+    known.src = ipv4(10, 1, 0, 7);
+    CHECK(h.send(ipv4_frame(known)).size() == 1);
+}
