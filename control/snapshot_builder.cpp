@@ -3,9 +3,10 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-
 #include <numeric>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 #include <rte_byteorder.h>
@@ -45,24 +46,13 @@ std::uint32_t ms(config::Milliseconds d) {
     return static_cast<std::uint32_t>(d.count());
 }
 
-} // namespace
-
-std::string sorry_key(const std::string& service) {
-    return service + "\x1fsorry";
-}
-
-std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
-                                         const std::vector<PortBinding>& ports,
-                                         NeighbourTable& neighbours, IdentityRegistry& registry,
-                                         const Snapshot* previous, std::uint64_t generation,
-                                         const health::DownSet* down) {
+void add_interfaces(const config::Config& c, const std::vector<PortBinding>& ports,
+                    NeighbourTable& neighbours, Snapshot& s) {
     if (c.interfaces.size() > max_interfaces)
         throw std::runtime_error(
             fmt::format("at most {} interfaces are supported", max_interfaces));
     if (ports.size() != c.interfaces.size())
         throw std::logic_error("one port binding per interface is needed");
-    auto s = std::make_unique<Snapshot>();
-    s->generation = generation;
     for (std::size_t i = 0; i < c.interfaces.size(); ++i) {
         const auto& ci = c.interfaces[i];
         InterfaceEntry e;
@@ -71,112 +61,147 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         e.mac = ports[i].mac;
         e.address = rte_cpu_to_be_32(ci.address);
         e.netmask = rte_cpu_to_be_32(ci.netmask());
-        s->interfaces.push_back(e);
+        s.interfaces.push_back(e);
         if (ci.gateway)
             neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));
     }
-    // Everything the previous snapshot knew starts out removed; what the configuration still
-    // has is overwritten below.
-    if (previous) {
-        s->services = previous->services;
-        for (auto& svc : s->services) {
-            svc.members.clear();
-            svc.maglev.clear();
-        }
-        s->real_servers = previous->real_servers;
-        for (auto& rs : s->real_servers) {
-            rs.removed = true;
-            rs.weight = 0;
-        }
+}
+
+// Everything the previous snapshot knew starts out removed; what the configuration still has
+// is overwritten afterwards.
+void keep_previous_as_removed(const Snapshot& previous, Snapshot& s) {
+    s.services = previous.services;
+    for (auto& svc : s.services) {
+        svc.members.clear();
+        svc.maglev.clear();
     }
-    for (const auto& cs : c.services) {
-        const std::uint16_t id = registry.service(cs.name);
-        if (s->services.size() <= id)
-            s->services.resize(id + 1u);
-        ServiceEntry svc;
-        svc.vip = rte_cpu_to_be_32(cs.vip);
-        svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
-        svc.forwarding =
-            cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
-        svc.scheduler = scheduler_kind(cs.scheduler);
-        svc.port_group = cs.port_group;
-        svc.reset_unknown = cs.on_failure == config::Service::OnFailure::reset;
-        if (const std::uint16_t ftp = config::Config::ftp_control_port(cs)) {
-            svc.ftp_control_port = rte_cpu_to_be_16(ftp);
-            s->has_ftp = true;
-        }
-        if (cs.persistence) {
-            svc.persistent = true;
-            svc.persistence_timeout_ms = ms(cs.persistence->timeout);
-            svc.persistence_netmask = rte_cpu_to_be_32(cs.persistence->netmask);
-        }
-        std::vector<MaglevBackend> backends;
-        std::uint32_t weight_gcd = 0;
-        // One real-server entry, numbered under `key` (the service's name, or its sorry key).
-        auto enter = [&](const config::RealServer& crs, const std::string& key, bool healthy) {
-            const config::Interface* egress = c.egress_for(crs);
-            if (!egress)
-                throw std::logic_error("validated configuration has an unreachable server");
-            const std::uint16_t rs_id =
-                registry.real_server(key, crs.address, crs.port.value_or(0));
-            if (s->real_servers.size() <= rs_id)
-                s->real_servers.resize(rs_id + 1u);
-            RealServerEntry rs;
-            rs.address = rte_cpu_to_be_32(crs.address);
-            rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
-            rs.weight = healthy ? crs.weight : 0;
-            rs.service = id;
-            rs.egress = interface_index(c, egress);
-            const std::uint32_t next_hop =
-                egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
-            rs.neighbour = neighbours.intern(rte_cpu_to_be_32(next_hop), rs.egress);
-            s->real_servers[rs_id] = rs;
-            return rs_id;
-        };
-        unsigned up = 0;
-        for (const auto& crs : cs.real_servers) {
-            const bool healthy = !down || !down->count(health::ServerKey{cs.name, crs.address,
-                                                                         crs.port.value_or(0)});
-            const std::uint16_t rs_id = enter(crs, cs.name, healthy);
-            const std::uint32_t weight = s->real_servers[rs_id].weight;
-            up += weight > 0;
-            svc.max_weight = std::max(svc.max_weight, weight);
-            weight_gcd = std::gcd(weight_gcd, weight);
-            svc.members.push_back(rs_id);
-            backends.push_back({(std::uint64_t{crs.address} << 16) | crs.port.value_or(0),
-                                crs.weight, crs.weight > 0 && healthy});
-        }
-        // The sorry server always has its entry (and its MAC kept resolved), used or not.
-        const std::optional<std::uint16_t> sorry =
-            cs.sorry_server ? std::optional(enter(*cs.sorry_server, sorry_key(cs.name), true))
-                            : std::nullopt;
-        if (up < cs.quorum && sorry) {
-            // Below quorum: new connections go to the sorry server alone; the real servers
-            // keep their entries for the connections they still have.
-            const auto& e = s->real_servers[*sorry];
-            svc.members = {*sorry};
-            svc.max_weight = std::max<std::uint32_t>(e.weight, 1);
-            weight_gcd = svc.max_weight;
-            backends = {{(std::uint64_t{cs.sorry_server->address} << 16) |
-                             cs.sorry_server->port.value_or(0),
-                         svc.max_weight, true}};
-        }
-        svc.weight_gcd = weight_gcd == 0 ? 1 : weight_gcd;
-        if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh) {
-            // Slots name members; store the servers' numbers so the worker needs no mapping.
-            svc.maglev = build_maglev_table(backends, cs.maglev_table_size);
-            for (auto& slot : svc.maglev)
-                if (slot != maglev_no_backend)
-                    slot = svc.members[slot];
-        }
-        for (const auto& range : cs.ports)
-            for (std::uint32_t port = range.first; port <= range.last; ++port)
-                s->service_index.add(svc.vip, svc.protocol,
-                                     rte_cpu_to_be_16(static_cast<std::uint16_t>(port)), id);
-        s->services[id] = std::move(svc);
+    s.real_servers = previous.real_servers;
+    for (auto& rs : s.real_servers) {
+        rs.removed = true;
+        rs.weight = 0;
     }
-    // VRRP: which instance owns which address (instances are numbered in file order; the
-    // vrrp section only changes on restart).
+}
+
+// A service's own settings, without its real servers.
+ServiceEntry service_settings(const config::Service& cs) {
+    ServiceEntry svc;
+    svc.vip = rte_cpu_to_be_32(cs.vip);
+    svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+    svc.forwarding =
+        cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
+    svc.scheduler = scheduler_kind(cs.scheduler);
+    svc.port_group = cs.port_group;
+    svc.reset_unknown = cs.on_failure == config::Service::OnFailure::reset;
+    if (const std::uint16_t ftp = config::Config::ftp_control_port(cs))
+        svc.ftp_control_port = rte_cpu_to_be_16(ftp);
+    if (cs.persistence) {
+        svc.persistent = true;
+        svc.persistence_timeout_ms = ms(cs.persistence->timeout);
+        svc.persistence_netmask = rte_cpu_to_be_32(cs.persistence->netmask);
+    }
+    return svc;
+}
+
+// Enters the real servers of one service into a snapshot, numbering them in the registry.
+class RealServerWriter {
+  public:
+    RealServerWriter(const config::Config& c, NeighbourTable& neighbours,
+                     IdentityRegistry& registry, Snapshot& s, std::uint16_t service)
+        : c_(c), neighbours_(neighbours), registry_(registry), s_(s), service_(service) {}
+
+    // One real-server entry, numbered under `key` (the service's name, or its sorry key).
+    std::uint16_t enter(const config::RealServer& crs, const std::string& key, bool healthy) {
+        const config::Interface* egress = c_.egress_for(crs);
+        if (!egress)
+            throw std::logic_error("validated configuration has an unreachable server");
+        const std::uint16_t rs_id = registry_.real_server(key, crs.address, crs.port.value_or(0));
+        if (s_.real_servers.size() <= rs_id)
+            s_.real_servers.resize(rs_id + 1u);
+        RealServerEntry rs;
+        rs.address = rte_cpu_to_be_32(crs.address);
+        rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
+        rs.weight = healthy ? crs.weight : 0;
+        rs.service = service_;
+        rs.egress = interface_index(c_, egress);
+        const std::uint32_t next_hop =
+            egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
+        rs.neighbour = neighbours_.intern(rte_cpu_to_be_32(next_hop), rs.egress);
+        s_.real_servers[rs_id] = rs;
+        return rs_id;
+    }
+
+  private:
+    const config::Config& c_;
+    NeighbourTable& neighbours_;
+    IdentityRegistry& registry_;
+    Snapshot& s_;
+    std::uint16_t service_;
+};
+
+MaglevBackend maglev_backend(const config::RealServer& crs, std::uint32_t weight, bool usable) {
+    return {(std::uint64_t{crs.address} << 16) | crs.port.value_or(0), weight, usable};
+}
+
+// The service's members, weights and Maglev table: its real servers (those in `down` drained),
+// or its sorry server alone when fewer than its quorum are up.
+void add_members(const config::Service& cs, const health::DownSet* down, RealServerWriter& writer,
+                 const Snapshot& s, ServiceEntry& svc) {
+    std::vector<MaglevBackend> backends;
+    std::uint32_t weight_gcd = 0;
+    unsigned up = 0;
+    for (const auto& crs : cs.real_servers) {
+        const bool healthy =
+            !down || !down->count(health::ServerKey{cs.name, crs.address, crs.port.value_or(0)});
+        const std::uint16_t rs_id = writer.enter(crs, cs.name, healthy);
+        const std::uint32_t weight = s.real_servers[rs_id].weight;
+        up += weight > 0;
+        svc.max_weight = std::max(svc.max_weight, weight);
+        weight_gcd = std::gcd(weight_gcd, weight);
+        svc.members.push_back(rs_id);
+        backends.push_back(maglev_backend(crs, crs.weight, crs.weight > 0 && healthy));
+    }
+    // The sorry server always has its entry (and its MAC kept resolved), used or not.
+    const std::optional<std::uint16_t> sorry =
+        cs.sorry_server ? std::optional(writer.enter(*cs.sorry_server, sorry_key(cs.name), true))
+                        : std::nullopt;
+    if (up < cs.quorum && sorry) {
+        // Below quorum: new connections go to the sorry server alone; the real servers keep
+        // their entries for the connections they still have.
+        svc.members = {*sorry};
+        svc.max_weight = std::max<std::uint32_t>(s.real_servers[*sorry].weight, 1);
+        weight_gcd = svc.max_weight;
+        backends = {maglev_backend(*cs.sorry_server, svc.max_weight, true)};
+    }
+    svc.weight_gcd = weight_gcd == 0 ? 1 : weight_gcd;
+    if (svc.scheduler == SchedulerKind::mh || svc.scheduler == SchedulerKind::sh) {
+        // Slots name members; store the servers' numbers so the worker needs no mapping.
+        svc.maglev = build_maglev_table(backends, cs.maglev_table_size);
+        for (auto& slot : svc.maglev)
+            if (slot != maglev_no_backend)
+                slot = svc.members[slot];
+    }
+}
+
+void add_service(const config::Config& c, const config::Service& cs, NeighbourTable& neighbours,
+                 IdentityRegistry& registry, const health::DownSet* down, Snapshot& s) {
+    const std::uint16_t id = registry.service(cs.name);
+    if (s.services.size() <= id)
+        s.services.resize(id + 1u);
+    ServiceEntry svc = service_settings(cs);
+    s.has_ftp = s.has_ftp || svc.ftp_control_port != 0;
+    RealServerWriter writer(c, neighbours, registry, s, id);
+    add_members(cs, down, writer, s, svc);
+    for (const auto& range : cs.ports)
+        for (std::uint32_t port = range.first; port <= range.last; ++port)
+            s.service_index.add(svc.vip, svc.protocol,
+                                rte_cpu_to_be_16(static_cast<std::uint16_t>(port)), id);
+    s.services[id] = std::move(svc);
+}
+
+// Which instance owns which address (instances are numbered in file order; the vrrp section
+// only changes on restart).
+void add_vrrp(const config::Config& c, const std::vector<PortBinding>& ports,
+              NeighbourTable& neighbours, Snapshot& s) {
     if (c.vrrp.instances.size() > max_vrrp_instances)
         throw std::runtime_error(
             fmt::format("at most {} VRRP instances are supported", max_vrrp_instances));
@@ -190,26 +215,53 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             const auto vmac = vrrp::virtual_mac(v.virtual_router_id);
             std::copy(vmac.begin(), vmac.end(), e.mac.addr_bytes);
         }
-        s->vrrp_instances.push_back(e);
+        s.vrrp_instances.push_back(e);
         for (const auto a : v.virtual_addresses)
-            s->vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});
+            s.vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});
         // Unicast advertisements need the peers' MACs: the resolver keeps them fresh.
         for (const auto peer : v.unicast_peers)
             neighbours.intern(rte_cpu_to_be_32(peer), e.interface);
     }
-    for (auto& svc : s->services)
-        svc.vrrp_instance = s->vrrp_instance_of(svc.vip);
+    for (auto& svc : s.services)
+        svc.vrrp_instance = s.vrrp_instance_of(svc.vip);
+}
+
+TimeoutsMs timeouts(const config::Config& c) {
+    TimeoutsMs t;
+    t.tcp_established = ms(c.timeouts.tcp_established);
+    t.tcp_syn = ms(c.timeouts.tcp_syn);
+    t.tcp_fin = ms(c.timeouts.tcp_fin);
+    t.tcp_close = ms(c.timeouts.tcp_close);
+    t.udp = ms(c.timeouts.udp);
+    return t;
+}
+
+} // namespace
+
+std::string sorry_key(const std::string& service) {
+    return service + "\x1fsorry";
+}
+
+std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
+                                         const std::vector<PortBinding>& ports,
+                                         NeighbourTable& neighbours, IdentityRegistry& registry,
+                                         const Snapshot* previous, std::uint64_t generation,
+                                         const health::DownSet* down) {
+    auto s = std::make_unique<Snapshot>();
+    s->generation = generation;
+    add_interfaces(c, ports, neighbours, *s);
+    if (previous)
+        keep_previous_as_removed(*previous, *s);
+    for (const auto& cs : c.services)
+        add_service(c, cs, neighbours, registry, down, *s);
+    add_vrrp(c, ports, neighbours, *s);
     // ARP and ICMP keep answering for the VIPs of removed services while their connections
     // drain; only configured ports take new connections.
     for (const auto& svc : s->services)
         if (svc.vip != 0)
             s->service_index.add_vip(svc.vip);
     s->service_index.build();
-    s->timeouts.tcp_established = ms(c.timeouts.tcp_established);
-    s->timeouts.tcp_syn = ms(c.timeouts.tcp_syn);
-    s->timeouts.tcp_fin = ms(c.timeouts.tcp_fin);
-    s->timeouts.tcp_close = ms(c.timeouts.tcp_close);
-    s->timeouts.udp = ms(c.timeouts.udp);
+    s->timeouts = timeouts(c);
     return s;
 }
 

@@ -42,6 +42,8 @@ const char* drop_reason_name(DropReason r) {
         return "not_master";
     case DropReason::control_ring_full:
         return "control_ring_full";
+    case DropReason::vrrp_not_configured:
+        return "vrrp_not_configured";
     case DropReason::count_:
         break;
     }

@@ -48,6 +48,7 @@ enum class DropReason : std::uint8_t {
     tx_full,                 // the port's transmit queue was full
     not_master,              // to a VRRP address while this node is not its master
     control_ring_full,       // a VRRP advertisement found the control thread's ring full
+    vrrp_not_configured,     // a VRRP advertisement while no VRRP instance is configured
     count_
 };
 

@@ -213,7 +213,7 @@ void FtpHelper::open_active(const Connection& c, std::uint32_t address, std::uin
     d.ingress = c.ingress;
     d.flags = conn_nat;
     std::memcpy(d.client_mac, c.client_mac, 6);
-    const TimeoutsMs& t = ctx_.snapshot.load(std::memory_order_acquire)->timeouts;
+    const TimeoutsMs& t = snapshot_->timeouts;
     InsertResult r = ctx_.connections->insert(d, TcpState::syn_sent, now, t.tcp_syn);
     if (r == InsertResult::already_exists) {
         // The client reuses a data port it had used before, maybe with another real server

@@ -36,6 +36,9 @@ class FtpHelper {
     // sequence shift and line state.
     void restart(std::uint32_t ftp_state);
 
+    // The snapshot the worker loaded for the frames it hands over next (its timeouts).
+    void use_snapshot(const Snapshot* snapshot) { snapshot_ = snapshot; }
+
     // A line held back this many times in a row is let go unmodified (a sender that never
     // retransmits it whole must not stall the session).
     static constexpr std::uint8_t max_holds = 4;
@@ -63,6 +66,7 @@ class FtpHelper {
 
     DataplaneContext& ctx_;
     FtpCounters& counters_;
+    const Snapshot* snapshot_ = nullptr;
 };
 
 } // namespace lb::dataplane

@@ -65,13 +65,12 @@ unsigned Worker::forward_from_kernel(const Snapshot& s) {
     return received;
 }
 
-void Worker::flush() {
-    const Snapshot* s = ctx_.snapshot.load(std::memory_order_acquire);
-    for (std::size_t i = 0; i < s->interfaces.size(); ++i) {
+void Worker::flush(const Snapshot& s) {
+    for (std::size_t i = 0; i < s.interfaces.size(); ++i) {
         TxBatch& k = kernel_tx_[i];
         if (k.count != 0) {
             const std::uint16_t sent =
-                rte_eth_tx_burst(s->interfaces[i].kernel_port, static_cast<std::uint16_t>(id_),
+                rte_eth_tx_burst(s.interfaces[i].kernel_port, static_cast<std::uint16_t>(id_),
                                  k.frames.data(), k.count);
             for (std::uint16_t j = sent; j < k.count; ++j)
                 drop(k.frames[j], DropReason::tx_full);
@@ -84,7 +83,7 @@ void Worker::flush() {
         for (std::uint16_t k = 0; k < b.count; ++k)
             bytes += rte_pktmbuf_pkt_len(b.frames[k]);
         const std::uint16_t sent = rte_eth_tx_burst(
-            s->interfaces[i].port_id, static_cast<std::uint16_t>(id_), b.frames.data(), b.count);
+            s.interfaces[i].port_id, static_cast<std::uint16_t>(id_), b.frames.data(), b.count);
         for (std::uint16_t k = sent; k < b.count; ++k) {
             bytes -= rte_pktmbuf_pkt_len(b.frames[k]);
             drop(b.frames[k], DropReason::tx_full);
@@ -282,12 +281,14 @@ void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connecti
     enqueue(c.ingress, m);
 }
 
-int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
-                               std::uint32_t& template_index) {
+Worker::ServerChoice Worker::choose_real_server(std::uint16_t service, const FlowKey& key,
+                                                std::uint32_t now) {
     const ServiceEntry& svc = snapshot_->services[service];
-    template_index = no_template;
-    if (!svc.persistent)
-        return schedule(*snapshot_, service, key, cursors_, *ctx_.load);
+    ServerChoice choice;
+    if (!svc.persistent) {
+        choice.real_server = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
+        return choice;
+    }
 
     PersistenceTable& templates = *ctx_.templates;
     const PersistenceKey pkey{key.src_ip & svc.persistence_netmask, service, 0};
@@ -303,12 +304,12 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
     if (!attached) {
         const int rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
         if (rs == no_real_server)
-            return no_real_server;
+            return choice;
         attached =
             templates.create_and_attach(pkey, target_of(rs), now, svc.persistence_timeout_ms);
         if (!attached) {
-            counters_.drop(DropReason::template_table_full);
-            return no_real_server - 1;
+            choice.refusal = DropReason::template_table_full;
+            return choice;
         }
     }
     const TemplateTarget target = templates.target(attached->index);
@@ -319,13 +320,14 @@ int Worker::choose_real_server(std::uint16_t service, const FlowKey& key, std::u
         rs = schedule(*snapshot_, service, key, cursors_, *ctx_.load);
         if (rs == no_real_server) {
             templates.detach(attached->index);
-            return no_real_server;
+            return choice;
         }
         templates.set_target(attached->index, target_of(rs));
     }
     templates.refresh(attached->index, now);
-    template_index = attached->index;
-    return rs;
+    choice.real_server = rs;
+    choice.template_index = attached->index;
+    return choice;
 }
 
 bool Worker::still_configured(std::uint16_t service, const TemplateTarget& t) const {
@@ -335,24 +337,27 @@ bool Worker::still_configured(std::uint16_t service, const TemplateTarget& t) co
     return e.service == service && e.address == t.address && e.port == t.port && !e.removed;
 }
 
-int Worker::follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now,
-                            std::uint32_t& template_index) {
+Worker::ServerChoice Worker::follow_template(std::uint16_t service, const FlowKey& key,
+                                             std::uint32_t now) {
     const ServiceEntry& svc = snapshot_->services[service];
     PersistenceTable& templates = *ctx_.templates;
+    ServerChoice choice;
+    choice.refusal = DropReason::no_persistence_template;
     auto attached =
         templates.find_and_attach({key.src_ip & svc.persistence_netmask, service, 0}, now);
     if (!attached)
-        return no_real_server;
+        return choice;
     const TemplateTarget target = templates.target(attached->index);
     // A drained server still gets this connection: it belongs to a session it already has
     // (the real server opened it). A removed server or a stale template does not.
     if (!attached->still_valid || !still_configured(service, target)) {
         templates.detach(attached->index);
-        return no_real_server;
+        return choice;
     }
     templates.refresh(attached->index, now);
-    template_index = attached->index;
-    return target.real_server;
+    choice.real_server = target.real_server;
+    choice.template_index = attached->index;
+    return choice;
 }
 
 bool Worker::prepare_from_expectation(Pending& p, std::uint8_t ingress, NewConnection& out) {
@@ -403,9 +408,7 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
     out.timeout = snapshot_->timeouts.udp;
     bool follow_only = false;
     if (f.kind == FrameKind::tcp) {
-        const bool syn = (f.tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
-                         RTE_TCP_SYN_FLAG;
-        if (syn) {
+        if (is_plain_syn(f)) {
             out.state = TcpState::syn_sent;
             out.timeout = snapshot_->timeouts.tcp_syn;
         } else if (svc.scheduler == SchedulerKind::mh && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
@@ -435,17 +438,14 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
             return false;
         }
     }
-    std::uint32_t template_index = no_template;
-    const int rs = follow_only ? follow_template(service, f.key, now, template_index)
-                               : choose_real_server(service, f.key, now, template_index);
-    if (rs < 0) {
-        if (follow_only)
-            counters_.drop(DropReason::no_persistence_template);
-        else if (rs == no_real_server)
-            counters_.drop(DropReason::no_real_server);
-        rte_pktmbuf_free(p.frame);
+    const ServerChoice choice = follow_only ? follow_template(service, f.key, now)
+                                            : choose_real_server(service, f.key, now);
+    if (!choice.chosen()) {
+        drop(p.frame, choice.refusal);
         return false;
     }
+    const int rs = choice.real_server;
+    const std::uint32_t template_index = choice.template_index;
     const auto index = ctx_.connections->reserve();
     if (!index) {
         if (template_index != no_template)
@@ -505,19 +505,29 @@ void Worker::finish_new_connection(NewConnection& n, std::uint32_t now) {
     forward_to_real_server(p.frame, p.parsed, ctx_.connections->at(n.index), now);
 }
 
-void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
-                     std::uint32_t now) noexcept {
-    snapshot_ = ctx_.snapshot.load(std::memory_order_acquire);
+void Worker::use_snapshot(const Snapshot* snapshot) {
+    snapshot_ = snapshot;
+    ftp_.use_snapshot(snapshot);
     if (snapshot_->generation != snapshot_generation_) {
         snapshot_generation_ = snapshot_->generation;
         cursors_.reset();
     }
+}
+
+void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
+                     std::uint32_t now) noexcept {
+    use_snapshot(ctx_.snapshot.load(std::memory_order_acquire));
+    process_burst(frames, count, ingress, now);
+}
+
+void Worker::process_burst(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
+                           std::uint32_t now) {
     const InterfaceEntry& iface = snapshot_->interfaces[ingress];
     // Per burst: without VRRP every address is ours, and packets skip the ownership checks.
     const bool vrrp = !snapshot_->vrrp_instances.empty();
 
     Pending* pending = pending_;
-    const FlowKey* keys[burst_size * 2];
+    const FlowKey* keys[max_pending];
     std::uint32_t pending_count = 0;
 
     std::uint64_t rx_bytes = 0;
@@ -581,7 +591,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
     counters_.rx_packets.add(count);
     counters_.rx_bytes.add(rx_bytes);
 
-    ConnectionHit hits[burst_size * 2];
+    ConnectionHit hits[max_pending];
     const std::uint64_t found = ctx_.connections->lookup_bulk(keys, pending_count, hits);
     // The bulk lookup compared each key inside its connection entry, so the entries are in
     // cache now: processing below does not wait on memory per packet.
@@ -636,7 +646,7 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
 
 void Worker::to_control(rte_mbuf* m, std::uint8_t ingress) {
     if (!ctx_.control_rx) {
-        drop(m, DropReason::no_service); // no VRRP configured
+        drop(m, DropReason::vrrp_not_configured);
         return;
     }
     m->port = ingress; // the interface index, for the control thread
@@ -674,7 +684,9 @@ int Worker::run() noexcept {
     rte_mbuf* frames[burst_size];
     unsigned idle_polls = 0;
     while (!ctx_.stop.load(std::memory_order_relaxed)) {
+        // One snapshot for the whole iteration, read until the quiescent state below.
         const Snapshot* s = ctx_.snapshot.load(std::memory_order_acquire);
+        use_snapshot(s);
         const std::uint32_t now = ctx_.clock.now_ms();
         unsigned received = 0;
         for (std::size_t i = 0; i < s->interfaces.size(); ++i) {
@@ -683,14 +695,12 @@ int Worker::run() noexcept {
             if (n == 0)
                 continue;
             received += n;
-            process(frames, n, static_cast<std::uint8_t>(i), now);
+            process_burst(frames, n, static_cast<std::uint8_t>(i), now);
         }
         received += forward_from_kernel(*s);
-        if (id_ == 0 && ctx_.control_tx) {
-            snapshot_ = s;
+        if (id_ == 0 && ctx_.control_tx)
             drain_control_frames();
-        }
-        flush();
+        flush(*s);
         rte_rcu_qsbr_quiescent(ctx_.rcu, id_);
         if (received == 0) {
             counters_.idle_polls.add();
@@ -701,7 +711,7 @@ int Worker::run() noexcept {
             idle_polls = 0;
         }
     }
-    flush();
+    flush(*ctx_.snapshot.load(std::memory_order_acquire));
     rte_rcu_qsbr_thread_offline(ctx_.rcu, id_);
     rte_rcu_qsbr_thread_unregister(ctx_.rcu, id_);
     return 0;

@@ -27,8 +27,9 @@ class Worker {
   public:
     Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters);
 
-    // Handles frames received on interface index `ingress`; replies and forwarded frames are
-    // queued in tx(); dropped frames are freed and counted.
+    // Handles at most burst_size frames received on interface index `ingress`, under the
+    // snapshot published now; replies and forwarded frames are queued in tx(); dropped frames
+    // are freed and counted. For tests and the benchmark: run() calls process_burst.
     // noexcept: the packet path cannot throw (compiled with -fno-exceptions, no throwing calls;
     // docs/design.md, "The worker never throws").
     void process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
@@ -36,12 +37,24 @@ class Worker {
     TxBatch& tx(std::uint8_t interface) { return tx_[interface]; }
     // Frames for the kernel exception path of an interface.
     TxBatch& kernel_tx(std::uint8_t interface) { return kernel_tx_[interface]; }
-    // Sends every queued frame (rte_eth_tx_burst on this worker's queue).
-    void flush();
     // The lcore loop; returns when context.stop is set.
     int run() noexcept;
 
   private:
+    // A burst's TCP and UDP frames are looked up in one bulk lookup, whose hit mask has a bit
+    // per key: there must never be more of them than a bulk lookup takes.
+    static constexpr std::uint32_t max_pending = burst_size * 2;
+    static_assert(max_pending <= FlowTable::max_bulk, "a burst needs one bulk lookup");
+
+    // Adopts the snapshot loaded for this loop iteration (or this process() call); a new one
+    // restarts the round-robin cursors.
+    void use_snapshot(const Snapshot* snapshot);
+    // process() without loading the snapshot: run() loads it once per loop iteration.
+    void process_burst(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingress,
+                       std::uint32_t now);
+    // Sends every queued frame (rte_eth_tx_burst on this worker's queue).
+    void flush(const Snapshot& s);
+
     struct Pending {
         rte_mbuf* frame;
         ParsedFrame parsed;
@@ -80,14 +93,22 @@ class Worker {
     // Keeps what a reset of this connection would need (see Connection::client_next_seq).
     static void remember_client_sequence(Connection& c, const ParsedFrame& f);
     void update_tcp_state(Connection& c, std::uint8_t flags, bool from_client);
+    // A new connection's real server and the persistence template it is attached to, or, when
+    // there is none, the reason its frame is dropped.
+    struct ServerChoice {
+        int real_server = no_real_server; // global index, or no_real_server
+        std::uint32_t template_index = no_template;
+        DropReason refusal = DropReason::no_real_server; // when real_server is no_real_server
+        bool chosen() const { return real_server != no_real_server; }
+    };
     // For a connection the real server opened itself: the client's template's server, or
-    // no_real_server when there is no valid template. Never schedules.
-    int follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now,
-                        std::uint32_t& template_index);
+    // no_persistence_template when there is no valid template. Never schedules.
+    ServerChoice follow_template(std::uint16_t service, const FlowKey& key, std::uint32_t now);
     // The template's server is still the same entry of this service in the current snapshot.
     bool still_configured(std::uint16_t service, const TemplateTarget& t) const;
-    int choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now,
-                           std::uint32_t& template_index);
+    // The scheduler's choice, through the client's persistence template if the service has
+    // persistence (no_real_server, or template_table_full when no template can be made).
+    ServerChoice choose_real_server(std::uint16_t service, const FlowKey& key, std::uint32_t now);
     void enqueue(std::uint8_t interface, rte_mbuf* m);
     // To the node's kernel through the interface's exception path.
     void to_kernel(std::uint8_t interface, rte_mbuf* m);
@@ -101,8 +122,8 @@ class Worker {
 
     // Per-burst scratch, kept here rather than on the stack so that nothing is initialised per
     // burst.
-    Pending pending_[burst_size * 2];
-    NewConnection fresh_[burst_size * 2];
+    Pending pending_[max_pending];
+    NewConnection fresh_[max_pending];
 
     DataplaneContext& ctx_;
     FtpHelper ftp_;

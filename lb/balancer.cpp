@@ -4,13 +4,6 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <rte_eal.h>
-#include <rte_errno.h>
-#include <rte_lcore.h>
-#include <rte_malloc.h>
-#include <rte_mbuf.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
 
 #include "control/config/value_parsers.hpp"
 #include "control/connection_reset.hpp"
@@ -25,10 +18,6 @@ using namespace lb::dataplane;
 
 namespace {
 
-int launch_worker(void* arg) {
-    return static_cast<Worker*>(arg)->run();
-}
-
 bool any_nat(const control::config::Config& c) {
     for (const auto& s : c.services)
         if (s.forwarding == control::config::Forwarding::nat)
@@ -36,116 +25,51 @@ bool any_nat(const control::config::Config& c) {
     return false;
 }
 
-} // namespace
-
-void Balancer::RcuDeleter::operator()(rte_rcu_qsbr* v) const {
-    rte_free(v);
-}
-
-Balancer::Balancer(control::config::Config config, std::string config_path)
-    : config_(std::move(config)), config_path_(std::move(config_path)) {
-    const unsigned workers = config_.dpdk.workers;
-    const unsigned mbufs =
-        std::max(8191u, 4096u * workers * static_cast<unsigned>(config_.interfaces.size()) + 2047u);
-    pool_ = rte_pktmbuf_pool_create("mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                    static_cast<int>(rte_socket_id()));
-    if (!pool_)
-        throw std::runtime_error(fmt::format("cannot create the packet buffer pool: {} "
-                                             "(reserve hugepages or pass --no-huge -m 512)",
-                                             rte_strerror(rte_errno)));
-    const std::size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
-    rcu_.reset(static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE)));
-    if (!rcu_ || rte_rcu_qsbr_init(rcu_.get(), workers) != 0)
-        throw std::runtime_error("cannot set up RCU");
-    const int socket = static_cast<int>(rte_socket_id());
+DataplaneSizes sizes_for(const control::config::Config& c) {
+    DataplaneSizes sizes;
+    sizes.workers = c.dpdk.workers;
+    sizes.packet_buffers =
+        std::max(8191u, 4096u * sizes.workers * static_cast<unsigned>(c.interfaces.size()) + 2047u);
+    sizes.connections = c.tables.connections;
     // Sized for a reply key per connection whenever NAT is configured now. A reload that
     // introduces the first NAT service gets the DR sizing until the next restart.
-    connections_ = std::make_unique<ConnectionTable>(config_.tables.connections, any_nat(config_),
-                                                     rcu_.get(), socket);
-    templates_ = std::make_unique<PersistenceTable>(config_.tables.persistence_templates,
-                                                    rcu_.get(), socket);
-    ftp_states_ = std::make_unique<FtpStateTable>(config_.tables.ftp_sessions, rcu_.get(), socket);
-    control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!control_tx_)
-        throw std::runtime_error("cannot create the control ring");
-    if (!config_.vrrp.empty()) {
-        // Any worker may receive an advertisement (RSS): several producers, one consumer.
-        // DESIGN.md has one single-producer ring per worker; adverts are a few per second per
-        // peer, so the producers' compare-and-swap never contends and one ring keeps the
-        // consumer simple. Replication's volume will get per-worker rings.
-        control_rx_ = rte_ring_create("control_rx", 1024, socket, RING_F_SC_DEQ);
-        if (!control_rx_)
-            throw std::runtime_error("cannot create the VRRP ring");
-    }
-    ports_ = start_ports(config_, workers, pool_);
-    start_exception_path(config_, workers, pool_, ports_);
-    snapshot_ = control::build_snapshot(config_, ports_, neighbours_, registry_, nullptr, 1);
-    context_.snapshot.store(snapshot_.get(), std::memory_order_release);
-    context_.connections = connections_.get();
-    context_.templates = templates_.get();
-    context_.ftp_states = ftp_states_.get();
-    context_.neighbours = &neighbours_;
-    context_.load = &load_;
-    context_.rcu = rcu_.get();
-    context_.control_tx = control_tx_;
-    context_.control_rx = control_rx_;
-    context_.idle_backoff = config_.dpdk.idle_backoff;
-    for (unsigned i = 0; i < workers; ++i) {
-        counters_.push_back(std::make_unique<WorkerCounters>());
-        workers_.push_back(std::make_unique<Worker>(context_, i, *counters_.back()));
-    }
+    sizes.reply_keys = any_nat(c);
+    sizes.persistence_templates = c.tables.persistence_templates;
+    sizes.ftp_sessions = c.tables.ftp_sessions;
+    sizes.vrrp = !c.vrrp.empty();
+    sizes.idle_backoff = c.dpdk.idle_backoff;
+    return sizes;
+}
+
+} // namespace
+
+Balancer::Balancer(control::config::Config config, std::string config_path)
+    : config_(std::move(config)), config_path_(std::move(config_path)),
+      dataplane_(sizes_for(config_)) {
+    ports_ = start_ports(config_, config_.dpdk.workers, dataplane_.pool());
+    start_exception_path(config_, config_.dpdk.workers, dataplane_.pool(), ports_);
+    snapshot_ =
+        control::build_snapshot(config_, ports_, dataplane_.neighbours(), registry_, nullptr, 1);
+    dataplane_.publish(*snapshot_);
 }
 
 Balancer::~Balancer() {
     stop_workers();
     stop_ports(ports_);
-    if (control_tx_) {
-        void* m;
-        while (rte_ring_dequeue(control_tx_, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-        rte_ring_free(control_tx_);
-    }
-    if (control_rx_) {
-        void* m;
-        while (rte_ring_dequeue(control_rx_, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-        rte_ring_free(control_rx_);
-    }
-    connections_.reset();
-    templates_.reset();
-    ftp_states_.reset();
-    rte_mempool_free(pool_);
 }
 
 void Balancer::start_workers() {
-    unsigned lcore;
-    std::size_t i = 0;
-    RTE_LCORE_FOREACH_WORKER(lcore) {
-        if (i == workers_.size())
-            break;
-        if (rte_eal_remote_launch(launch_worker, workers_[i].get(), lcore) != 0)
-            throw std::runtime_error(fmt::format("cannot launch worker {} on lcore {}", i, lcore));
-        ++i;
-    }
-    launched_ = true;
+    dataplane_.launch();
 }
 
 void Balancer::stop_workers() {
-    if (!launched_)
-        return;
-    context_.stop.store(true, std::memory_order_relaxed);
-    rte_eal_mp_wait_lcore();
-    launched_ = false;
+    dataplane_.stop();
 }
 
 void Balancer::publish(control::config::Config next) {
-    auto fresh = control::build_snapshot(next, ports_, neighbours_, registry_, snapshot_.get(),
-                                         snapshot_->generation + 1, &down_);
-    context_.snapshot.store(fresh.get(), std::memory_order_release);
-    // Every worker loads the pointer once per burst and reports a quiescent state after it:
-    // once all have, none can still hold the old snapshot.
-    if (launched_)
-        rte_rcu_qsbr_synchronize(rcu_.get(), RTE_QSBR_THRID_INVALID);
+    auto fresh = control::build_snapshot(next, ports_, dataplane_.neighbours(), registry_,
+                                         snapshot_.get(), snapshot_->generation + 1, &down_);
+    dataplane_.publish(*fresh);
     std::lock_guard lock(state_mutex_);
     snapshot_ = std::move(fresh);
     config_ = std::move(next);
@@ -188,7 +112,7 @@ ChangeOutcome Balancer::apply_reload(ReloadPlan plan) {
     }
     std::size_t reset = 0;
     for (const auto id : to_reset)
-        reset += control::reset_connections_of(context_, pool_, id);
+        reset += control::reset_connections_of(context(), pool(), id);
     out.applied = true;
     out.messages.push_back(
         fmt::format("{} reloaded: {} service(s)", config_path_, config_.services.size()));
@@ -278,7 +202,7 @@ void Balancer::set_down(control::health::DownSet down) {
             it->on_failure != control::config::Service::OnFailure::reset)
             continue;
         if (auto id = registry_.find_real_server(service, address, port)) {
-            const std::size_t n = control::reset_connections_of(context_, pool_, *id);
+            const std::size_t n = control::reset_connections_of(context(), pool(), *id);
             fmt::print(stderr, "lb: health: {} {}:{}: {} connection(s) reset (on_failure: reset)\n",
                        service, control::config::format_ipv4(address), port, n);
         }
@@ -311,19 +235,16 @@ void Balancer::record_loop_lag(double ms) {
 }
 
 std::vector<const WorkerCounters*> Balancer::counters() const {
-    std::vector<const WorkerCounters*> views;
-    for (const auto& c : counters_)
-        views.push_back(c.get());
-    return views;
+    return dataplane_.counters();
 }
 
 control::report::StatsView Balancer::stats_view() const {
     std::lock_guard lock(state_mutex_);
-    control::report::StatsView view =
-        control::report::collect_stats(config_, registry_, counters(), load_, down_, health_);
-    view.connections_active = context_.connections->size();
-    view.connections_capacity = context_.connections->capacity();
-    view.persistence_templates = context_.templates->size();
+    control::report::StatsView view = control::report::collect_stats(
+        config_, registry_, counters(), dataplane_.load(), down_, health_);
+    view.connections_active = context().connections->size();
+    view.connections_capacity = context().connections->capacity();
+    view.persistence_templates = context().templates->size();
     view.control_loop_lag_max_ms = loop_lag_max_ms_;
     view.interfaces = read_interface_counters(config_, ports_);
     if (!config_.vrrp.empty())

@@ -15,12 +15,8 @@
 #include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/vrrp/router.hpp"
-#include "dataplane/worker.hpp"
+#include "dataplane/dataplane.hpp"
 #include "lb/reload_plan.hpp"
-
-struct rte_mempool;
-struct rte_rcu_qsbr;
-struct rte_ring;
 
 namespace lb::app {
 
@@ -74,15 +70,12 @@ class Balancer {
     const std::string& config_path() const { return config_path_; }
     const control::IdentityRegistry& registry() const { return registry_; }
     const dataplane::Snapshot& snapshot() const { return *snapshot_; }
-    dataplane::DataplaneContext& context() { return context_; }
-    const dataplane::DataplaneContext& context() const { return context_; }
-    rte_mempool* pool() { return pool_; }
+    dataplane::DataplaneContext& context() { return dataplane_.context(); }
+    const dataplane::DataplaneContext& context() const { return dataplane_.context(); }
+    rte_mempool* pool() { return dataplane_.pool(); }
     const std::vector<control::PortBinding>& ports() const { return ports_; }
 
   private:
-    struct RcuDeleter {
-        void operator()(rte_rcu_qsbr* v) const;
-    };
     // Builds the snapshot of `next`, swaps it in once no worker can still read the old one,
     // and keeps `next` as the running configuration. Throws on dataplane limits.
     void publish(control::config::Config next);
@@ -96,22 +89,11 @@ class Balancer {
     std::vector<control::health::HealthStatus> health_;
     VrrpReport vrrp_;
     mutable double loop_lag_max_ms_ = 0;
-    rte_mempool* pool_ = nullptr;
-    std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
-    std::unique_ptr<dataplane::ConnectionTable> connections_;
-    std::unique_ptr<dataplane::PersistenceTable> templates_;
-    std::unique_ptr<dataplane::FtpStateTable> ftp_states_;
-    dataplane::NeighbourTable neighbours_;
+    // Destroyed after the ports (stopped in ~Balancer) and the snapshots the workers read.
+    dataplane::Dataplane dataplane_;
     control::IdentityRegistry registry_;
-    dataplane::RealServerLoad load_;
-    rte_ring* control_tx_ = nullptr;
-    rte_ring* control_rx_ = nullptr; // VRRP advertisements from the workers
     std::vector<control::PortBinding> ports_;
     std::unique_ptr<dataplane::Snapshot> snapshot_;
-    dataplane::DataplaneContext context_;
-    std::vector<std::unique_ptr<dataplane::WorkerCounters>> counters_;
-    std::vector<std::unique_ptr<dataplane::Worker>> workers_;
-    bool launched_ = false;
 };
 
 } // namespace lb::app

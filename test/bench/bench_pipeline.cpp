@@ -19,7 +19,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-#include "dataplane/worker.hpp"
+#include "dataplane/dataplane.hpp"
 #include "test/packet/frame_builder.hpp"
 #include "test/test_config.hpp"
 
@@ -67,6 +67,19 @@ std::uint16_t flow_port(std::uint64_t i) {
     return static_cast<std::uint16_t>(1024 + (i & 0x7fff));
 }
 
+DataplaneSizes bench_sizes(std::uint32_t capacity) {
+    DataplaneSizes sizes;
+    sizes.workers = 1;
+    sizes.packet_buffers = 1023;
+    sizes.packet_buffer_cache = 0;
+    sizes.connections = capacity;
+    sizes.reply_keys = true;
+    sizes.persistence_templates = 1u << 20;
+    sizes.ftp_sessions = 64; // no FTP service here: the table exists as in lb, unused
+    sizes.name_prefix = "bench_";
+    return sizes;
+}
+
 struct Result {
     double ns_per_packet = 0;
     double mpps() const { return ns_per_packet > 0 ? 1000.0 / ns_per_packet : 0; }
@@ -74,25 +87,17 @@ struct Result {
 
 class Bench {
   public:
-    Bench(rte_mempool* pool, std::uint32_t capacity)
-        : config_(config_from(config_yaml)), pool_(pool) {
-        snapshot_ =
-            lb::control::build_snapshot(config_, fake_ports(2), neighbours_, registry_, nullptr, 1);
+    explicit Bench(std::uint32_t capacity)
+        : config_(config_from(config_yaml)), dataplane_(bench_sizes(capacity)) {
+        snapshot_ = lb::control::build_snapshot(config_, fake_ports(2), dataplane_.neighbours(),
+                                                registry_, nullptr, 1);
         for (std::uint32_t a : {ipv4(198, 51, 100, 21), ipv4(198, 51, 100, 22)})
-            neighbours_.learn(rte_cpu_to_be_32(a), 0, rs1_mac.addr(), 0);
+            dataplane_.neighbours().learn(rte_cpu_to_be_32(a), 0, rs1_mac.addr(), 0);
         for (std::uint32_t a : {ipv4(203, 0, 113, 11), ipv4(203, 0, 113, 12)})
-            neighbours_.learn(rte_cpu_to_be_32(a), 1, rs2_mac.addr(), 0);
-        connections_ = std::make_unique<ConnectionTable>(capacity, true, nullptr, 0, "bench_c");
-        templates_ = std::make_unique<PersistenceTable>(1u << 20, nullptr, 0, "bench_p");
-        ctx_.snapshot.store(snapshot_.get());
-        ctx_.connections = connections_.get();
-        ctx_.templates = templates_.get();
-        ctx_.neighbours = &neighbours_;
-        ctx_.load = &load_;
-        counters_ = std::make_unique<WorkerCounters>();
-        worker_ = std::make_unique<Worker>(ctx_, 0, *counters_);
+            dataplane_.neighbours().learn(rte_cpu_to_be_32(a), 1, rs2_mac.addr(), 0);
+        dataplane_.publish(*snapshot_);
         for (auto& m : mbufs_) {
-            m = rte_pktmbuf_alloc(pool_);
+            m = rte_pktmbuf_alloc(dataplane_.pool());
             rte_pktmbuf_append(m, 64);
         }
     }
@@ -119,7 +124,7 @@ class Bench {
                 s.rs_port = rs.port ? rs.port : s.key.dst_port;
                 s.flags = nat ? conn_nat : 0;
                 s.ingress = 0;
-                if (connections_->insert(s, TcpState::established, 0, 0xfffffff) !=
+                if (dataplane_.connections().insert(s, TcpState::established, 0, 0xfffffff) !=
                     InsertResult::inserted) {
                     std::fprintf(stderr, "fill failed at %llu\n",
                                  static_cast<unsigned long long>(i));
@@ -149,11 +154,12 @@ class Bench {
     }
 
     std::uint64_t run_pipeline() {
+        Worker& worker = dataplane_.worker(0);
         const std::uint64_t start = rte_rdtsc_precise();
-        worker_->process(mbufs_.data(), burst_size, 0, 1000);
+        worker.process(mbufs_.data(), burst_size, 0, 1000);
         const std::uint64_t cycles = rte_rdtsc_precise() - start;
         for (std::uint8_t i = 0; i < 2; ++i)
-            worker_->tx(i).count = 0; // the mbufs are reused, not sent
+            worker.tx(i).count = 0; // the mbufs are reused, not sent
         return cycles;
     }
 
@@ -218,7 +224,8 @@ class Bench {
                 key_ptrs[k] = &keys[k];
             }
             const std::uint64_t start = rte_rdtsc_precise();
-            const std::uint64_t found = connections_->lookup_bulk(key_ptrs, burst_size, hits);
+            const std::uint64_t found =
+                dataplane_.connections().lookup_bulk(key_ptrs, burst_size, hits);
             cycles += rte_rdtsc_precise() - start;
             if (found != 0xffffffffu)
                 std::fprintf(stderr, "lookup missed\n");
@@ -229,23 +236,16 @@ class Bench {
 
     std::uint64_t drops() const {
         std::uint64_t t = 0;
-        for (const auto& d : counters_->drops)
+        for (const auto& d : dataplane_.counters(0).drops)
             t += d.read();
         return t;
     }
 
   private:
     lb::control::config::Config config_;
-    rte_mempool* pool_;
-    NeighbourTable neighbours_;
     lb::control::IdentityRegistry registry_;
+    Dataplane dataplane_;
     std::unique_ptr<Snapshot> snapshot_;
-    std::unique_ptr<ConnectionTable> connections_;
-    std::unique_ptr<PersistenceTable> templates_;
-    RealServerLoad load_;
-    DataplaneContext ctx_;
-    std::unique_ptr<WorkerCounters> counters_;
-    std::unique_ptr<Worker> worker_;
     std::array<rte_mbuf*, burst_size> mbufs_{};
     std::uint64_t filled_ = 0;
     std::uint64_t next_fresh_ = 0;
@@ -292,7 +292,6 @@ int main(int argc, char** argv) {
                 sizes.push_back(std::stoull(part));
         }
     }
-    rte_mempool* pool = rte_pktmbuf_pool_create("bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     const std::uint64_t bursts =
         (std::getenv("LB_BENCH_PACKETS") ? std::stoull(std::getenv("LB_BENCH_PACKETS")) : 200000) /
         burst_size;
@@ -304,7 +303,7 @@ int main(int argc, char** argv) {
     for (std::uint64_t size : sizes) {
         std::unique_ptr<Bench> b;
         try {
-            b = std::make_unique<Bench>(pool, static_cast<std::uint32_t>(size + 131072));
+            b = std::make_unique<Bench>(static_cast<std::uint32_t>(size + 131072));
         } catch (const std::exception& e) {
             std::printf("%11llu | skipped: %s\n", static_cast<unsigned long long>(size), e.what());
             continue;
@@ -336,7 +335,6 @@ int main(int argc, char** argv) {
     // power of two.
     memory_per_connection(1'000'000);
     memory_per_connection(1u << 20);
-    rte_mempool_free(pool);
     rte_eal_cleanup();
     return 0;
 }

@@ -63,8 +63,6 @@ const std::string fuzz_config = std::string(two_interfaces) + R"(services:
       - {address: 203.0.113.12}
 )";
 
-constexpr unsigned pool_size = 4095;
-
 } // namespace
 
 // One harness for the whole run: building tables and a snapshot per input cost ~5 ms, which
@@ -75,7 +73,6 @@ WorkerHarness* harness = nullptr;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     lb::fuzz::start_eal();
-    (void)test_pool();
     harness = new WorkerHarness(fuzz_config, 256);
     harness->resolve(ipv4(203, 0, 113, 11), rs1_mac, 1);
     harness->resolve(ipv4(203, 0, 113, 12), rs2_mac, 1);
@@ -122,18 +119,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             flush();
     }
     flush();
-    if (rte_mempool_avail_count(test_pool()) != pool_size)
+    if (rte_mempool_avail_count(harness->pool()) != harness->pool()->size)
         std::abort(); // a frame was neither sent nor freed
     // Everything expires far in the future (twice: templates outlive their connections by one
     // sweep); then no connection may be left and every server's live count must be back at 0:
     // a connection counted twice or never would skew lc/wlc for good.
-    lb::control::report::TableCollector collector(harness->context);
+    lb::control::report::TableCollector collector(harness->context());
     collector.sweep_all(now + (1u << 30));
     collector.sweep_all(now + (1u << 30) + 1);
-    if (harness->connections->size() != 0)
+    if (harness->dataplane.connections().size() != 0)
         std::abort();
     for (std::uint16_t rs = 0; rs < harness->snapshot->real_servers.size(); ++rs)
-        if (harness->load.get(rs) != 0)
+        if (harness->dataplane.load().get(rs) != 0)
             std::abort();
     return 0;
 }

@@ -78,7 +78,7 @@ TEST_CASE("A backup neither answers nor forwards for its VRRP addresses; a maste
     CHECK(h.send(arp_request(other_vip)).size() == 1);
     CHECK(h.send(syn(other_vip)).size() == 1);
 
-    h.context.vrrp_master[0].store(true);
+    h.context().vrrp_master[0].store(true);
     for (const std::uint32_t target : {vip, gateway_vip}) {
         auto out = h.send(arp_request(target));
         REQUIRE(out.size() == 1);
@@ -93,7 +93,7 @@ TEST_CASE("A backup neither answers nor forwards for its VRRP addresses; a maste
     CHECK(rs1_mac == eth_of(forwarded[0].frame)->dst_addr);
 
     // Back to backup: even the established connection's packets are dropped here.
-    h.context.vrrp_master[0].store(false);
+    h.context().vrrp_master[0].store(false);
     CHECK(h.send(syn(vip)).empty());
     CHECK(h.drops(DropReason::not_master) == 5);
 }
@@ -107,11 +107,12 @@ TEST_CASE("VRRP advertisements go to the control thread's ring with their interf
     p.payload = 12;
     // Without a ring (no VRRP running) they are dropped.
     CHECK(h.send(ipv4_frame(p)).empty());
-    CHECK(h.drops(DropReason::no_service) == 1);
+    CHECK(h.drops(DropReason::vrrp_not_configured) == 1);
+    CHECK(h.drops(DropReason::no_service) == 0);
 
     rte_ring* ring = rte_ring_create("vrrp_test_rx", 4, SOCKET_ID_ANY, RING_F_SC_DEQ);
     REQUIRE(ring);
-    h.context.control_rx = ring;
+    h.context().control_rx = ring;
     // The ring holds 3: the fourth finds it full.
     for (int i = 0; i < 4; ++i)
         CHECK(h.send(ipv4_frame(p)).empty());
@@ -127,6 +128,6 @@ TEST_CASE("VRRP advertisements go to the control thread's ring with their interf
         ++received;
     }
     CHECK(received == 3);
-    h.context.control_rx = nullptr;
+    h.context().control_rx = nullptr;
     rte_ring_free(ring);
 }

@@ -1,5 +1,6 @@
-// Runs the real Worker code on crafted frames: builds a Snapshot from YAML, wires tables and
-// counters as lb does, feeds frames to Worker::process and collects what it would transmit.
+// Runs the real Worker code on crafted frames: builds a Snapshot from YAML and the dataplane
+// (tables, pool, counters) as lb does, feeds frames to Worker::process and collects what it
+// would transmit.
 #pragma once
 
 #include <memory>
@@ -9,13 +10,11 @@
 
 #include <rte_mbuf.h>
 
-#include "dataplane/worker.hpp"
+#include "dataplane/dataplane.hpp"
 #include "test/packet/frame_builder.hpp"
 #include "test/test_config.hpp"
 
 namespace lb::test {
-
-rte_mempool* test_pool();
 
 struct Sent {
     std::uint8_t interface;
@@ -41,25 +40,19 @@ class WorkerHarness {
     void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
 
     std::uint64_t drops(dataplane::DropReason r) const {
-        return counters_->drops[static_cast<std::size_t>(r)].read();
+        return counters().drops[static_cast<std::size_t>(r)].read();
     }
     std::uint64_t total_drops() const;
-    const dataplane::WorkerCounters& counters() const { return *counters_; }
+    const dataplane::WorkerCounters& counters() const { return dataplane.counters(0); }
+    dataplane::DataplaneContext& context() { return dataplane.context(); }
+    // The packet buffers frames are built in; full again whenever no frame is in flight.
+    rte_mempool* pool() { return dataplane.pool(); }
 
     control::config::Config config;
-    dataplane::NeighbourTable neighbours;
     control::IdentityRegistry registry;
+    dataplane::Dataplane dataplane; // one worker, driven by hand: never launched
     std::unique_ptr<dataplane::Snapshot> snapshot;
     std::vector<std::unique_ptr<dataplane::Snapshot>> retired_snapshots;
-    std::unique_ptr<dataplane::ConnectionTable> connections;
-    std::unique_ptr<dataplane::PersistenceTable> templates;
-    std::unique_ptr<dataplane::FtpStateTable> ftp_states;
-    dataplane::RealServerLoad load;
-    dataplane::DataplaneContext context;
-
-  private:
-    std::unique_ptr<dataplane::WorkerCounters> counters_;
-    std::unique_ptr<dataplane::Worker> worker_;
 };
 
 } // namespace lb::test

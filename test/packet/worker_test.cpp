@@ -154,7 +154,7 @@ TEST_CASE("DR rewrites only the destination MAC") {
     ack.tcp_flags = RTE_TCP_ACK_FLAG;
     ack.payload = 100;
     REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
-    CHECK(h.connections->size() == 1);
+    CHECK(h.dataplane.connections().size() == 1);
 }
 
 TEST_CASE("NAT rewrites the destination to the real server and replies back to the VIP") {
@@ -236,7 +236,7 @@ TEST_CASE("a TCP segment that is not a SYN and matches no connection is dropped"
     ack.tcp_flags = RTE_TCP_ACK_FLAG;
     CHECK(h.send(ipv4_frame(ack)).empty());
     CHECK(h.drops(DropReason::no_connection) == 1);
-    CHECK(h.connections->size() == 0);
+    CHECK(h.dataplane.connections().size() == 0);
 }
 
 TEST_CASE("malformed frames are dropped and counted, never forwarded") {
@@ -328,7 +328,7 @@ TEST_CASE("malformed frames are dropped and counted, never forwarded") {
         CHECK(h.send(c.frame).empty());
         CHECK(h.drops(c.reason) == before + 1);
     }
-    CHECK(h.connections->size() == 0);
+    CHECK(h.dataplane.connections().size() == 0);
 }
 
 TEST_CASE("IP options: the L4 header is found after them and rewritten there") {
@@ -369,14 +369,14 @@ TEST_CASE("persistence: a client and its /24 stick to one real server") {
             first = rs;
         REQUIRE(rs == first);
     }
-    CHECK(h.templates->size() == 1);
+    CHECK(h.dataplane.templates().size() == 1);
     // Another /24 gets its own template; with rr it is the other server.
     L4 other = syn_to_vip(2000);
     other.src = ipv4(192, 0, 2, 10);
     auto out = h.send(ipv4_frame(other));
     REQUIRE(out.size() == 1);
     CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->dst_addr) != first);
-    CHECK(h.templates->size() == 2);
+    CHECK(h.dataplane.templates().size() == 2);
 }
 
 TEST_CASE("a template pointing at a drained or removed real server is not reused") {
@@ -417,12 +417,12 @@ TEST_CASE("a template pointing at a drained or removed real server is not reused
     SECTION("removed: rs1 is gone and rs2 now has its index") {
         h.republish(config("      - {address: 203.0.113.12}\n"));
         CHECK(destination(1002) == rs2);
-        CHECK(h.templates->size() == 1);
+        CHECK(h.dataplane.templates().size() == 1);
         // Re-pointed at rs2 by address, not merely read through the index rs1 had.
-        auto t = h.templates->find_and_attach({rte_cpu_to_be_32(client), 0, 0}, 1000);
+        auto t = h.dataplane.templates().find_and_attach({rte_cpu_to_be_32(client), 0, 0}, 1000);
         REQUIRE(t);
-        CHECK(h.templates->target(t->index).address == rte_cpu_to_be_32(rs2));
-        h.templates->detach(t->index);
+        CHECK(h.dataplane.templates().target(t->index).address == rte_cpu_to_be_32(rs2));
+        h.dataplane.templates().detach(t->index);
     }
 }
 
@@ -447,7 +447,7 @@ TEST_CASE("a burst carrying two SYNs of one new flow creates one connection") {
     const std::uint32_t first = ip_of(out[0].frame)->dst_addr;
     const std::uint32_t second = ip_of(out[1].frame)->dst_addr;
     CHECK(first == second);
-    CHECK(h.connections->size() == 1);
+    CHECK(h.dataplane.connections().size() == 1);
 }
 
 // A NAT service on 198.51.100.100:80 with Maglev over 203.0.113.11 (and .12).
@@ -470,7 +470,7 @@ TEST_CASE("mh adopts a mid-flow packet with no connection, as after a failover")
     ack.tcp_flags = RTE_TCP_ACK_FLAG;
     auto out = h.send(ipv4_frame(ack));
     REQUIRE(out.size() == 1);
-    CHECK(h.connections->size() == 1);
+    CHECK(h.dataplane.connections().size() == 1);
 }
 
 TEST_CASE("mh adoption without replication: a server's segment waits for the client's next one") {
@@ -530,7 +530,7 @@ services:
     SECTION("without a template it is dropped and counted") {
         CHECK(h.send(ipv4_frame(syn_ack)).empty());
         CHECK(h.drops(DropReason::no_persistence_template) == 1);
-        CHECK(h.connections->size() == 0);
+        CHECK(h.dataplane.connections().size() == 0);
     }
     SECTION("with the client's control connection open it goes to that real server") {
         auto control = h.send(ipv4_frame(syn_to_vip(40000, 21)));
@@ -543,7 +543,7 @@ services:
         ack.tcp_flags = RTE_TCP_ACK_FLAG;
         ack.payload = 100;
         REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
-        CHECK(h.connections->size() == 2);
+        CHECK(h.dataplane.connections().size() == 2);
 
         // Drained meanwhile: the session's own new data connection still follows it.
         if (on_rs1) {
@@ -648,7 +648,9 @@ TEST_CASE("the node's own traffic goes to the kernel exception path") {
     CHECK(out[0].to_kernel);
     CHECK(out[0].interface == 1);
     rte_ether_addr learnt;
-    CHECK(h.neighbours.resolve(0, learnt) + h.neighbours.resolve(1, learnt) >= 1);
+    CHECK(h.dataplane.neighbours().resolve(0, learnt) +
+              h.dataplane.neighbours().resolve(1, learnt) >=
+          1);
     // VIP traffic stays in the dataplane: ping to the VIP is answered in place.
     L4 vip_ping = ping;
     vip_ping.dst = vip;
@@ -728,4 +730,37 @@ TEST_CASE("on_failure: reset answers a segment of no known connection with an ex
     L4 rst = ack;
     rst.tcp_flags = RTE_TCP_RST_FLAG;
     CHECK(h.send(ipv4_frame(rst)).empty());
+}
+
+TEST_CASE("a full template table refuses the new client once, as template_table_full") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    scheduler: rr
+    persistence: {timeout: 300s}
+    real_servers:
+      - {address: 203.0.113.11}
+)",
+                    4096);
+    h.resolve(rs1, rs1_mac, 1);
+    constexpr std::uint32_t templates = 1024; // the harness's template table
+    std::vector<Bytes> burst;
+    std::size_t forwarded = 0;
+    for (std::uint32_t i = 0; i <= templates; ++i) {
+        L4 p = syn_to_vip();
+        p.src = ipv4(10, 1, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+        burst.push_back(ipv4_frame(p));
+        if (burst.size() == 32 || i == templates) {
+            forwarded += h.send(burst).size();
+            burst.clear();
+        }
+    }
+    CHECK(forwarded == templates);
+    CHECK(h.drops(DropReason::template_table_full) == 1);
+    CHECK(h.total_drops() == 1); // counted once, not also as no_real_server
+    // A client that has its template still gets through.
+    L4 known = syn_to_vip(40001);
+    known.src = ipv4(10, 1, 0, 7);
+    CHECK(h.send(ipv4_frame(known)).size() == 1);
 }
