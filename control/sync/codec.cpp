@@ -20,6 +20,7 @@ enum EntryKind : std::uint8_t {
     kind_deletion = 4,
     kind_hello = 16,
     kind_missing_range = 17,
+    kind_ack_epoch = 18,
 };
 
 // Payload sizes this version writes; a shorter payload of a known kind is malformed, a longer
@@ -33,6 +34,7 @@ constexpr std::size_t ftp_state_size = flow_size + 4 + 4 + 4 + 1 + 8; // 34
 constexpr std::size_t deletion_size = 1 + flow_size;                  // 14 (both forms)
 constexpr std::size_t hello_size = 32 + 4;
 constexpr std::size_t missing_range_size = 6;
+constexpr std::size_t ack_epoch_size = 8;
 constexpr std::size_t max_payload = 64;
 
 class Writer {
@@ -298,6 +300,11 @@ bool decode_entry(std::uint8_t kind, std::span<const std::uint8_t> p, Decoded& o
         out.ack.missing.push_back(m);
         return true;
     }
+    case kind_ack_epoch:
+        if (p.size() < ack_epoch_size)
+            return false;
+        out.ack.for_epoch = r.u64();
+        return true;
     default:
         ++out.skipped;
         return true;
@@ -383,6 +390,13 @@ bool DatagramBuilder::add(const MissingRange& range) {
     w.u32(range.first);
     w.u16(range.count);
     return append(kind_missing_range, w.view());
+}
+
+bool DatagramBuilder::add_ack_epoch(std::uint64_t epoch) {
+    Writer w;
+    w.u32(static_cast<std::uint32_t>(epoch >> 32));
+    w.u32(static_cast<std::uint32_t>(epoch));
+    return append(kind_ack_epoch, w.view());
 }
 
 std::span<const std::uint8_t> DatagramBuilder::finish(const MessageKey& key) {

@@ -52,6 +52,7 @@ class DatagramBuilder {
     bool add(const Entry& entry);
     bool add(const Hello& hello);
     bool add(const MissingRange& range);
+    bool add_ack_epoch(std::uint64_t epoch); // first in an ack: Ack::for_epoch
     std::size_t entries() const { return count_; }
     bool empty() const { return count_ == 0; }
     // Writes the lengths and the MAC; the bytes stay valid until the next start().

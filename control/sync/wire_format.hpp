@@ -146,6 +146,9 @@ struct MissingRange {
 };
 
 struct Ack {
+    // The epoch of the sender whose datagrams this acknowledges: an acknowledgement delayed
+    // across that sender's restart must not acknowledge the new epoch's numbers.
+    std::uint64_t for_epoch = 0;
     std::vector<MissingRange> missing;
 
     bool operator==(const Ack&) const = default;

@@ -126,12 +126,14 @@ TEST_CASE("sync codec: hello and acknowledgements round-trip") {
     h.type = MessageType::ack;
     h.ack = 100;
     b.start(h);
+    REQUIRE(b.add_ack_epoch(0xfeedULL << 32));
     REQUIRE(b.add(MissingRange{102, 3}));
     REQUIRE(b.add(MissingRange{110, 1}));
     bytes = b.finish(key);
     d = decode_datagram(bytes, key, 1);
     REQUIRE(d.error == DecodeError::none);
     CHECK(d.header.ack == 100);
+    CHECK(d.ack.for_epoch == 0xfeedULL << 32);
     CHECK(d.ack.missing == std::vector<MissingRange>{{102, 3}, {110, 1}});
 }
 
