@@ -175,11 +175,12 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
                                      rte_cpu_to_be_16(static_cast<std::uint16_t>(port)), id);
         s->services[id] = std::move(svc);
     }
-    // VRRP: which instance owns which address (instances are numbered in file order; the
-    // vrrp section only changes on restart).
-    if (c.vrrp.instances.size() > max_vrrp_instances)
-        throw std::runtime_error(
-            fmt::format("at most {} VRRP instances are supported", max_vrrp_instances));
+    // VRRP: which instance owns which address, by the instance's ownership slot (stable across
+    // reloads: IdentityRegistry::vrrp_slots).
+    std::vector<IdentityRegistry::VrrpKey> keys;
+    for (const auto& v : c.vrrp.instances)
+        keys.emplace_back(v.name, v.interface, v.virtual_router_id);
+    const auto slots = registry.vrrp_slots(keys, max_vrrp_instances);
     for (std::size_t i = 0; i < c.vrrp.instances.size(); ++i) {
         const auto& v = c.vrrp.instances[i];
         const config::Interface* iface = c.find_interface(v.interface);
@@ -190,9 +191,11 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
             const auto vmac = vrrp::virtual_mac(v.virtual_router_id);
             std::copy(vmac.begin(), vmac.end(), e.mac.addr_bytes);
         }
-        s->vrrp_instances.push_back(e);
+        if (s->vrrp_instances.size() <= slots[i])
+            s->vrrp_instances.resize(slots[i] + 1);
+        s->vrrp_instances[slots[i]] = e;
         for (const auto a : v.virtual_addresses)
-            s->vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});
+            s->vrrp_addresses.push_back({rte_cpu_to_be_32(a), slots[i]});
         // Unicast advertisements need the peers' MACs: the resolver keeps them fresh.
         for (const auto peer : v.unicast_peers)
             neighbours.intern(rte_cpu_to_be_32(peer), e.interface);

@@ -635,8 +635,8 @@ void Worker::process(rte_mbuf** frames, std::uint16_t count, std::uint8_t ingres
 }
 
 void Worker::to_control(rte_mbuf* m, std::uint8_t ingress) {
-    if (!ctx_.control_rx) {
-        drop(m, DropReason::no_service); // no VRRP configured
+    if (!ctx_.control_rx || snapshot_->vrrp_instances.empty()) {
+        drop(m, DropReason::no_service); // no VRRP configured (now: a reload may add it)
         return;
     }
     m->port = ingress; // the interface index, for the control thread

@@ -68,15 +68,14 @@ Balancer::Balancer(config::Config config, std::string config_path)
     control_tx_ = rte_ring_create("control_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!control_tx_)
         throw std::runtime_error("cannot create the control ring");
-    if (!config_.vrrp.empty()) {
-        // Any worker may receive an advertisement (RSS): several producers, one consumer.
-        // DESIGN.md has one single-producer ring per worker; adverts are a few per second per
-        // peer, so the producers' compare-and-swap never contends and one ring keeps the
-        // consumer simple. Replication's volume will get per-worker rings.
-        control_rx_ = rte_ring_create("control_rx", 1024, socket, RING_F_SC_DEQ);
-        if (!control_rx_)
-            throw std::runtime_error("cannot create the VRRP ring");
-    }
+    // Any worker may receive an advertisement (RSS): several producers, one consumer.
+    // DESIGN.md has one single-producer ring per worker; adverts are a few per second per
+    // peer, so the producers' compare-and-swap never contends and one ring keeps the
+    // consumer simple. Replication's volume will get per-worker rings. Created without VRRP
+    // too: a reload may add the vrrp section.
+    control_rx_ = rte_ring_create("control_rx", 1024, socket, RING_F_SC_DEQ);
+    if (!control_rx_)
+        throw std::runtime_error("cannot create the VRRP ring");
     ports_ = start_ports(config_, workers, pool_);
     start_exception_path(config_, workers, pool_, ports_);
     snapshot_ = control::build_snapshot(config_, ports_, neighbours_, registry_, nullptr, 1);
