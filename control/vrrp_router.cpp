@@ -53,6 +53,10 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
     build_groups(config);
 }
 
+Mac Router::mac_of(const config::VrrpInstance& v, std::uint8_t interface) const {
+    return v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs_.at(interface);
+}
+
 Router::Running Router::make_running(const config::Config& config, const config::VrrpInstance& v,
                                      std::uint8_t slot) const {
     const auto* iface = config.find_interface(v.interface);
@@ -64,7 +68,7 @@ Router::Running Router::make_running(const config::Config& config, const config:
                    expectation_of(v),
                    index,
                    ic.primary_address,
-                   v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs_.at(index),
+                   mac_of(v, index),
                    -1,
                    {},
                    false,
@@ -117,7 +121,6 @@ void Router::reconfigure(const config::Config& next, std::vector<std::uint8_t> s
     std::vector<Running> running;
     std::vector<InstanceStatus> status;
     std::vector<std::size_t> started, changed;
-    std::vector<config::VrrpInstance> settings;
     for (std::size_t n = 0; n < next.vrrp.instances.size(); ++n) {
         const auto& v = next.vrrp.instances[n];
         const auto slot = n < slots.size() ? slots[n] : static_cast<std::uint8_t>(n);
@@ -162,7 +165,7 @@ void Router::update(std::size_t i, const config::VrrpInstance& v, Clock::time_po
     const InstanceConfig ic = instance_config(v, interface_addresses_.at(r.interface));
     r.expectation = expectation_of(v);
     r.source = ic.primary_address;
-    r.mac = v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs_.at(r.interface);
+    r.mac = mac_of(v, r.interface);
     InstanceStatus& s = status_[i];
     s.version = v.version;
     s.configured_priority = v.priority;

@@ -116,6 +116,8 @@ class Router {
     Running make_running(const config::Config& config, const config::VrrpInstance& v,
                          std::uint8_t slot) const;
     static InstanceStatus make_status(const config::VrrpInstance& v);
+    // Its advertisements' and gratuitous ARPs' source: virtual, or the port's with use_vmac off.
+    Mac mac_of(const config::VrrpInstance& v, std::uint8_t interface) const;
     void build_groups(const config::Config& config);
     // Applies changed settings to a running instance (reconfigure()).
     void update(std::size_t i, const config::VrrpInstance& v, Clock::time_point now);

@@ -77,8 +77,13 @@ void run_control_loop(Balancer& balancer) {
         if (vrrp) {
             vrrp->reconfigure();
         } else if (!balancer.config().vrrp.empty()) {
-            vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
-            vrrp->start();
+            try {
+                vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
+                vrrp->start();
+            } catch (const std::exception& e) { // the notify FIFO: nothing else was started
+                fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
+                vrrp.reset();
+            }
         }
     });
     boost::asio::signal_set reload_signal(io, SIGHUP);

@@ -156,3 +156,16 @@ def test_a_reload_changing_an_interface_or_a_table_size_says_needs_restart(ha):
     assert wait_true(lambda: "needs restart: tables" in a.log(), 5), a.log()
     assert status(a)["configured_priority"] == 120
     assert status(a)["master"] == "198.51.100.2"  # the running address
+
+
+def test_a_reload_may_add_the_vrrp_section(ha):
+    config = node_config(ha, "a", [instance(150)])
+    vrrp = config.pop("vrrp")
+    a = Node(ha, "a", config)
+    assert a.vrrp()["instances"] == []
+    with_vrrp = copy.deepcopy(config)
+    with_vrrp["vrrp"] = vrrp
+    reload(a, with_vrrp)
+    assert wait_state(a, "MASTER", timeout=5), a.log()
+    r = ha.lab.run(ha.client, "ping", "-c1", "-W1", VIP, check=False, timeout=10)
+    assert r.returncode == 0
