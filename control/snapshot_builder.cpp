@@ -198,13 +198,14 @@ void add_service(const config::Config& c, const config::Service& cs, NeighbourTa
     s.services[id] = std::move(svc);
 }
 
-// Which instance owns which address (instances are numbered in file order; the vrrp section
-// only changes on restart).
+// Which instance owns which address, by the instance's ownership slot (stable across reloads:
+// IdentityRegistry::vrrp_slots).
 void add_vrrp(const config::Config& c, const std::vector<PortBinding>& ports,
-              NeighbourTable& neighbours, Snapshot& s) {
-    if (c.vrrp.instances.size() > max_vrrp_instances)
-        throw std::runtime_error(
-            fmt::format("at most {} VRRP instances are supported", max_vrrp_instances));
+              NeighbourTable& neighbours, IdentityRegistry& registry, Snapshot& s) {
+    std::vector<IdentityRegistry::VrrpKey> keys;
+    for (const auto& v : c.vrrp.instances)
+        keys.emplace_back(v.name, v.interface, v.virtual_router_id);
+    const auto slots = registry.vrrp_slots(keys, max_vrrp_instances);
     for (std::size_t i = 0; i < c.vrrp.instances.size(); ++i) {
         const auto& v = c.vrrp.instances[i];
         const config::Interface* iface = c.find_interface(v.interface);
@@ -215,9 +216,11 @@ void add_vrrp(const config::Config& c, const std::vector<PortBinding>& ports,
             const auto vmac = vrrp::virtual_mac(v.virtual_router_id);
             std::copy(vmac.begin(), vmac.end(), e.mac.addr_bytes);
         }
-        s.vrrp_instances.push_back(e);
+        if (s.vrrp_instances.size() <= slots[i])
+            s.vrrp_instances.resize(slots[i] + 1);
+        s.vrrp_instances[slots[i]] = e;
         for (const auto a : v.virtual_addresses)
-            s.vrrp_addresses.push_back({rte_cpu_to_be_32(a), static_cast<std::uint8_t>(i)});
+            s.vrrp_addresses.push_back({rte_cpu_to_be_32(a), slots[i]});
         // Unicast advertisements need the peers' MACs: the resolver keeps them fresh.
         for (const auto peer : v.unicast_peers)
             neighbours.intern(rte_cpu_to_be_32(peer), e.interface);
@@ -254,7 +257,7 @@ std::unique_ptr<Snapshot> build_snapshot(const config::Config& c,
         keep_previous_as_removed(*previous, *s);
     for (const auto& cs : c.services)
         add_service(c, cs, neighbours, registry, down, *s);
-    add_vrrp(c, ports, neighbours, *s);
+    add_vrrp(c, ports, neighbours, registry, *s);
     // ARP and ICMP keep answering for the VIPs of removed services while their connections
     // drain; only configured ports take new connections.
     for (const auto& svc : s->services)

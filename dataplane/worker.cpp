@@ -645,7 +645,8 @@ void Worker::process_burst(rte_mbuf** frames, std::uint16_t count, std::uint8_t 
 }
 
 void Worker::to_control(rte_mbuf* m, std::uint8_t ingress) {
-    if (!ctx_.control_rx) {
+    // No instance configured (a reload may add some: the ring always exists).
+    if (!ctx_.control_rx || snapshot_->vrrp_instances.empty()) {
         drop(m, DropReason::vrrp_not_configured);
         return;
     }

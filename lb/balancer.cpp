@@ -36,7 +36,7 @@ DataplaneSizes sizes_for(const control::config::Config& c) {
     sizes.reply_keys = any_nat(c);
     sizes.persistence_templates = c.tables.persistence_templates;
     sizes.ftp_sessions = c.tables.ftp_sessions;
-    sizes.vrrp = !c.vrrp.empty();
+    sizes.vrrp = true; // the advert ring exists without VRRP too: a reload may add it
     sizes.idle_backoff = c.dpdk.idle_backoff;
     return sizes;
 }

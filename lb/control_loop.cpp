@@ -70,8 +70,22 @@ void run_control_loop(Balancer& balancer) {
             io.stop();
     });
 
-    // The file is read and checked off the loop; health checks follow an applied reload.
-    ConfigReloader reloader(io, balancer, [&] { health.configure(balancer.config()); });
+    // The file is read and checked off the loop; health checks and VRRP follow an applied
+    // reload (a vrrp section the reload brings starts a VRRP control of its own).
+    ConfigReloader reloader(io, balancer, [&] {
+        health.configure(balancer.config());
+        if (vrrp) {
+            vrrp->reconfigure();
+        } else if (!balancer.config().vrrp.empty()) {
+            try {
+                vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
+                vrrp->start();
+            } catch (const std::exception& e) { // the notify FIFO: nothing else was started
+                fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
+                vrrp.reset();
+            }
+        }
+    });
     boost::asio::signal_set reload_signal(io, SIGHUP);
     std::function<void()> wait_for_hangup = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {

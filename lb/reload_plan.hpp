@@ -2,6 +2,11 @@
 // the running values of what only a restart changes. It runs on the reload thread
 // (lb/config_reloader) with a copy of the running configuration, so that a large file never
 // stalls the control loop; the plan is then applied on the loop (Balancer::apply_reload).
+//
+// Every top-level key is either applied or reported as "needs restart: KEY", decided by the
+// model's value equality (control/config_model.hpp), never by lists of fields: a field added to
+// a section is compared with it, and a section added to Config fails to build until
+// reload_plan.cpp says which of the two it is.
 #pragma once
 
 #include <optional>
@@ -19,5 +24,14 @@ struct ReloadPlan {
 };
 
 ReloadPlan plan_reload(const std::string& path, const control::config::Config& running);
+
+// The same for a file already loaded and validated as `next` (`path` names it in messages).
+ReloadPlan plan_reload(control::config::Config next, const control::config::Config& running,
+                       const std::string& path);
+
+// The keys whose running values a reload from `running` to `next` keeps, in file order
+// ("interfaces", "tables", "dpdk", "node.name", "stats.listen", "admin.socket").
+std::vector<std::string> restart_only_changes(const control::config::Config& running,
+                                              const control::config::Config& next);
 
 } // namespace lb::app

@@ -47,25 +47,61 @@ VrrpControl::VrrpControl(boost::asio::io_context& io, Balancer& balancer,
             return std::nullopt;
         },
         [this](const vrrp::Transition& t) {
-            const auto& instance = balancer_.config().vrrp.instances[t.instance];
+            const auto& instance = *t.settings;
             // Ownership first: by the time a gratuitous ARP draws traffic, we forward it.
-            balancer_.context().vrrp_master[t.instance].store(t.to == vrrp::State::master,
-                                                              std::memory_order_release);
+            balancer_.context().vrrp_master[t.slot].store(t.to == vrrp::State::master,
+                                                          std::memory_order_release);
             fmt::print(stderr, "lb: vrrp {}: {} -> {} (priority {}): {}\n", instance.name,
                        vrrp::to_string(t.from), vrrp::to_string(t.to), t.priority, t.reason);
             notifier_.transition(instance, t.to, t.priority, t.reason);
-        });
-    // Polled often enough to see a 10 ms advertisement interval's timers within a few percent:
-    // a twentieth of the shortest interval, 1 ms to 10 ms.
-    std::chrono::milliseconds shortest{1000};
-    for (const auto& v : config.vrrp.instances)
-        shortest = std::min(shortest, v.advert_int);
-    poll_period_ = std::clamp<std::chrono::microseconds>(
-        shortest / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(10));
+        },
+        slots());
+    set_poll_period();
     scripts_ = std::make_unique<vrrp::TrackingScripts>(io_, config, [this] { track(); });
 }
 
 VrrpControl::~VrrpControl() = default;
+
+std::vector<std::uint8_t> VrrpControl::slots() const {
+    std::vector<std::uint8_t> out;
+    for (const auto& v : balancer_.config().vrrp.instances)
+        // Every configured instance has one: the published snapshot was built from this
+        // configuration.
+        out.push_back(balancer_.registry()
+                          .find_vrrp_slot({v.name, v.interface, v.virtual_router_id})
+                          .value());
+    return out;
+}
+
+void VrrpControl::set_poll_period() {
+    // Polled often enough to see a 10 ms advertisement interval's timers within a few percent:
+    // a twentieth of the shortest interval, 1 ms to 10 ms.
+    std::chrono::milliseconds shortest{1000};
+    for (const auto& v : balancer_.config().vrrp.instances)
+        shortest = std::min(shortest, v.advert_int);
+    poll_period_ = std::clamp<std::chrono::microseconds>(
+        shortest / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(10));
+}
+
+void VrrpControl::reconfigure() {
+    if (stopping_)
+        return;
+    const control::config::Config& config = balancer_.config();
+    try {
+        notifier_.reconfigure(config);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "lb: warning: reload: {}; no notify FIFO until the next reload\n",
+                   e.what());
+    }
+    scripts_->reconfigure(config);
+    router_->reconfigure(config, slots(), vrrp::Clock::now());
+    set_poll_period();
+    track();
+    report();
+    // New deadlines (a new instance, a shorter interval) must not wait for the timer armed
+    // before: re-arming cancels that wait (its handler sees operation_aborted).
+    arm();
+}
 
 void VrrpControl::start() {
     router_->start(vrrp::Clock::now());

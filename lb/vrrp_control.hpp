@@ -24,6 +24,11 @@ class VrrpControl {
     ~VrrpControl();
 
     void start();
+    // After a reload was published: runs the new vrrp section (control::vrrp::Router::
+    // reconfigure), its scripts and FIFO, and evaluates tracking with the new weights at once.
+    // The snapshot already maps the addresses to the instances' slots; the router moves the
+    // ownership flags of the instances that stop or start.
+    void reconfigure();
     // Gives up mastership (priority-0 advertisements) and releases the VIPs; `done` runs once
     // worker 0 has had time to send them.
     void shutdown(std::function<void()> done);
@@ -42,6 +47,9 @@ class VrrpControl {
     void send(std::uint8_t interface, std::vector<std::uint8_t> frame);
     // Logs each instance a sync group starts or stops holding in BACKUP (a partial partition).
     void log_sync_held();
+    // Each configured instance's dataplane ownership slot, as the last snapshot gave them.
+    std::vector<std::uint8_t> slots() const;
+    void set_poll_period();
 
     boost::asio::io_context& io_;
     Balancer& balancer_;

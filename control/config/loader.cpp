@@ -610,6 +610,141 @@ void read_vrrp_sync_groups(Reader& r, const YAML::Node& n, Config& c) {
     }
 }
 
+// The instance's identity: name, interface, virtual router id.
+void read_vrrp_identity(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    v.location = location_of(item);
+    v.name = r.name(item, "VRRP instance").value_or("");
+    if (const auto i = item["interface"])
+        v.interface_location = location_of(i);
+    v.interface = r.required_string(item, "interface", "VRRP instance").value_or("");
+    if (const auto x = item["virtual_router_id"]) {
+        v.vrid_location = location_of(x);
+        if (auto id = r.unsigned_value(x, "virtual_router_id", 1, 255))
+            v.virtual_router_id = static_cast<std::uint8_t>(*id);
+    } else {
+        r.error(item, "VRRP instance needs 'virtual_router_id' (1..255)");
+    }
+}
+
+// priority, version, advert_int (whose steps depend on the version), preempt, preempt_delay.
+void read_vrrp_election(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    if (const auto x = item["priority"])
+        if (auto p = r.unsigned_value(x, "priority", 1, 255))
+            v.priority = static_cast<std::uint8_t>(*p);
+    if (const auto x = item["version"])
+        if (auto ver = r.unsigned_value(x, "version", 2, 3))
+            v.version = static_cast<unsigned>(*ver);
+    if (const auto x = item["advert_int"]) {
+        if (auto d = r.parsed(x, "advert_int", parse_duration)) {
+            v.advert_int = *d;
+            if (v.version == 3 && (d->count() < 10 || d->count() > 40950 || d->count() % 10))
+                r.error(x, "advert_int: VRRPv3 counts in 10 ms steps, 10ms..40950ms");
+            else if (v.version == 2 &&
+                     (d->count() < 1000 || d->count() > 255000 || d->count() % 1000))
+                r.error(x, "advert_int: VRRPv2 counts whole seconds, 1s..255s");
+        }
+    }
+    if (const auto x = item["preempt"])
+        if (auto b = r.boolean(x, "preempt"))
+            v.preempt = *b;
+    if (const auto x = item["preempt_delay"])
+        if (auto d = r.parsed(x, "preempt_delay", parse_duration))
+            v.preempt_delay = *d;
+}
+
+void read_vrrp_authentication(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    const auto x = item["authentication"];
+    if (!x || !r.expect_map(x, "authentication"))
+        return;
+    r.check_keys(x, "authentication", {"type", "password"});
+    if (const auto t = x["type"])
+        if (r.scalar(t, "type").value_or("") != "PASS")
+            r.error(t, "authentication: type PASS is the only one (VRRPv2)");
+    if (const auto pw = x["password"])
+        v.password = r.scalar(pw, "password").value_or("");
+    if (v.version != 2)
+        r.error(x, "authentication is VRRPv2 only (RFC 5798 removed it): set "
+                   "version: 2");
+    if (v.password.empty() || v.password.size() > 8)
+        r.error(x, "authentication: a password of 1 to 8 characters");
+}
+
+// unicast_peers, virtual_addresses, unicast_source, use_vmac.
+void read_vrrp_addresses(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    auto addresses = [&](const char* key, std::vector<std::uint32_t>& into) {
+        if (const auto x = item[key]) {
+            if (!x.IsSequence()) {
+                r.error(x, fmt::format("{} must be a list of addresses", key));
+                return;
+            }
+            for (const auto& a : x)
+                if (auto ip = r.parsed(a, key, parse_ipv4))
+                    into.push_back(*ip);
+        }
+    };
+    addresses("unicast_peers", v.unicast_peers);
+    addresses("virtual_addresses", v.virtual_addresses);
+    if (v.virtual_addresses.empty())
+        r.error(item, "VRRP instance needs 'virtual_addresses'");
+    if (const auto x = item["unicast_source"])
+        if (auto ip = r.parsed(x, "unicast_source", parse_ipv4))
+            v.unicast_source = *ip;
+    if (const auto x = item["use_vmac"])
+        if (auto b = r.boolean(x, "use_vmac"))
+            v.use_vmac = *b;
+}
+
+void read_vrrp_garp(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    const auto g = item["garp"];
+    if (!g || !r.expect_map(g, "garp"))
+        return;
+    r.check_keys(g, "garp", {"repeat", "delay", "refresh", "refresh_repeat"});
+    if (const auto x = g["repeat"])
+        if (auto n = r.unsigned_value(x, "repeat", 1, 100))
+            v.garp.repeat = static_cast<unsigned>(*n);
+    if (const auto x = g["refresh_repeat"])
+        if (auto n = r.unsigned_value(x, "refresh_repeat", 1, 100))
+            v.garp.refresh_repeat = static_cast<unsigned>(*n);
+    if (const auto x = g["delay"])
+        if (auto d = r.parsed(x, "delay", parse_duration))
+            v.garp.delay = *d;
+    if (const auto x = g["refresh"])
+        if (auto d = r.parsed(x, "refresh", parse_duration))
+            v.garp.refresh = *d;
+}
+
+void read_vrrp_notify(Reader& r, const YAML::Node& item, VrrpInstance& v) {
+    const auto x = item["notify"];
+    if (!x || !r.expect_map(x, "notify"))
+        return;
+    r.check_keys(x, "notify", {"master", "backup", "fault", "stop"});
+    auto command = [&](const char* key, std::string& into) {
+        if (const auto cmd = x[key])
+            into = r.scalar(cmd, key).value_or("");
+    };
+    command("master", v.notify.master);
+    command("backup", v.notify.backup);
+    command("fault", v.notify.fault);
+    command("stop", v.notify.stop);
+}
+
+VrrpInstance read_vrrp_instance(Reader& r, const YAML::Node& item) {
+    r.check_keys(item, "VRRP instance",
+                 {"name", "interface", "virtual_router_id", "priority", "advert_int", "version",
+                  "preempt", "preempt_delay", "authentication", "unicast_peers", "unicast_source",
+                  "virtual_addresses", "use_vmac", "garp", "track", "notify"});
+    VrrpInstance v;
+    read_vrrp_identity(r, item, v);
+    read_vrrp_election(r, item, v);
+    read_vrrp_authentication(r, item, v);
+    read_vrrp_addresses(r, item, v);
+    read_vrrp_garp(r, item, v);
+    if (const auto t = item["track"])
+        read_vrrp_track(r, t, v);
+    read_vrrp_notify(r, item, v);
+    return v;
+}
+
 void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "vrrp"))
         return;
@@ -627,119 +762,9 @@ void read_vrrp(Reader& r, const YAML::Node& n, Config& c) {
         r.error(list, "vrrp.instances must be a list");
         return;
     }
-    for (const auto& item : list) {
-        if (!r.expect_map(item, "a VRRP instance"))
-            continue;
-        r.check_keys(item, "VRRP instance",
-                     {"name", "interface", "virtual_router_id", "priority", "advert_int", "version",
-                      "preempt", "preempt_delay", "authentication", "unicast_peers",
-                      "unicast_source", "virtual_addresses", "use_vmac", "garp", "track",
-                      "notify"});
-        VrrpInstance v;
-        v.location = location_of(item);
-        v.name = r.name(item, "VRRP instance").value_or("");
-        if (const auto i = item["interface"])
-            v.interface_location = location_of(i);
-        v.interface = r.required_string(item, "interface", "VRRP instance").value_or("");
-        if (const auto x = item["virtual_router_id"]) {
-            v.vrid_location = location_of(x);
-            if (auto id = r.unsigned_value(x, "virtual_router_id", 1, 255))
-                v.virtual_router_id = static_cast<std::uint8_t>(*id);
-        } else {
-            r.error(item, "VRRP instance needs 'virtual_router_id' (1..255)");
-        }
-        if (const auto x = item["priority"])
-            if (auto p = r.unsigned_value(x, "priority", 1, 255))
-                v.priority = static_cast<std::uint8_t>(*p);
-        if (const auto x = item["version"])
-            if (auto ver = r.unsigned_value(x, "version", 2, 3))
-                v.version = static_cast<unsigned>(*ver);
-        if (const auto x = item["advert_int"]) {
-            if (auto d = r.parsed(x, "advert_int", parse_duration)) {
-                v.advert_int = *d;
-                if (v.version == 3 && (d->count() < 10 || d->count() > 40950 || d->count() % 10))
-                    r.error(x, "advert_int: VRRPv3 counts in 10 ms steps, 10ms..40950ms");
-                else if (v.version == 2 &&
-                         (d->count() < 1000 || d->count() > 255000 || d->count() % 1000))
-                    r.error(x, "advert_int: VRRPv2 counts whole seconds, 1s..255s");
-            }
-        }
-        if (const auto x = item["preempt"])
-            if (auto b = r.boolean(x, "preempt"))
-                v.preempt = *b;
-        if (const auto x = item["preempt_delay"])
-            if (auto d = r.parsed(x, "preempt_delay", parse_duration))
-                v.preempt_delay = *d;
-        if (const auto x = item["authentication"]) {
-            if (r.expect_map(x, "authentication")) {
-                r.check_keys(x, "authentication", {"type", "password"});
-                if (const auto t = x["type"])
-                    if (r.scalar(t, "type").value_or("") != "PASS")
-                        r.error(t, "authentication: type PASS is the only one (VRRPv2)");
-                if (const auto pw = x["password"])
-                    v.password = r.scalar(pw, "password").value_or("");
-                if (v.version != 2)
-                    r.error(x, "authentication is VRRPv2 only (RFC 5798 removed it): set "
-                               "version: 2");
-                if (v.password.empty() || v.password.size() > 8)
-                    r.error(x, "authentication: a password of 1 to 8 characters");
-            }
-        }
-        auto addresses = [&](const char* key, std::vector<std::uint32_t>& into) {
-            if (const auto x = item[key]) {
-                if (!x.IsSequence()) {
-                    r.error(x, fmt::format("{} must be a list of addresses", key));
-                    return;
-                }
-                for (const auto& a : x)
-                    if (auto ip = r.parsed(a, key, parse_ipv4))
-                        into.push_back(*ip);
-            }
-        };
-        addresses("unicast_peers", v.unicast_peers);
-        addresses("virtual_addresses", v.virtual_addresses);
-        if (v.virtual_addresses.empty())
-            r.error(item, "VRRP instance needs 'virtual_addresses'");
-        if (const auto x = item["unicast_source"])
-            if (auto ip = r.parsed(x, "unicast_source", parse_ipv4))
-                v.unicast_source = *ip;
-        if (const auto x = item["use_vmac"])
-            if (auto b = r.boolean(x, "use_vmac"))
-                v.use_vmac = *b;
-        if (const auto g = item["garp"]) {
-            if (r.expect_map(g, "garp")) {
-                r.check_keys(g, "garp", {"repeat", "delay", "refresh", "refresh_repeat"});
-                if (const auto x = g["repeat"])
-                    if (auto n = r.unsigned_value(x, "repeat", 1, 100))
-                        v.garp.repeat = static_cast<unsigned>(*n);
-                if (const auto x = g["refresh_repeat"])
-                    if (auto n = r.unsigned_value(x, "refresh_repeat", 1, 100))
-                        v.garp.refresh_repeat = static_cast<unsigned>(*n);
-                if (const auto x = g["delay"])
-                    if (auto d = r.parsed(x, "delay", parse_duration))
-                        v.garp.delay = *d;
-                if (const auto x = g["refresh"])
-                    if (auto d = r.parsed(x, "refresh", parse_duration))
-                        v.garp.refresh = *d;
-            }
-        }
-        if (const auto t = item["track"])
-            read_vrrp_track(r, t, v);
-        if (const auto x = item["notify"]) {
-            if (r.expect_map(x, "notify")) {
-                r.check_keys(x, "notify", {"master", "backup", "fault", "stop"});
-                auto command = [&](const char* key, std::string& into) {
-                    if (const auto cmd = x[key])
-                        into = r.scalar(cmd, key).value_or("");
-                };
-                command("master", v.notify.master);
-                command("backup", v.notify.backup);
-                command("fault", v.notify.fault);
-                command("stop", v.notify.stop);
-            }
-        }
-        c.vrrp.instances.push_back(std::move(v));
-    }
+    for (const auto& item : list)
+        if (r.expect_map(item, "a VRRP instance"))
+            c.vrrp.instances.push_back(read_vrrp_instance(r, item));
 }
 
 void read_admin(Reader& r, const YAML::Node& n, Config& c) {

@@ -19,6 +19,21 @@ using Milliseconds = std::chrono::milliseconds;
 struct Location {
     int line = 0;
     int column = 0;
+    bool operator==(const Location&) const = default;
+};
+
+// Value equality. Every struct below compares every member (`operator== = default`), so two
+// Configs are equal exactly when every value a user can see is equal: the reload
+// (lb/reload_plan) decides what changed with ==, and a member added to the model is compared
+// without anyone remembering to. Source locations are members too (beside the values they
+// describe, where the loader and validator look for them), but they are not values: moving a
+// service down the file, or adding a comment above it, changes nothing. So the model holds them
+// as SourceLocation, a Location whose == is always true; Location itself (as Diagnostic holds
+// it) keeps its real equality.
+struct SourceLocation : Location {
+    SourceLocation() = default;
+    SourceLocation(Location at) : Location(at) {} // NOLINT: implicit, as the loader assigns them
+    bool operator==(const SourceLocation&) const { return true; }
 };
 
 enum class Protocol : std::uint8_t { tcp, udp };
@@ -39,11 +54,12 @@ struct Interface {
     // that control-plane sockets (health checks, ssh to the node) work on the data network.
     bool kernel = true;
     std::string kernel_name; // default "lb-" + name
-    Location location;
-    Location kernel_name_location;
-    Location address_location;
-    Location gateway_location;
+    SourceLocation location;
+    SourceLocation kernel_name_location;
+    SourceLocation address_location;
+    SourceLocation gateway_location;
 
+    bool operator==(const Interface&) const = default;
     std::uint32_t netmask() const {
         return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
     }
@@ -53,12 +69,14 @@ struct Interface {
 struct PortRange {
     std::uint16_t first = 0;
     std::uint16_t last = 0;
-    Location location;
+    SourceLocation location;
+    bool operator==(const PortRange&) const = default;
 };
 
 struct Persistence {
     Milliseconds timeout{300'000};
     std::uint32_t netmask = 0xffffffff;
+    bool operator==(const Persistence&) const = default;
 };
 
 // How a real server's health is checked (like keepalived's checkers). Set on a service and
@@ -85,7 +103,8 @@ struct HealthCheck {
     Regex expect_regex;
     // exec: a command run with /bin/sh -c; exit 0 up, anything else down
     std::string command;
-    Location location;
+    SourceLocation location;
+    bool operator==(const HealthCheck&) const = default;
 };
 
 const char* to_string(HealthCheck::Type t);
@@ -96,9 +115,10 @@ struct RealServer {
     std::uint32_t weight = 1;
     std::optional<std::string> interface;    // overrides the subnet lookup
     std::optional<HealthCheck> health_check; // the service's, with this server's overrides
-    Location location;
-    Location port_location;
-    Location interface_location;
+    SourceLocation location;
+    SourceLocation port_location;
+    SourceLocation interface_location;
+    bool operator==(const RealServer&) const = default;
 };
 
 struct Service {
@@ -121,11 +141,12 @@ struct Service {
     unsigned quorum = 1;
     std::optional<RealServer> sorry_server;
     std::vector<RealServer> real_servers;
-    Location location;
-    Location ftp_location;
-    Location name_location;
-    Location vip_location;
-    Location maglev_location;
+    SourceLocation location;
+    SourceLocation ftp_location;
+    SourceLocation name_location;
+    SourceLocation vip_location;
+    SourceLocation maglev_location;
+    bool operator==(const Service&) const = default;
 };
 
 struct Timeouts {
@@ -134,6 +155,7 @@ struct Timeouts {
     Milliseconds tcp_fin{120'000};
     Milliseconds tcp_close{10'000};
     Milliseconds udp{300'000};
+    bool operator==(const Timeouts&) const = default;
 };
 
 // Sized at start-up. Round numbers rather than powers of two: rte_hash and rte_ring round
@@ -143,18 +165,21 @@ struct Tables {
     std::uint32_t connections = 1'000'000;
     std::uint32_t persistence_templates = 250'000;
     std::uint32_t ftp_sessions = 65'536; // NAT FTP control connections followed at once
+    bool operator==(const Tables&) const = default;
 };
 
 struct Dpdk {
     std::vector<std::string> eal_args;
     unsigned workers = 1;
     bool idle_backoff = true;
+    bool operator==(const Dpdk&) const = default;
 };
 
 struct Stats {
     std::string file; // empty: no file is written
     Milliseconds interval{1000};
     std::string listen; // Prometheus endpoint "ADDRESS:PORT"; empty: none
+    bool operator==(const Stats&) const = default;
 };
 
 // One VRRP instance (RFC 5798; v2 for older peers): which node owns its virtual addresses.
@@ -177,6 +202,7 @@ struct VrrpInstance {
         Milliseconds delay{0};
         Milliseconds refresh{0}; // 0: no periodic refresh
         unsigned refresh_repeat = 1;
+        bool operator==(const Garp&) const = default;
     } garp;
     // Tracking: what lowers the priority (weight < 0 while failing, > 0 added while healthy) or,
     // with weight 0, puts the instance in FAULT.
@@ -184,31 +210,36 @@ struct VrrpInstance {
         enum class Kind : std::uint8_t { service, interface, script } kind = Kind::service;
         std::string name;
         int weight = 0;
-        Location location;
+        SourceLocation location;
+        bool operator==(const Track&) const = default;
     };
     std::vector<Track> track;
     // Hook commands (/bin/sh -c) run on entering each state, one at a time in order, with
     // arguments INSTANCE NAME STATE PRIORITY as keepalived's notify scripts get.
     struct Notify {
         std::string master, backup, fault, stop;
+        bool operator==(const Notify&) const = default;
     } notify;
-    Location location;
-    Location interface_location;
-    Location vrid_location;
+    SourceLocation location;
+    SourceLocation interface_location;
+    SourceLocation vrid_location;
+    bool operator==(const VrrpInstance&) const = default;
 };
 
 // A tracking script: an exec check shared by the instances that track it.
 struct VrrpScript {
     std::string name;
     HealthCheck check; // type exec: command, interval, timeout, rise, fall
-    Location location;
+    SourceLocation location;
+    bool operator==(const VrrpScript&) const = default;
 };
 
 // Instances that change state together (an outside VIP and the inside gateway of NAT).
 struct VrrpSyncGroup {
     std::string name;
     std::vector<std::string> instances;
-    Location location;
+    SourceLocation location;
+    bool operator==(const VrrpSyncGroup&) const = default;
 };
 
 struct Vrrp {
@@ -219,10 +250,12 @@ struct Vrrp {
     // (created if missing).
     std::string notify_fifo;
     bool empty() const { return instances.empty(); }
+    bool operator==(const Vrrp&) const = default;
 };
 
 struct Admin {
     std::string socket = "/run/lb/lb.sock"; // lbctl's way in; root only
+    bool operator==(const Admin&) const = default;
 };
 
 struct Config {
@@ -236,6 +269,7 @@ struct Config {
     Stats stats;
     Vrrp vrrp;
 
+    bool operator==(const Config&) const = default;
     const Interface* find_interface(const std::string& name) const;
     // The port whose connections the NAT FTP helper follows for `service`, or 0 when it is off:
     // 21 when the service includes it, else the service's single port with `ftp: true`.

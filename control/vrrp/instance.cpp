@@ -191,6 +191,21 @@ Actions Instance::set_priority(std::uint8_t priority, Clock::time_point now) {
     return a;
 }
 
+Actions Instance::reconfigure(InstanceConfig config, std::uint8_t priority, Clock::time_point now) {
+    const bool interval_changed = config.advert_interval != config_.advert_interval;
+    const std::uint8_t before = priority_;
+    config_ = config;
+    priority_ = config_.priority == 255 ? 255 : std::clamp<std::uint8_t>(priority, 1, 254);
+    if (state_ == State::backup && priority_ == 255)
+        return become_master(now, "address owner (priority 255)");
+    Actions a;
+    if (state_ == State::master && (priority_ != before || interval_changed)) {
+        a.send_advert = priority_; // let the peers compare at once
+        adver_timer_ = now + config_.advert_interval;
+    }
+    return a;
+}
+
 Actions Instance::follow(State target, Clock::time_point now, const std::string& reason) {
     if (target == state_ || state_ == State::initialize)
         return {};

@@ -57,6 +57,11 @@ class Instance {
     // 255 is never changed).
     Actions set_fault(bool fault, Clock::time_point now, const std::string& reason);
     Actions set_priority(std::uint8_t priority, Clock::time_point now);
+    // A reload changed the settings: `priority` is the new effective one (configured, moved by
+    // tracking). No transition, except a BACKUP that becomes the address owner (255) taking
+    // over; a MASTER advertises a changed priority or interval at once, and the peers' election
+    // (preemption) decides the rest as it would for tracking.
+    Actions reconfigure(InstanceConfig config, std::uint8_t priority, Clock::time_point now);
     // Sync groups: moves to the state another member of the group just entered.
     Actions follow(State target, Clock::time_point now, const std::string& reason);
 

@@ -15,7 +15,20 @@
 namespace lb::control::vrrp {
 
 Notifier::Notifier(boost::asio::io_context& io, const config::Config& config) : io_(io) {
-    const std::string& path = config.vrrp.notify_fifo;
+    open_fifo(config.vrrp.notify_fifo);
+}
+
+void Notifier::reconfigure(const config::Config& config) {
+    if (config.vrrp.notify_fifo == fifo_path_)
+        return;
+    if (fifo_ >= 0)
+        ::close(fifo_);
+    fifo_ = -1;
+    fifo_path_.clear();
+    open_fifo(config.vrrp.notify_fifo);
+}
+
+void Notifier::open_fifo(const std::string& path) {
     if (path.empty())
         return;
     if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST)
@@ -32,6 +45,7 @@ Notifier::Notifier(boost::asio::io_context& io, const config::Config& config) : 
     if (fifo_ < 0)
         throw std::runtime_error(
             fmt::format("vrrp.notify_fifo: cannot open '{}': {}", path, std::strerror(errno)));
+    fifo_path_ = path;
 }
 
 Notifier::~Notifier() {

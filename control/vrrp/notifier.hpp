@@ -25,6 +25,11 @@ class Notifier {
     Notifier(const Notifier&) = delete;
     Notifier& operator=(const Notifier&) = delete;
 
+    // A reload: a changed `vrrp.notify_fifo` is opened (the old one closed). Hooks come with
+    // each transition's instance settings, so they need nothing here. Throws as the
+    // constructor does; the old FIFO is closed either way.
+    void reconfigure(const config::Config& config);
+
     void transition(const config::VrrpInstance& instance, State to, std::uint8_t priority,
                     const std::string& reason);
     // Hooks time out after this long.
@@ -42,8 +47,10 @@ class Notifier {
         std::string reason;
     };
     void run_next();
+    void open_fifo(const std::string& path);
 
     boost::asio::io_context& io_;
+    std::string fifo_path_;
     int fifo_ = -1;
     std::uint64_t fifo_lost_ = 0;
     std::deque<Hook> hooks_;

@@ -6,48 +6,94 @@
 
 namespace lb::control::vrrp {
 
+namespace {
+
+// `interface_address`: ours on the instance's interface, the default source of advertisements.
+InstanceConfig instance_config(const config::VrrpInstance& v, std::uint32_t interface_address) {
+    InstanceConfig ic;
+    ic.vrid = v.virtual_router_id;
+    ic.priority = v.priority;
+    ic.advert_interval = std::chrono::duration_cast<Duration>(v.advert_int);
+    ic.preempt = v.preempt;
+    ic.preempt_delay = std::chrono::duration_cast<Duration>(v.preempt_delay);
+    ic.primary_address = v.unicast_source.value_or(interface_address);
+    return ic;
+}
+
+Expectation expectation_of(const config::VrrpInstance& v) {
+    Expectation e;
+    e.version = static_cast<std::uint8_t>(v.version);
+    e.vrid = v.virtual_router_id;
+    e.password = v.password;
+    e.interval_centiseconds = static_cast<std::uint16_t>(v.advert_int.count() / 10);
+    e.address_count = v.virtual_addresses.size();
+    return e;
+}
+
+// The same instance across a reload: what a peer and the notify hooks know it by.
+bool same_instance(const config::VrrpInstance& a, const config::VrrpInstance& b) {
+    return a.name == b.name && a.interface == b.interface &&
+           a.virtual_router_id == b.virtual_router_id;
+}
+
+} // namespace
+
 Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFrame send,
-               ResolveMac resolve, OnTransition on_transition)
-    : send_(std::move(send)), resolve_(std::move(resolve)),
+               ResolveMac resolve, OnTransition on_transition, std::vector<std::uint8_t> slots)
+    : port_macs_(std::move(port_macs)), send_(std::move(send)), resolve_(std::move(resolve)),
       on_transition_(std::move(on_transition)) {
     for (const auto& iface : config.interfaces)
         interface_addresses_.push_back(iface.address);
-    for (const auto& v : config.vrrp.instances) {
-        const auto* iface = config.find_interface(v.interface);
-        const auto index = static_cast<std::uint8_t>(iface - config.interfaces.data());
-        InstanceConfig ic;
-        ic.vrid = v.virtual_router_id;
-        ic.priority = v.priority;
-        ic.advert_interval = std::chrono::duration_cast<Duration>(v.advert_int);
-        ic.preempt = v.preempt;
-        ic.preempt_delay = std::chrono::duration_cast<Duration>(v.preempt_delay);
-        ic.primary_address = v.unicast_source.value_or(iface->address);
-        Expectation e;
-        e.version = static_cast<std::uint8_t>(v.version);
-        e.vrid = v.virtual_router_id;
-        e.password = v.password;
-        e.interval_centiseconds = static_cast<std::uint16_t>(v.advert_int.count() / 10);
-        e.address_count = v.virtual_addresses.size();
-        instances_.push_back(
-            Running{v,
-                    Instance(ic),
-                    e,
-                    index,
-                    ic.primary_address,
-                    v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs.at(index),
-                    -1,
-                    {},
-                    false,
-                    {},
-                    std::nullopt});
-        InstanceStatus s;
-        s.name = v.name;
-        s.interface = v.interface;
-        s.vrid = v.virtual_router_id;
-        s.version = v.version;
-        s.configured_priority = v.priority;
-        s.priority = v.priority;
-        status_.push_back(std::move(s));
+    for (std::size_t i = 0; i < config.vrrp.instances.size(); ++i) {
+        const auto& v = config.vrrp.instances[i];
+        const auto slot = i < slots.size() ? slots[i] : static_cast<std::uint8_t>(i);
+        instances_.push_back(make_running(config, v, slot));
+        status_.push_back(make_status(v));
+    }
+    build_groups(config);
+}
+
+Mac Router::mac_of(const config::VrrpInstance& v, std::uint8_t interface) const {
+    return v.use_vmac ? virtual_mac(v.virtual_router_id) : port_macs_.at(interface);
+}
+
+Router::Running Router::make_running(const config::Config& config, const config::VrrpInstance& v,
+                                     std::uint8_t slot) const {
+    const auto* iface = config.find_interface(v.interface);
+    const auto index = static_cast<std::uint8_t>(iface - config.interfaces.data());
+    const InstanceConfig ic = instance_config(v, iface->address);
+    return Running{v,
+                   slot,
+                   Instance(ic),
+                   expectation_of(v),
+                   index,
+                   ic.primary_address,
+                   mac_of(v, index),
+                   -1,
+                   {},
+                   false,
+                   0,
+                   {},
+                   std::nullopt};
+}
+
+InstanceStatus Router::make_status(const config::VrrpInstance& v) {
+    InstanceStatus s;
+    s.name = v.name;
+    s.interface = v.interface;
+    s.vrid = v.virtual_router_id;
+    s.version = v.version;
+    s.configured_priority = v.priority;
+    s.priority = v.priority;
+    return s;
+}
+
+void Router::build_groups(const config::Config& config) {
+    groups_.clear();
+    group_names_.clear();
+    for (auto& r : instances_) {
+        r.group = -1;
+        r.machine.set_synchronised(false);
     }
     for (const auto& g : config.vrrp.sync_groups) {
         std::vector<std::size_t> members;
@@ -60,6 +106,81 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
         groups_.push_back(std::move(members));
         group_names_.push_back(g.name);
     }
+}
+
+void Router::reconfigure(const config::Config& next, std::vector<std::uint8_t> slots,
+                         Clock::time_point now) {
+    // Gone: stopped first, while their indices and groups still hold.
+    for (std::size_t i = 0; i < instances_.size(); ++i) {
+        const auto& kept = next.vrrp.instances;
+        if (std::none_of(kept.begin(), kept.end(), [&](const config::VrrpInstance& v) {
+                return same_instance(v, instances_[i].config);
+            }))
+            apply(i, instances_[i].machine.shutdown(now), now, false);
+    }
+    std::vector<Running> running;
+    std::vector<InstanceStatus> status;
+    std::vector<std::size_t> started, changed;
+    for (std::size_t n = 0; n < next.vrrp.instances.size(); ++n) {
+        const auto& v = next.vrrp.instances[n];
+        const auto slot = n < slots.size() ? slots[n] : static_cast<std::uint8_t>(n);
+        std::size_t i = 0;
+        while (i < instances_.size() && !same_instance(instances_[i].config, v))
+            ++i;
+        if (i == instances_.size()) {
+            running.push_back(make_running(next, v, slot));
+            status.push_back(make_status(v));
+            started.push_back(n);
+            continue;
+        }
+        running.push_back(std::move(instances_[i]));
+        running.back().slot = slot;
+        status.push_back(std::move(status_[i]));
+        if (!(running.back().config == v))
+            changed.push_back(n);
+    }
+    instances_ = std::move(running);
+    status_ = std::move(status);
+    build_groups(next);
+    for (const std::size_t i : changed)
+        update(i, next.vrrp.instances[i], now);
+    for (const std::size_t i : started)
+        apply(i, instances_[i].machine.start(now), now, true);
+    for (std::size_t i = 0; i < instances_.size(); ++i) {
+        Running& r = instances_[i];
+        // Out of its sync group while waiting for the group's word: nothing else will give it.
+        if (r.group < 0 && r.machine.wants_master())
+            apply(i, r.machine.follow(State::master, now, r.wish + "; no longer in a sync group"),
+                  now, true);
+    }
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        try_group_master(g, now);
+    refresh_sync_held();
+}
+
+void Router::update(std::size_t i, const config::VrrpInstance& v, Clock::time_point now) {
+    Running& r = instances_[i];
+    const config::VrrpInstance before = std::move(r.config);
+    r.config = v;
+    const InstanceConfig ic = instance_config(v, interface_addresses_.at(r.interface));
+    r.expectation = expectation_of(v);
+    r.source = ic.primary_address;
+    r.mac = mac_of(v, r.interface);
+    InstanceStatus& s = status_[i];
+    s.version = v.version;
+    s.configured_priority = v.priority;
+    const int effective = std::clamp(int{v.priority} + r.tracking_delta, 1, 254);
+    apply(i, r.machine.reconfigure(ic, static_cast<std::uint8_t>(effective), now), now, true);
+    if (r.machine.state() != State::master)
+        return;
+    s.master = r.source;
+    // Addresses (or the MAC that answers for them) moved: announce them now.
+    if (before.virtual_addresses != v.virtual_addresses || before.use_vmac != v.use_vmac)
+        send_gratuitous_arps(i, v.garp.repeat);
+    if (before.garp.refresh != v.garp.refresh)
+        r.next_refresh = v.garp.refresh.count() > 0
+                             ? std::optional<Clock::time_point>(now + v.garp.refresh)
+                             : std::nullopt;
 }
 
 std::size_t Router::find(const std::string& name) const {
@@ -171,6 +292,7 @@ void Router::set_tracking(std::size_t i, bool fault, int delta, const std::strin
     Running& r = instances_[i];
     InstanceStatus& s = status_[i];
     s.tracking = reason;
+    r.tracking_delta = delta;
     if (fault != r.tracking_fault) {
         r.tracking_fault = fault;
         apply(i, r.machine.set_fault(fault, now, fault ? reason : "tracking recovered"), now, true);
@@ -193,6 +315,8 @@ void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propaga
     if (a.became) {
         Transition t;
         t.instance = i;
+        t.slot = r.slot;
+        t.settings = &r.config;
         t.from = s.state;
         t.to = *a.became;
         t.priority = r.machine.priority();

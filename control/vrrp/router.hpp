@@ -45,6 +45,10 @@ struct InstanceStatus {
 
 struct Transition {
     std::size_t instance = 0;
+    std::uint8_t slot = 0; // the instance's dataplane ownership slot (Router's `slots`)
+    // The instance's settings as the router runs them, valid during the callback: an instance a
+    // reload removes is no longer in the running configuration when it stops.
+    const config::VrrpInstance* settings = nullptr;
     State from = State::initialize;
     State to = State::initialize;
     std::uint8_t priority = 0;
@@ -58,9 +62,10 @@ class Router {
     using ResolveMac = std::function<std::optional<Mac>(std::uint32_t, std::uint8_t interface)>;
     using OnTransition = std::function<void(const Transition&)>;
 
-    // `port_macs`: each configured interface's own MAC, in configuration order.
+    // `port_macs`: each configured interface's own MAC, in configuration order. `slots`: each
+    // instance's dataplane ownership slot, in configuration order (empty: 0, 1, 2...).
     Router(const config::Config& config, std::vector<Mac> port_macs, SendFrame send,
-           ResolveMac resolve, OnTransition on_transition);
+           ResolveMac resolve, OnTransition on_transition, std::vector<std::uint8_t> slots = {});
 
     void start(Clock::time_point now);
     // Priority-0 advertisements from every master, so that the backups take over at once.
@@ -74,6 +79,16 @@ class Router {
     void set_tracking(std::size_t instance, bool fault, int delta, const std::string& reason,
                       Clock::time_point now);
 
+    // A reload: runs `next`'s instances from now on, in its order, with `slots` as the
+    // constructor's. An instance is the same one while its name, interface and virtual router id
+    // are: if its settings are equal it is left alone (state, timers, counters); if not, they are
+    // applied without a transition where the protocol allows (a MASTER whose priority changes
+    // stays MASTER and advertises the new one; a BACKUP lets the election decide). Instances
+    // that are gone stop as at shutdown (priority-0 advertisement, STOP); new ones start.
+    // Interfaces need a restart, so `next`'s are the running ones.
+    void reconfigure(const config::Config& next, std::vector<std::uint8_t> slots,
+                     Clock::time_point now);
+
     std::optional<Clock::time_point> next_deadline() const;
     const std::vector<InstanceStatus>& status() const { return status_; }
     // Discarded advertisements, by Discard reason.
@@ -84,6 +99,7 @@ class Router {
 
     struct Running {
         config::VrrpInstance config;
+        std::uint8_t slot = 0;
         Instance machine;
         Expectation expectation;
         std::uint8_t interface = 0;
@@ -92,10 +108,19 @@ class Router {
         int group = -1;           // sync group
         std::string wish;         // why it wants MASTER (Actions::reason), while it does
         bool tracking_fault = false;
+        int tracking_delta = 0; // the last set_tracking's, applied to a reloaded priority
         std::vector<Clock::time_point> garp_batches; // pending, earliest first
         std::optional<Clock::time_point> next_refresh;
     };
 
+    Running make_running(const config::Config& config, const config::VrrpInstance& v,
+                         std::uint8_t slot) const;
+    static InstanceStatus make_status(const config::VrrpInstance& v);
+    // Its advertisements' and gratuitous ARPs' source: virtual, or the port's with use_vmac off.
+    Mac mac_of(const config::VrrpInstance& v, std::uint8_t interface) const;
+    void build_groups(const config::Config& config);
+    // Applies changed settings to a running instance (reconfigure()).
+    void update(std::size_t i, const config::VrrpInstance& v, Clock::time_point now);
     void apply(std::size_t i, Actions a, Clock::time_point now, bool propagate);
     // A member wants MASTER: the group goes when every member would, else it stays put.
     void try_group_master(std::size_t group, Clock::time_point now);
@@ -110,6 +135,7 @@ class Router {
     std::vector<std::vector<std::size_t>> groups_;
     std::vector<std::string> group_names_;
     std::vector<std::uint32_t> interface_addresses_;
+    std::vector<Mac> port_macs_;
     std::array<std::uint64_t, discard_reasons> discarded_{};
     SendFrame send_;
     ResolveMac resolve_;

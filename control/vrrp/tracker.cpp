@@ -75,20 +75,41 @@ struct TrackingScripts::Script {
 TrackingScripts::TrackingScripts(boost::asio::io_context& io, const config::Config& config,
                                  std::function<void()> on_change)
     : io_(io), on_change_(std::move(on_change)) {
-    for (const auto& s : config.vrrp.scripts) {
-        auto script = std::make_shared<Script>(io_, s);
-        scripts_[s.name] = script;
-        // The first run is at once: a node must not claim a priority it lacks for a whole
-        // interval.
-        schedule(script, std::chrono::milliseconds(0));
-    }
+    for (const auto& s : config.vrrp.scripts)
+        add(s);
 }
 
 TrackingScripts::~TrackingScripts() {
-    for (auto& [name, s] : scripts_) {
-        s->stopped = true;
-        s->timer.cancel();
+    for (auto& [name, s] : scripts_)
+        stop(*s);
+}
+
+void TrackingScripts::add(const config::VrrpScript& s) {
+    auto script = std::make_shared<Script>(io_, s);
+    scripts_[s.name] = script;
+    // The first run is at once: a node must not claim a priority it lacks for a whole interval.
+    schedule(script, std::chrono::milliseconds(0));
+}
+
+void TrackingScripts::stop(Script& s) {
+    s.stopped = true;
+    s.timer.cancel();
+}
+
+void TrackingScripts::reconfigure(const config::Config& config) {
+    std::map<std::string, std::shared_ptr<Script>> before = std::move(scripts_);
+    scripts_.clear();
+    for (const auto& s : config.vrrp.scripts) {
+        const auto it = before.find(s.name);
+        if (it != before.end() && it->second->config == s) {
+            scripts_.insert(*it);
+            before.erase(it);
+        } else {
+            add(s);
+        }
     }
+    for (auto& [name, s] : before)
+        stop(*s);
 }
 
 bool TrackingScripts::up(const std::string& name) const {

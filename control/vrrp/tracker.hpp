@@ -43,11 +43,16 @@ class TrackingScripts {
     TrackingScripts(boost::asio::io_context& io, const config::Config& config,
                     std::function<void()> on_change);
     ~TrackingScripts();
+    // A reload: scripts whose settings are unchanged keep running with their state; changed
+    // and new ones start over (first run at once), removed ones stop.
+    void reconfigure(const config::Config& config);
     bool up(const std::string& name) const;
 
   private:
     struct Script;
     void schedule(const std::shared_ptr<Script>& s, std::chrono::milliseconds delay);
+    void add(const config::VrrpScript& s);
+    static void stop(Script& s);
 
     boost::asio::io_context& io_;
     std::function<void()> on_change_;

@@ -177,7 +177,7 @@ def test_sighup_reloads_and_restart_only_settings_are_reported(ops):
     os.kill(env.lb.process.pid, signal.SIGHUP)
     assert t.wait_for(lambda: "reload (SIGHUP)" in env.lb.log(), 10)
     log = env.lb.log()
-    assert "not applied until lb restarts: dpdk" in log, log
+    assert "needs restart: dpdk" in log, log
     assert t.fetch_many(env.net, "c1", f"{URL}/whoami", 4) == ["rs1"] * 4
     assert env.lb.process.poll() is None
 

@@ -40,7 +40,11 @@ struct Node {
             config, std::vector<Mac>{Mac{2, 0, 0, 0, 0, 1}},
             [this](std::uint8_t, std::vector<std::uint8_t> f) { outbox.push_back(std::move(f)); },
             [](std::uint32_t, std::uint8_t) { return std::nullopt; },
-            [this](const Transition& t) { transitions.push_back(t); });
+            [this](const Transition& t) {
+                transitions.push_back(t);
+                // `settings` is valid during the call only.
+                settings.push_back(t.settings ? *t.settings : lb::control::config::VrrpInstance{});
+            });
     }
     State state(std::size_t i = 0) const { return router->status()[i].state; }
 
@@ -48,6 +52,7 @@ struct Node {
     std::unique_ptr<Router> router;
     std::vector<std::vector<std::uint8_t>> outbox;
     std::vector<Transition> transitions;
+    std::vector<lb::control::config::VrrpInstance> settings; // each transition's
     bool alive = true;
     int gratuitous_arps = 0;
 };
@@ -361,4 +366,94 @@ TEST_CASE("Sync group: a higher-priority master on only one VRID of the group do
     CHECK((a.state(0) == State::backup && a.state(1) == State::backup));
     CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
     CHECK(a.router->status()[1].sync_held.find("'out' hears a master") != std::string::npos);
+}
+
+TEST_CASE("Reload: a MASTER whose priority drops stays MASTER and advertises it; the preempting "
+          "backup takes over by election, with no flap on the unchanged instance") {
+    Node a(node("198.51.100.2", instance("v", 1, 200) + instance("w", 2, 200)));
+    Node b(node("198.51.100.3", instance("v", 1, 100) + instance("w", 2, 100)));
+    Link link{{&a, &b}};
+    link.start();
+    link.run(500ms);
+    REQUIRE(a.state(0) == State::master);
+    REQUIRE(a.state(1) == State::master);
+    const auto transitions = a.transitions.size();
+    const auto arps = a.gratuitous_arps;
+
+    // Priority 200 -> 150 on v: still above b, still MASTER, advertising 150 at once.
+    a.config =
+        lb::test::config_from(node("198.51.100.2", instance("v", 1, 150) + instance("w", 2, 200)));
+    a.router->reconfigure(a.config, {0, 1}, link.now);
+    CHECK(a.state(0) == State::master);
+    CHECK(a.router->status()[0].priority == 150);
+    CHECK(a.router->status()[0].configured_priority == 150);
+    CHECK(!a.outbox.empty()); // the advertisement with the new priority
+    link.run(1s);
+    CHECK(a.transitions.size() == transitions);
+    CHECK(a.gratuitous_arps == arps);
+
+    // b's v rises above a's: b preempts by the normal election; w never moves.
+    b.config =
+        lb::test::config_from(node("198.51.100.3", instance("v", 1, 180) + instance("w", 2, 100)));
+    b.router->reconfigure(b.config, {0, 1}, link.now);
+    link.run(500ms);
+    CHECK(b.state(0) == State::master);
+    CHECK(a.state(0) == State::backup);
+    CHECK(a.state(1) == State::master);
+    CHECK(b.state(1) == State::backup);
+    for (std::size_t k = transitions; k < a.transitions.size(); ++k)
+        CHECK(a.transitions[k].instance == 0);
+}
+
+TEST_CASE("Reload: instances added and removed; a new interface or virtual router id is a new "
+          "instance; the transitions carry the settings and slots") {
+    Node a(node("198.51.100.2", instance("v", 1, 200) + instance("w", 2, 200)));
+    Link link{{&a}};
+    link.start();
+    link.run(500ms);
+    REQUIRE(a.state(1) == State::master);
+    a.transitions.clear();
+    a.settings.clear();
+
+    // w removed, x added (vrid 3), v's vrid changed to 4: v and w stop, v and x start.
+    a.config =
+        lb::test::config_from(node("198.51.100.2", instance("x", 3, 100) + instance("v", 4, 200)));
+    a.router->reconfigure(a.config, {5, 6}, link.now);
+    REQUIRE(a.router->status().size() == 2);
+    CHECK(a.router->status()[0].name == "x");
+    CHECK(a.router->status()[1].vrid == 4);
+    int stopped = 0;
+    for (std::size_t k = 0; k < a.transitions.size(); ++k)
+        if (a.transitions[k].to == State::initialize) {
+            ++stopped;
+            CHECK((a.settings[k].name == "v" || a.settings[k].name == "w"));
+            CHECK(a.transitions[k].from == State::master);
+        }
+    CHECK(stopped == 2);
+    link.run(500ms);
+    CHECK(a.state(0) == State::master);
+    CHECK(a.state(1) == State::master);
+    CHECK(a.transitions.back().slot == 5 + a.transitions.back().instance);
+}
+
+TEST_CASE("Reload: tracking weights and notify hooks take effect; garp refresh restarts") {
+    const std::string track = "      track:\n        - {interface: ext, weight: -10}\n";
+    Node a(node("198.51.100.2", instance("v", 1, 200, track)));
+    Link link{{&a}};
+    link.start();
+    link.run(500ms);
+    a.router->set_tracking(0, false, -10, "interface 'ext' link down (weight -10)", link.now);
+    CHECK(a.router->status()[0].priority == 190);
+    // The configured priority changes; the tracking delta in force carries over.
+    a.config = lb::test::config_from(
+        node("198.51.100.2", instance("v", 1, 220,
+                                      track + "      notify: {backup: /bin/true}\n      garp: "
+                                              "{refresh: 1s}\n")));
+    a.router->reconfigure(a.config, {}, link.now);
+    CHECK(a.router->status()[0].priority == 210);
+    const auto arps = a.gratuitous_arps;
+    link.run(1100ms);
+    CHECK(a.gratuitous_arps > arps); // the refresh now runs
+    a.router->shutdown(link.now);
+    CHECK(a.settings.back().notify.backup == "/bin/true");
 }
