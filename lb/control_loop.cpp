@@ -39,128 +39,167 @@ void log_outcome(const char* what, const ChangeOutcome& o) {
         fmt::print(stderr, "lb: {}: {}\n", what, m);
 }
 
+// The control thread's parts and the wiring between them, one method per concern. Members are
+// declared in the order they must be built (and are destroyed in reverse).
+class ControlLoop {
+  public:
+    explicit ControlLoop(Balancer& balancer)
+        : balancer_(balancer), health_(io_, [this] { on_health_change(); }),
+          reloader_(io_, balancer, [this] { on_reload_applied(); }),
+          admin_(io_, balancer.config().admin.socket,
+                 [this](const std::string& line, control::AdminSocket::Respond respond) {
+                     on_admin_request(line, std::move(respond));
+                 }),
+          collector_(balancer.context()), resolver_(balancer.context(), balancer.pool()) {
+        health_.configure(balancer_.config());
+        if (!balancer_.config().vrrp.empty())
+            vrrp_ = make_vrrp();
+        if (!balancer_.config().stats.listen.empty())
+            metrics_ =
+                std::make_unique<MetricsEndpoint>(balancer_.config().stats.listen, balancer_);
+    }
+
+    void run() {
+        watch_stop_signals();
+        watch_hangups();
+        start_housekeeping();
+        schedule_stats();
+        resolver_.tick(balancer_.context().clock.now_ms());
+        if (vrrp_)
+            vrrp_->start();
+        io_.run();
+    }
+
+  private:
+    std::unique_ptr<VrrpControl> make_vrrp() {
+        return std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
+    }
+
+    // Health checks drain failing servers by republishing the snapshot, and feed VRRP tracking.
+    void on_health_change() {
+        balancer_.set_down(health_.down());
+        balancer_.set_health(health_.statuses());
+        if (vrrp_)
+            vrrp_->track();
+    }
+
+    // Health checks and VRRP follow an applied reload (the file is read and checked off the
+    // loop); a vrrp section the reload brings starts a VRRP control of its own.
+    void on_reload_applied() {
+        health_.configure(balancer_.config());
+        if (vrrp_) {
+            vrrp_->reconfigure();
+            return;
+        }
+        if (balancer_.config().vrrp.empty())
+            return;
+        try {
+            vrrp_ = make_vrrp();
+            vrrp_->start();
+        } catch (const std::exception& e) { // the notify FIFO: nothing else was started
+            fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
+            vrrp_.reset();
+        }
+    }
+
+    // Requests are parsed once, here: what follows looks at the command, not at the text.
+    void on_admin_request(const std::string& line, control::AdminSocket::Respond respond) {
+        const ParsedRequest parsed = parse_admin_request_line(line);
+        if (!parsed.request)
+            return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
+        const AdminRequest request = *parsed.request;
+        handle_admin_request(balancer_, reloader_, request,
+                             [this, request, respond](control::AdminAnswer answer) {
+                                 if (request.changes_state()) {
+                                     std::string said = answer.body;
+                                     while (!said.empty() && said.back() == '\n')
+                                         said.pop_back();
+                                     fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
+                                     // A reload reconfigures health checks itself (the reloader's
+                                     // hook).
+                                     if (answer.ok && request.command != Command::reload)
+                                         health_.configure(balancer_.config());
+                                 }
+                                 respond(std::move(answer));
+                             });
+    }
+
+    void watch_stop_signals() {
+        stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+            if (ec)
+                return;
+            fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
+            // A master resigns first (priority 0), so that its backup takes over at once.
+            if (vrrp_)
+                vrrp_->shutdown([this] { io_.stop(); });
+            else
+                io_.stop();
+        });
+    }
+
+    void watch_hangups() {
+        reload_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+            if (ec)
+                return;
+            reloader_.request(
+                [](const ChangeOutcome& outcome) { log_outcome("reload (SIGHUP)", outcome); });
+            watch_hangups();
+        });
+    }
+
+    // Every 100 ms, which also measures how late the loop runs: a check that blocked the loop
+    // would show here (control_loop_lag_max_ms).
+    void start_housekeeping() {
+        due_ = std::chrono::steady_clock::now() + tick;
+        every(housekeeping_, tick, [this] {
+            const auto now_tp = std::chrono::steady_clock::now();
+            balancer_.record_loop_lag(
+                std::chrono::duration<double, std::milli>(now_tp - due_).count());
+            due_ = now_tp + tick;
+            const std::uint32_t now = balancer_.context().clock.now_ms();
+            collector_.tick(now);
+            resolver_.tick(now);
+            balancer_.set_health(health_.statuses());
+            if (vrrp_) {
+                vrrp_->track(); // links have no event: look every tick
+                vrrp_->report();
+            }
+        });
+    }
+
+    // The stats period may change on reload: re-read it every time.
+    void schedule_stats() {
+        stats_timer_.expires_after(balancer_.config().stats.interval);
+        stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec)
+                return;
+            balancer_.write_stats();
+            schedule_stats();
+        });
+    }
+
+    static constexpr std::chrono::milliseconds tick{100};
+
+    Balancer& balancer_;
+    boost::asio::io_context io_;
+    control::health::HealthMonitor health_;
+    std::unique_ptr<VrrpControl> vrrp_;
+    ConfigReloader reloader_;
+    control::AdminSocket admin_;
+    std::unique_ptr<MetricsEndpoint> metrics_;
+    control::report::TableCollector collector_;
+    control::NeighbourResolver resolver_;
+    boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
+    boost::asio::signal_set reload_signal_{io_, SIGHUP};
+    boost::asio::steady_timer housekeeping_{io_};
+    boost::asio::steady_timer stats_timer_{io_};
+    std::chrono::steady_clock::time_point due_;
+};
+
 } // namespace
 
 void run_control_loop(Balancer& balancer) {
-    boost::asio::io_context io;
-    // Health checks drain failing servers by republishing the snapshot, and feed VRRP
-    // tracking.
-    control::health::HealthMonitor* monitor = nullptr;
-    std::unique_ptr<VrrpControl> vrrp;
-    control::health::HealthMonitor health(io, [&] {
-        balancer.set_down(monitor->down());
-        balancer.set_health(monitor->statuses());
-        if (vrrp)
-            vrrp->track();
-    });
-    monitor = &health;
-    health.configure(balancer.config());
-    if (!balancer.config().vrrp.empty())
-        vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
-
-    boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (ec)
-            return;
-        fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
-        // A master resigns first (priority 0), so that its backup takes over at once.
-        if (vrrp)
-            vrrp->shutdown([&] { io.stop(); });
-        else
-            io.stop();
-    });
-
-    // The file is read and checked off the loop; health checks and VRRP follow an applied
-    // reload (a vrrp section the reload brings starts a VRRP control of its own).
-    ConfigReloader reloader(io, balancer, [&] {
-        health.configure(balancer.config());
-        if (vrrp) {
-            vrrp->reconfigure();
-        } else if (!balancer.config().vrrp.empty()) {
-            try {
-                vrrp = std::make_unique<VrrpControl>(io, balancer, [&] { return monitor->down(); });
-                vrrp->start();
-            } catch (const std::exception& e) { // the notify FIFO: nothing else was started
-                fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
-                vrrp.reset();
-            }
-        }
-    });
-    boost::asio::signal_set reload_signal(io, SIGHUP);
-    std::function<void()> wait_for_hangup = [&] {
-        reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
-            if (ec)
-                return;
-            reloader.request(
-                [](const ChangeOutcome& outcome) { log_outcome("reload (SIGHUP)", outcome); });
-            wait_for_hangup();
-        });
-    };
-    wait_for_hangup();
-
-    // Requests are parsed once, here: what follows looks at the command, not at the text.
-    control::AdminSocket admin(
-        io, balancer.config().admin.socket,
-        [&](const std::string& line, control::AdminSocket::Respond respond) {
-            const ParsedRequest parsed = parse_admin_request_line(line);
-            if (!parsed.request)
-                return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
-            const AdminRequest request = *parsed.request;
-            handle_admin_request(
-                balancer, reloader, request, [&, request, respond](control::AdminAnswer answer) {
-                    if (request.changes_state()) {
-                        std::string said = answer.body;
-                        while (!said.empty() && said.back() == '\n')
-                            said.pop_back();
-                        fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
-                        // A reload reconfigures health checks itself (the reloader's hook).
-                        if (answer.ok && request.command != Command::reload)
-                            health.configure(balancer.config());
-                    }
-                    respond(std::move(answer));
-                });
-        });
-
-    std::unique_ptr<MetricsEndpoint> metrics;
-    if (!balancer.config().stats.listen.empty())
-        metrics = std::make_unique<MetricsEndpoint>(balancer.config().stats.listen, balancer);
-
-    control::report::TableCollector collector(balancer.context());
-    control::NeighbourResolver resolver(balancer.context(), balancer.pool());
-    // Housekeeping every 100 ms, which also measures how late the loop runs: a check that
-    // blocked the loop would show here (control_loop_lag_max_ms).
-    boost::asio::steady_timer housekeeping(io);
-    const auto tick = std::chrono::milliseconds(100);
-    auto due = std::chrono::steady_clock::now() + tick;
-    every(housekeeping, tick, [&] {
-        const auto now_tp = std::chrono::steady_clock::now();
-        balancer.record_loop_lag(std::chrono::duration<double, std::milli>(now_tp - due).count());
-        due = now_tp + tick;
-        const std::uint32_t now = balancer.context().clock.now_ms();
-        collector.tick(now);
-        resolver.tick(now);
-        balancer.set_health(health.statuses());
-        if (vrrp) {
-            vrrp->track(); // links have no event: look every tick
-            vrrp->report();
-        }
-    });
-    // The stats period may change on reload: re-read it every time.
-    boost::asio::steady_timer stats_timer(io);
-    std::function<void()> schedule_stats = [&] {
-        stats_timer.expires_after(balancer.config().stats.interval);
-        stats_timer.async_wait([&](const boost::system::error_code& ec) {
-            if (ec)
-                return;
-            balancer.write_stats();
-            schedule_stats();
-        });
-    };
-    resolver.tick(balancer.context().clock.now_ms());
-    schedule_stats();
-    if (vrrp)
-        vrrp->start();
-    io.run();
+    ControlLoop(balancer).run();
 }
 
 } // namespace lb::app
