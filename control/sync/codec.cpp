@@ -209,97 +209,112 @@ Encoded encode(const Entry& entry) {
     return std::visit([](const auto& e) { return encode(e); }, entry);
 }
 
-// Decodes one known entry kind; false when the payload is too short for it.
+// Each reads one entry kind from a payload; false when it is too short for that kind (or holds
+// an impossible value).
+bool read_connection(std::span<const std::uint8_t> p, Decoded& out) {
+    if (p.size() < connection_size)
+        return false;
+    Reader r(p);
+    ConnectionEntry c;
+    c.tcp_state = r.u8();
+    c.flags = r.u8();
+    c.interface = r.u8();
+    c.flow = r.flow();
+    c.service = r.service();
+    c.real_server = r.endpoint();
+    r.bytes(c.client_mac);
+    c.remaining_ms = r.u32();
+    if (c.flags & entry_track_sequence) {
+        if (p.size() < connection_size + connection_sequence_size)
+            return false;
+        c.client_next_seq = r.u32();
+        c.client_ack = r.u32();
+    }
+    out.entries.emplace_back(c);
+    return true;
+}
+
+bool read_template(std::span<const std::uint8_t> p, Decoded& out) {
+    if (p.size() < template_size)
+        return false;
+    Reader r(p);
+    TemplateEntry t;
+    t.client = r.address();
+    t.prefix_length = r.u8();
+    t.service = r.service();
+    t.real_server = r.endpoint();
+    t.remaining_ms = r.u32();
+    if (t.prefix_length > 32)
+        return false;
+    out.entries.emplace_back(t);
+    return true;
+}
+
+bool read_ftp_state(std::span<const std::uint8_t> p, Decoded& out) {
+    if (p.size() < ftp_state_size)
+        return false;
+    Reader r(p);
+    FtpStateEntry f;
+    f.control = r.flow();
+    f.correction_pos = r.u32();
+    f.offset_before = static_cast<std::int32_t>(r.u32());
+    f.offset_after = static_cast<std::int32_t>(r.u32());
+    const std::uint8_t bits = r.u8();
+    f.shift_active = (bits & 1) != 0;
+    f.continuation_valid = {(bits & 2) != 0, (bits & 4) != 0};
+    f.continuation_seq[0] = r.u32();
+    f.continuation_seq[1] = r.u32();
+    out.entries.emplace_back(f);
+    return true;
+}
+
+bool read_deletion(std::span<const std::uint8_t> p, Decoded& out) {
+    if (p.size() < deletion_size)
+        return false;
+    Reader r(p);
+    DeletionEntry d;
+    const std::uint8_t what = r.u8();
+    if (what == static_cast<std::uint8_t>(DeletedKind::connection)) {
+        d.kind = DeletedKind::connection;
+        d.flow = r.flow();
+    } else if (what == static_cast<std::uint8_t>(DeletedKind::template_binding)) {
+        d.kind = DeletedKind::template_binding;
+        d.client = r.address();
+        d.prefix_length = r.u8();
+        d.service = r.service();
+        if (d.prefix_length > 32)
+            return false;
+    } else {
+        return false;
+    }
+    out.entries.emplace_back(d);
+    return true;
+}
+
+// Decodes one entry; false when a known kind's payload is too short for it. Unknown kinds are
+// counted and skipped (a later version's).
 bool decode_entry(std::uint8_t kind, std::span<const std::uint8_t> p, Decoded& out) {
     Reader r(p);
     switch (kind) {
-    case kind_connection: {
-        if (p.size() < connection_size)
-            return false;
-        ConnectionEntry c;
-        c.tcp_state = r.u8();
-        c.flags = r.u8();
-        c.interface = r.u8();
-        c.flow = r.flow();
-        c.service = r.service();
-        c.real_server = r.endpoint();
-        r.bytes(c.client_mac);
-        c.remaining_ms = r.u32();
-        if (c.flags & entry_track_sequence) {
-            if (p.size() < connection_size + connection_sequence_size)
-                return false;
-            c.client_next_seq = r.u32();
-            c.client_ack = r.u32();
-        }
-        out.entries.emplace_back(c);
-        return true;
-    }
-    case kind_template: {
-        if (p.size() < template_size)
-            return false;
-        TemplateEntry t;
-        t.client = r.address();
-        t.prefix_length = r.u8();
-        t.service = r.service();
-        t.real_server = r.endpoint();
-        t.remaining_ms = r.u32();
-        if (t.prefix_length > 32)
-            return false;
-        out.entries.emplace_back(t);
-        return true;
-    }
-    case kind_ftp_state: {
-        if (p.size() < ftp_state_size)
-            return false;
-        FtpStateEntry f;
-        f.control = r.flow();
-        f.correction_pos = r.u32();
-        f.offset_before = static_cast<std::int32_t>(r.u32());
-        f.offset_after = static_cast<std::int32_t>(r.u32());
-        const std::uint8_t bits = r.u8();
-        f.shift_active = (bits & 1) != 0;
-        f.continuation_valid = {(bits & 2) != 0, (bits & 4) != 0};
-        f.continuation_seq[0] = r.u32();
-        f.continuation_seq[1] = r.u32();
-        out.entries.emplace_back(f);
-        return true;
-    }
-    case kind_deletion: {
-        if (p.size() < deletion_size)
-            return false;
-        DeletionEntry d;
-        const std::uint8_t what = r.u8();
-        if (what == static_cast<std::uint8_t>(DeletedKind::connection)) {
-            d.kind = DeletedKind::connection;
-            d.flow = r.flow();
-        } else if (what == static_cast<std::uint8_t>(DeletedKind::template_binding)) {
-            d.kind = DeletedKind::template_binding;
-            d.client = r.address();
-            d.prefix_length = r.u8();
-            d.service = r.service();
-            if (d.prefix_length > 32)
-                return false;
-        } else {
-            return false;
-        }
-        out.entries.emplace_back(d);
-        return true;
-    }
+    case kind_connection:
+        return read_connection(p, out);
+    case kind_template:
+        return read_template(p, out);
+    case kind_ftp_state:
+        return read_ftp_state(p, out);
+    case kind_deletion:
+        return read_deletion(p, out);
     case kind_hello:
         if (p.size() < hello_size)
             return false;
         r.bytes(out.hello.config_digest);
         out.hello.entries_held = r.u32();
         return true;
-    case kind_missing_range: {
+    case kind_missing_range:
         if (p.size() < missing_range_size)
             return false;
-        MissingRange m;
-        m.first = r.u32();
-        m.count = r.u16();
-        out.ack.missing.push_back(m);
+        out.ack.missing.push_back({r.u32(), r.u16()});
         return true;
-    }
     case kind_ack_epoch:
         if (p.size() < ack_epoch_size)
             return false;

@@ -119,7 +119,7 @@ TEST_CASE("unknown keys are errors at the key") {
                  19, 9, "unknown key 'wieght' in real server");
 }
 
-TEST_CASE("semantic errors point at the offending value") {
+TEST_CASE("semantic errors point at the offending value: services and ports") {
     SECTION("duplicate service names") {
         expect_error(header + R"(services:
   - name: web
@@ -215,6 +215,9 @@ TEST_CASE("semantic errors point at the offending value") {
 )",
                      19, 15, "needs a single-port service");
     }
+}
+
+TEST_CASE("semantic errors point at the offending value: addresses, durations, tables") {
     SECTION("a netmask that is not a netmask") {
         expect_error(header + R"(services:
   - name: a
