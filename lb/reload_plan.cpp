@@ -16,19 +16,20 @@ namespace {
 // Every top-level key of the configuration, and what a reload does with it. The structured
 // bindings name every member: a member added to Config (or to Stats, which is split) stops this
 // from compiling until it is given its rule here.
-//   restart: node.name, admin.socket, dpdk, interfaces, tables, stats.listen: the EAL, the
-//            ports, the tables and the sockets are set up once, before the workers start.
+//   restart: node.name, admin.socket, dpdk, interfaces, tables, stats.listen, replication: the
+//            EAL, the ports, the tables and the sockets are set up once, before the workers
+//            start.
 //   applied: services, timeouts, stats.file, stats.interval, vrrp: published as a new snapshot
 //            (Balancer::apply_reload), then health checks and VRRP are reconfigured from it
 //            (lb/control_loop).
-constexpr std::array restart_only_names{"node.name",  "admin.socket", "dpdk",
-                                        "interfaces", "tables",       "stats.listen"};
+constexpr std::array restart_only_names{"node.name", "admin.socket", "dpdk",       "interfaces",
+                                        "tables",    "stats.listen", "replication"};
 
 template <typename ConfigRef> auto restart_only_values(ConfigRef& c) {
     [[maybe_unused]] auto& [node_name, admin, dpdk, interfaces, services, timeouts, tables, stats,
-                            vrrp] = c;
+                            vrrp, replication] = c;
     [[maybe_unused]] auto& [stats_file, stats_interval, stats_listen] = stats;
-    auto values = std::tie(node_name, admin, dpdk, interfaces, tables, stats_listen);
+    auto values = std::tie(node_name, admin, dpdk, interfaces, tables, stats_listen, replication);
     static_assert(std::tuple_size_v<decltype(values)> == restart_only_names.size());
     return values;
 }

@@ -780,6 +780,58 @@ void read_admin(Reader& r, const YAML::Node& n, Config& c) {
         }
 }
 
+void read_replication(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "replication"))
+        return;
+    r.check_keys(n, "replication", {"interface", "peer", "port", "key_file", "cluster_id"});
+    Replication rep;
+    rep.location = location_of(n);
+    if (const auto v = n["interface"]) {
+        rep.interface = r.scalar(v, "interface").value_or("");
+        rep.interface_location = location_of(v);
+    } else {
+        r.error(n, "replication needs 'interface' (the data interface sync traffic uses)");
+    }
+    if (const auto v = n["peer"]) {
+        rep.peer_location = location_of(v);
+        if (auto ip = r.parsed(v, "peer", parse_ipv4))
+            rep.peer = *ip;
+    } else {
+        r.error(n, "replication needs 'peer' (the other node's address on that interface)");
+    }
+    if (const auto v = n["port"])
+        if (auto s = r.scalar(v, "port")) {
+            std::string error;
+            const auto port = parse_unsigned(*s, 65535, error);
+            if (!port || *port == 0)
+                r.error(v, fmt::format("port: '{}' is not a UDP port (1 to 65535)", *s));
+            else
+                rep.port = static_cast<std::uint16_t>(*port);
+        }
+    if (const auto v = n["key_file"]) {
+        rep.key_file_location = location_of(v);
+        if (auto s = r.scalar(v, "key_file")) {
+            if (s->empty() || (*s)[0] != '/')
+                r.error(v, "key_file: needs an absolute path, e.g. /etc/lb/sync.key");
+            else
+                rep.key_file = *s;
+        }
+    } else {
+        r.error(n, "replication needs 'key_file' (a shared secret of at least 32 bytes)");
+    }
+    if (const auto v = n["cluster_id"])
+        if (auto s = r.scalar(v, "cluster_id")) {
+            std::string error;
+            const auto id = parse_unsigned(*s, 0xffffffff, error);
+            if (!id || *id == 0)
+                r.error(v,
+                        fmt::format("cluster_id: '{}' is not a number from 1 to 4294967295", *s));
+            else
+                rep.cluster_id = static_cast<std::uint32_t>(*id);
+        }
+    c.replication = std::move(rep);
+}
+
 void read_stats(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "stats"))
         return;
@@ -846,7 +898,7 @@ LoadResult load_unguarded(const std::string& text) {
     try {
         r.check_keys(root, "the configuration",
                      {"node", "dpdk", "interfaces", "services", "timeouts", "tables", "stats",
-                      "admin", "vrrp"});
+                      "admin", "vrrp", "replication"});
         if (const auto n = root["node"])
             read_node(r, n, c);
         else
@@ -869,6 +921,8 @@ LoadResult load_unguarded(const std::string& text) {
             read_admin(r, n, c);
         if (const auto n = root["vrrp"])
             read_vrrp(r, n, c);
+        if (const auto n = root["replication"])
+            read_replication(r, n, c);
     } catch (const YAML::Exception& e) {
         // Shapes the readers above did not foresee (e.g. a key that is itself a mapping).
         result.diagnostics.push_back({config::location_of(e.mark), e.msg});

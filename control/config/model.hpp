@@ -258,6 +258,21 @@ struct Admin {
     bool operator==(const Admin&) const = default;
 };
 
+// Session replication to the peer node (control/sync). In progress: `lb --check` validates the
+// section; the running node does not replicate yet and says so at start-up.
+struct Replication {
+    std::string interface;  // a data interface: sync traffic uses this node's address on it
+    std::uint32_t peer = 0; // the peer node's address on that interface
+    std::uint16_t port = 8848;
+    std::string key_file; // control/config/key_file.hpp: the rules for its contents
+    std::uint32_t cluster_id = 1;
+    SourceLocation location;
+    SourceLocation interface_location;
+    SourceLocation peer_location;
+    SourceLocation key_file_location;
+    bool operator==(const Replication&) const = default;
+};
+
 struct Config {
     std::string node_name;
     Admin admin;
@@ -268,6 +283,7 @@ struct Config {
     Tables tables;
     Stats stats;
     Vrrp vrrp;
+    std::optional<Replication> replication; // absent: nothing is replicated
 
     bool operator==(const Config&) const = default;
     const Interface* find_interface(const std::string& name) const;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "control/config/key_file.hpp"
 #include "control/config/value_parsers.hpp"
 
 namespace lb::control::config {
@@ -252,11 +253,38 @@ void validate_vrrp_groups(const Config& c, Diagnostics& out) {
         }
 }
 
+void validate_replication(const Config& c, Diagnostics& out) {
+    if (!c.replication)
+        return;
+    const Replication& rep = *c.replication;
+    const Interface* iface = c.find_interface(rep.interface);
+    if (!rep.interface.empty() && !iface)
+        out.push_back(
+            {rep.interface_location, fmt::format("interface '{}' is not defined", rep.interface)});
+    if (iface && rep.peer != 0) {
+        if (rep.peer == iface->address)
+            out.push_back({rep.peer_location,
+                           fmt::format("peer {} is this node's own address on '{}'; give the "
+                                       "other node's",
+                                       format_ipv4(rep.peer), iface->name)});
+        else if ((rep.peer & iface->netmask()) != (iface->address & iface->netmask()))
+            out.push_back({rep.peer_location,
+                           fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
+                                       "runs between neighbours on one segment",
+                                       format_ipv4(rep.peer), iface->name,
+                                       format_ipv4(iface->address), iface->prefix_length)});
+    }
+    if (!rep.key_file.empty())
+        if (auto problem = key_file_problem(rep.key_file))
+            out.push_back({rep.key_file_location, "key_file: " + *problem});
+}
+
 void validate_config(const Config& c, Diagnostics& out) {
     validate_interfaces(c, out);
     validate_services(c, out);
     validate_vrrp(c, out);
     validate_vrrp_groups(c, out);
+    validate_replication(c, out);
 }
 
 } // namespace lb::control::config

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "control/config/loader.hpp"
+#include "test/unit/expect_config_error.hpp"
 
 using namespace lb::control::config;
 
@@ -23,26 +24,10 @@ interfaces:
     address: 203.0.113.1/24
 )";
 
-std::string only_errors(const LoadResult& r) {
-    std::string s;
-    for (const auto& d : r.diagnostics)
-        s += format_diagnostic("f.yaml", d) + "\n";
-    return s;
-}
-
-// Asserts that `yaml` yields exactly one error, at line:column, containing `text`.
-void expect_error(const std::string& yaml, int line, int column, const std::string& text) {
-    const LoadResult r = load_config_text(yaml);
-    INFO(yaml);
-    INFO(only_errors(r));
-    REQUIRE_FALSE(r.config);
-    REQUIRE(r.diagnostics.size() == 1);
-    CHECK(r.diagnostics[0].location.line == line);
-    CHECK(r.diagnostics[0].location.column == column);
-    CHECK_THAT(r.diagnostics[0].message, Catch::Contains(text));
-}
-
 } // namespace
+
+using lb::test::expect_error;
+using lb::test::only_errors;
 
 TEST_CASE("a complete configuration loads with defaults filled in") {
     const LoadResult r = load_config_text(header + R"(services:

@@ -1,0 +1,79 @@
+#include "control/config/key_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace lb::control::config {
+
+namespace {
+
+struct Loaded {
+    std::vector<std::uint8_t> key;
+    std::optional<std::string> problem;
+};
+
+Loaded load(const std::string& path) {
+    Loaded out;
+    // O_NONBLOCK: a FIFO put there by mistake must not hang --check.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        out.problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return out;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        out.problem = fmt::format("{} is not a regular file", path);
+        return out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        ::close(fd);
+        out.problem = fmt::format("{} may be read or written by group or others (mode {:04o}); "
+                                  "a shared secret must not be: chmod 600 {}",
+                                  path, st.st_mode & 07777, path);
+        return out;
+    }
+    if (static_cast<std::size_t>(st.st_size) > max_replication_key_bytes) {
+        ::close(fd);
+        out.problem = fmt::format("{} has {} bytes; a replication key is at most {}", path,
+                                  st.st_size, max_replication_key_bytes);
+        return out;
+    }
+    out.key.resize(static_cast<std::size_t>(st.st_size));
+    const ssize_t got = ::read(fd, out.key.data(), out.key.size());
+    ::close(fd);
+    if (got < 0 || static_cast<std::size_t>(got) != out.key.size()) {
+        out.problem =
+            fmt::format("cannot read {}: {}", path, got < 0 ? std::strerror(errno) : "short read");
+        return out;
+    }
+    if (!out.key.empty() && out.key.back() == '\n')
+        out.key.pop_back();
+    if (out.key.size() < min_replication_key_bytes)
+        out.problem = fmt::format("{} holds {} bytes; a replication key needs at least {} (e.g. "
+                                  "openssl rand -hex 32 > {})",
+                                  path, out.key.size(), min_replication_key_bytes, path);
+    return out;
+}
+
+} // namespace
+
+std::optional<std::string> key_file_problem(const std::string& path) {
+    return load(path).problem;
+}
+
+std::vector<std::uint8_t> read_key_file(const std::string& path) {
+    Loaded l = load(path);
+    if (l.problem)
+        throw std::runtime_error("replication.key_file: " + *l.problem);
+    return std::move(l.key);
+}
+
+} // namespace lb::control::config

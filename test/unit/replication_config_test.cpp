@@ -1,0 +1,138 @@
+// The `replication` section (issue "Session replication"): `lb --check` names every mistake at
+// its place, the key file's rules among them; without the section nothing changes; a reload
+// that edits it needs a restart.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "control/config/key_file.hpp"
+#include "control/config/loader.hpp"
+#include "lb/reload_plan.hpp"
+#include "test/test_config.hpp"
+#include "test/unit/expect_config_error.hpp"
+
+using namespace lb::control::config;
+
+namespace {
+
+// test/test_config.hpp's two interfaces: 4 lines, so the replication section starts on line 5.
+const std::string header = lb::test::two_interfaces;
+
+// A key file in /tmp with `content` and `mode`, removed at the end of the test.
+struct KeyFile {
+    std::string path;
+    KeyFile(const std::string& content, mode_t mode) {
+        char name[] = "/tmp/lb-sync-key-XXXXXX";
+        const int fd = ::mkstemp(name);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+        path = name;
+        std::ofstream(path, std::ios::trunc) << content;
+        ::chmod(path.c_str(), mode);
+    }
+    ~KeyFile() { std::remove(path.c_str()); }
+};
+
+const std::string good_secret(64, 'k');
+
+std::string section(const std::string& key_path, const std::string& extra = "") {
+    return header + "replication:\n  interface: int\n  peer: 203.0.113.3\n  key_file: " + key_path +
+           "\n" + extra;
+}
+
+} // namespace
+
+using lb::test::expect_error;
+
+TEST_CASE("replication: a complete section loads with its defaults") {
+    KeyFile key(good_secret + "\n", 0600);
+    const LoadResult r = load_config_text(section(key.path));
+    REQUIRE(r.config);
+    REQUIRE(r.config->replication);
+    CHECK(r.config->replication->interface == "int");
+    CHECK(r.config->replication->peer == 0xcb007103u); // 203.0.113.3
+    CHECK(r.config->replication->port == 8848);
+    CHECK(r.config->replication->cluster_id == 1);
+    CHECK(read_key_file(key.path).size() == 64); // the trailing newline does not count
+    const LoadResult without = load_config_text(header);
+    REQUIRE(without.config);
+    CHECK_FALSE(without.config->replication);
+}
+
+TEST_CASE("replication: every mistake is named at its place") {
+    KeyFile key(good_secret, 0600);
+    SECTION("an unknown interface") {
+        std::string yaml = section(key.path);
+        yaml.replace(yaml.find("interface: int"), 14, "interface: dmz");
+        expect_error(yaml, 6, 14, "interface 'dmz' is not defined");
+    }
+    SECTION("a peer off the interface's subnet") {
+        std::string yaml = section(key.path);
+        yaml.replace(yaml.find("203.0.113.3"), 11, "198.51.100.3");
+        expect_error(yaml, 7, 9, "peer 198.51.100.3 is not on interface 'int' (203.0.113.1/24)");
+    }
+    SECTION("the peer is this node") {
+        std::string yaml = section(key.path);
+        yaml.replace(yaml.find("203.0.113.3"), 11, "203.0.113.1");
+        expect_error(yaml, 7, 9, "peer 203.0.113.1 is this node's own address");
+    }
+    SECTION("a bad port") {
+        expect_error(section(key.path, "  port: 0\n"), 9, 9, "port: '0' is not a UDP port");
+        expect_error(section(key.path, "  port: 70000\n"), 9, 9, "is not a UDP port");
+    }
+    SECTION("a bad cluster id") {
+        expect_error(section(key.path, "  cluster_id: 0\n"), 9, 15, "cluster_id: '0'");
+    }
+    SECTION("an unknown key") {
+        expect_error(section(key.path, "  peers: [203.0.113.4]\n"), 9, 3,
+                     "unknown key 'peers' in replication");
+    }
+    SECTION("a missing key file") {
+        expect_error(section("/nonexistent/sync.key"), 8, 13,
+                     "cannot read /nonexistent/sync.key: No such file or directory");
+    }
+    SECTION("a relative key file path") {
+        expect_error(section("sync.key"), 8, 13, "key_file: needs an absolute path");
+    }
+}
+
+TEST_CASE("replication: the key file's rules") {
+    SECTION("too short") {
+        KeyFile key(std::string(31, 'k') + "\n", 0600);
+        expect_error(section(key.path), 8, 13,
+                     "holds 31 bytes; a replication key needs at least 32");
+    }
+    SECTION("readable by others") {
+        KeyFile key(good_secret, 0644);
+        expect_error(section(key.path), 8, 13,
+                     "may be read or written by group or others (mode 0644)");
+        CHECK_THROWS_WITH(read_key_file(key.path), Catch::Contains("chmod 600"));
+    }
+    SECTION("readable by the group") {
+        KeyFile key(good_secret, 0640);
+        expect_error(section(key.path), 8, 13, "(mode 0640)");
+    }
+    SECTION("not a regular file") {
+        expect_error(section("/tmp"), 8, 13, "/tmp is not a regular file");
+    }
+    SECTION("32 bytes exactly is enough") {
+        KeyFile key(std::string(32, 'k'), 0400);
+        CHECK(load_config_text(section(key.path)).config);
+    }
+}
+
+TEST_CASE("replication: a reload that changes it needs a restart") {
+    KeyFile key(good_secret, 0600);
+    const auto running = *load_config_text(section(key.path)).config;
+    auto next = running;
+    next.replication->peer = 0xcb007104u;
+    const auto changed = lb::app::restart_only_changes(running, next);
+    CHECK(changed == std::vector<std::string>{"replication"});
+    next.replication.reset();
+    CHECK(lb::app::restart_only_changes(running, next) == std::vector<std::string>{"replication"});
+}
