@@ -11,6 +11,7 @@
 #include <random>
 
 #include "control/sync/peer_link.hpp"
+#include "test/sync_fixtures.hpp"
 
 using namespace lb::control::sync;
 
@@ -23,15 +24,7 @@ Key key_of(const FlowIdentity& f) {
 }
 
 ConnectionEntry connection(std::uint32_t n, std::uint8_t state = 3) {
-    ConnectionEntry c;
-    c.flow = {6,
-              {htonl(0xc6336400u + (n >> 16)), htons(static_cast<std::uint16_t>(n))},
-              {inet_addr("192.0.2.10"), htons(80)}};
-    c.service = {inet_addr("192.0.2.10"), 6, false, htons(80)};
-    c.real_server = {inet_addr("203.0.113.11"), htons(8080)};
-    c.tcp_state = state;
-    c.remaining_ms = 900'000;
-    return c;
+    return lb::test::sample_connection(n, state);
 }
 
 // One node: its own table, what it holds of its peer's, and its end of the link.
