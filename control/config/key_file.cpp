@@ -1,14 +1,14 @@
 #include "control/config/key_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "control/config/file.hpp"
 
 namespace lb::control::config {
 
@@ -21,39 +21,36 @@ struct Loaded {
 
 Loaded load(const std::string& path) {
     Loaded out;
-    // O_NONBLOCK: a FIFO put there by mistake must not hang --check.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
+    // stat first: a FIFO is refused before anything opens it, and the mode is the secret's
+    // first rule. The bytes come from the configuration's own file reader.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
         out.problem = fmt::format("cannot read {}: {}", path, std::strerror(errno));
         return out;
     }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
+    if (!S_ISREG(st.st_mode)) {
         out.problem = fmt::format("{} is not a regular file", path);
         return out;
     }
     if ((st.st_mode & 077) != 0) {
-        ::close(fd);
         out.problem = fmt::format("{} may be read or written by group or others (mode {:04o}); "
                                   "a shared secret must not be: chmod 600 {}",
                                   path, st.st_mode & 07777, path);
         return out;
     }
     if (static_cast<std::size_t>(st.st_size) > max_replication_key_bytes) {
-        ::close(fd);
         out.problem = fmt::format("{} has {} bytes; a replication key is at most {}", path,
                                   st.st_size, max_replication_key_bytes);
         return out;
     }
-    out.key.resize(static_cast<std::size_t>(st.st_size));
-    const ssize_t got = ::read(fd, out.key.data(), out.key.size());
-    ::close(fd);
-    if (got < 0 || static_cast<std::size_t>(got) != out.key.size()) {
-        out.problem =
-            fmt::format("cannot read {}: {}", path, got < 0 ? std::strerror(errno) : "short read");
+    std::string text;
+    try {
+        text = read_config_file(path);
+    } catch (const ConfigFileError& e) {
+        out.problem = e.what();
         return out;
     }
+    out.key.assign(text.begin(), text.end());
     if (!out.key.empty() && out.key.back() == '\n')
         out.key.pop_back();
     if (out.key.size() < min_replication_key_bytes)

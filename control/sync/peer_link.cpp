@@ -143,7 +143,7 @@ void PeerLink::resend(std::uint64_t sequence, std::uint64_t now_ms,
 
 std::vector<std::vector<std::uint8_t>> PeerLink::poll(std::uint64_t now_ms) {
     std::vector<std::vector<std::uint8_t>> out;
-    const LinkState state = status(now_ms).state;
+    const LinkState state = this->state(now_ms);
     if (now_ms >= next_hello_ms_) {
         std::uint8_t flags = in_sync_ ? flag_in_sync : flag_want_bulk;
         builder_.start(header(MessageType::hello, flags));
@@ -310,14 +310,17 @@ void PeerLink::deliver(std::uint64_t sequence, const std::vector<Entry>& entries
         in_sync_ = true;
 }
 
+LinkState PeerLink::state(std::uint64_t now_ms) const {
+    if (!last_heard_ms_)
+        return LinkState::connecting;
+    if (now_ms - *last_heard_ms_ > settings_.peer_timeout_ms)
+        return LinkState::peer_lost;
+    return in_sync_ ? LinkState::in_sync : LinkState::receiving_bulk;
+}
+
 LinkStatus PeerLink::status(std::uint64_t now_ms) const {
     LinkStatus s;
-    if (!last_heard_ms_)
-        s.state = LinkState::connecting;
-    else if (now_ms - *last_heard_ms_ > settings_.peer_timeout_ms)
-        s.state = LinkState::peer_lost;
-    else
-        s.state = in_sync_ ? LinkState::in_sync : LinkState::receiving_bulk;
+    s.state = state(now_ms);
     s.epoch = epoch_;
     s.peer_epoch = peer_epoch_;
     s.sequence_sent = static_cast<std::uint32_t>(next_sequence_ - 1);

@@ -120,6 +120,7 @@ class PeerLink {
     void deliver(std::uint64_t sequence, const std::vector<Entry>& entries, std::uint8_t flags);
     void drop(std::size_t reason) { ++counters_.dropped[reason]; }
     bool window_open() const { return in_flight_.size() < settings_.window; }
+    LinkState state(std::uint64_t now_ms) const;
 
     LinkSettings settings_;
     std::uint64_t epoch_;
