@@ -91,6 +91,8 @@ ServiceEntry service_settings(const config::Service& cs) {
         cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
     svc.scheduler = scheduler_kind(cs.scheduler);
     svc.port_group = cs.port_group;
+    if (!cs.ports.empty())
+        svc.identity_port = rte_cpu_to_be_16(cs.ports.front().first);
     svc.reset_unknown = cs.on_failure == config::Service::OnFailure::reset;
     if (const std::uint16_t ftp = config::Config::ftp_control_port(cs))
         svc.ftp_control_port = rte_cpu_to_be_16(ftp);

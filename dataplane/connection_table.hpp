@@ -43,6 +43,9 @@ class ConnectionTable {
     std::uint32_t capacity() const { return indices_.capacity(); }
     Connection& at(std::uint32_t index) { return entries_[index]; }
     const Connection& at(std::uint32_t index) const { return entries_[index]; }
+    std::uint32_t index_of(const Connection& c) const {
+        return static_cast<std::uint32_t>(&c - entries_);
+    }
 
     std::optional<ConnectionHit> lookup(const FlowKey& key) const;
     // Up to 64 keys; returns the hit mask and fills hits[i] for each hit.

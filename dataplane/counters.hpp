@@ -87,6 +87,9 @@ struct alignas(64) WorkerCounters {
     Counter from_kernel; // frames the kernel sent out
     Counter icmp_echo_replies;
     Counter vrrp_to_control; // VRRP advertisements handed to the control thread
+    // Replication events not queued (the worker's ring was full): the refresh sweep sends
+    // those entries later (dataplane/sync_events.hpp).
+    Counter sync_events_lost;
     Counter busy_polls;
     Counter idle_polls;
     std::array<Counter, drop_reason_count> drops;

@@ -36,6 +36,10 @@ void Dataplane::RingDeleter::operator()(rte_ring* ring) const {
     rte_ring_free(ring);
 }
 
+void Dataplane::EventRingDeleter::operator()(rte_ring* ring) const {
+    rte_ring_free(ring);
+}
+
 Dataplane::Dataplane(const DataplaneSizes& sizes) {
     const std::string& prefix = sizes.name_prefix;
     const int socket = static_cast<int>(rte_socket_id());
@@ -73,6 +77,16 @@ Dataplane::Dataplane(const DataplaneSizes& sizes) {
             throw std::runtime_error(
                 fmt::format("cannot create the VRRP ring: {}", rte_strerror(rte_errno)));
     }
+    for (unsigned i = 0; sizes.replication && i < sizes.workers; ++i) {
+        // One producer (the worker) and one consumer (the control thread): no compare-and-swap
+        // on either side.
+        sync_events_.emplace_back(rte_ring_create_elem(
+            (prefix + "sync_ev" + std::to_string(i)).c_str(), sizeof(std::uint32_t),
+            sizes.sync_events_per_worker, socket, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        if (!sync_events_.back())
+            throw std::runtime_error(fmt::format("cannot create the replication event ring: {}",
+                                                 rte_strerror(rte_errno)));
+    }
     context_.connections = connections_.get();
     context_.templates = templates_.get();
     context_.ftp_states = ftp_states_.get();
@@ -84,7 +98,8 @@ Dataplane::Dataplane(const DataplaneSizes& sizes) {
     context_.idle_backoff = sizes.idle_backoff;
     for (unsigned i = 0; i < sizes.workers; ++i) {
         counters_.push_back(std::make_unique<WorkerCounters>());
-        workers_.push_back(std::make_unique<Worker>(context_, i, *counters_.back()));
+        workers_.push_back(
+            std::make_unique<Worker>(context_, i, *counters_.back(), sync_events(i)));
     }
 }
 

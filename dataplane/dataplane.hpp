@@ -37,6 +37,10 @@ struct DataplaneSizes {
     // A ring carrying VRRP advertisements from the workers to the control thread; without it,
     // workers drop them (DropReason::vrrp_not_configured).
     bool vrrp = false;
+    // Session replication: one event ring per worker (dataplane/sync_events.hpp), drained by
+    // the control thread; without it, workers emit nothing.
+    bool replication = false;
+    std::uint32_t sync_events_per_worker = 65536; // a power of two
     bool idle_backoff = true;
     // DPDK objects are named process-wide: tests that build several dataplanes in one process
     // give each a different prefix. Keep it short (DPDK names have at most 26 characters).
@@ -62,6 +66,10 @@ class Dataplane {
     const RealServerLoad& load() const { return load_; }
 
     std::size_t worker_count() const { return workers_.size(); }
+    // Worker i's replication events (32-bit words), or nullptr without replication.
+    rte_ring* sync_events(std::size_t i) const {
+        return i < sync_events_.size() ? sync_events_[i].get() : nullptr;
+    }
     Worker& worker(std::size_t i) { return *workers_[i]; }
     const WorkerCounters& counters(std::size_t i) const { return *counters_[i]; }
     std::vector<const WorkerCounters*> counters() const;
@@ -90,6 +98,9 @@ class Dataplane {
     struct RingDeleter {
         void operator()(rte_ring* ring) const; // frees the frames still queued, then the ring
     };
+    struct EventRingDeleter {
+        void operator()(rte_ring* ring) const; // words, not frames: just the ring
+    };
 
     std::unique_ptr<rte_mempool, PoolDeleter> pool_;
     std::unique_ptr<rte_rcu_qsbr, RcuDeleter> rcu_;
@@ -100,6 +111,7 @@ class Dataplane {
     RealServerLoad load_;
     std::unique_ptr<rte_ring, RingDeleter> control_tx_;
     std::unique_ptr<rte_ring, RingDeleter> control_rx_;
+    std::vector<std::unique_ptr<rte_ring, EventRingDeleter>> sync_events_;
     DataplaneContext context_;
     std::vector<std::unique_ptr<WorkerCounters>> counters_;
     std::vector<std::unique_ptr<Worker>> workers_;

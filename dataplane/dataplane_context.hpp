@@ -38,6 +38,12 @@ struct DataplaneContext {
         return vrrp_instance == no_vrrp_instance ||
                vrrp_master[vrrp_instance].load(std::memory_order_relaxed);
     }
+    // Session replication holds a complete copy of the peer's sessions (or the peer is gone
+    // after it did): a TCP segment of no known connection is answered with a reset, as a proxy
+    // would, instead of leaving its client to retransmit for minutes. Never while a bulk dump
+    // is still arriving: the connection may simply not be here yet. Written by the control
+    // thread.
+    std::atomic<bool> reset_unknown_flows{false};
     alignas(64) Clock clock;
     bool idle_backoff = true;
     std::atomic<bool> stop{false};

@@ -174,7 +174,9 @@ void FtpHelper::expect_passive(const Connection& c, std::uint16_t port, std::uin
     e.ingress = c.ingress;
     e.flags = conn_expectation;
     std::memcpy(e.client_mac, c.client_mac, 6);
-    InsertResult r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms);
+    std::uint32_t index = 0;
+    InsertResult r =
+        ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms, &index);
     if (r == InsertResult::already_exists) {
         // The port was announced to this client before, maybe by another real server (ports
         // are reused): the newest announcement wins.
@@ -184,7 +186,8 @@ void FtpHelper::expect_passive(const Connection& c, std::uint16_t port, std::uin
                 old.touch(now);
             } else {
                 ctx_.connections->remove(hit->index);
-                r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms);
+                r = ctx_.connections->insert(e, TcpState::none, now, expectation_timeout_ms,
+                                             &index);
             }
         }
     }
@@ -192,6 +195,8 @@ void FtpHelper::expect_passive(const Connection& c, std::uint16_t port, std::uin
         counters_.not_rewritable.add();
         return;
     }
+    if (r == InsertResult::inserted)
+        sync_.connection(index); // the standby must know where the data connection goes
     counters_.expectations.add();
 }
 
@@ -329,8 +334,12 @@ bool FtpHelper::from_server(Connection& c, rte_mbuf* m, const ParsedFrame& f, st
                             return d;
                         }))
             return false;
+        const SeqAdjust before = state->server_stream;
         state->server_stream.record(seq, delta);
         mapped = state->server_stream.map_seq(seq);
+        if (state->server_stream.correction_pos != before.correction_pos ||
+            state->server_stream.offset_after != before.offset_after)
+            sync_.ftp_state(ctx_.connections->index_of(c)); // the shift the standby must apply
     }
     if (mapped != seq) {
         seg.tcp->sent_seq = rte_cpu_to_be_32(mapped);

@@ -19,13 +19,15 @@
 #include "dataplane/dataplane_context.hpp"
 #include "dataplane/ftp_state.hpp"
 #include "dataplane/packet_parser.hpp"
+#include "dataplane/sync_events.hpp"
 
 namespace lb::dataplane {
 
 class FtpHelper {
   public:
-    FtpHelper(DataplaneContext& context, WorkerCounters& counters)
-        : ctx_(context), counters_(counters.ftp) {}
+    // `sync`: the worker's replication events (expectations, sequence shifts).
+    FtpHelper(DataplaneContext& context, WorkerCounters& counters, SyncEventWriter& sync)
+        : ctx_(context), counters_(counters.ftp), sync_(sync) {}
 
     // Called before the NAT rewrite, with the frame as it arrived. False: the frame must not
     // be forwarded (it carries bytes beyond a line being held back).
@@ -66,6 +68,7 @@ class FtpHelper {
 
     DataplaneContext& ctx_;
     FtpCounters& counters_;
+    SyncEventWriter& sync_;
     const Snapshot* snapshot_ = nullptr;
 };
 

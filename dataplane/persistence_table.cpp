@@ -76,6 +76,21 @@ PersistenceTable::create_and_attach(const PersistenceKey& key, TemplateTarget ta
     return result;
 }
 
+std::optional<std::uint32_t> PersistenceTable::install(const PersistenceKey& key,
+                                                       TemplateTarget target,
+                                                       std::uint32_t last_used,
+                                                       std::uint32_t timeout) {
+    const auto attached = create_and_attach(key, target, last_used, timeout);
+    if (!attached)
+        return std::nullopt;
+    PersistenceTemplate& t = entries_[attached->index];
+    t.target.store(target.pack(), std::memory_order_relaxed);
+    t.last_used_ms.store(last_used, std::memory_order_relaxed);
+    t.timeout_ms.store(timeout, std::memory_order_relaxed);
+    detach(attached->index);
+    return attached->index;
+}
+
 std::uint32_t PersistenceTable::collect(std::uint32_t cursor, std::uint32_t budget,
                                         std::uint32_t now) {
     const std::uint32_t cap = capacity();

@@ -92,6 +92,16 @@ class PersistenceTable {
         entries_[index].last_used_ms.store(now, std::memory_order_relaxed);
     }
 
+    // Replication (control side): the template for `key`, created without children or updated,
+    // pointing at `target` and last used at `last_used`. nullopt when the table is full.
+    std::optional<std::uint32_t> install(const PersistenceKey& key, TemplateTarget target,
+                                         std::uint32_t last_used, std::uint32_t timeout);
+    std::optional<std::uint32_t> find(const PersistenceKey& key) const {
+        if (auto hit = hash_.lookup(&key); hit && entries_[hit->first].live.load())
+            return hit->first;
+        return std::nullopt;
+    }
+
     // Control side: retires expired templates without children.
     std::uint32_t collect(std::uint32_t cursor, std::uint32_t budget, std::uint32_t now);
     std::size_t reclaim() { return hash_.reclaim(); }

@@ -68,6 +68,9 @@ struct ServiceEntry {
     // NAT FTP helper: the control port (network order) whose connections it watches; 0 = off.
     std::uint16_t ftp_control_port = 0;
     bool port_group = false; // `ports:`: one service, one persistence scope over several ports
+    // Its port, or its group's first port (network order): with vip, protocol and port_group,
+    // how replication names the service to the peer (control/sync/wire_format.hpp).
+    std::uint16_t identity_port = 0;
     // on_failure: reset: a TCP segment of no known connection is answered with a RST (the
     // client of a reset connection learns of it from its next segment).
     bool reset_unknown = false;

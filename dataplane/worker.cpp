@@ -21,8 +21,10 @@ bool is_plain_syn(const ParsedFrame& f) {
 
 } // namespace
 
-Worker::Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters)
-    : ctx_(context), ftp_(context, counters), id_(id), counters_(counters) {}
+Worker::Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters,
+               rte_ring* sync_events)
+    : ctx_(context), id_(id), counters_(counters), sync_(sync_events, counters.sync_events_lost),
+      ftp_(context, counters, sync_) {}
 
 void Worker::drop(rte_mbuf* m, DropReason reason) {
     counters_.drop(reason);
@@ -194,6 +196,10 @@ void Worker::update_tcp_state(Connection& c, std::uint8_t flags, bool from_clien
     if (after == before)
         return;
     c.state.store(after, std::memory_order_relaxed);
+    // Replicated once established (a handshake that never completes is not worth a message),
+    // and every change after that, so that the standby's copy closes and expires with ours.
+    if (after == TcpState::established || before >= TcpState::established)
+        sync_.connection(ctx_.connections->index_of(c));
     const TimeoutsMs& t = snapshot_->timeouts;
     std::uint32_t timeout = t.tcp_established;
     switch (after) {
@@ -311,6 +317,7 @@ Worker::ServerChoice Worker::choose_real_server(std::uint16_t service, const Flo
             choice.refusal = DropReason::template_table_full;
             return choice;
         }
+        sync_.persistence_template(attached->index);
     }
     const TemplateTarget target = templates.target(attached->index);
     int rs = target.real_server;
@@ -323,6 +330,7 @@ Worker::ServerChoice Worker::choose_real_server(std::uint16_t service, const Flo
             return choice;
         }
         templates.set_target(attached->index, target_of(rs));
+        sync_.persistence_template(attached->index);
     }
     templates.refresh(attached->index, now);
     choice.real_server = rs;
@@ -426,7 +434,9 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
             out.state = syn_ack ? TcpState::syn_received : TcpState::established;
             out.timeout =
                 syn_ack ? snapshot_->timeouts.tcp_syn : snapshot_->timeouts.tcp_established;
-        } else if (svc.reset_unknown && !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
+        } else if ((svc.reset_unknown ||
+                    ctx_.reset_unknown_flows.load(std::memory_order_relaxed)) &&
+                   !(f.tcp_flags & RTE_TCP_RST_FLAG)) {
             // A segment of a connection we reset (or never had): tell the client, exactly.
             counters_.drop(DropReason::no_connection);
             counters_.resets_sent.add();
@@ -490,6 +500,10 @@ void Worker::finish_new_connection(NewConnection& n, std::uint32_t now) {
         return;
     }
     ctx_.load->add(n.spec.real_server, 1);
+    // UDP flows are replicated on creation; TCP ones once established (update_tcp_state), which
+    // an adopted mid-flow connection already is.
+    if (n.state == TcpState::none || n.state == TcpState::established)
+        sync_.connection(n.index);
     const ServiceEntry& svc = snapshot_->services[n.spec.service];
     if (svc.ftp_control_port != 0 && n.spec.key.dst_port == svc.ftp_control_port &&
         (n.spec.flags & conn_nat)) {

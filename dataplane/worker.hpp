@@ -12,6 +12,7 @@
 #include "dataplane/ftp_helper.hpp"
 #include "dataplane/packet_parser.hpp"
 #include "dataplane/scheduler.hpp"
+#include "dataplane/sync_events.hpp"
 
 namespace lb::dataplane {
 
@@ -25,7 +26,10 @@ struct TxBatch {
 
 class Worker {
   public:
-    Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters);
+    // `sync_events`: this worker's replication ring (single producer), or nullptr without
+    // replication.
+    Worker(DataplaneContext& context, unsigned id, WorkerCounters& counters,
+           rte_ring* sync_events = nullptr);
 
     // Handles at most burst_size frames received on interface index `ingress`, under the
     // snapshot published now; replies and forwarded frames are queued in tx(); dropped frames
@@ -126,9 +130,10 @@ class Worker {
     NewConnection fresh_[max_pending];
 
     DataplaneContext& ctx_;
-    FtpHelper ftp_;
     unsigned id_;
     WorkerCounters& counters_;
+    SyncEventWriter sync_;
+    FtpHelper ftp_;
     const Snapshot* snapshot_ = nullptr;
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     SchedulerCursors cursors_;

@@ -9,6 +9,7 @@
 #include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
+#include "lb/admin_replication.hpp"
 #include "lb/admin_vrrp.hpp"
 #include "lb/stats_table.hpp"
 
@@ -174,6 +175,8 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return {true, r.json ? b.stats_json() : stats_table(b.stats())};
     case Command::vrrp:
         return vrrp_answer(b, r.json);
+    case Command::replication:
+        return replication_answer(b, r.json);
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {

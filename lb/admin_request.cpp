@@ -15,7 +15,8 @@ const char* const admin_usage =
     "  drain SERVICE SERVER                 weight 0: no new connections, established go on\n"
     "  reload                               re-read the configuration file\n"
     "  stats                                every counter, one per line (JSON: the stats file)\n"
-    "  vrrp                                 VRRP instances: state, priority, master, why\n";
+    "  vrrp                                 VRRP instances: state, priority, master, why\n"
+    "  replication                          session replication: peer, state, counters\n";
 
 namespace {
 
@@ -35,6 +36,7 @@ constexpr Syntax syntaxes[] = {
     {"reload", Command::reload, 0, 0, "reload"},
     {"stats", Command::stats, 0, 0, "stats"},
     {"vrrp", Command::vrrp, 0, 0, "vrrp"},
+    {"replication", Command::replication, 0, 0, "replication"},
 };
 
 // connections' options: each once at most, each with a value (a number for --limit).
@@ -79,7 +81,7 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
     if (!syntax)
         return {std::nullopt,
                 fmt::format("unknown command '{}' (services, real-servers, connections, "
-                            "set-weight, drain, reload, stats, vrrp)",
+                            "set-weight, drain, reload, stats, vrrp, replication)",
                             rest.front())};
     r.command = syntax->command;
     r.args.assign(rest.begin() + 1, rest.end());

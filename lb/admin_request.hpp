@@ -11,7 +11,17 @@
 
 namespace lb::app {
 
-enum class Command { services, real_servers, connections, set_weight, drain, reload, stats, vrrp };
+enum class Command {
+    services,
+    real_servers,
+    connections,
+    set_weight,
+    drain,
+    reload,
+    stats,
+    vrrp,
+    replication
+};
 
 struct AdminRequest {
     Command command = Command::services;

@@ -52,11 +52,6 @@ int run(const control::config::Config& config, const std::string& config_path,
         balancer.start_workers();
         fmt::print(stderr, "lb: {} forwarding with {} worker(s), {} service(s) from {}\n",
                    config.node_name, config.dpdk.workers, config.services.size(), config_path);
-        if (config.replication)
-            fmt::print(stderr,
-                       "lb: warning: replication to {} is configured but not implemented "
-                       "yet: this node replicates nothing\n",
-                       control::config::format_ipv4(config.replication->peer));
         balancer.write_stats();
         run_control_loop(balancer);
         balancer.stop_workers();

@@ -37,6 +37,7 @@ DataplaneSizes sizes_for(const control::config::Config& c) {
     sizes.persistence_templates = c.tables.persistence_templates;
     sizes.ftp_sessions = c.tables.ftp_sessions;
     sizes.vrrp = true; // the advert ring exists without VRRP too: a reload may add it
+    sizes.replication = c.replication.has_value();
     sizes.idle_backoff = c.dpdk.idle_backoff;
     return sizes;
 }
@@ -229,6 +230,16 @@ Balancer::VrrpReport Balancer::vrrp() const {
     return vrrp_;
 }
 
+void Balancer::set_replication(ReplicationReport report) {
+    std::lock_guard lock(state_mutex_);
+    replication_ = std::move(report);
+}
+
+std::optional<Balancer::ReplicationReport> Balancer::replication() const {
+    std::lock_guard lock(state_mutex_);
+    return replication_;
+}
+
 void Balancer::record_loop_lag(double ms) {
     std::lock_guard lock(state_mutex_);
     loop_lag_max_ms_ = std::max(loop_lag_max_ms_, ms);
@@ -249,6 +260,7 @@ control::report::StatsView Balancer::stats_view() const {
     view.interfaces = read_interface_counters(config_, ports_);
     if (!config_.vrrp.empty())
         view.vrrp = vrrp_;
+    view.replication = replication_;
     return view;
 }
 

@@ -52,6 +52,10 @@ class Balancer {
     using VrrpReport = control::report::VrrpReport;
     void set_vrrp(VrrpReport report);
     VrrpReport vrrp() const;
+    // Session replication, for lbctl and metrics (nullopt: not configured).
+    using ReplicationReport = control::report::ReplicationReport;
+    void set_replication(ReplicationReport report);
+    std::optional<ReplicationReport> replication() const;
     // The control loop's lateness (ms), the largest since the last stats write.
     void record_loop_lag(double ms);
 
@@ -73,6 +77,7 @@ class Balancer {
     dataplane::DataplaneContext& context() { return dataplane_.context(); }
     const dataplane::DataplaneContext& context() const { return dataplane_.context(); }
     rte_mempool* pool() { return dataplane_.pool(); }
+    dataplane::Dataplane& dataplane() { return dataplane_; }
     const std::vector<control::PortBinding>& ports() const { return ports_; }
 
   private:
@@ -88,6 +93,7 @@ class Balancer {
     control::health::DownSet down_;
     std::vector<control::health::HealthStatus> health_;
     VrrpReport vrrp_;
+    std::optional<ReplicationReport> replication_;
     mutable double loop_lag_max_ms_ = 0;
     // Destroyed after the ports (stopped in ~Balancer) and the snapshots the workers read.
     dataplane::Dataplane dataplane_;

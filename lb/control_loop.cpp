@@ -16,6 +16,7 @@
 #include "lb/admin_commands.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
+#include "lb/replication_control.hpp"
 #include "lb/vrrp_control.hpp"
 
 namespace lb::app {
@@ -54,6 +55,17 @@ class ControlLoop {
         health_.configure(balancer_.config());
         if (!balancer_.config().vrrp.empty())
             vrrp_ = make_vrrp();
+        if (balancer_.config().replication) {
+            replication_ = std::make_unique<ReplicationControl>(
+                io_, balancer_, [this](std::optional<std::string> reason) {
+                    preemption_hold_ = std::move(reason);
+                    if (vrrp_)
+                        vrrp_->hold_preemption(preemption_hold_);
+                });
+            collector_.on_expired = [this](std::uint32_t index, const dataplane::Connection& c) {
+                replication_->expired(index, c);
+            };
+        }
         if (!balancer_.config().stats.listen.empty())
             metrics_ =
                 std::make_unique<MetricsEndpoint>(balancer_.config().stats.listen, balancer_);
@@ -65,6 +77,8 @@ class ControlLoop {
         start_housekeeping();
         schedule_stats();
         resolver_.tick(balancer_.context().clock.now_ms());
+        if (replication_)
+            replication_->start();
         if (vrrp_)
             vrrp_->start();
         io_.run();
@@ -72,7 +86,10 @@ class ControlLoop {
 
   private:
     std::unique_ptr<VrrpControl> make_vrrp() {
-        return std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
+        auto vrrp =
+            std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
+        vrrp->hold_preemption(preemption_hold_); // replication may already hold it
+        return vrrp;
     }
 
     // Health checks drain failing servers by republishing the snapshot, and feed VRRP tracking.
@@ -164,6 +181,8 @@ class ControlLoop {
                 vrrp_->track(); // links have no event: look every tick
                 vrrp_->report();
             }
+            if (replication_)
+                replication_->report();
         });
     }
 
@@ -184,11 +203,13 @@ class ControlLoop {
     boost::asio::io_context io_;
     control::health::HealthMonitor health_;
     std::unique_ptr<VrrpControl> vrrp_;
+    std::optional<std::string> preemption_hold_; // replication's reason, while not in sync
     ConfigReloader reloader_;
     control::AdminSocket admin_;
     std::unique_ptr<MetricsEndpoint> metrics_;
     control::report::TableCollector collector_;
     control::NeighbourResolver resolver_;
+    std::unique_ptr<ReplicationControl> replication_; // after the collector that calls it
     boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
     boost::asio::signal_set reload_signal_{io_, SIGHUP};
     boost::asio::steady_timer housekeeping_{io_};

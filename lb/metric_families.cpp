@@ -255,6 +255,57 @@ void add_vrrp_families(Families& out, const control::report::VrrpReport& vrrp) {
         out.push_back(std::move(*f));
 }
 
+void add_replication_families(Families& out, const control::report::ReplicationReport& r) {
+    namespace sync = control::sync;
+    const Labels peer{{"peer", r.peer}};
+    auto state = family("lb_replication_state",
+                        "Session replication link: 0 connecting, 1 receiving bulk, 2 in sync, "
+                        "3 peer lost",
+                        MetricType::Gauge);
+    add(state, peer, static_cast<double>(r.link.state));
+    auto matches = family("lb_replication_config_matches",
+                          "1 while the peer's configuration digest equals ours", MetricType::Gauge);
+    add(matches, peer, r.link.config_matches ? 1 : 0);
+    auto heard = family("lb_replication_last_heard_seconds",
+                        "Seconds since the peer was last heard (-1: never)", MetricType::Gauge);
+    add(heard, peer,
+        r.last_heard_ago_ms ? static_cast<double>(*r.last_heard_ago_ms) / 1000.0 : -1.0);
+    auto queue = family("lb_replication_queue_depth", "Entries waiting for the send window",
+                        MetricType::Gauge);
+    add(queue, peer, static_cast<double>(r.link.queue_depth));
+    auto in_flight = family("lb_replication_in_flight", "Datagrams sent and not yet acknowledged",
+                            MetricType::Gauge);
+    add(in_flight, peer, static_cast<double>(r.link.in_flight));
+    const sync::LinkCounters& c = r.link.counters;
+    auto datagrams =
+        family("lb_replication_datagrams_total", "Replication datagrams", MetricType::Counter);
+    add(datagrams, with(peer, "direction", "sent"), number(c.datagrams_sent));
+    add(datagrams, with(peer, "direction", "received"), number(c.datagrams_received));
+    auto entries = family("lb_replication_entries_total",
+                          "Session entries, by what happened to them", MetricType::Counter);
+    const std::pair<const char*, std::uint64_t> entry_counts[] = {
+        {"sent", c.entries_sent},      {"received", c.entries_received},
+        {"resent", c.entries_resent},  {"applied", r.applied},
+        {"unbound", r.unbound},        {"refused", r.refused},
+        {"deleted", r.deleted},        {"queue_overflow", c.queue_overflows},
+        {"events_lost", r.events_lost}};
+    for (const auto& [event, n] : entry_counts)
+        add(entries, with(peer, "event", event), number(n));
+    auto dumps = family("lb_replication_bulk_dumps_sent_total",
+                        "Full dumps of the table sent to the peer", MetricType::Counter);
+    add(dumps, peer, number(c.bulk_dumps_sent));
+    auto dropped = family("lb_replication_datagrams_dropped_total",
+                          "Datagrams received and refused, by reason", MetricType::Counter);
+    for (std::size_t i = 0; i < c.dropped.size(); ++i)
+        add(dropped, with(peer, "reason", sync::drop_reason_name(i)), number(c.dropped[i]));
+    auto send_errors = family("lb_replication_send_errors_total",
+                              "Datagrams the kernel refused to send", MetricType::Counter);
+    add(send_errors, peer, number(r.send_errors));
+    for (auto* f : {&state, &matches, &heard, &queue, &in_flight, &datagrams, &entries, &dumps,
+                    &dropped, &send_errors})
+        out.push_back(std::move(*f));
+}
+
 } // namespace
 
 Families metric_families(const StatsView& view, const std::vector<double>& busy_ratio) {
@@ -268,6 +319,8 @@ Families metric_families(const StatsView& view, const std::vector<double>& busy_
     add_ftp_family(out, view.ftp);
     if (view.vrrp)
         add_vrrp_families(out, *view.vrrp);
+    if (view.replication)
+        add_replication_families(out, *view.replication);
     return out;
 }
 

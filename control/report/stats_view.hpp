@@ -16,6 +16,7 @@
 #include "control/config/model.hpp"
 #include "control/health/monitor.hpp"
 #include "control/identity_registry.hpp"
+#include "control/sync/peer_link.hpp"
 #include "control/vrrp/router.hpp"
 
 namespace lb::dataplane {
@@ -94,6 +95,22 @@ struct VrrpReport {
     std::uint64_t notify_fifo_lost = 0;
 };
 
+// Session replication, for lbctl replication and the metrics (lb/replication_control.hpp).
+struct ReplicationReport {
+    std::string local; // ADDRESS:PORT the node sends from and listens on
+    std::string peer;  // ADDRESS:PORT
+    sync::LinkStatus link;
+    std::optional<std::uint64_t> last_heard_ago_ms;
+    std::uint64_t peer_entries = 0; // the peer's table size, as its hellos say
+    std::uint64_t applied = 0;      // entries of the peer installed or updated here
+    std::uint64_t unbound = 0;      // entries naming a service or server this node lacks
+    std::uint64_t refused = 0;      // entries a full table (or an invalid field) refused
+    std::uint64_t deleted = 0;      // connections removed at the peer's word
+    std::uint64_t events_lost = 0;  // workers' event rings were full (the sweep repairs)
+    std::uint64_t send_errors = 0;  // datagrams the kernel refused to send
+    bool reset_unknown_flows = false;
+};
+
 struct StatsView {
     std::string node;
     std::uint64_t rx_packets = 0;
@@ -111,7 +128,8 @@ struct StatsView {
     double control_loop_lag_max_ms = 0; // the most since the stats file was last written
     std::vector<health::HealthStatus> health;
     std::vector<InterfaceCounters> interfaces;
-    std::optional<VrrpReport> vrrp; // only when VRRP instances are configured
+    std::optional<VrrpReport> vrrp;               // only when VRRP instances are configured
+    std::optional<ReplicationReport> replication; // only with a replication section
 };
 
 // ADDRESS or ADDRESS:PORT (port 0: none), as lbctl, the stats and the metrics name servers.

@@ -10,6 +10,8 @@ void TableCollector::tick(std::uint32_t now, std::uint32_t fraction) {
     const std::uint32_t conn_budget = connections.capacity() / fraction + 1;
     connection_cursor_ =
         connections.collect(connection_cursor_, conn_budget, now, [&](const Connection& c) {
+            if (on_expired)
+                on_expired(connections.index_of(c), c);
             if (c.flags & conn_expectation)
                 return; // an FTP announcement, not a connection
             ctx_.load->add(c.real_server, -1);

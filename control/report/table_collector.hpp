@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "dataplane/dataplane_context.hpp"
 
@@ -20,6 +21,10 @@ class TableCollector {
     void sweep_all(std::uint32_t now_ms);
 
     std::uint64_t expired_connections() const { return expired_connections_; }
+
+    // Told of every connection (and FTP expectation) it removes, with its index: replication
+    // sends the deletion to the peer.
+    std::function<void(std::uint32_t index, const dataplane::Connection&)> on_expired;
 
   private:
     dataplane::DataplaneContext& ctx_;

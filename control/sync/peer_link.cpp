@@ -252,6 +252,7 @@ void PeerLink::receive(std::span<const std::uint8_t> datagram, std::uint64_t now
 void PeerLink::on_hello(const Decoded& d) {
     peer_in_sync_ = (d.header.flags & flag_in_sync) != 0;
     peer_wants_bulk_ = (d.header.flags & flag_want_bulk) != 0;
+    peer_entries_held_ = d.hello.entries_held;
     const bool matches = d.hello.config_digest == digest_;
     if (!matches && config_matches_)
         ++counters_.config_mismatches; // once per change, not per hello
@@ -329,6 +330,7 @@ LinkStatus PeerLink::status(std::uint64_t now_ms) const {
     s.in_flight = in_flight_.size();
     s.peer_in_sync = peer_in_sync_;
     s.config_matches = config_matches_;
+    s.peer_entries_held = peer_entries_held_;
     s.last_heard_ms = last_heard_ms_;
     s.counters = counters_;
     return s;

@@ -70,8 +70,9 @@ struct LinkStatus {
     std::uint32_t sequence_acknowledged = 0;
     std::size_t queue_depth = 0;
     std::size_t in_flight = 0;
-    bool peer_in_sync = false;  // the peer holds all of our table
-    bool config_matches = true; // the peer's configuration digest equals ours
+    bool peer_in_sync = false;           // the peer holds all of our table
+    bool config_matches = true;          // the peer's configuration digest equals ours
+    std::uint64_t peer_entries_held = 0; // the peer's table size, as its last hello said
     std::optional<std::uint64_t> last_heard_ms;
     LinkCounters counters;
 };
@@ -100,6 +101,8 @@ class PeerLink {
     std::vector<std::vector<std::uint8_t>> poll(std::uint64_t now_ms);
 
     LinkStatus status(std::uint64_t now_ms) const;
+    // The configuration changed (a reload): hellos carry the new digest.
+    void set_digest(const Digest& digest) { digest_ = digest; }
     std::uint64_t entries_held_hint = 0; // reported in hellos (the caller's table size)
 
   private:
@@ -163,6 +166,7 @@ class PeerLink {
     bool peer_in_sync_ = false;
     bool peer_wants_bulk_ = false;
     bool config_matches_ = true;
+    std::uint64_t peer_entries_held_ = 0;
     std::optional<std::uint64_t> last_heard_ms_;
 };
 

@@ -228,3 +228,27 @@ def wait_true(predicate, timeout):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def replication_section(ha, node, interface="ext", port=8848, cluster_id=1):
+    """The `replication` section of `node`, towards the other node, with one shared key file
+    (0600) in the lab's directory."""
+    key = os.path.join(ha.lab.tmp, "sync.key")
+    if not os.path.exists(key):
+        with open(key, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(key, 0o600)
+    other = "b" if node == "a" else "a"
+    addresses = NODES if interface == "ext" else INSIDE_NODES
+    return {"interface": interface, "peer": addresses[other], "port": port, "key_file": key,
+            "cluster_id": cluster_id}
+
+
+def nat_pair_instances(priority, **extra):
+    """The NAT pair's two instances (outside VIP, inside gateway) in one sync group."""
+    outside = instance(priority, **extra)
+    outside["name"] = "outside"
+    inside = instance(priority, interface="int", virtual_router_id=52,
+                      virtual_addresses=[INSIDE_GATEWAY], **extra)
+    inside["name"] = "inside"
+    return [outside, inside], {"sync_groups": [{"name": "nat", "instances": ["outside", "inside"]}]}

@@ -1,0 +1,81 @@
+#include "lb/admin_replication.hpp"
+
+#include <fmt/format.h>
+
+#include "control/json_text.hpp"
+
+namespace lb::app {
+
+namespace sync = control::sync;
+using control::Json;
+
+namespace {
+
+Json as_json(const control::report::ReplicationReport& r) {
+    const sync::LinkStatus& l = r.link;
+    const sync::LinkCounters& c = l.counters;
+    Json dropped = Json::object();
+    for (std::size_t i = 0; i < c.dropped.size(); ++i)
+        dropped[sync::drop_reason_name(i)] = c.dropped[i];
+    return {
+        {"local", r.local},
+        {"peer", r.peer},
+        {"state", sync::link_state_name(l.state)},
+        {"epoch", l.epoch},
+        {"peer_epoch", l.peer_epoch},
+        {"peer_in_sync", l.peer_in_sync},
+        {"config_matches", l.config_matches},
+        {"last_heard_ms_ago", r.last_heard_ago_ms ? Json(*r.last_heard_ago_ms) : Json(nullptr)},
+        {"sequence_sent", l.sequence_sent},
+        {"sequence_acknowledged", l.sequence_acknowledged},
+        {"queue_depth", l.queue_depth},
+        {"in_flight", l.in_flight},
+        {"peer_entries", r.peer_entries},
+        {"datagrams_sent", c.datagrams_sent},
+        {"datagrams_received", c.datagrams_received},
+        {"entries_sent", c.entries_sent},
+        {"entries_received", c.entries_received},
+        {"entries_resent", c.entries_resent},
+        {"bulk_dumps_sent", c.bulk_dumps_sent},
+        {"queue_overflows", c.queue_overflows},
+        {"config_mismatches", c.config_mismatches},
+        {"applied", r.applied},
+        {"unbound", r.unbound},
+        {"refused", r.refused},
+        {"deleted", r.deleted},
+        {"events_lost", r.events_lost},
+        {"send_errors", r.send_errors},
+        {"reset_unknown_flows", r.reset_unknown_flows},
+        {"dropped", dropped},
+    };
+}
+
+std::string as_table(const Json& j) {
+    std::string out;
+    for (const auto& [key, value] : j.items()) {
+        if (key == "dropped")
+            continue;
+        out += fmt::format("{:<24} {}\n", key,
+                           value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    std::string dropped;
+    for (const auto& [reason, n] : j["dropped"].items())
+        if (n.get<std::uint64_t>() != 0)
+            dropped += fmt::format(" {}={}", reason, n.get<std::uint64_t>());
+    out += fmt::format("{:<24}{}\n", "dropped", dropped.empty() ? " none" : dropped);
+    return out;
+}
+
+} // namespace
+
+control::AdminAnswer replication_answer(const Balancer& b, bool json) {
+    const auto report = b.replication();
+    if (!report) {
+        const std::string message = "replication is not configured (no replication section)";
+        return {false, json ? control::json_text({{"error", message}}) : message};
+    }
+    const Json j = as_json(*report);
+    return {true, json ? control::json_text(j) : as_table(j)};
+}
+
+} // namespace lb::app

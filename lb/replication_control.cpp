@@ -1,0 +1,229 @@
+#include "lb/replication_control.hpp"
+
+#include <chrono>
+
+#include <boost/asio/buffer.hpp>
+#include <fmt/format.h>
+#include <rte_ring.h>
+
+#include "control/config/key_file.hpp"
+#include "control/config/value_parsers.hpp"
+#include "control/sync/config_digest.hpp"
+#include "dataplane/sync_events.hpp"
+
+namespace lb::app {
+
+namespace sync = control::sync;
+using boost::asio::ip::udp;
+using control::config::format_ipv4;
+
+namespace {
+
+const control::config::Replication& settings_of(const Balancer& b) {
+    return *b.config().replication;
+}
+
+udp::endpoint endpoint_of(std::uint32_t address, std::uint16_t port) {
+    return {boost::asio::ip::address_v4(address), port};
+}
+
+std::uint32_t local_address(const Balancer& b) {
+    const auto& r = settings_of(b);
+    for (const auto& i : b.config().interfaces)
+        if (i.name == r.interface)
+            return i.address;
+    throw std::runtime_error(fmt::format("replication: no interface named '{}'", r.interface));
+}
+
+// The boot epoch: the wall clock in microseconds, so that a restarted node's epoch is larger
+// than its previous one's and its peer takes it for the newer run (a stale datagram of the old
+// run is refused: PeerLink's stale_epoch).
+std::uint64_t boot_epoch() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+} // namespace
+
+ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& balancer,
+                                       std::function<void(std::optional<std::string>)> hold)
+    : io_(io), balancer_(balancer), hold_preemption_(std::move(hold)), socket_(io), timer_(io),
+      bridge_(balancer.context()) {
+    const auto& r = settings_of(balancer);
+    const auto local = endpoint_of(local_address(balancer), r.port);
+    peer_ = endpoint_of(r.peer, r.port);
+    sync::LinkSettings settings;
+    settings.cluster_id = r.cluster_id;
+    sync::PeerLink::Hooks hooks;
+    const auto now = [this] { return balancer_.context().clock.now_ms(); };
+    hooks.current = [this, now](const sync::Entry& e) { return bridge_.current(e, now()); };
+    hooks.dump = [this, now](std::uint64_t& cursor, std::vector<sync::Entry>& out) {
+        return bridge_.dump(cursor, out, now());
+    };
+    hooks.apply = [this, now](const sync::Entry& e) { bridge_.apply(e, now()); };
+    link_ = std::make_unique<sync::PeerLink>(
+        settings, boot_epoch(), sync::MessageKey(control::config::read_key_file(r.key_file)),
+        sync::config_digest(balancer.config()), std::move(hooks));
+    boost::system::error_code ec;
+    socket_.open(udp::v4(), ec);
+    if (!ec)
+        socket_.set_option(udp::socket::reuse_address(true), ec);
+    if (!ec)
+        socket_.bind(local, ec);
+    if (ec)
+        throw std::runtime_error(fmt::format(
+            "replication: cannot listen on {}:{}: {} (does interface '{}' have its kernel "
+            "exception path?)",
+            format_ipv4(local_address(balancer)), r.port, ec.message(), r.interface));
+    socket_.non_blocking(true, ec);
+    hold_reason_ = std::string("session table not in sync with the peer: connecting");
+    hold_preemption_(hold_reason_);
+}
+
+ReplicationControl::~ReplicationControl() = default;
+
+std::uint64_t ReplicationControl::now_ms() const {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+void ReplicationControl::start() {
+    fmt::print(stderr, "lb: replication: {}:{} <-> {}:{}, cluster {}, epoch {}\n",
+               format_ipv4(local_address(balancer_)), settings_of(balancer_).port,
+               format_ipv4(settings_of(balancer_).peer), settings_of(balancer_).port,
+               settings_of(balancer_).cluster_id, link_->status(now_ms()).epoch);
+    receive();
+    tick();
+    report();
+}
+
+void ReplicationControl::receive() {
+    socket_.async_receive_from(boost::asio::buffer(buffer_), sender_,
+                               [this](const boost::system::error_code& ec, std::size_t n) {
+                                   if (ec == boost::asio::error::operation_aborted)
+                                       return;
+                                   if (!ec)
+                                       link_->receive({buffer_.data(), n}, now_ms());
+                                   receive();
+                               });
+}
+
+void ReplicationControl::drain_events(std::uint32_t now) {
+    dataplane::Dataplane& dp = balancer_.dataplane();
+    std::uint32_t words[512];
+    for (std::size_t w = 0; w < dp.worker_count(); ++w) {
+        rte_ring* ring = dp.sync_events(w);
+        if (!ring)
+            continue;
+        // Bounded per tick, so a flood of new connections cannot stall the control loop; what
+        // stays in the ring waits for the next tick.
+        for (int round = 0; round < 32; ++round) {
+            const unsigned n =
+                rte_ring_sc_dequeue_burst_elem(ring, words, sizeof(words[0]), 512, nullptr);
+            for (unsigned i = 0; i < n; ++i)
+                bridge_.describe_event(words[i], now, pending_);
+            if (n < 512)
+                break;
+        }
+    }
+}
+
+void ReplicationControl::expired(std::uint32_t index, const dataplane::Connection& c) {
+    if (auto d = bridge_.expired(index, c))
+        link_->queue(*d);
+}
+
+void ReplicationControl::send(const std::vector<std::vector<std::uint8_t>>& datagrams) {
+    for (const auto& d : datagrams) {
+        boost::system::error_code ec;
+        socket_.send_to(boost::asio::buffer(d), peer_, 0, ec);
+        if (ec)
+            ++send_errors_; // the protocol resends what is not acknowledged
+    }
+}
+
+void ReplicationControl::tick() {
+    const std::uint64_t now = now_ms();
+    const std::uint32_t dataplane_now = balancer_.context().clock.now_ms();
+    if (balancer_.snapshot().generation != bound_generation_) {
+        bridge_.bind(balancer_.snapshot());
+        bound_generation_ = balancer_.snapshot().generation;
+        link_->set_digest(sync::config_digest(balancer_.config()));
+    }
+    pending_.clear();
+    drain_events(dataplane_now);
+    // The whole table about every two seconds.
+    const std::uint32_t budget = balancer_.context().connections->capacity() /
+                                     static_cast<std::uint32_t>(2000 / period.count()) +
+                                 1;
+    bridge_.sweep(budget, dataplane_now, pending_);
+    for (const auto& e : pending_)
+        link_->queue(e);
+    link_->entries_held_hint = balancer_.context().connections->size();
+    send(link_->poll(now));
+    update_node_state(now);
+    timer_.expires_after(period);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec)
+            tick();
+    });
+}
+
+void ReplicationControl::update_node_state(std::uint64_t now) {
+    const sync::LinkStatus s = link_->status(now);
+    const bool in_sync = s.state == sync::LinkState::in_sync;
+    if (in_sync)
+        was_in_sync_ = true;
+    else if (s.state == sync::LinkState::receiving_bulk || s.state == sync::LinkState::connecting)
+        was_in_sync_ = false;
+    // A complete table (or the last complete one, its peer gone): an unknown flow is not ours.
+    balancer_.context().reset_unknown_flows.store(
+        in_sync || (s.state == sync::LinkState::peer_lost && was_in_sync_),
+        std::memory_order_relaxed);
+    std::optional<std::string> hold;
+    if (!in_sync)
+        hold = fmt::format("session table not in sync with the peer: {}",
+                           sync::link_state_name(s.state));
+    if (hold != hold_reason_) {
+        hold_reason_ = hold;
+        hold_preemption_(hold);
+    }
+    if (s.state != last_state_) {
+        fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
+                   format_ipv4(settings_of(balancer_).peer), sync::link_state_name(s.state),
+                   bridge_.counters().applied);
+        last_state_ = s.state;
+    }
+    if (!s.config_matches && !config_mismatch_logged_)
+        fmt::print(stderr,
+                   "lb: replication: warning: the peer's configuration differs from ours "
+                   "(interfaces, services or real servers): its entries that name what this "
+                   "node lacks are counted as unbound\n");
+    config_mismatch_logged_ = !s.config_matches;
+}
+
+void ReplicationControl::report() {
+    const std::uint64_t now = now_ms();
+    control::report::ReplicationReport r;
+    const auto& settings = settings_of(balancer_);
+    r.local = fmt::format("{}:{}", format_ipv4(local_address(balancer_)), settings.port);
+    r.peer = fmt::format("{}:{}", format_ipv4(settings.peer), settings.port);
+    r.link = link_->status(now);
+    if (r.link.last_heard_ms)
+        r.last_heard_ago_ms = now - *r.link.last_heard_ms;
+    r.peer_entries = r.link.peer_entries_held;
+    const auto& c = bridge_.counters();
+    r.applied = c.applied;
+    r.unbound = c.unbound;
+    r.refused = c.refused;
+    r.deleted = c.deleted;
+    for (const auto* w : balancer_.dataplane().counters())
+        r.events_lost += w->sync_events_lost.read();
+    r.send_errors = send_errors_;
+    r.reset_unknown_flows = balancer_.context().reset_unknown_flows.load();
+    balancer_.set_replication(std::move(r));
+}
+
+} // namespace lb::app
