@@ -4,12 +4,13 @@ through the master survive its kill -9, because the standby installed them as th
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-from ha import (VIP, HaLab, Node, nat_pair_instances, node_config, replication_section,
+from ha import (REAL_SERVER, VIP, HaLab, Node, nat_pair_instances, node_config, replication_section,
                 wait_state)
 from netlab import Lab
 from topology import wait_for
@@ -21,21 +22,28 @@ def replication(node):
     return json.loads(out)
 
 
-def start_node(ha, node, priority, role, **extra):
+ECHO_SERVICE = {"name": "echo", "vip": VIP, "port": 7, "forwarding": "nat",
+                "real_servers": [{"address": REAL_SERVER, "port": 7007}]}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def start_node(ha, node, priority, role, services=(), **extra):
     """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP)."""
     instances, group = nat_pair_instances(priority, **extra)
     config = node_config(ha, node, instances, group)
     config["replication"] = replication_section(ha, node)
+    config["services"] += list(services)
+    config["tables"]["connections"] = 65536
     n = Node(ha, node, config)
     for name in ("outside", "inside"):
         assert wait_state(n, role, timeout=5, name=name), n.log()
     return n
 
 
-def start_pair(ha, a_priority=150, b_priority=100, **extra):
+def start_pair(ha, a_priority=150, b_priority=100, services=(), **extra):
     """A master, B backup, both in sync with each other."""
-    a = start_node(ha, "a", a_priority, "MASTER", **extra)
-    b = start_node(ha, "b", b_priority, "BACKUP", **extra)
+    a = start_node(ha, "a", a_priority, "MASTER", services, **extra)
+    b = start_node(ha, "b", b_priority, "BACKUP", services, **extra)
     for n in (a, b):
         assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
     return a, b
@@ -121,3 +129,122 @@ def test_nat_download_survives_kill_of_the_master(nat_ha):
     print(f"NAT download across kill -9 of the master: longest stall {stall_ms:.0f} ms")
     assert sha256(download.path) == sha256(source)
     assert b.state("outside") == "MASTER"
+
+
+# Processes the connections are spread over: a process may hold few descriptors here.
+SPREAD = 4
+
+
+class IdleClients:
+    """idle_clients.py in the client's namespace: COUNT connections to the VIP's echo port."""
+
+    def __init__(self, ha, count, port=7):
+        self.log_path = os.path.join(ha.lab.tmp, f"idle-{time.time_ns()}.log")
+        self.process = ha.lab.spawn(ha.client, "/usr/bin/python3",
+                                    os.path.join(HERE, "idle_clients.py"), VIP, str(port),
+                                    str(count), log=self.log_path, stdin=subprocess.PIPE)
+
+
+    def lines(self):
+        with open(self.log_path) as f:
+            return f.read().splitlines()
+
+    def wait_line(self, prefix, after=0, timeout=120):
+        assert wait_for(lambda: any(x.startswith(prefix) for x in self.lines()[after:]),
+                        timeout=timeout), self.lines()
+        return [x for x in self.lines()[after:] if x.startswith(prefix)][0]
+
+
+class ManyIdleClients:
+    """COUNT idle connections from SPREAD processes; rounds are summed over all of them."""
+
+    def __init__(self, ha, count, port=7):
+        self.count = count
+        self.parts = [IdleClients(ha, count // SPREAD, port) for _ in range(SPREAD)]
+
+    def ready(self):
+        return sum(int(p.wait_line("ready").split()[1]) for p in self.parts)
+
+    def echo_round(self):
+        seen = [len(p.lines()) for p in self.parts]
+        for p in self.parts:
+            p.process.stdin.write(b"\n")
+            p.process.stdin.flush()
+        ok = failed = 0
+        for p, after in zip(self.parts, seen):
+            words = dict(w.split("=") for w in p.wait_line("round", after=after).split()[1:])
+            ok, failed = ok + int(words["ok"]), failed + int(words["failed"])
+        return ok, failed
+
+
+def echo_server(ha):
+    for i in range(SPREAD):
+        ha.lab.spawn(ha.server, "/usr/bin/python3", os.path.join(HERE, "tcp_echo.py"), "7007",
+                     log=os.path.join(ha.lab.tmp, f"tcp-echo-{i}.log"))
+    ha.lab.wait_for_port(ha.server, 7007)
+
+
+def test_20000_idle_connections_all_echo_through_the_standby_after_kill(nat_ha):
+    ha = nat_ha
+    count = 20000
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    clients = ManyIdleClients(ha, count)
+    assert clients.ready() == count
+    assert clients.echo_round() == (count, 0)
+    # Every one of them is on B before the kill.
+    assert wait_for(lambda: b.stats()["connections_active"] >= count, timeout=20), \
+        (b.stats()["connections_active"], replication(b))
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (count, 0), replication(b)
+
+
+FTP_SERVICE = {"name": "ftp", "vip": VIP, "port": 21, "forwarding": "nat",
+               "real_servers": [{"address": REAL_SERVER}]}
+
+
+class FtpSession:
+    """ftp_session.py in the client's namespace."""
+
+    def __init__(self, ha, mode, rate=20 << 20):
+        self.out = os.path.join(ha.lab.tmp, f"ftp-{mode}-{time.time_ns()}")
+        self.log_path = self.out + ".log"
+        self.process = ha.lab.spawn(ha.client, "/usr/bin/python3",
+                                    os.path.join(HERE, "ftp_session.py"), VIP, mode, "big",
+                                    "whoami", self.out, str(rate), log=self.log_path)
+
+    def lines(self):
+        with open(self.log_path) as f:
+            return f.read().splitlines()
+
+    def received(self):
+        progress = [int(x.split()[1]) for x in self.lines() if x.startswith("progress")]
+        return progress[-1] if progress else 0
+
+    def outcome(self, timeout=120):
+        self.process.wait(timeout=timeout)
+        return {x.split()[0]: x.split(maxsplit=1)[1:] for x in self.lines()
+                if not x.startswith("progress")}
+
+
+@pytest.mark.parametrize("mode", ["passive", "active"])
+def test_ftp_nat_transfer_and_its_session_survive_kill_of_the_master(nat_ha, mode):
+    ha = nat_ha
+    import ftp
+    source = big_file(ha, 200)
+    ftp.start_vsftpd(ha.lab, ha.server, "rs1", {"big": source})
+    a, b = start_pair(ha, services=[FTP_SERVICE])
+    session = FtpSession(ha, mode)
+    assert wait_for(lambda: session.received() > 100 << 20, timeout=60), session.lines()
+    killed = time.time()
+    a.kill()
+    result = session.outcome()
+    assert "done" in result, (result, replication(b))
+    size, digest = result["retr"][0].split()
+    assert int(size) == os.path.getsize(source) and digest == sha256(source)
+    assert int(result["list"][0]) >= 2  # big, whoami and the marker file
+    assert result["small"] == ["rs1"]
+    print(f"FTP {mode} through NAT across kill -9 of the master: done "
+          f"{time.time() - killed:.1f} s after the kill")

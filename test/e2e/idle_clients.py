@@ -1,0 +1,55 @@
+"""Many idle TCP connections to HOST:PORT: opens COUNT of them, each echoing one line, prints
+"ready N", then, at each line on stdin, has every connection echo another line and prints
+"round ok=N failed=M" (a connection that fails or times out counts as failed)."""
+
+import asyncio
+import resource
+import sys
+
+
+async def open_one(host, port, i, gate):
+    async with gate:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
+        writer.write(f"first {i}\n".encode())
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 30)
+        if line != f"first {i}\n".encode():
+            raise RuntimeError(f"connection {i}: {line!r}")
+        return reader, writer
+
+
+async def echo(conn, i, text):
+    reader, writer = conn
+    try:
+        writer.write(f"{text} {i}\n".encode())
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 30)
+        return line == f"{text} {i}\n".encode()
+    except (ConnectionError, asyncio.TimeoutError, OSError):
+        return False
+
+
+async def main(host, port, count):
+    gate = asyncio.Semaphore(256)
+    conns = await asyncio.gather(*(open_one(host, port, i, gate) for i in range(count)),
+                                 return_exceptions=True)
+    good = [c for c in conns if not isinstance(c, BaseException)]
+    print(f"ready {len(good)}", flush=True)
+    loop = asyncio.get_running_loop()
+    round_no = 0
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        round_no += 1
+        results = await asyncio.gather(*(echo(c, i, f"round{round_no}")
+                                         for i, c in enumerate(good)))
+        print(f"round ok={sum(results)} failed={len(results) - sum(results)}", flush=True)
+
+
+if __name__ == "__main__":
+    # As many descriptors as this process may have (the hard limit may be low: tests spread
+    # connections over several processes).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
