@@ -248,3 +248,58 @@ def test_ftp_nat_transfer_and_its_session_survive_kill_of_the_master(nat_ha, mod
     assert result["small"] == ["rs1"]
     print(f"FTP {mode} through NAT across kill -9 of the master: done "
           f"{time.time() - killed:.1f} s after the kill")
+
+
+def test_bulk_sync_gives_a_late_standby_every_connection(nat_ha):
+    ha = nat_ha
+    count = 20000
+    echo_server(ha)
+    a = start_node(ha, "a", 150, "MASTER", [ECHO_SERVICE])
+    clients = ManyIdleClients(ha, count)
+    assert clients.ready() == count
+    started = time.time()
+    b = start_node(ha, "b", 100, "BACKUP", [ECHO_SERVICE])
+    assert wait_for(lambda: replication(b)["state"] == "in sync", timeout=60), replication(b)
+    print(f"bulk sync: B in sync with A's {count} connections "
+          f"{time.time() - started:.2f} s after it was started")
+    assert b.stats()["connections_active"] >= count, replication(b)
+    assert replication(a)["bulk_dumps_sent"] >= 1
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (count, 0), replication(b)
+
+
+def drop_sync_datagrams(ha, node, percent, port=8848):
+    """nft in `node`'s namespace: `percent` of the replication datagrams it receives, at random."""
+    ns = ha.node_ns[node]
+    ha.lab.run(ns, "nft", "add table inet lossy")
+    ha.lab.run(ns, "nft", "add chain inet lossy input { type filter hook input priority 0; }")
+    ha.lab.run(ns, "nft", f"add rule inet lossy input udp dport {port} "
+               f"numgen random mod 100 < {percent} counter drop")
+
+
+def dropped_by_nft(ha, node):
+    out = ha.lab.run(ha.node_ns[node], "nft", "list", "table", "inet", "lossy").stdout
+    return int(out.split("counter packets")[1].split()[0])
+
+
+def test_ten_percent_sync_loss_is_repaired(nat_ha):
+    ha = nat_ha
+    count = 20000
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    for node in ("a", "b"):
+        drop_sync_datagrams(ha, node, 10)
+    clients = ManyIdleClients(ha, count)
+    assert clients.ready() == count
+    assert wait_for(lambda: b.stats()["connections_active"] >= count, timeout=60), \
+        (b.stats()["connections_active"], replication(a), replication(b))
+    lost = dropped_by_nft(ha, "b")
+    resent = replication(a)["entries_resent"]
+    print(f"10% loss: {lost} datagrams to B dropped, {resent} entries resent; B holds all {count}")
+    assert lost > 0 and resent > 0
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (count, 0), replication(b)
