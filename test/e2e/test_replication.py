@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ha import (REAL_SERVER, VIP, HaLab, Node, nat_pair_instances, node_config, replication_section,
+from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, nat_pair_instances, node_config, replication_section,
                 wait_state)
 from netlab import Lab
 from topology import wait_for
@@ -303,3 +303,37 @@ def test_ten_percent_sync_loss_is_repaired(nat_ha):
     for name in ("outside", "inside"):
         assert wait_state(b, "MASTER", timeout=5, name=name)
     assert clients.echo_round() == (count, 0), replication(b)
+
+
+BAD_INPUT = ["garbage", "truncated", "oversized", "unknown_version", "wrong_cluster", "bad_mac",
+             "malformed_entry", "replayed", "stale_epoch"]
+# What each case is counted as: the codec's reason, or the protocol's.
+COUNTED_AS = {"garbage": "bad_magic"}
+
+
+def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
+    ha = nat_ha
+    ha.add_peer()
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    clients = ManyIdleClients(ha, 400)
+    assert clients.ready() == 400
+    assert wait_for(lambda: b.stats()["connections_active"] >= 400, timeout=20)
+    before = replication(b)
+    held = b.stats()["connections_active"]
+    key = replication_section(ha, "b")["key_file"]
+    for case in BAD_INPUT:
+        ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
+                   NODES["b"], "8848", key, str(before["peer_epoch"]), case)
+        reason = COUNTED_AS.get(case, case)
+        assert wait_for(lambda: replication(b)["dropped"][reason] ==
+                        before["dropped"][reason] + 1, timeout=5), (case, replication(b))
+    after = replication(b)
+    assert after["state"] == "in sync" and after["peer_epoch"] == before["peer_epoch"]
+    assert after["applied"] == before["applied"] and after["deleted"] == before["deleted"]
+    assert b.stats()["connections_active"] == held
+    # Nothing was lost: B still takes over with every connection.
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (400, 0)
