@@ -36,7 +36,6 @@ class VrrpControl {
     void track();
     // Publishes the state for lbctl and metrics.
     void report();
-    void hold_preemption(std::optional<std::string>) {} // TEMP until vrrp-hold merges
 
     // How long shutdown waits for notify hooks still running or queued.
     static constexpr std::chrono::seconds shutdown_hook_wait{10};
