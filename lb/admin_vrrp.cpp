@@ -47,6 +47,8 @@ control::AdminAnswer vrrp_answer(const Balancer& b, bool json) {
             why += " [tracking: " + s.tracking + "]";
         if (!s.sync_held.empty())
             why += " [" + s.sync_held + "]";
+        if (!s.preemption_held.empty())
+            why += " [not preempting: " + s.preemption_held + "]";
         table += fmt::format("{:<12} {:<8} {:>4} {:<7} {:>9} {:<15} {:<12} {}\n", s.name,
                              s.interface, s.vrid, vrrp::to_string(s.state),
                              fmt::format("{}/{}", s.priority, s.configured_priority), master,
@@ -63,6 +65,7 @@ control::AdminAnswer vrrp_answer(const Balancer& b, bool json) {
                              {"reason", s.reason},
                              {"tracking", s.tracking},
                              {"sync_group_held", s.sync_held},
+                             {"preemption_held", s.preemption_held},
                              {"transitions", s.transitions},
                              {"adverts_sent", s.adverts_sent},
                              {"adverts_received", s.adverts_received},

@@ -204,6 +204,17 @@ void VrrpControl::report() {
     balancer_.set_vrrp(std::move(r));
 }
 
+void VrrpControl::hold_preemption(std::optional<std::string> reason) {
+    if (reason == router_->preemption_hold())
+        return;
+    if (reason)
+        fmt::print(stderr, "lb: vrrp: not preempting: {}\n", *reason);
+    else
+        fmt::print(stderr, "lb: vrrp: preemption allowed again\n");
+    router_->hold_preemption(std::move(reason));
+    report();
+}
+
 void VrrpControl::shutdown(std::function<void()> done) {
     stopping_ = true;
     timer_.cancel();

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,6 +38,12 @@ class VrrpControl {
     void track();
     // Publishes the state for lbctl and metrics.
     void report();
+    // The preemption hold (control::vrrp::Router::hold_preemption): while `reason` is set, no
+    // instance preempts a running lower-priority master, and `lbctl vrrp` shows the reason;
+    // nullopt releases it. For session replication, which may call it on every tick: the same
+    // value again costs a comparison; each change logs one line (so a reason should not carry
+    // figures that change by the second).
+    void hold_preemption(std::optional<std::string> reason);
 
     // How long shutdown waits for notify hooks still running or queued.
     static constexpr std::chrono::seconds shutdown_hook_wait{10};

@@ -44,6 +44,8 @@ Actions Instance::become_master(Clock::time_point now, std::string reason) {
     Actions a;
     state_ = State::master;
     wants_master_ = false;
+    held_back_ = false;
+    lower_master_heard_.reset();
     released_by_.reset();
     master_down_timer_.reset();
     adver_timer_ = now + config_.advert_interval;
@@ -58,6 +60,8 @@ Actions Instance::become_backup(Clock::time_point now, std::string reason) {
     Actions a;
     state_ = State::backup;
     wants_master_ = false;
+    held_back_ = false;
+    lower_master_heard_.reset();
     released_by_.reset();
     adver_timer_.reset();
     master_down_timer_ = now + master_down_interval();
@@ -66,12 +70,49 @@ Actions Instance::become_backup(Clock::time_point now, std::string reason) {
     return a;
 }
 
+Actions Instance::take_over(Clock::time_point now, std::string reason) {
+    if (!synchronised_)
+        return become_master(now, std::move(reason));
+    // The sync group decides; until then this instance waits, timer stopped, and any
+    // advertisement that would restart the timer withdraws the wish (receive()).
+    master_down_timer_.reset();
+    wants_master_ = true;
+    Actions a;
+    a.wants_master = true;
+    a.reason = std::move(reason);
+    return a;
+}
+
+void Instance::accept_master(const Advert& ad, Clock::time_point now) {
+    master_adver_interval_ = ad.interval;
+    master_down_timer_ = now + master_down_interval();
+    released_by_.reset();
+    wants_master_ = false;
+    lower_master_heard_.reset();
+}
+
+void Instance::hold_preemption(bool held) {
+    if (held == preemption_held_)
+        return;
+    preemption_held_ = held;
+    // Released: held_back_ stays, and the lower master's next advertisement preempts it.
+    if (!held || state_ != State::backup || !lower_master_heard_)
+        return;
+    // It was preempting a master still heard: from now on it waits for that master's silence
+    // as for any other's, counted from its last advertisement.
+    master_down_timer_ = *lower_master_heard_ + master_down_interval();
+    lower_master_heard_.reset();
+    wants_master_ = false;
+    held_back_ = true;
+}
+
 Actions Instance::start(Clock::time_point now) {
     started_ = now;
     master_adver_interval_ = config_.advert_interval;
-    if (priority_ == 255)
+    if (priority_ == 255 && !preemption_held_)
         return become_master(now, "address owner (priority 255)");
-    return become_backup(now, "start-up");
+    return become_backup(now, priority_ == 255 ? "start-up (address owner, preemption held)"
+                                               : "start-up");
 }
 
 Actions Instance::shutdown(Clock::time_point) {
@@ -81,6 +122,8 @@ Actions Instance::shutdown(Clock::time_point) {
     adver_timer_.reset();
     master_down_timer_.reset();
     wants_master_ = false;
+    held_back_ = false;
+    lower_master_heard_.reset();
     if (state_ != State::initialize) {
         state_ = State::initialize;
         a.became = State::initialize;
@@ -96,16 +139,7 @@ Actions Instance::tick(Clock::time_point now) {
                                             dotted(*released_by_))
                               : fmt::format("no advertisement for {} ms (master down)",
                                             master_down_interval().count() / 1000);
-        if (!synchronised_)
-            return become_master(now, std::move(why));
-        // The sync group decides; until then this instance waits, timer stopped, and any
-        // advertisement that would restart the timer withdraws the wish (receive()).
-        master_down_timer_.reset();
-        wants_master_ = true;
-        Actions a;
-        a.wants_master = true;
-        a.reason = std::move(why);
-        return a;
+        return take_over(now, std::move(why));
     }
     if (state_ == State::master && adver_timer_ && now >= *adver_timer_) {
         Actions a;
@@ -122,15 +156,26 @@ Actions Instance::receive(const Advert& ad, Clock::time_point now) {
             master_down_timer_ = now + skew_time(); // the master resigned
             released_by_ = ad.source;
             wants_master_ = false;
+            held_back_ = false;
+            lower_master_heard_.reset();
             return {};
         }
         const bool in_preempt_delay = now < started_ + config_.preempt_delay;
-        if (!config_.preempt || in_preempt_delay || ad.priority >= priority_) {
-            master_adver_interval_ = ad.interval;
-            master_down_timer_ = now + master_down_interval();
-            released_by_.reset();
-            wants_master_ = false;
+        // The address owner always preempts (RFC 5798 section 6.1); it is in BACKUP only
+        // while preemption is held, or after the hold until this advertisement.
+        const bool would_preempt =
+            ad.priority < priority_ && (priority_ == 255 || (config_.preempt && !in_preempt_delay));
+        if (!would_preempt || preemption_held_) {
+            accept_master(ad, now);
+            held_back_ = would_preempt;
+            return {};
         }
+        // Held at this master's last advertisement and released since, or the owner: at once.
+        if (held_back_ || priority_ == 255)
+            return take_over(now, fmt::format("preemption no longer held: master {} advertises "
+                                              "priority {}, below ours ({})",
+                                              dotted(ad.source), ad.priority, priority_));
+        lower_master_heard_ = now;
         return {}; // a lower priority master with preemption on: let the timer run out
     }
     if (state_ == State::master) {
@@ -167,6 +212,8 @@ Actions Instance::set_fault(bool fault, Clock::time_point now, const std::string
             a.send_advert = 0;
         state_ = State::fault;
         wants_master_ = false;
+        held_back_ = false;
+        lower_master_heard_.reset();
         adver_timer_.reset();
         master_down_timer_.reset();
         a.became = State::fault;
@@ -174,8 +221,9 @@ Actions Instance::set_fault(bool fault, Clock::time_point now, const std::string
         return a;
     }
     if (!fault && state_ == State::fault)
-        return priority_ == 255 ? become_master(now, "fault cleared, address owner")
-                                : become_backup(now, "fault cleared: " + reason);
+        return priority_ == 255 && !preemption_held_
+                   ? become_master(now, "fault cleared, address owner")
+                   : become_backup(now, "fault cleared: " + reason);
     return {};
 }
 
@@ -196,7 +244,7 @@ Actions Instance::reconfigure(InstanceConfig config, std::uint8_t priority, Cloc
     const std::uint8_t before = priority_;
     config_ = config;
     priority_ = config_.priority == 255 ? 255 : std::clamp<std::uint8_t>(priority, 1, 254);
-    if (state_ == State::backup && priority_ == 255)
+    if (state_ == State::backup && priority_ == 255 && !preemption_held_)
         return become_master(now, "address owner (priority 255)");
     Actions a;
     if (state_ == State::master && (priority_ != before || interval_changed)) {

@@ -70,6 +70,21 @@ class Instance {
     void set_synchronised(bool on) { synchronised_ = on; }
     bool wants_master() const { return wants_master_; }
 
+    // The preemption hold (Router::hold_preemption): while held, a BACKUP treats a running
+    // lower-priority master as it would without `preempt` (its advertisements restart the
+    // master-down timer), so it becomes MASTER only when that master falls silent or resigns;
+    // the address owner (255) too starts, and leaves FAULT, in BACKUP. A MASTER is unaffected.
+    // Held while already preempting (its timer running out on a lower master's advertisements):
+    // the timer restarts from that master's last advertisement. Released: the next
+    // advertisement from a lower-priority master it was held back from makes it preempt at
+    // once (a sync group member: wants MASTER). Idempotent.
+    void hold_preemption(bool held);
+    // Held, BACKUP, and the master's last advertisement had a lower priority, which it would
+    // preempt without the hold (preempt on, preempt_delay over, or the address owner).
+    bool preemption_held_back() const {
+        return preemption_held_ && state_ == State::backup && held_back_;
+    }
+
     State state() const { return state_; }
     std::uint8_t priority() const { return priority_; }
     Duration master_down_interval() const;
@@ -81,6 +96,10 @@ class Instance {
   private:
     Actions become_master(Clock::time_point now, std::string reason);
     Actions become_backup(Clock::time_point now, std::string reason);
+    // MASTER, or for a sync group member the wish to be (the group decides).
+    Actions take_over(Clock::time_point now, std::string reason);
+    // A BACKUP that will not preempt `ad`'s sender: its advertisements restart the timer.
+    void accept_master(const Advert& ad, Clock::time_point now);
 
     InstanceConfig config_;
     std::uint8_t priority_;
@@ -94,6 +113,12 @@ class Instance {
     // The master's last advertisement had priority 0 (it resigned), from this address: the
     // takeover that follows is a handover, not a master gone silent.
     std::optional<std::uint32_t> released_by_;
+    bool preemption_held_ = false;
+    // BACKUP, held: the master's last advertisement had a lower priority that it would preempt.
+    // Kept when the hold is released, so that the next such advertisement preempts at once.
+    bool held_back_ = false;
+    // BACKUP, preempting: when it last discarded a lower-priority master's advertisement.
+    std::optional<Clock::time_point> lower_master_heard_;
 };
 
 } // namespace lb::control::vrrp

@@ -62,9 +62,11 @@ Router::Running Router::make_running(const config::Config& config, const config:
     const auto* iface = config.find_interface(v.interface);
     const auto index = static_cast<std::uint8_t>(iface - config.interfaces.data());
     const InstanceConfig ic = instance_config(v, iface->address);
+    Instance machine(ic);
+    machine.hold_preemption(hold_.has_value());
     return Running{v,
                    slot,
-                   Instance(ic),
+                   std::move(machine),
                    expectation_of(v),
                    index,
                    ic.primary_address,
@@ -155,7 +157,7 @@ void Router::reconfigure(const config::Config& next, std::vector<std::uint8_t> s
     }
     for (std::size_t g = 0; g < groups_.size(); ++g)
         try_group_master(g, now);
-    refresh_sync_held();
+    refresh_held();
 }
 
 void Router::update(std::size_t i, const config::VrrpInstance& v, Clock::time_point now) {
@@ -193,12 +195,22 @@ std::size_t Router::find(const std::string& name) const {
 void Router::start(Clock::time_point now) {
     for (std::size_t i = 0; i < instances_.size(); ++i)
         apply(i, instances_[i].machine.start(now), now, true);
-    refresh_sync_held();
+    refresh_held();
 }
 
 void Router::shutdown(Clock::time_point now) {
     for (std::size_t i = 0; i < instances_.size(); ++i)
         apply(i, instances_[i].machine.shutdown(now), now, false);
+    refresh_held();
+}
+
+void Router::hold_preemption(std::optional<std::string> reason) {
+    if (reason == hold_)
+        return;
+    hold_ = std::move(reason);
+    for (auto& r : instances_)
+        r.machine.hold_preemption(hold_.has_value());
+    refresh_held();
 }
 
 void Router::tick(Clock::time_point now) {
@@ -216,7 +228,7 @@ void Router::tick(Clock::time_point now) {
             r.next_refresh = now + r.config.garp.refresh;
         }
     }
-    refresh_sync_held();
+    refresh_held();
 }
 
 std::optional<Clock::time_point> Router::next_deadline() const {
@@ -284,7 +296,7 @@ void Router::receive(std::uint8_t interface, const std::uint8_t* frame, std::siz
     if (m.priority != 0 && r.machine.state() != State::master)
         s.master = packet->source;
     apply(i, r.machine.receive(ad, now), now, true);
-    refresh_sync_held();
+    refresh_held();
 }
 
 void Router::set_tracking(std::size_t i, bool fault, int delta, const std::string& reason,
@@ -305,7 +317,7 @@ void Router::set_tracking(std::size_t i, bool fault, int delta, const std::strin
     // A member leaving FAULT may be the last one its group waited for.
     if (r.group >= 0 && !fault)
         try_group_master(static_cast<std::size_t>(r.group), now);
-    refresh_sync_held();
+    refresh_held();
 }
 
 void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propagate) {
@@ -378,7 +390,7 @@ void Router::try_group_master(std::size_t group, Clock::time_point now) {
     if (!std::all_of(members.begin(), members.end(), would) ||
         std::none_of(members.begin(), members.end(),
                      [&](std::size_t j) { return instances_[j].machine.wants_master(); }))
-        return; // held: refresh_sync_held() says by whom
+        return; // held: refresh_held() says by whom
     for (const std::size_t j : members) {
         Running& m = instances_[j];
         if (m.machine.state() == State::master)
@@ -391,9 +403,14 @@ void Router::try_group_master(std::size_t group, Clock::time_point now) {
     }
 }
 
-void Router::refresh_sync_held() {
+void Router::refresh_held() {
     for (std::size_t i = 0; i < instances_.size(); ++i) {
         const Running& r = instances_[i];
+        std::string& preemption_held = status_[i].preemption_held;
+        if (!r.machine.preemption_held_back())
+            preemption_held.clear();
+        else if (preemption_held != *hold_) // held back implies held
+            preemption_held = *hold_;
         std::string held;
         if (r.group >= 0 && r.machine.wants_master()) {
             const auto g = static_cast<std::size_t>(r.group);

@@ -37,6 +37,9 @@ struct InstanceStatus {
     // Non-empty while its sync group holds it in BACKUP although its own master is gone (a
     // partial partition): which members still hear a master, or are in FAULT.
     std::string sync_held;
+    // Non-empty while the preemption hold (Router::hold_preemption) keeps it in BACKUP under a
+    // running master with a lower priority that it would otherwise preempt: the hold's reason.
+    std::string preemption_held;
     std::uint64_t transitions = 0;
     std::uint64_t adverts_sent = 0;
     std::uint64_t adverts_received = 0;
@@ -78,6 +81,16 @@ class Router {
     // Tracking's verdict for one instance: FAULT, or the priority moved by `delta`.
     void set_tracking(std::size_t instance, bool fault, int delta, const std::string& reason,
                       Clock::time_point now);
+    // The preemption hold, for every instance (those a reload adds too): with a reason (for
+    // `lbctl vrrp`), no instance preempts a running master of lower priority, the address owner
+    // included; a master that falls silent or resigns is still taken over (no service is worse
+    // than what the hold protects), and a MASTER stays MASTER. nullopt releases it: an instance
+    // held back from a lower master preempts at that master's next advertisement. Session
+    // replication holds it while the session table is not in sync with the peer's. Cheap and
+    // idempotent; call it before start() for start-up to be held (or within the master-down
+    // interval after it). Details: Instance::hold_preemption.
+    void hold_preemption(std::optional<std::string> reason);
+    const std::optional<std::string>& preemption_hold() const { return hold_; }
 
     // A reload: runs `next`'s instances from now on, in its order, with `slots` as the
     // constructor's. An instance is the same one while its name, interface and virtual router id
@@ -124,8 +137,9 @@ class Router {
     void apply(std::size_t i, Actions a, Clock::time_point now, bool propagate);
     // A member wants MASTER: the group goes when every member would, else it stays put.
     void try_group_master(std::size_t group, Clock::time_point now);
-    // Who holds a member that wants MASTER (InstanceStatus::sync_held), for every instance.
-    void refresh_sync_held();
+    // What holds each instance in BACKUP: its sync group (InstanceStatus::sync_held, a member
+    // that wants MASTER) or the preemption hold (InstanceStatus::preemption_held).
+    void refresh_held();
     void send_advert(std::size_t i, std::uint8_t priority);
     void send_gratuitous_arps(std::size_t i, unsigned repeat);
     void count(Discard d) { ++discarded_[static_cast<std::size_t>(d)]; }
@@ -137,6 +151,7 @@ class Router {
     std::vector<std::uint32_t> interface_addresses_;
     std::vector<Mac> port_macs_;
     std::array<std::uint64_t, discard_reasons> discarded_{};
+    std::optional<std::string> hold_; // the preemption hold's reason, while held
     SendFrame send_;
     ResolveMac resolve_;
     OnTransition on_transition_;

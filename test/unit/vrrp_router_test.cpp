@@ -457,3 +457,128 @@ TEST_CASE("Reload: tracking weights and notify hooks take effect; garp refresh r
     a.router->shutdown(link.now);
     CHECK(a.settings.back().notify.backup == "/bin/true");
 }
+
+namespace {
+
+const std::string not_in_sync = "session table not in sync with the peer: receiving bulk";
+
+// `first` alone until it is master, then `held` joins with the preemption hold set: a node
+// that restarts beside a running master. (Started together, `held` would become master: with
+// no master to wait for, the hold does not keep it out.)
+Link master_then_held(Node& first, Node& held) {
+    Link link{{&first}};
+    link.start();
+    link.run(500ms);
+    link.nodes.push_back(&held);
+    held.router->hold_preemption(not_in_sync);
+    held.router->start(link.now);
+    return link;
+}
+
+} // namespace
+
+TEST_CASE("Preemption hold: a held node starting with a higher priority leaves the running "
+          "master alone and says why; it takes over when that master falls silent") {
+    Node a(node("198.51.100.2", instance("v", 1, 100)));
+    Node b(node("198.51.100.3", instance("v", 1, 200)));
+    Link link = master_then_held(a, b);
+    REQUIRE(a.state() == State::master);
+    for (int k = 0; k < 20; ++k) { // as replication does: the same hold, tick after tick
+        link.run(100ms);
+        b.router->hold_preemption(not_in_sync);
+    }
+    CHECK(a.state() == State::master);
+    CHECK(b.state() == State::backup);
+    CHECK(b.transitions.size() == 1); // start-up only
+    CHECK(b.router->preemption_hold() == not_in_sync);
+    CHECK(b.router->status()[0].preemption_held == not_in_sync);
+    CHECK(b.router->status()[0].master == 0xc6336402);
+    CHECK(a.router->status()[0].preemption_held.empty());
+
+    // a's last advertisement was less than 100 ms ago; b waits 3 x 100 + 21 ms from it.
+    a.alive = false;
+    link.run(220ms);
+    CHECK(b.state() == State::backup);
+    link.run(200ms);
+    CHECK(b.state() == State::master);
+    CHECK(b.router->status()[0].reason.find("no advertisement for 321 ms") != std::string::npos);
+    CHECK(b.router->status()[0].preemption_held.empty());
+    // A MASTER stays MASTER while held: a returns below it and steps down.
+    a.alive = true;
+    link.run(500ms);
+    CHECK(b.state() == State::master);
+    CHECK(a.state() == State::backup);
+}
+
+TEST_CASE("Preemption hold: released, the held node preempts at the master's next "
+          "advertisement; the report clears") {
+    Node a(node("198.51.100.2", instance("v", 1, 100)));
+    Node b(node("198.51.100.3", instance("v", 1, 200)));
+    Link link = master_then_held(a, b);
+    link.run(2s);
+    REQUIRE(a.state() == State::master);
+    REQUIRE(b.state() == State::backup);
+    REQUIRE(b.router->status()[0].preemption_held == not_in_sync);
+
+    b.router->hold_preemption(std::nullopt);
+    CHECK(!b.router->preemption_hold());
+    CHECK(b.router->status()[0].preemption_held.empty());
+    link.run(101ms); // a advertises every 100 ms
+    CHECK(b.state() == State::master);
+    CHECK(a.state() == State::backup);
+    CHECK(b.router->status()[0].reason.find("preemption no longer held: master 198.51.100.2 "
+                                            "advertises priority 100") != std::string::npos);
+}
+
+TEST_CASE("Preemption hold: set while a node is already preempting, it stops; a MASTER and "
+          "instances a reload adds are held too") {
+    Node a(node("198.51.100.2", instance("v", 1, 100)));
+    Node b(node("198.51.100.3", instance("v", 1, 200)));
+    Link link{{&a}};
+    link.start();
+    link.run(500ms);
+    link.nodes.push_back(&b);
+    b.router->start(link.now);
+    link.run(250ms); // b discards a's advertisements: its timer runs out at 321 ms
+    REQUIRE(b.state() == State::backup);
+    b.router->hold_preemption(not_in_sync);
+    link.run(2s);
+    CHECK(b.state() == State::backup);
+    CHECK(a.state() == State::master);
+    CHECK(b.router->status()[0].preemption_held == not_in_sync);
+
+    // The master held: nothing changes for it; a new instance on b starts held.
+    a.router->hold_preemption("a's reason");
+    b.config =
+        lb::test::config_from(node("198.51.100.3", instance("v", 1, 200) + instance("w", 2, 200)));
+    a.config =
+        lb::test::config_from(node("198.51.100.2", instance("v", 1, 100) + instance("w", 2, 100)));
+    a.router->reconfigure(a.config, {0, 1}, link.now);
+    link.run(1s); // a's w: alone, MASTER after its master-down interval
+    REQUIRE(a.state(1) == State::master);
+    b.router->reconfigure(b.config, {0, 1}, link.now);
+    link.run(2s);
+    CHECK((a.state(0) == State::master && a.state(1) == State::master));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+    CHECK(b.router->status()[1].preemption_held == not_in_sync);
+    CHECK(a.router->status()[0].preemption_held.empty());
+    // Released: both of b's instances preempt.
+    b.router->hold_preemption(std::nullopt);
+    link.run(101ms);
+    CHECK((b.state(0) == State::master && b.state(1) == State::master));
+}
+
+TEST_CASE("Preemption hold: a sync group held back preempts as a whole once released") {
+    Node a(edge_node("198.51.100.2", 100));
+    Node b(edge_node("198.51.100.3", 200));
+    Link link = master_then_held(a, b);
+    link.run(2s);
+    REQUIRE((a.state(0) == State::master && a.state(1) == State::master));
+    CHECK((b.state(0) == State::backup && b.state(1) == State::backup));
+    CHECK(b.router->status()[0].preemption_held == not_in_sync);
+    CHECK(b.router->status()[0].sync_held.empty());
+    b.router->hold_preemption(std::nullopt);
+    link.run(101ms);
+    CHECK((b.state(0) == State::master && b.state(1) == State::master));
+    CHECK((a.state(0) == State::backup && a.state(1) == State::backup));
+}

@@ -182,6 +182,122 @@ TEST_CASE("tracking changes the effective priority; the owner's stays 255") {
     CHECK(owner.priority() == 255);
 }
 
+namespace {
+
+// Feeds `i` an advertisement of `priority` every second from `first` to `last` (whole seconds
+// after t0), ticking at each; the first transition (or none).
+std::optional<State> adverts(Instance& i, std::uint8_t priority, int first, int last) {
+    const Clock::time_point t0{};
+    for (int s = first; s <= last; ++s) {
+        const auto t = t0 + std::chrono::seconds(s);
+        if (const auto a = i.tick(t); a.became)
+            return a.became;
+        if (const auto a = i.receive(from(priority), t); a.became)
+            return a.became;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+TEST_CASE("preemption hold: a held backup lets a lower master run, and takes over only when it "
+          "falls silent") {
+    const Clock::time_point t0{};
+    Instance i(config(200));
+    i.hold_preemption(true);
+    i.start(t0);
+    CHECK(adverts(i, 100, 1, 30) == std::nullopt);
+    CHECK(i.state() == State::backup);
+    CHECK(i.preemption_held_back());
+    i.hold_preemption(true); // idempotent
+    CHECK(i.preemption_held_back());
+    // Silent since the advertisement at 30 s.
+    CHECK(i.tick(t0 + 30s + i.master_down_interval() - 1ms).became == std::nullopt);
+    CHECK(i.tick(t0 + 30s + i.master_down_interval()).became == State::master);
+    CHECK_FALSE(i.preemption_held_back());
+    // A MASTER is unaffected: a lower master's advertisement is answered, a higher one wins.
+    CHECK(i.receive(from(100), t0 + 40s).send_advert == 200);
+    CHECK(i.state() == State::master);
+    CHECK(i.receive(from(250), t0 + 41s).became == State::backup);
+    CHECK_FALSE(i.preemption_held_back());
+}
+
+TEST_CASE("preemption hold: released, the backup preempts at the lower master's next "
+          "advertisement") {
+    const Clock::time_point t0{};
+    Instance i(config(200));
+    i.hold_preemption(true);
+    i.start(t0);
+    CHECK(adverts(i, 100, 1, 10) == std::nullopt);
+    i.hold_preemption(false);
+    CHECK_FALSE(i.preemption_held_back());
+    CHECK(i.tick(t0 + 10500ms).became == std::nullopt);
+    const auto a = i.receive(from(100), t0 + 11s);
+    CHECK(a.became == State::master);
+    CHECK(a.reason == "preemption no longer held: master 198.51.100.3 advertises priority 100, "
+                      "below ours (200)");
+    // Not held back (a higher or equal master): released, the backup keeps following it.
+    Instance j(config(100));
+    j.hold_preemption(true);
+    j.start(t0);
+    CHECK(adverts(j, 150, 1, 5) == std::nullopt);
+    CHECK_FALSE(j.preemption_held_back());
+    j.hold_preemption(false);
+    CHECK(adverts(j, 150, 6, 20) == std::nullopt);
+    CHECK(j.state() == State::backup);
+}
+
+TEST_CASE("preemption hold: set while preempting, the timer restarts from the lower master's "
+          "last advertisement") {
+    const Clock::time_point t0{};
+    Instance i(config(200));
+    i.start(t0);
+    i.receive(from(100), t0 + 1s);
+    i.receive(from(100), t0 + 2s); // discarded: the timer (from t0) runs out at 3.2 s
+    i.hold_preemption(true);
+    CHECK(i.preemption_held_back());
+    CHECK(i.tick(t0 + 3500ms).became == std::nullopt);
+    CHECK(*i.next_deadline() == t0 + 2s + i.master_down_interval());
+    CHECK(adverts(i, 100, 3, 20) == std::nullopt);
+    CHECK(i.state() == State::backup);
+}
+
+TEST_CASE("preemption hold: preempt_delay's end does not preempt while held") {
+    const Clock::time_point t0{};
+    auto c = config(200);
+    c.preempt_delay = 5s;
+    Instance i(c);
+    i.hold_preemption(true);
+    i.start(t0);
+    CHECK(adverts(i, 100, 1, 4) == std::nullopt);
+    CHECK_FALSE(i.preemption_held_back()); // the delay, not the hold, keeps it back so far
+    CHECK(adverts(i, 100, 5, 20) == std::nullopt);
+    CHECK(i.preemption_held_back());
+    i.hold_preemption(false);
+    CHECK(adverts(i, 100, 21, 21) == State::master);
+}
+
+TEST_CASE("preemption hold: the address owner starts, and leaves FAULT, in BACKUP; released, it "
+          "preempts at the next advertisement") {
+    const Clock::time_point t0{};
+    Instance owner(config(255));
+    owner.hold_preemption(true);
+    CHECK(owner.start(t0).reason == "start-up (address owner, preemption held)");
+    CHECK(owner.state() == State::backup);
+    CHECK(adverts(owner, 100, 1, 10) == std::nullopt);
+    CHECK(owner.preemption_held_back());
+    CHECK(owner.set_fault(true, t0 + 11s, "link down").became == State::fault);
+    CHECK(owner.set_fault(false, t0 + 12s, "link up").became == State::backup);
+    CHECK(adverts(owner, 100, 13, 20) == std::nullopt);
+    owner.hold_preemption(false);
+    CHECK(adverts(owner, 100, 21, 21) == State::master);
+    // Alone, held: MASTER after the master-down interval (no master to wait for).
+    Instance alone(config(255));
+    alone.hold_preemption(true);
+    alone.start(t0);
+    CHECK(alone.tick(t0 + alone.master_down_interval()).became == State::master);
+}
+
 TEST_CASE("VRRP advertisements: encoded and decoded, v3 and v2 with PASS") {
     const std::uint32_t src = 0xc6336402;
     Message m;
