@@ -182,6 +182,12 @@ void ReplicationControl::update_node_state(std::uint64_t now) {
     balancer_.context().reset_unknown_flows.store(
         in_sync || (s.state == sync::LinkState::peer_lost && was_in_sync_),
         std::memory_order_relaxed);
+    if (s.state != last_state_) {
+        fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
+                   format_ipv4(settings_of(balancer_).peer), sync::link_state_name(s.state),
+                   bridge_.counters().applied);
+        last_state_ = s.state;
+    }
     std::optional<std::string> hold;
     if (!in_sync)
         hold = fmt::format("session table not in sync with the peer: {}",
@@ -189,12 +195,6 @@ void ReplicationControl::update_node_state(std::uint64_t now) {
     if (hold != hold_reason_) {
         hold_reason_ = hold;
         hold_preemption_(hold);
-    }
-    if (s.state != last_state_) {
-        fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
-                   format_ipv4(settings_of(balancer_).peer), sync::link_state_name(s.state),
-                   bridge_.counters().applied);
-        last_state_ = s.state;
     }
     if (!s.config_matches && !config_mismatch_logged_)
         fmt::print(stderr,

@@ -337,3 +337,29 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
     for name in ("outside", "inside"):
         assert wait_state(b, "MASTER", timeout=5, name=name)
     assert clients.echo_round() == (400, 0)
+
+
+def test_failback_waits_for_bulk_sync_then_loses_nothing(nat_ha):
+    ha = nat_ha
+    count = 2000
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    clients = ManyIdleClients(ha, count)
+    assert clients.ready() == count
+    assert wait_for(lambda: b.stats()["connections_active"] >= count, timeout=20)
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (count, 0)
+    # A comes back empty, with the higher priority and preempt: it must first receive B's
+    # table, then take the VIPs back.
+    a = Node(ha, "a", a.config)
+    for name in ("outside", "inside"):
+        assert wait_state(a, "MASTER", timeout=15, name=name), (a.log(), replication(a))
+        assert wait_state(b, "BACKUP", timeout=5, name=name)
+    log = a.log()
+    assert "lb: vrrp: not preempting: session table not in sync" in log, log
+    assert log.index("preemption allowed again") > log.index(": in sync ("), log
+    assert log.index("outside: BACKUP -> MASTER") > log.index(": in sync ("), log
+    assert a.stats()["connections_active"] >= count
+    assert clients.echo_round() == (count, 0), (replication(a), replication(b))
