@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, nat_pair_instances, node_config, replication_section,
-                wait_state)
+from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, instance, nat_pair_instances, node_config,
+                replication_section, wait_state)
 from netlab import Lab
 from topology import wait_for
 
@@ -138,10 +138,10 @@ SPREAD = 4
 class IdleClients:
     """idle_clients.py in the client's namespace: COUNT connections to the VIP's echo port."""
 
-    def __init__(self, ha, count, port=7):
+    def __init__(self, ha, count, port=7, host=VIP):
         self.log_path = os.path.join(ha.lab.tmp, f"idle-{time.time_ns()}.log")
         self.process = ha.lab.spawn(ha.client, "/usr/bin/python3",
-                                    os.path.join(HERE, "idle_clients.py"), VIP, str(port),
+                                    os.path.join(HERE, "idle_clients.py"), host, str(port),
                                     str(count), log=self.log_path, stdin=subprocess.PIPE)
 
 
@@ -158,9 +158,9 @@ class IdleClients:
 class ManyIdleClients:
     """COUNT idle connections from SPREAD processes; rounds are summed over all of them."""
 
-    def __init__(self, ha, count, port=7):
+    def __init__(self, ha, count, port=7, host=VIP):
         self.count = count
-        self.parts = [IdleClients(ha, count // SPREAD, port) for _ in range(SPREAD)]
+        self.parts = [IdleClients(ha, count // SPREAD, port, host) for _ in range(SPREAD)]
 
     def ready(self):
         return sum(int(p.wait_line("ready").split()[1]) for p in self.parts)
@@ -363,3 +363,119 @@ def test_failback_waits_for_bulk_sync_then_loses_nothing(nat_ha):
     assert log.index("outside: BACKUP -> MASTER") > log.index(": in sync ("), log
     assert a.stats()["connections_active"] >= count
     assert clients.echo_round() == (count, 0), (replication(a), replication(b))
+
+
+# -- direct routing: real servers on the clients' segment, the VIPs on their loopback ----------
+
+DR_SERVERS = {"rs1": "198.51.100.21", "rs2": "198.51.100.22"}
+VIP2 = "198.51.100.101"
+
+
+@pytest.fixture
+def dr_ha():
+    with Lab("repdr") as lab:
+        ha = HaLab(lab)
+        ha.dr_servers = {}
+        for name, address in DR_SERVERS.items():
+            ns = lab.add_namespace(name)
+            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_announce=2")
+            lab.link(ns, "eth0", "ext", f"{address}/24")
+            for vip in (VIP, VIP2):
+                lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
+            ha.dr_servers[name] = ns
+        yield ha
+
+
+def dr_service(name, vip, persistence=False, **fields):
+    s = {"name": name, "vip": vip, "forwarding": "dr", "scheduler": "wlc",
+         "real_servers": [{"address": a} for a in DR_SERVERS.values()]}
+    if persistence:
+        s["persistence"] = {"timeout": "300s"}
+    s.update(fields)
+    return s
+
+
+def dr_node(ha, node, instances, services, role=None):
+    config = node_config(ha, node, instances)
+    config["services"] = services
+    config["replication"] = replication_section(ha, node)
+    config["tables"]["connections"] = 65536
+    n = Node(ha, node, config)
+    for i in instances:
+        if role or i.get("expect"):
+            assert wait_state(n, role or i["expect"], timeout=5, name=i["name"]), n.log()
+    return n
+
+
+def whoami(ha, vip):
+    r = ha.lab.run(ha.client, "curl", "-sS", "--max-time", "5", f"http://{vip}/whoami",
+                   check=False, timeout=30)
+    return r.stdout.strip()
+
+
+def test_dr_persistent_download_survives_kill_and_keeps_its_server(dr_ha):
+    ha = dr_ha
+    source = big_file(ha, 200)
+    for name, ns in ha.dr_servers.items():
+        ha.lab.http_server(ns, name, 80, files={"big": source})
+    services = [dr_service("web", VIP, persistence=True, port=80)]
+    a = dr_node(ha, "a", [instance(150)], services, "MASTER")
+    b = dr_node(ha, "b", [instance(100)], services, "BACKUP")
+    for n in (a, b):
+        assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
+    server = whoami(ha, VIP)
+    assert server in DR_SERVERS
+    download = Download(ha, f"http://{VIP}/big")
+    assert wait_for(lambda: download.size() > 100 << 20, timeout=60), "the download is stuck"
+    killed = time.time()
+    a.kill()
+    assert download.wait() == 0, open(download.path + ".log").read()
+    stall_ms = download.longest_stall_after(killed) * 1000
+    print(f"DR (wlc, persistence) download across kill -9 of the master: longest stall "
+          f"{stall_ms:.0f} ms")
+    assert sha256(download.path) == sha256(source)
+    assert wait_state(b, "MASTER", timeout=1)
+    # The client's persistence template came across too: a new connection, same server.
+    assert [whoami(ha, VIP) for _ in range(5)] == [server] * 5
+
+
+def echo_servers_dr(ha):
+    for name, ns in ha.dr_servers.items():
+        ha.lab.spawn(ns, "/usr/bin/python3", os.path.join(HERE, "tcp_echo.py"), "7",
+                     log=os.path.join(ha.lab.tmp, f"tcp-echo-{name}.log"))
+        ha.lab.wait_for_port(ns, 7)
+
+
+@pytest.mark.parametrize("killed", ["a", "b"])
+def test_active_active_kill_either_loses_no_connection_of_either_vip(dr_ha, killed):
+    """A is master of VIP 1, B of VIP 2; each replicates what it forwards to the other."""
+    ha = dr_ha
+    echo_servers_dr(ha)
+
+    def instances(p1, p2):
+        one = instance(p1)
+        one.update(name="one")
+        two = instance(p2, virtual_router_id=53, virtual_addresses=[VIP2])
+        two.update(name="two")
+        return [one, two]
+
+    services = [dr_service("one", VIP, port=7), dr_service("two", VIP2, port=7)]
+    nodes = {"a": dr_node(ha, "a", instances(150, 100), services)}
+    nodes["b"] = dr_node(ha, "b", instances(100, 150), services)
+    assert wait_state(nodes["a"], "MASTER", name="one") and wait_state(nodes["b"], "MASTER",
+                                                                       name="two")
+    for n in nodes.values():
+        assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
+    count = 2000
+    clients = {vip: ManyIdleClients(ha, count, host=vip) for vip in (VIP, VIP2)}
+    for c in clients.values():
+        assert c.ready() == count
+    survivor = nodes["b" if killed == "a" else "a"]
+    assert wait_for(lambda: survivor.stats()["connections_active"] >= 2 * count, timeout=20), \
+        replication(survivor)
+    nodes[killed].kill()
+    for name in ("one", "two"):
+        assert wait_state(survivor, "MASTER", timeout=5, name=name)
+    for vip, c in clients.items():
+        assert c.echo_round() == (count, 0), (vip, replication(survivor))
