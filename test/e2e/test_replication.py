@@ -479,3 +479,26 @@ def test_active_active_kill_either_loses_no_connection_of_either_vip(dr_ha, kill
         assert wait_state(survivor, "MASTER", timeout=5, name=name)
     for vip, c in clients.items():
         assert c.echo_round() == (count, 0), (vip, replication(survivor))
+
+
+@pytest.mark.parametrize("mode", ["passive", "active"])
+def test_ftp_dr_port_group_transfer_survives_kill_of_the_master(dr_ha, mode):
+    import ftp
+    ha = dr_ha
+    source = big_file(ha, 200)
+    for name, ns in ha.dr_servers.items():
+        ftp.start_vsftpd(ha.lab, ns, name, {"big": source}, pasv_address=VIP)
+    services = [dr_service("ftp", VIP, persistence=True, ports=[21, 20, "10000-10100"])]
+    a = dr_node(ha, "a", [instance(150)], services, "MASTER")
+    b = dr_node(ha, "b", [instance(100)], services, "BACKUP")
+    for n in (a, b):
+        assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
+    session = FtpSession(ha, mode)
+    assert wait_for(lambda: session.received() > 100 << 20, timeout=60), session.lines()
+    a.kill()
+    result = session.outcome()
+    assert "done" in result, (result, replication(b))
+    size, digest = result["retr"][0].split()
+    assert int(size) == os.path.getsize(source) and digest == sha256(source)
+    assert int(result["list"][0]) >= 2
+    assert result["small"][0] in DR_SERVERS
