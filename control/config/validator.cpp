@@ -261,6 +261,11 @@ void validate_replication(const Config& c, Diagnostics& out) {
     if (!rep.interface.empty() && !iface)
         out.push_back(
             {rep.interface_location, fmt::format("interface '{}' is not defined", rep.interface)});
+    if (iface && !iface->kernel)
+        out.push_back({rep.interface_location,
+                       fmt::format("interface '{}' has no kernel exception path (kernel: false): "
+                                   "replication's datagrams go through the node's kernel there",
+                                   rep.interface)});
     if (iface && rep.peer != 0) {
         if (rep.peer == iface->address)
             out.push_back({rep.peer_location,
