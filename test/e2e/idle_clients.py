@@ -1,6 +1,7 @@
 """Many idle TCP connections to HOST:PORT: opens COUNT of them, each echoing one line, prints
 "ready N", then, at each line on stdin, has every connection echo another line and prints
-"round ok=N failed=M" (a connection that fails or times out counts as failed)."""
+"round ok=N failed=M reset=R" (a connection reset counts as reset, any other failure or a
+timeout as failed)."""
 
 import asyncio
 import resource
@@ -19,14 +20,17 @@ async def open_one(host, port, i, gate):
 
 
 async def echo(conn, i, text):
+    """"ok", "reset" (the connection was reset) or "failed" (anything else, a timeout)."""
     reader, writer = conn
     try:
         writer.write(f"{text} {i}\n".encode())
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), 30)
-        return line == f"{text} {i}\n".encode()
+        return "ok" if line == f"{text} {i}\n".encode() else "failed"
+    except ConnectionResetError:
+        return "reset"
     except (ConnectionError, asyncio.TimeoutError, OSError):
-        return False
+        return "failed"
 
 
 async def main(host, port, count):
@@ -44,7 +48,8 @@ async def main(host, port, count):
         round_no += 1
         results = await asyncio.gather(*(echo(c, i, f"round{round_no}")
                                          for i, c in enumerate(good)))
-        print(f"round ok={sum(results)} failed={len(results) - sum(results)}", flush=True)
+        ok, reset = results.count("ok"), results.count("reset")
+        print(f"round ok={ok} failed={len(results) - ok - reset} reset={reset}", flush=True)
 
 
 if __name__ == "__main__":

@@ -165,16 +165,18 @@ class ManyIdleClients:
     def ready(self):
         return sum(int(p.wait_line("ready").split()[1]) for p in self.parts)
 
-    def echo_round(self):
+    def echo_round(self, with_resets=False):
+        """(echoed, failed), failed counting resets unless `with_resets`: (ok, failed, reset)."""
         seen = [len(p.lines()) for p in self.parts]
         for p in self.parts:
             p.process.stdin.write(b"\n")
             p.process.stdin.flush()
-        ok = failed = 0
+        ok = failed = reset = 0
         for p, after in zip(self.parts, seen):
             words = dict(w.split("=") for w in p.wait_line("round", after=after).split()[1:])
             ok, failed = ok + int(words["ok"]), failed + int(words["failed"])
-        return ok, failed
+            reset += int(words["reset"])
+        return (ok, failed, reset) if with_resets else (ok, failed + reset)
 
 
 def echo_server(ha):
@@ -275,8 +277,8 @@ def drop_sync_datagrams(ha, node, percent, port=8848):
     ns = ha.node_ns[node]
     ha.lab.run(ns, "nft", "add table inet lossy")
     ha.lab.run(ns, "nft", "add chain inet lossy input { type filter hook input priority 0; }")
-    ha.lab.run(ns, "nft", f"add rule inet lossy input udp dport {port} "
-               f"numgen random mod 100 < {percent} counter drop")
+    which = "" if percent >= 100 else f"numgen random mod 100 < {percent} "
+    ha.lab.run(ns, "nft", f"add rule inet lossy input udp dport {port} {which}counter drop")
 
 
 def dropped_by_nft(ha, node):
@@ -502,3 +504,21 @@ def test_ftp_dr_port_group_transfer_survives_kill_of_the_master(dr_ha, mode):
     assert int(size) == os.path.getsize(source) and digest == sha256(source)
     assert int(result["list"][0]) >= 2
     assert result["small"][0] in DR_SERVERS
+
+
+def test_a_flow_the_new_master_never_heard_of_is_reset_at_once(nat_ha):
+    """Connections made while B heard nothing from A (its replication input dropped): after the
+    takeover B, whose table was complete until then, answers their next segment with a reset
+    rather than leaving the clients to retransmit for minutes."""
+    ha = nat_ha
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    drop_sync_datagrams(ha, "b", 100)
+    assert wait_for(lambda: replication(b)["state"] == "peer lost", timeout=5)
+    assert replication(b)["reset_unknown_flows"]
+    clients = ManyIdleClients(ha, 40)
+    assert clients.ready() == 40
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round(with_resets=True) == (0, 0, 40)
