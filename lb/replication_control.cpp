@@ -69,6 +69,14 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     socket_.open(udp::v4(), ec);
     if (!ec)
         socket_.set_option(udp::socket::reuse_address(true), ec);
+    // Room for a window's worth of datagrams (512 of 1472 bytes) in each direction: a burst
+    // (a bulk dump, a flood of new connections) must not overflow the kernel's default buffer
+    // of ~140 datagrams and turn into resends. The kernel caps this at net.core.rmem_max
+    // unless we are privileged (we are: DPDK needs root).
+    if (!ec)
+        socket_.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ec);
+    if (!ec)
+        socket_.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ec);
     if (!ec)
         socket_.bind(local, ec);
     if (ec)

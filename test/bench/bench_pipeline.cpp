@@ -17,6 +17,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 #include <rte_mbuf.h>
 
 #include "dataplane/dataplane.hpp"
@@ -67,8 +68,9 @@ std::uint16_t flow_port(std::uint64_t i) {
     return static_cast<std::uint16_t>(1024 + (i & 0x7fff));
 }
 
-DataplaneSizes bench_sizes(std::uint32_t capacity) {
+DataplaneSizes bench_sizes(std::uint32_t capacity, bool replication) {
     DataplaneSizes sizes;
+    sizes.replication = replication; // the workers' event rings (dataplane/sync_events.hpp)
     sizes.workers = 1;
     sizes.packet_buffers = 1023;
     sizes.packet_buffer_cache = 0;
@@ -87,8 +89,8 @@ struct Result {
 
 class Bench {
   public:
-    explicit Bench(std::uint32_t capacity)
-        : config_(config_from(config_yaml)), dataplane_(bench_sizes(capacity)) {
+    explicit Bench(std::uint32_t capacity, bool replication = false)
+        : config_(config_from(config_yaml)), dataplane_(bench_sizes(capacity, replication)) {
         snapshot_ = lb::control::build_snapshot(config_, fake_ports(2), dataplane_.neighbours(),
                                                 registry_, nullptr, 1);
         for (std::uint32_t a : {ipv4(198, 51, 100, 21), ipv4(198, 51, 100, 22)})
@@ -160,6 +162,10 @@ class Bench {
         const std::uint64_t cycles = rte_rdtsc_precise() - start;
         for (std::uint8_t i = 0; i < 2; ++i)
             worker.tx(i).count = 0; // the mbufs are reused, not sent
+        if (rte_ring* events = dataplane_.sync_events(0)) {
+            events_ += rte_ring_count(events);
+            rte_ring_reset(events); // what the control thread would drain, outside the timing
+        }
         return cycles;
     }
 
@@ -234,6 +240,8 @@ class Bench {
                       static_cast<double>(bursts * burst_size)};
     }
 
+    std::uint64_t events() const { return events_; }
+
     std::uint64_t drops() const {
         std::uint64_t t = 0;
         for (const auto& d : dataplane_.counters(0).drops)
@@ -249,6 +257,7 @@ class Bench {
     std::array<rte_mbuf*, burst_size> mbufs_{};
     std::uint64_t filled_ = 0;
     std::uint64_t next_fresh_ = 0;
+    std::uint64_t events_ = 0;
     std::mt19937_64 rng_{42};
     std::uniform_int_distribution<std::uint64_t> pick_;
 };
@@ -272,6 +281,35 @@ void memory_per_connection(std::uint32_t capacity) {
 }
 
 } // namespace
+
+// The workers' share of session replication: the same cases with the event rings on and off,
+// at one table size (established packets emit nothing; an adopted mid-flow connection emits its
+// connection, a new SYN under persistence may emit its template).
+void replication_cost(std::uint64_t size, std::uint64_t bursts) {
+    Result with[3], without[3], base[3];
+    std::uint64_t events = 0;
+    for (const bool on : {false, true}) {
+        Bench b(static_cast<std::uint32_t>(size + 131072), on);
+        b.fill(size);
+        Result* out = on ? with : without;
+        std::tie(out[0], base[0]) = b.measure(vip_dr, false, RTE_TCP_ACK_FLAG, bursts);
+        std::tie(out[1], base[1]) =
+            b.measure(vip_syn_dr, true, RTE_TCP_ACK_FLAG, 40'000 / burst_size);
+        std::tie(out[2], base[2]) =
+            b.measure(vip_syn_dr, true, RTE_TCP_SYN_FLAG, 40'000 / burst_size);
+        if (on)
+            events = b.events();
+    }
+    const char* names[] = {"established DR", "new DR, adopted (mh)", "SYN DR mh+persist"};
+    std::printf("\nreplication's cost on the worker, %llu connections: ns/packet without | with "
+                "the event rings (difference)\n",
+                static_cast<unsigned long long>(size));
+    for (int i = 0; i < 3; ++i)
+        std::printf("  %-22s %6.1f | %6.1f (%+5.1f), baseline %5.2f\n", names[i],
+                    without[i].ns_per_packet, with[i].ns_per_packet,
+                    with[i].ns_per_packet - without[i].ns_per_packet, base[i].ns_per_packet);
+    std::printf("  events queued in the run: %llu\n", static_cast<unsigned long long>(events));
+}
 
 int main(int argc, char** argv) {
     if (rte_eal_init(argc, argv) < 0) {
@@ -331,6 +369,9 @@ int main(int argc, char** argv) {
                         static_cast<unsigned long long>(b->drops()));
     }
     std::printf("\n(xN = ratio to the baseline)\n");
+    for (std::uint64_t size : {std::uint64_t{1'000}, std::uint64_t{1'000'000}})
+        if (std::find(sizes.begin(), sizes.end(), size) != sizes.end())
+            replication_cost(size, bursts);
     // rte_hash rounds its buckets and rings up to powers of two: show a round capacity and a
     // power of two.
     memory_per_connection(1'000'000);
