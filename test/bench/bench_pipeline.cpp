@@ -17,8 +17,8 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_malloc.h>
-#include <rte_ring.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "dataplane/dataplane.hpp"
 #include "test/packet/frame_builder.hpp"
