@@ -1,25 +1,17 @@
 """Session replication between two real lb processes (issue 12): connections established
 through the master survive its kill -9, because the standby installed them as they were made."""
 
-import hashlib
-import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 
-from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, instance, nat_pair_instances, node_config,
-                replication_section, wait_state)
+from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, instance, node_config, replication_section,
+                wait_state)
 from netlab import Lab
+from replication_lab import Download, big_file, replication, sha256, start_node, start_pair
 from topology import wait_for
-
-
-def replication(node):
-    code, out, err = node.ctl("--json", "replication")
-    assert code == 0, err
-    return json.loads(out)
 
 
 ECHO_SERVICE = {"name": "echo", "vip": VIP, "port": 7, "forwarding": "nat",
@@ -27,90 +19,10 @@ ECHO_SERVICE = {"name": "echo", "vip": VIP, "port": 7, "forwarding": "nat",
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start_node(ha, node, priority, role, services=(), **extra):
-    """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP)."""
-    instances, group = nat_pair_instances(priority, **extra)
-    config = node_config(ha, node, instances, group)
-    config["replication"] = replication_section(ha, node)
-    config["services"] += list(services)
-    config["tables"]["connections"] = 65536
-    n = Node(ha, node, config)
-    for name in ("outside", "inside"):
-        assert wait_state(n, role, timeout=5, name=name), n.log()
-    return n
-
-
-def start_pair(ha, a_priority=150, b_priority=100, services=(), **extra):
-    """A master, B backup, both in sync with each other."""
-    a = start_node(ha, "a", a_priority, "MASTER", services, **extra)
-    b = start_node(ha, "b", b_priority, "BACKUP", services, **extra)
-    for n in (a, b):
-        assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
-    return a, b
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-class Download:
-    """curl of `url` into a file, in the background, with the file's growth sampled."""
-
-    def __init__(self, ha, url, rate="20M"):
-        self.ha = ha
-        self.path = os.path.join(ha.lab.tmp, f"download-{time.time_ns()}")
-        self.process = ha.lab.spawn(ha.client, "curl", "-sS", "--limit-rate", rate,
-                                    "--max-time", "60", "-o", self.path, url,
-                                    log=self.path + ".log")
-        self.samples = []
-        self._stop = False
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self):
-        while not self._stop:
-            size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
-            self.samples.append((time.time(), size))
-            time.sleep(0.005)
-
-    def size(self):
-        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
-
-    def wait(self, timeout=150):
-        code = self.process.wait(timeout=timeout)
-        self._stop = True
-        self._thread.join()
-        return code
-
-    def longest_stall_after(self, since):
-        """The longest time the file did not grow, from `since` on, in seconds."""
-        longest, last_growth, last_size = 0.0, since, None
-        for t, size in self.samples:
-            if t < since:
-                last_size = size
-                continue
-            if last_size is None or size > last_size:
-                longest = max(longest, t - last_growth)
-                last_growth, last_size = t, size
-        return longest
-
-
 @pytest.fixture
 def nat_ha():
     with Lab("rep") as lab:
         yield HaLab(lab, nat=True)
-
-
-def big_file(ha, megabytes):
-    path = os.path.join(ha.lab.tmp, f"big-{megabytes}")
-    with open(path, "wb") as f:
-        for _ in range(megabytes):
-            f.write(os.urandom(1 << 20))
-    return path
 
 
 def test_nat_download_survives_kill_of_the_master(nat_ha):
