@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <rte_ring.h>
+
 namespace lb::test {
 
 namespace {
@@ -17,6 +19,8 @@ dataplane::DataplaneSizes harness_sizes(std::uint32_t connections) {
     sizes.reply_keys = true;
     sizes.persistence_templates = 1024;
     sizes.ftp_sessions = 64;
+    sizes.replication = true; // events are collected (sync_events()), as lb's control thread does
+    sizes.sync_events_per_worker = 4096;
     sizes.name_prefix = "h" + std::to_string(instance++) + "_";
     return sizes;
 }
@@ -38,6 +42,14 @@ void WorkerHarness::republish(const std::string& yaml, const control::health::Do
     dataplane.publish(*next);
     retired_snapshots.push_back(std::move(snapshot));
     snapshot = std::move(next);
+}
+
+std::vector<std::uint32_t> WorkerHarness::sync_events() {
+    std::vector<std::uint32_t> out(4096);
+    const unsigned n = rte_ring_sc_dequeue_burst_elem(dataplane.sync_events(0), out.data(),
+                                                      sizeof(std::uint32_t), 4096, nullptr);
+    out.resize(n);
+    return out;
 }
 
 void WorkerHarness::resolve(std::uint32_t address, Mac mac, std::uint8_t interface) {

@@ -36,6 +36,8 @@ class WorkerHarness {
     }
     // Publishes a new snapshot built from `yaml`, as a reload will (the old one stays alive).
     void republish(const std::string& yaml, const control::health::DownSet* down = nullptr);
+    // The replication events the worker emitted since the last call (dataplane/sync_events.hpp).
+    std::vector<std::uint32_t> sync_events();
     // Tells the worker the MACs of the real servers and gateway, as their ARP replies would.
     void resolve(std::uint32_t address, Mac mac, std::uint8_t interface);
 

@@ -732,6 +732,83 @@ TEST_CASE("on_failure: reset answers a segment of no known connection with an ex
     CHECK(h.send(ipv4_frame(rst)).empty());
 }
 
+TEST_CASE("replication in sync: a segment of no known connection is reset; not in sync, dropped") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+)");
+    L4 ack = syn_to_vip(40000);
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    ack.ack = 4242;
+    // Not in sync (a bulk dump may still bring the connection): silence, as without replication.
+    CHECK(h.send(ipv4_frame(ack)).empty());
+    CHECK(h.drops(DropReason::no_connection) == 1);
+    h.context().reset_unknown_flows.store(true);
+    auto out = h.send(ipv4_frame(ack));
+    REQUIRE(out.size() == 1);
+    CHECK(tcp_of(out[0].frame)->tcp_flags == RTE_TCP_RST_FLAG);
+    CHECK(rte_be_to_cpu_32(tcp_of(out[0].frame)->sent_seq) == 4242);
+    CHECK(h.counters().resets_sent.read() == 1);
+    // A SYN still opens a connection, and a RST is never answered.
+    CHECK(h.send(ipv4_frame(syn_to_vip(40001))).size() <= 1);
+    L4 rst = ack;
+    rst.tcp_flags = RTE_TCP_RST_FLAG;
+    CHECK(h.send(ipv4_frame(rst)).empty());
+}
+
+TEST_CASE("replication events: a TCP connection once established and at each change after") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    persistence: {timeout: 300s}
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+  - name: dns
+    vip: 198.51.100.100
+    port: 53
+    protocol: udp
+    real_servers:
+      - {address: 203.0.113.11}
+)");
+    h.resolve(rs1, rs1_mac, 1);
+    using lb::dataplane::SyncEvent;
+    using lb::dataplane::SyncEventKind;
+    auto kinds = [&] {
+        std::vector<SyncEventKind> k;
+        for (auto e : h.sync_events())
+            k.push_back(SyncEvent::kind(e));
+        return k;
+    };
+    // The SYN creates the client's template (sent) but not yet the connection.
+    REQUIRE(h.send(ipv4_frame(syn_to_vip(40000))).size() == 1);
+    CHECK(kinds() == std::vector{SyncEventKind::persistence_template});
+    L4 ack = syn_to_vip(40000);
+    ack.tcp_flags = RTE_TCP_ACK_FLAG;
+    REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
+    const auto established = h.sync_events();
+    REQUIRE(established.size() == 1);
+    CHECK(SyncEvent::kind(established[0]) == SyncEventKind::connection);
+    CHECK(h.context().connections->at(SyncEvent::index(established[0])).key.src_port ==
+          rte_cpu_to_be_16(40000));
+    // Established packets change nothing: no event.
+    REQUIRE(h.send(ipv4_frame(ack)).size() == 1);
+    CHECK(kinds().empty());
+    L4 fin = ack;
+    fin.tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG;
+    REQUIRE(h.send(ipv4_frame(fin)).size() == 1);
+    CHECK(kinds() == std::vector{SyncEventKind::connection});
+    // A UDP flow on creation.
+    L4 udp = syn_to_vip(5353);
+    udp.protocol = IPPROTO_UDP;
+    udp.dport = 53;
+    REQUIRE(h.send(ipv4_frame(udp)).size() == 1);
+    CHECK(kinds() == std::vector{SyncEventKind::connection});
+}
+
 TEST_CASE("a full template table refuses the new client once, as template_table_full") {
     WorkerHarness h(std::string(two_interfaces) + R"(services:
   - name: web
