@@ -291,7 +291,7 @@ std::optional<Entry> SessionBridge::current(const Entry& entry, std::uint32_t no
     return entry; // deletions are sent as they are
 }
 
-bool SessionBridge::dump(std::uint64_t& cursor, std::vector<Entry>& out, std::uint32_t now) const {
+bool SessionBridge::dump(std::uint64_t& cursor, std::vector<Entry>& out, std::uint32_t now) {
     // Templates first, so that the connections created under them find them on the peer.
     constexpr std::uint32_t batch = 256;
     const std::uint64_t templates = ctx_.templates->capacity();
@@ -301,7 +301,7 @@ bool SessionBridge::dump(std::uint64_t& cursor, std::vector<Entry>& out, std::ui
             if (auto t = template_entry(static_cast<std::uint32_t>(cursor), now))
                 out.emplace_back(*t);
         } else {
-            describe_connection(static_cast<std::uint32_t>(cursor - templates), now, out);
+            queue_connection(static_cast<std::uint32_t>(cursor - templates), now, out);
         }
     }
     return cursor < total;

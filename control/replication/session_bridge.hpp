@@ -54,7 +54,9 @@ class SessionBridge {
 
     // The PeerLink hooks.
     std::optional<Entry> current(const Entry& entry, std::uint32_t now) const;
-    bool dump(std::uint64_t& cursor, std::vector<Entry>& out, std::uint32_t now) const;
+    // Remembers what it sends as held by the peer, as an event does: the sweep does not send it
+    // again as never sent, and its expiry is told to the peer.
+    bool dump(std::uint64_t& cursor, std::vector<Entry>& out, std::uint32_t now);
     void apply(const Entry& entry, std::uint32_t now);
 
     const BridgeCounters& counters() const { return counters_; }

@@ -1,17 +1,27 @@
 // Replication codec figures (not a test): bytes per entry on the wire, and the cost per entry of
 // building and signing datagrams (sender) and of verifying and decoding them (receiver), beside
-// a baseline measured in the same run: copying the same datagrams' bytes. Issue "Session
-// replication" asks for at least 1M entries/s each way on one core and at most 64 B per TCP
-// connection.
+// a baseline measured in the same run: copying the same datagrams' bytes; and the cost per entry
+// of installing decoded connection entries into a live connection table (SessionBridge::apply,
+// the standby's side), new and then refreshed in place. Issue "Session replication" asks for at
+// least 1M entries/s each way on one core and at most 64 B per TCP connection.
 #include <arpa/inet.h>
+#include <sched.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include <rte_eal.h>
+
+#include "control/identity_registry.hpp"
+#include "control/replication/session_bridge.hpp"
+#include "control/snapshot_builder.hpp"
 #include "control/sync/codec.hpp"
+#include "dataplane/dataplane.hpp"
 #include "test/sync_fixtures.hpp"
+#include "test/test_config.hpp"
 
 using namespace lb::control::sync;
 using Clock = std::chrono::steady_clock;
@@ -34,9 +44,83 @@ double ns_per(Clock::duration d, std::size_t n) {
     return std::chrono::duration<double, std::nano>(d).count() / static_cast<double>(n);
 }
 
+// The CPU this process may run on (scripts/bench pins it with taskset): the EAL's one lcore.
+int first_allowed_cpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+            if (CPU_ISSET(cpu, &set))
+                return cpu;
+    return 0;
+}
+
+// The service and real server lb::test::sample_connection names.
+const std::string install_config = std::string(lb::test::two_interfaces) + R"(services:
+  - name: web
+    vip: 192.0.2.10
+    port: 80
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+)";
+
+struct InstallFigures {
+    double inserted = 0;  // ns per entry, new connections
+    double refreshed = 0; // ns per entry, the same entries again (updated in place)
+};
+
+// Applies `entries` (decoded ConnectionEntry values) into an empty live table, then again.
+// False, saying why, when the table did not take them all.
+bool measure_install(const std::vector<Entry>& entries, InstallFigures& figures) {
+    lb::dataplane::DataplaneSizes sizes;
+    sizes.packet_buffers = 511;
+    sizes.packet_buffer_cache = 0;
+    sizes.connections = static_cast<std::uint32_t>(entries.size() + entries.size() / 4);
+    sizes.persistence_templates = 64;
+    sizes.ftp_sessions = 8;
+    sizes.name_prefix = "bsync_";
+    lb::dataplane::Dataplane dataplane(sizes);
+    lb::control::IdentityRegistry registry;
+    const auto config = lb::test::config_from(install_config);
+    const auto snapshot = lb::control::build_snapshot(config, lb::test::fake_ports(2),
+                                                      dataplane.neighbours(), registry, nullptr, 1);
+    dataplane.publish(*snapshot);
+    lb::control::replication::SessionBridge bridge(dataplane.context());
+    bridge.bind(*snapshot);
+
+    constexpr std::uint32_t now = 1'000'000;
+    const auto insert_start = Clock::now();
+    for (const Entry& e : entries)
+        bridge.apply(e, now);
+    const auto insert_time = Clock::now() - insert_start;
+    const auto refresh_start = Clock::now();
+    for (const Entry& e : entries)
+        bridge.apply(e, now + 1);
+    const auto refresh_time = Clock::now() - refresh_start;
+
+    if (bridge.counters().applied != 2 * entries.size() ||
+        dataplane.connections().size() != entries.size()) {
+        std::fprintf(stderr, "install: %zu applied, %zu in the table, of %zu entries\n",
+                     static_cast<std::size_t>(bridge.counters().applied),
+                     dataplane.connections().size(), entries.size());
+        return false;
+    }
+    figures.inserted = ns_per(insert_time, entries.size());
+    figures.refreshed = ns_per(refresh_time, entries.size());
+    return true;
+}
+
 } // namespace
 
 int main() {
+    // The install figures need the EAL (DPDK tables): no hugepages, PCI or shared files.
+    const std::string lcore = std::to_string(first_allowed_cpu());
+    const char* eal_argv[] = {"bench_sync", "--no-huge", "--no-pci",    "--no-shconf",        "-m",
+                              "512",        "-l",        lcore.c_str(), "--log-level=*:error"};
+    if (rte_eal_init(9, const_cast<char**>(eal_argv)) < 0) {
+        std::fprintf(stderr, "bench_sync: the EAL did not start\n");
+        return 1;
+    }
     const MessageKey key(std::vector<std::uint8_t>(32, 0x42));
     constexpr std::size_t total = 1'000'000;
     std::vector<Entry> entries;
@@ -83,6 +167,21 @@ int main() {
         std::fprintf(stderr, "decoded %zu of %zu entries\n", decoded, total);
         return 1;
     }
+
+    // Install: the first 200K entries as the receiver decoded them, into a live table.
+    constexpr std::size_t installs = 200'000;
+    std::vector<Entry> to_install;
+    to_install.reserve(installs);
+    for (const auto& d : datagrams) {
+        for (Entry& e : decode_datagram(d, key, h.cluster_id).entries)
+            if (to_install.size() < installs)
+                to_install.push_back(std::move(e));
+        if (to_install.size() == installs)
+            break;
+    }
+    InstallFigures install;
+    if (!measure_install(to_install, install))
+        return 1;
     const double baseline = ns_per(copy_time, total);
     const double send = ns_per(send_time, total);
     const double receive = ns_per(receive_time, total);
@@ -98,6 +197,14 @@ int main() {
                 send, 1e3 / send, send / baseline);
     std::printf("  receive (verify + decode):      %6.1f ns/entry (%5.2f M entries/s)  x%.0f\n",
                 receive, 1e3 / receive, receive / baseline);
+    std::printf("  install: SessionBridge::apply of the first %zuK decoded entries into a live "
+                "connection table, then of the same again\n",
+                installs / 1000);
+    std::printf("  install (apply, new entry):     %6.1f ns/entry (%5.2f M entries/s)  x%.0f\n",
+                install.inserted, 1e3 / install.inserted, install.inserted / baseline);
+    std::printf("  install (apply, in place):      %6.1f ns/entry (%5.2f M entries/s)  x%.0f\n",
+                install.refreshed, 1e3 / install.refreshed, install.refreshed / baseline);
     std::printf("  baseline (copy the same bytes): %6.2f ns/entry\n", baseline);
+    rte_eal_cleanup();
     return 0;
 }
