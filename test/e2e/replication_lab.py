@@ -18,10 +18,13 @@ def replication(node):
     return json.loads(out)
 
 
-def start_node(ha, node, priority, role, services=(), **extra):
-    """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP)."""
+def start_node(ha, node, priority, role, services=(), metrics=None, **extra):
+    """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP);
+    `metrics`: ADDRESS:PORT of its Prometheus endpoint (in its namespace)."""
     instances, group = nat_pair_instances(priority, **extra)
     config = node_config(ha, node, instances, group)
+    if metrics:
+        config["stats"]["listen"] = metrics
     config["replication"] = replication_section(ha, node)
     config["services"] += list(services)
     config["tables"]["connections"] = 65536

@@ -2,6 +2,7 @@
 through the master survive its kill -9, because the standby installed them as they were made."""
 
 import os
+import re
 import subprocess
 import time
 
@@ -434,3 +435,28 @@ def test_a_flow_the_new_master_never_heard_of_is_reset_at_once(nat_ha):
     for name in ("outside", "inside"):
         assert wait_state(b, "MASTER", timeout=5, name=name)
     assert clients.echo_round(with_resets=True) == (0, 0, 40)
+
+
+def test_a_configuration_mismatch_is_reported_once_and_foreign_entries_unbound(nat_ha):
+    """B lacks A's echo service: the digests differ (said once in the log, in lbctl and the
+    metrics), and the connections of that service are counted as unbound on B, not installed."""
+    ha = nat_ha
+    echo_server(ha)
+    a = start_node(ha, "a", 150, "MASTER", [ECHO_SERVICE])
+    b = start_node(ha, "b", 100, "BACKUP", metrics="127.0.0.1:9100")
+    assert wait_for(lambda: replication(b)["state"] == "in sync", timeout=10), replication(b)
+    assert not replication(b)["config_matches"] and not replication(a)["config_matches"]
+    clients = ManyIdleClients(ha, 40)
+    assert clients.ready() == 40
+    assert wait_for(lambda: replication(b)["unbound"] >= 40, timeout=10), replication(b)
+    assert b.stats()["connections_active"] == 0
+    warning = "the peer's configuration differs from ours"
+    assert b.log().count(warning) == 1, b.log()
+    code, out, _ = b.ctl("replication")
+    assert code == 0 and "config_matches           false" in out, out
+    metrics = ha.lab.run(ha.node_ns["b"], "curl", "-sS", "http://127.0.0.1:9100/metrics").stdout
+    assert f'lb_replication_config_matches{{peer="{NODES["a"]}:8848"}} 0' in metrics, metrics
+    assert f'lb_replication_state{{peer="{NODES["a"]}:8848"}} 2' in metrics
+    unbound = re.search(r'lb_replication_entries_total\{peer="[0-9.:]+",event="unbound"\} (\d+)',
+                        metrics)
+    assert unbound and int(unbound.group(1)) >= 40, metrics
