@@ -48,7 +48,7 @@ std::uint64_t boot_epoch() {
 
 ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& balancer,
                                        std::function<void(std::optional<std::string>)> hold)
-    : io_(io), balancer_(balancer), hold_preemption_(std::move(hold)), socket_(io), timer_(io),
+    : balancer_(balancer), hold_preemption_(std::move(hold)), socket_(io), timer_(io),
       bridge_(balancer.context()) {
     const auto& r = settings_of(balancer);
     const auto local = endpoint_of(local_address(balancer), r.port);

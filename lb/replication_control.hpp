@@ -49,7 +49,6 @@ class ReplicationControl {
     void update_node_state(std::uint64_t now_ms);
     std::uint64_t now_ms() const;
 
-    boost::asio::io_context& io_;
     Balancer& balancer_;
     std::function<void(std::optional<std::string>)> hold_preemption_;
     boost::asio::ip::udp::socket socket_;
@@ -61,7 +60,6 @@ class ReplicationControl {
     std::unique_ptr<control::sync::PeerLink> link_;
     std::uint64_t bound_generation_ = ~std::uint64_t{0};
     std::uint64_t send_errors_ = 0;
-    std::uint64_t peer_entries_ = 0;
     std::vector<control::sync::Entry> pending_;
     bool was_in_sync_ = false;
     std::optional<std::string> hold_reason_;
