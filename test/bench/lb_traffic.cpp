@@ -116,6 +116,14 @@ class Generator {
     Bytes server_frame(std::uint64_t f) const;
     void send_raw(const Bytes& frame);
     void answer_arp(rte_mbuf* m);
+    // An ARP frame is answered (if it asks for a server) and consumed: true.
+    bool took_arp(rte_mbuf* m) {
+        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+        if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+            return false;
+        answer_arp(m);
+        return true;
+    }
     // Checks a returned frame; false if it is not what the process must have sent.
     bool verify(const rte_mbuf* m, const Payload& p) const;
     void fill(rte_mbuf* m, const Bytes& image, std::uint32_t flow_word);
@@ -310,11 +318,8 @@ bool Generator::warm_up() {
             rte_mbuf* in[burst];
             const std::uint16_t n = rte_eth_rx_burst(port, 0, in, burst);
             for (std::uint16_t i = 0; i < n; ++i) {
-                const auto* eth = rte_pktmbuf_mtod(in[i], const rte_ether_hdr*);
-                if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-                    answer_arp(in[i]);
+                if (took_arp(in[i]))
                     continue;
-                }
                 const auto* data = rte_pktmbuf_mtod(in[i], const std::uint8_t*);
                 const std::size_t l4 = mode_ == Mode::udp ? 8 : 20;
                 Payload p;
@@ -404,11 +409,8 @@ Trial Generator::trial(double pps, double seconds) {
         const std::uint16_t n = rte_eth_rx_burst(port, 0, in, burst);
         const std::uint64_t arrived = rte_rdtsc();
         for (std::uint16_t i = 0; i < n; ++i) {
-            const auto* eth = rte_pktmbuf_mtod(in[i], const rte_ether_hdr*);
-            if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-                answer_arp(in[i]);
+            if (took_arp(in[i]))
                 continue;
-            }
             const auto* data = rte_pktmbuf_mtod(in[i], const std::uint8_t*);
             Payload p;
             std::memcpy(&p, data + 14 + 20 + (mode_ == Mode::udp ? 8 : 20), sizeof p);
@@ -441,11 +443,8 @@ Trial Generator::trial(double pps, double seconds) {
         rte_mbuf* in[burst];
         const std::uint16_t n = rte_eth_rx_burst(port, 0, in, burst);
         for (std::uint16_t i = 0; i < n; ++i) {
-            const auto* eth = rte_pktmbuf_mtod(in[i], const rte_ether_hdr*);
-            if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-                answer_arp(in[i]);
+            if (took_arp(in[i]))
                 continue;
-            }
             ++t.received;
             rte_pktmbuf_free(in[i]);
         }
