@@ -57,7 +57,6 @@ struct Payload {
     std::uint64_t tsc;
 };
 
-constexpr std::size_t frame_size = 14 + 20 + 20 + sizeof(Payload); // TCP; UDP frames are shorter
 constexpr std::size_t checked = 14 + 20 + 20; // headers compared byte for byte (after MACs)
 
 std::uint32_t flow_client(std::uint64_t i) {
