@@ -53,6 +53,7 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     const auto& r = settings_of(balancer);
     const auto local = endpoint_of(local_address(balancer), r.port);
     peer_ = endpoint_of(r.peer, r.port);
+    sync_after_ms_ = static_cast<std::uint32_t>(r.sync_after.count());
     sync::LinkSettings settings;
     settings.cluster_id = r.cluster_id;
     sync::PeerLink::Hooks hooks;
@@ -130,11 +131,27 @@ void ReplicationControl::drain_events(std::uint32_t now) {
         for (int round = 0; round < 32; ++round) {
             const unsigned n =
                 rte_ring_sc_dequeue_burst_elem(ring, words, sizeof(words[0]), 512, nullptr);
-            for (unsigned i = 0; i < n; ++i)
+            for (unsigned i = 0; i < n; ++i) {
+                if (sync_after_ms_ != 0 && deferred_.size() < max_deferred &&
+                    dataplane::SyncEvent::kind(words[i]) == dataplane::SyncEventKind::connection) {
+                    const std::uint32_t index = dataplane::SyncEvent::index(words[i]);
+                    bridge_.defer(index);
+                    deferred_.emplace_back(now + sync_after_ms_, index);
+                    continue;
+                }
                 bridge_.describe_event(words[i], now, pending_);
+            }
             if (n < 512)
                 break;
         }
+    }
+}
+
+void ReplicationControl::settle_deferred(std::uint32_t now) {
+    // In arrival order, so the front is always the next one due (wrap-safe comparison).
+    while (!deferred_.empty() && static_cast<std::int32_t>(now - deferred_.front().first) >= 0) {
+        bridge_.settle(deferred_.front().second, now, pending_);
+        deferred_.pop_front();
     }
 }
 
@@ -162,6 +179,7 @@ void ReplicationControl::tick() {
     }
     pending_.clear();
     drain_events(dataplane_now);
+    settle_deferred(dataplane_now);
     // The whole table about every two seconds.
     const std::uint32_t budget = balancer_.context().connections->capacity() /
                                      static_cast<std::uint32_t>(2000 / period.count()) +

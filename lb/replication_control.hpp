@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +46,9 @@ class ReplicationControl {
     void receive();
     void tick();
     void drain_events(std::uint32_t now);
+    void settle_deferred(std::uint32_t now);
+    // Beyond this many deferred connections, new ones are sent at once (memory stays bounded).
+    static constexpr std::size_t max_deferred = 4'000'000;
     void send(const std::vector<std::vector<std::uint8_t>>& datagrams);
     void update_node_state(std::uint64_t now_ms);
     std::uint64_t now_ms() const;
@@ -61,6 +65,9 @@ class ReplicationControl {
     std::uint64_t bound_generation_ = ~std::uint64_t{0};
     std::uint64_t send_errors_ = 0;
     std::vector<control::sync::Entry> pending_;
+    // replication.sync_after: connection events waiting to be old enough (due, index).
+    std::deque<std::pair<std::uint32_t, std::uint32_t>> deferred_;
+    std::uint32_t sync_after_ms_ = 0;
     bool was_in_sync_ = false;
     std::optional<std::string> hold_reason_;
     bool config_mismatch_logged_ = false;

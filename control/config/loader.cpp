@@ -780,10 +780,13 @@ void read_admin(Reader& r, const YAML::Node& n, Config& c) {
         }
 }
 
+constexpr Milliseconds max_sync_after{60'000};
+
 void read_replication(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "replication"))
         return;
-    r.check_keys(n, "replication", {"interface", "peer", "port", "key_file", "cluster_id"});
+    r.check_keys(n, "replication",
+                 {"interface", "peer", "port", "key_file", "cluster_id", "sync_after"});
     Replication rep;
     rep.location = location_of(n);
     if (const auto v = n["interface"]) {
@@ -828,6 +831,14 @@ void read_replication(Reader& r, const YAML::Node& n, Config& c) {
                         fmt::format("cluster_id: '{}' is not a number from 1 to 4294967295", *s));
             else
                 rep.cluster_id = static_cast<std::uint32_t>(*id);
+        }
+    if (const auto v = n["sync_after"])
+        if (auto d = r.parsed(v, "sync_after", parse_duration)) {
+            if (*d > max_sync_after)
+                r.error(v, "sync_after: at most 60s (connections younger than this are lost at a "
+                           "failover)");
+            else
+                rep.sync_after = *d;
         }
     c.replication = std::move(rep);
 }

@@ -266,6 +266,10 @@ struct Replication {
     std::uint16_t port = 8848;
     std::string key_file; // control/config/key_file.hpp: the rules for its contents
     std::uint32_t cluster_id = 1;
+    // A new connection is sent only once it has lived this long (0: at once, as established or
+    // for UDP on creation); one that is closing by then is never sent: short-lived flows cost
+    // the link nothing, at the price of losing those younger than this at a failover.
+    Milliseconds sync_after{0};
     SourceLocation location;
     SourceLocation interface_location;
     SourceLocation peer_location;

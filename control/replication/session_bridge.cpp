@@ -234,6 +234,31 @@ void SessionBridge::describe_event(std::uint32_t event, std::uint32_t now,
     }
 }
 
+void SessionBridge::defer(std::uint32_t index) {
+    if (index >= peer_expiry_.size() || peer_expiry_[index] != 0)
+        return; // the peer has it already: this is a change, sent when settled
+    first_copy_pending_[index] = true;
+    // Marked as if the peer held a copy expiring with ours: the sweep neither takes it for
+    // "never sent" nor for "about to expire there" until settle() has decided.
+    const Connection& c = ctx_.connections->at(index);
+    note_peer_copy(index, c.last_seen_ms.load(std::memory_order_relaxed) +
+                              c.timeout_ms.load(std::memory_order_relaxed));
+}
+
+void SessionBridge::settle(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out) {
+    if (index >= ctx_.connections->capacity())
+        return;
+    const Connection& c = ctx_.connections->at(index);
+    const TcpState state = c.state.load(std::memory_order_relaxed);
+    const bool first = first_copy_pending_[index];
+    first_copy_pending_[index] = false;
+    if (first && (state == TcpState::fin_wait || state == TcpState::close)) {
+        peer_expiry_[index] = 0; // ending already, and the peer never had it: never sent
+        return;
+    }
+    queue_connection(index, now, out);
+}
+
 void SessionBridge::sweep(std::uint32_t budget, std::uint32_t now, std::vector<Entry>& out) {
     const ConnectionTable& table = *ctx_.connections;
     const std::uint32_t cap = table.capacity();
@@ -248,6 +273,9 @@ void SessionBridge::sweep(std::uint32_t budget, std::uint32_t now, std::vector<E
         const std::uint32_t ours = c.last_seen_ms.load(std::memory_order_relaxed) + timeout;
         const std::uint32_t theirs = peer_expiry_[i];
         const bool never_sent = theirs == 0;
+        const TcpState state = c.state.load(std::memory_order_relaxed);
+        if (never_sent && (state == TcpState::fin_wait || state == TcpState::close))
+            continue; // ending: a copy would expire on the peer before it mattered
         // Wrap-safe: how much longer ours lives, and how long theirs has left.
         const auto outlives = static_cast<std::int32_t>(ours - theirs);
         const auto left = static_cast<std::int32_t>(theirs - now);

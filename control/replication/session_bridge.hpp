@@ -28,7 +28,8 @@ struct BridgeCounters {
 class SessionBridge {
   public:
     explicit SessionBridge(dataplane::DataplaneContext& context)
-        : ctx_(context), peer_expiry_(context.connections->capacity(), 0) {}
+        : ctx_(context), peer_expiry_(context.connections->capacity(), 0),
+          first_copy_pending_(context.connections->capacity(), false) {}
 
     // Binds identities to the numbers of the snapshot now published: call after each publish.
     void bind(const dataplane::Snapshot& snapshot);
@@ -45,6 +46,11 @@ class SessionBridge {
     // A worker's event (dataplane/sync_events.hpp) as entries to send; remembers what the peer
     // will hold.
     void describe_event(std::uint32_t event, std::uint32_t now, std::vector<Entry>& out);
+    // replication.sync_after: connection `index` is held back until it is old enough; until then
+    // the sweep leaves it alone. settle() then sends it, unless it is already closing (a
+    // short-lived flow: never sent at all).
+    void defer(std::uint32_t index);
+    void settle(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out);
     // The refresh: from the sweep's cursor, `budget` connections; queues those the peer has
     // never been sent (an event lost to a full ring) and those whose copy there would expire
     // before ours, while it is past half its life.
@@ -100,6 +106,9 @@ class SessionBridge {
     // Per connection entry: when the peer's copy expires (our clock), 0 when it has none.
     std::vector<std::uint32_t> peer_expiry_;
     std::uint32_t sweep_cursor_ = 0;
+    // Deferred (sync_after) before the peer ever had a copy: settle() may drop it if it is
+    // closing by then.
+    std::vector<bool> first_copy_pending_;
     std::unordered_map<ServiceKey, std::uint16_t, ServiceKeyHash> services_;
     BridgeCounters counters_;
 };

@@ -18,7 +18,7 @@ def replication(node):
     return json.loads(out)
 
 
-def start_node(ha, node, priority, role, services=(), metrics=None, **extra):
+def start_node(ha, node, priority, role, services=(), metrics=None, sync_after=None, **extra):
     """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP);
     `metrics`: ADDRESS:PORT of its Prometheus endpoint (in its namespace)."""
     instances, group = nat_pair_instances(priority, **extra)
@@ -26,6 +26,8 @@ def start_node(ha, node, priority, role, services=(), metrics=None, **extra):
     if metrics:
         config["stats"]["listen"] = metrics
     config["replication"] = replication_section(ha, node)
+    if sync_after:
+        config["replication"]["sync_after"] = sync_after
     config["services"] += list(services)
     config["tables"]["connections"] = 65536
     n = Node(ha, node, config)

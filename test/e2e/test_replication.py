@@ -460,3 +460,26 @@ def test_a_configuration_mismatch_is_reported_once_and_foreign_entries_unbound(n
     unbound = re.search(r'lb_replication_entries_total\{peer="[0-9.:]+",event="unbound"\} (\d+)',
                         metrics)
     assert unbound and int(unbound.group(1)) >= 40, metrics
+
+
+def test_sync_after_leaves_short_lived_connections_out(nat_ha):
+    """replication.sync_after: 2s: connections that end sooner are never sent; the ones that
+    live on are, once old enough."""
+    ha = nat_ha
+    echo_server(ha)
+    a = start_node(ha, "a", 150, "MASTER", [ECHO_SERVICE], sync_after="2s")
+    b = start_node(ha, "b", 100, "BACKUP", [ECHO_SERVICE], sync_after="2s")
+    for n in (a, b):
+        assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
+    sent = replication(a)["entries_sent"]
+    for _ in range(10):
+        r = ha.lab.run(ha.client, "curl", "-sS", "--max-time", "5", f"http://{VIP}/whoami",
+                       check=False, timeout=30)
+        assert r.stdout.strip() == "rs1", r.stderr
+    clients = ManyIdleClients(ha, 40)
+    assert clients.ready() == 40
+    assert wait_for(lambda: b.stats()["connections_active"] >= 40, timeout=15), replication(b)
+    time.sleep(3)  # past the short connections' sync_after as well
+    # The 40 idle connections went over; the 10 short ones (closed within 2 s) did not.
+    assert replication(a)["entries_sent"] - sent == 40, replication(a)
+    assert b.stats()["connections_active"] == 40

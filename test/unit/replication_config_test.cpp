@@ -58,6 +58,10 @@ TEST_CASE("replication: a complete section loads with its defaults") {
     CHECK(r.config->replication->peer == 0xcb007103u); // 203.0.113.3
     CHECK(r.config->replication->port == 8848);
     CHECK(r.config->replication->cluster_id == 1);
+    CHECK(r.config->replication->sync_after == Milliseconds{0}); // every connection, at once
+    const LoadResult later = load_config_text(section(key.path, "  sync_after: 2s\n"));
+    REQUIRE(later.config);
+    CHECK(later.config->replication->sync_after == Milliseconds{2000});
     CHECK(read_key_file(key.path).size() == 64); // the trailing newline does not count
     const LoadResult without = load_config_text(header);
     REQUIRE(without.config);
@@ -87,6 +91,10 @@ TEST_CASE("replication: every mistake is named at its place") {
     }
     SECTION("a bad cluster id") {
         expect_error(section(key.path, "  cluster_id: 0\n"), 9, 15, "cluster_id: '0'");
+    }
+    SECTION("sync_after too long, or not a duration") {
+        expect_error(section(key.path, "  sync_after: 2m\n"), 9, 15, "sync_after: at most 60s");
+        expect_error(section(key.path, "  sync_after: soon\n"), 9, 15, "sync_after");
     }
     SECTION("an unknown key") {
         expect_error(section(key.path, "  peers: [203.0.113.4]\n"), 9, 3,
