@@ -252,8 +252,11 @@ void SessionBridge::settle(std::uint32_t index, std::uint32_t now, std::vector<E
     const TcpState state = c.state.load(std::memory_order_relaxed);
     const bool first = first_copy_pending_[index];
     first_copy_pending_[index] = false;
-    if (first && (state == TcpState::fin_wait || state == TcpState::close)) {
-        peer_expiry_[index] = 0; // ending already, and the peer never had it: never sent
+    // Ending already, and the peer never had it (first settle, or an earlier one dropped it):
+    // never sent.
+    if ((first || peer_expiry_[index] == 0) &&
+        (state == TcpState::fin_wait || state == TcpState::close)) {
+        peer_expiry_[index] = 0;
         return;
     }
     queue_connection(index, now, out);

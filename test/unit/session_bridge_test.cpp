@@ -621,3 +621,38 @@ TEST_CASE("bridge: what a dump sent counts as held by the peer") {
     a.bridge.sweep(a.table().capacity(), now_a, out);
     CHECK(out.empty());
 }
+
+TEST_CASE("bridge: sync_after defers a new connection; one closing by then is never sent") {
+    Node a("sbA_", false);
+    const std::uint32_t all = a.table().capacity();
+    const FlowKey lives = flow("198.51.100.7", 40010, "198.51.100.100", 80);
+    const FlowKey ends = flow("198.51.100.7", 40011, "198.51.100.100", 80);
+    const auto long_one = a.connect(spec_on(a, lives, "203.0.113.11", 8080, conn_nat),
+                                    TcpState::established, now_a, 900'000);
+    const auto short_one = a.connect(spec_on(a, ends, "203.0.113.11", 8080, conn_nat),
+                                     TcpState::established, now_a, 900'000);
+    a.bridge.defer(long_one);
+    a.bridge.defer(short_one);
+    std::vector<Entry> out;
+    a.bridge.sweep(all, now_a + 1000, out);
+    CHECK(out.empty()); // deferred: not "never sent"
+    // The short one closes (its FIN is deferred too), then both come due.
+    a.table().at(short_one).state.store(TcpState::fin_wait);
+    a.bridge.defer(short_one);
+    a.bridge.settle(long_one, now_a + 2000, out);
+    a.bridge.settle(short_one, now_a + 2000, out);
+    a.bridge.settle(short_one, now_a + 2000, out); // its FIN's event
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<wire::ConnectionEntry>(out[0]).flow.client.port == port(40010));
+    // Nothing of the short one later either: it is ending.
+    out.clear();
+    a.bridge.sweep(all, now_a + 3000, out);
+    CHECK(out.empty());
+    // A change of a connection the peer holds is sent when settled, closing or not.
+    a.table().at(long_one).state.store(TcpState::fin_wait);
+    a.bridge.defer(long_one);
+    a.bridge.settle(long_one, now_a + 4000, out);
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<wire::ConnectionEntry>(out[0]).tcp_state ==
+          static_cast<std::uint8_t>(TcpState::fin_wait));
+}
