@@ -62,7 +62,12 @@ void parse_frame(rte_mbuf* m, ParsedFrame& f) noexcept {
     const std::uint32_t ip_total = rte_be_to_cpu_16(f.ip->total_length);
     if (ip_total < ip_header_length || ip_total > total - sizeof(rte_ether_hdr))
         return dropped(f, DropReason::bad_ip_header);
-    if (!ipv4_header_checksum_ok(f.ip, ip_header_length))
+    // The NIC's verdict when it gave one (GOOD, or NONE: header verified, checksum field not
+    // filled in); our own sum otherwise. 8% of the established path's time on a device
+    // without the offload (docs/design.md, "Profile").
+    const std::uint64_t verdict = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    if (verdict == RTE_MBUF_F_RX_IP_CKSUM_BAD || (verdict == RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN &&
+                                                  !ipv4_header_checksum_ok(f.ip, ip_header_length)))
         return dropped(f, DropReason::bad_ip_header);
     if (rte_be_to_cpu_16(f.ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
         return dropped(f, DropReason::fragment);

@@ -43,6 +43,10 @@ control::PortBinding start_port(const control::config::Interface& iface, unsigne
         conf.rx_adv_conf.rss_conf.rss_hf =
             (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
     }
+    // A NIC that checks IPv4 header checksums tells the worker so in each mbuf, which then
+    // skips its own check (dataplane/packet_parser.cpp); virtual devices mostly cannot.
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
     const auto q = static_cast<std::uint16_t>(workers);
     if (int rc = rte_eth_dev_configure(port, q, q, &conf); rc != 0)
         throw std::runtime_error(fmt::format("interface '{}': configuring '{}' failed: {}",

@@ -137,6 +137,12 @@ class Bench {
         filled_ = count;
     }
 
+    // What the NIC would say of every frame (its checksum verdicts): none by default.
+    void set_rx_flags(std::uint64_t flags) {
+        for (auto* m : mbufs_)
+            m->ol_flags = flags;
+    }
+
     // Writes a fresh frame into every mbuf: established flows of `vip` chosen at random, or
     // brand-new SYNs when `fresh` (each client opens 16 connections: templates mostly hit).
     void prepare(std::uint32_t vip, bool fresh, std::uint8_t flags) {
@@ -364,6 +370,12 @@ int main(int argc, char** argv) {
                     cell(syn_dr).c_str(), cell(syn_nat).c_str(), base, 1000.0 / base);
         std::printf("%11s   connection lookup alone (bulk, burst of 32): %.1f ns/key\n", "",
                     b->lookup_only(vip_dr, bursts).ns_per_packet);
+        // A NIC that verified the IPv4 header (RTE_MBUF_F_RX_IP_CKSUM_GOOD) spares the check.
+        b->set_rx_flags(RTE_MBUF_F_RX_IP_CKSUM_GOOD);
+        auto [dr_nic, base5] = b->measure(vip_dr, false, RTE_TCP_ACK_FLAG, bursts);
+        b->set_rx_flags(0);
+        std::printf("%11s   established DR with the NIC's checksum verdict: %.1f ns (x%.1f)\n", "",
+                    dr_nic.ns_per_packet, dr_nic.ns_per_packet / base5.ns_per_packet);
         if (b->drops() != 0)
             std::printf("            warning: %llu packets were dropped\n",
                         static_cast<unsigned long long>(b->drops()));

@@ -66,6 +66,7 @@ std::vector<Sent> WorkerHarness::send(const std::vector<Bytes>& frames, std::uin
         char* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size()));
         if (!f.empty()) // an empty vector's data() may be null: memcpy from null is UB
             std::memcpy(data, f.data(), f.size());
+        m->ol_flags = rx_ol_flags;
         mbufs.push_back(m);
     }
     dataplane.worker(0).process(mbufs.data(), static_cast<std::uint16_t>(mbufs.size()), ingress,

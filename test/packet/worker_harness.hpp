@@ -50,6 +50,9 @@ class WorkerHarness {
     // The packet buffers frames are built in; full again whenever no frame is in flight.
     rte_mempool* pool() { return dataplane.pool(); }
 
+    // What the NIC says of each frame send() hands over (its checksum verdicts).
+    std::uint64_t rx_ol_flags = 0;
+
     control::config::Config config;
     control::IdentityRegistry registry;
     dataplane::Dataplane dataplane; // one worker, driven by hand: never launched

@@ -732,6 +732,33 @@ TEST_CASE("on_failure: reset answers a segment of no known connection with an ex
     CHECK(h.send(ipv4_frame(rst)).empty());
 }
 
+TEST_CASE("the NIC's IPv4 checksum verdict is taken when it gives one") {
+    WorkerHarness h(std::string(two_interfaces) + R"(services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    real_servers:
+      - {address: 203.0.113.11, port: 8080}
+)");
+    h.resolve(rs1, rs1_mac, 1);
+    Bytes broken = ipv4_frame(syn_to_vip(40100));
+    ip_of(broken)->hdr_checksum ^= 0x0101;
+    Bytes fine = ipv4_frame(syn_to_vip(40101));
+    // No verdict: our own sum decides.
+    CHECK(h.send(broken).empty());
+    CHECK(h.drops(DropReason::bad_ip_header) == 1);
+    // GOOD (the NIC checked the header): no second check, even of a field we would refuse.
+    h.rx_ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+    CHECK(h.send(broken).size() == 1);
+    // BAD: refused, however right the field looks.
+    h.rx_ol_flags = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+    CHECK(h.send(fine).empty());
+    CHECK(h.drops(DropReason::bad_ip_header) == 2);
+    // NONE: the header was verified, the field is not filled in.
+    h.rx_ol_flags = RTE_MBUF_F_RX_IP_CKSUM_NONE;
+    CHECK(h.send(fine).size() == 1);
+}
+
 TEST_CASE("replication in sync: a segment of no known connection is reset; not in sync, dropped") {
     WorkerHarness h(std::string(two_interfaces) + R"(services:
   - name: web
