@@ -241,7 +241,8 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
         ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
                    NODES["b"], "8848", key, str(before["peer_epoch"]), case)
         reason = COUNTED_AS.get(case, case)
-        assert wait_for(lambda: replication(b)["dropped"][reason] ==
+        # At least once: a resend of a datagram B already has also counts as replayed.
+        assert wait_for(lambda: replication(b)["dropped"][reason] >=
                         before["dropped"][reason] + 1, timeout=5), (case, replication(b))
     after = replication(b)
     assert after["state"] == "in sync" and after["peer_epoch"] == before["peer_epoch"]
