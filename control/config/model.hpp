@@ -258,8 +258,8 @@ struct Admin {
     bool operator==(const Admin&) const = default;
 };
 
-// Session replication to the peer node (control/sync). In progress: `lb --check` validates the
-// section; the running node does not replicate yet and says so at start-up.
+// Session replication to the peer node (control/sync, control/replication,
+// lb/replication_control; README, "Failover without losing connections").
 struct Replication {
     std::string interface;  // a data interface: sync traffic uses this node's address on it
     std::uint32_t peer = 0; // the peer node's address on that interface
