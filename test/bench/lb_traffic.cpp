@@ -98,6 +98,46 @@ struct Trial {
     double rx_mpps() const { return static_cast<double>(received) / seconds / 1e6; }
 };
 
+// Frames of every flow in one flat array (a fixed stride), so that cycling over a million flows
+// reads memory in order: a vector of vectors cost the generator two dependent misses per frame
+// and made it, not the process under test, the limit at 1M flows.
+class FrameStore {
+  public:
+    static constexpr std::size_t stride = 80;
+    struct View {
+        const std::uint8_t* bytes;
+        std::uint16_t length;
+        const std::uint8_t* data() const { return bytes; }
+        std::size_t size() const { return length; }
+        bool empty() const { return length == 0; }
+        std::uint8_t operator[](std::size_t i) const { return bytes[i]; }
+    };
+    void resize(std::size_t n) {
+        bytes_.assign(n * stride, 0);
+        lengths_.assign(n, 0);
+    }
+    void set(std::size_t i, const std::uint8_t* data, std::size_t length) {
+        length = std::min(length, stride);
+        std::memcpy(&bytes_[i * stride], data, length);
+        lengths_[i] = static_cast<std::uint16_t>(length);
+    }
+    void set(std::size_t i, const Bytes& frame) { set(i, frame.data(), frame.size()); }
+    void push_back(const Bytes& frame) {
+        resize_keep(lengths_.size() + 1);
+        set(lengths_.size() - 1, frame);
+    }
+    View operator[](std::size_t i) const { return {&bytes_[i * stride], lengths_[i]}; }
+    std::size_t size() const { return lengths_.size(); }
+
+  private:
+    void resize_keep(std::size_t n) {
+        bytes_.resize(n * stride, 0);
+        lengths_.resize(n, 0);
+    }
+    std::vector<std::uint8_t> bytes_;
+    std::vector<std::uint16_t> lengths_;
+};
+
 class Generator {
   public:
     Generator(Mode mode, std::uint64_t flows, rte_mempool* pool)
@@ -125,18 +165,18 @@ class Generator {
     }
     // Checks a returned frame; false if it is not what the process must have sent.
     bool verify(const rte_mbuf* m, const Payload& p) const;
-    void fill(rte_mbuf* m, const Bytes& image, std::uint32_t flow_word);
-    const Bytes& image_for(std::uint64_t sequence, std::uint32_t& flow_word);
+    void fill(rte_mbuf* m, FrameStore::View image, std::uint32_t flow_word);
+    FrameStore::View image_for(std::uint64_t sequence, std::uint32_t& flow_word);
 
     Mode mode_;
     std::uint64_t flows_;
     rte_mempool* pool_;
     double hz_;
     rte_ether_addr peer_mac_{};
-    std::vector<Bytes> out_;         // per flow: what we send (client side)
-    std::vector<Bytes> back_;        // per flow (NAT): the server's reply we send
-    std::vector<Bytes> expect_;      // per flow: the client frame as it must come back
-    std::vector<Bytes> expect_back_; // per flow (NAT): the reply as it must reach the client
+    FrameStore out_;         // per flow: what we send (client side)
+    FrameStore back_;        // per flow (NAT): the server's reply we send
+    FrameStore expect_;      // per flow: the client frame as it must come back
+    FrameStore expect_back_; // per flow (NAT): the reply as it must reach the client
     std::uint64_t next_ = 0;
     std::uint64_t fresh_next_ = 0; // new connections: the next unused flow
     std::uint64_t bad_total_ = 0;
@@ -246,7 +286,7 @@ Bytes Generator::server_frame(std::uint64_t f) const {
     return ipv4_frame(p);
 }
 
-void Generator::fill(rte_mbuf* m, const Bytes& image, std::uint32_t flow_word) {
+void Generator::fill(rte_mbuf* m, FrameStore::View image, std::uint32_t flow_word) {
     auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
     std::memcpy(data, image.data(), image.size());
     m->data_len = m->pkt_len = static_cast<std::uint32_t>(image.size());
@@ -268,12 +308,12 @@ bool Generator::verify(const rte_mbuf* m, const Payload& p) const {
                std::memcmp(&eth->src_addr, &peer_mac_, 6) == 0 &&
                std::memcmp(data + 30, out_[0].data() + 30, 4) == 0;
     }
-    const Bytes& want = (p.flow & 0x80000000u) ? expect_back_[f] : expect_[f];
+    const FrameStore::View want = (p.flow & 0x80000000u) ? expect_back_[f] : expect_[f];
     return std::memcmp(data, want.data(), 12) == 0 &&
            std::memcmp(data + 14, want.data() + 14, n - 14) == 0;
 }
 
-const Bytes& Generator::image_for(std::uint64_t sequence, std::uint32_t& flow_word) {
+FrameStore::View Generator::image_for(std::uint64_t sequence, std::uint32_t& flow_word) {
     if (mode_ == Mode::nat && (sequence & 1)) {
         const std::uint64_t f = (sequence >> 1) % flows_;
         flow_word = static_cast<std::uint32_t>(f) | 0x80000000u;
@@ -293,10 +333,10 @@ bool Generator::warm_up() {
     out_.resize(flows_);
     expect_.resize(flows_);
     for (std::uint64_t f = 0; f < flows_; ++f)
-        out_[f] = client_frame(f, RTE_TCP_ACK_FLAG);
+        out_.set(f, client_frame(f, RTE_TCP_ACK_FLAG));
     // One frame per flow: with `mh`, lb adopts it (creates the connection), and what comes
     // back is what every later frame of the flow must look like.
-    auto learn = [&](std::vector<Bytes>& sent, std::vector<Bytes>& expect, bool back) {
+    auto learn = [&](FrameStore& sent, FrameStore& expect, bool back) {
         std::uint64_t learnt = 0, next = 0, first_missing = 0;
         const std::uint64_t give_up = rte_get_tsc_cycles() + 60 * rte_get_tsc_hz();
         while (learnt < flows_ && rte_get_tsc_cycles() < give_up) {
@@ -327,7 +367,7 @@ bool Generator::warm_up() {
                 // A late duplicate of the other direction's warm-up is not this direction's.
                 const bool is_back = (p.flow & 0x80000000u) != 0;
                 if (p.magic == magic && f < flows_ && is_back == back && expect[f].empty()) {
-                    expect[f].assign(data, data + rte_pktmbuf_pkt_len(in[i]));
+                    expect.set(f, data, rte_pktmbuf_pkt_len(in[i]));
                     ++learnt;
                 }
                 rte_pktmbuf_free(in[i]);
@@ -350,7 +390,7 @@ bool Generator::warm_up() {
         back_.resize(flows_);
         expect_back_.resize(flows_);
         for (std::uint64_t f = 0; f < flows_; ++f)
-            back_[f] = server_frame(f);
+            back_.set(f, server_frame(f));
         if (!learn(back_, expect_back_, true)) {
             std::fprintf(stderr, "lb_traffic: warm-up: not every reply came back\n");
             return false;
@@ -377,7 +417,8 @@ Trial Generator::trial(double pps, double seconds) {
                         // A SYN, then its ACK: one new connection per two frames.
                         const std::uint64_t f = fresh_next_ + (next_ >> 1);
                         Bytes& frame = fresh_frame_;
-                        frame = out_[0];
+                        const FrameStore::View first = out_[0];
+                        frame.assign(first.data(), first.data() + first.size());
                         auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame.data() + 14);
                         auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
                         // 8M connections before an address and port come back (the lb
@@ -388,9 +429,9 @@ Trial Generator::trial(double pps, double seconds) {
                         tcp->tcp_flags = (next_ & 1) ? RTE_TCP_ACK_FLAG : RTE_TCP_SYN_FLAG;
                         ip->hdr_checksum = 0;
                         ip->hdr_checksum = rte_ipv4_cksum(ip); // lb checks it; not TCP's
-                        fill(m[i], frame, 0);
+                        fill(m[i], {frame.data(), static_cast<std::uint16_t>(frame.size())}, 0);
                     } else {
-                        const Bytes& image = image_for(next_, word); // sets word first
+                        const FrameStore::View image = image_for(next_, word); // sets word
                         fill(m[i], image, word);
                     }
                     ++next_;
