@@ -49,4 +49,19 @@ struct DataplaneContext {
     std::atomic<bool> stop{false};
 };
 
+// What a removed connection holds besides its entry: its real server's load, a child of its
+// persistence template, its FTP helper state. Called once, by whoever removed it (the collector,
+// replication); an FTP expectation holds none of these. False for an expectation.
+inline bool release_attachments(DataplaneContext& ctx, const Connection& c) {
+    if (c.flags & conn_expectation)
+        return false;
+    ctx.load->add(c.real_server, -1);
+    if (c.template_index != no_template)
+        ctx.templates->detach(c.template_index);
+    if (const std::uint32_t ftp = c.ftp_state.load(std::memory_order_relaxed);
+        ftp != no_ftp_state && ctx.ftp_states)
+        ctx.ftp_states->retire(ftp);
+    return true;
+}
+
 } // namespace lb::dataplane

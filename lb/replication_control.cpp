@@ -51,7 +51,7 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     : balancer_(balancer), hold_preemption_(std::move(hold)), socket_(io), timer_(io),
       bridge_(balancer.context()) {
     const auto& r = settings_of(balancer);
-    const auto local = endpoint_of(local_address(balancer), r.port);
+    local_ = endpoint_of(local_address(balancer), r.port);
     peer_ = endpoint_of(r.peer, r.port);
     sync_after_ms_ = static_cast<std::uint32_t>(r.sync_after.count());
     sync::LinkSettings settings;
@@ -79,12 +79,12 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     if (!ec)
         socket_.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ec);
     if (!ec)
-        socket_.bind(local, ec);
+        socket_.bind(local_, ec);
     if (ec)
         throw std::runtime_error(fmt::format(
             "replication: cannot listen on {}:{}: {} (does interface '{}' have its kernel "
             "exception path?)",
-            format_ipv4(local_address(balancer)), r.port, ec.message(), r.interface));
+            local_.address().to_string(), r.port, ec.message(), r.interface));
     socket_.non_blocking(true, ec);
     hold_reason_ = std::string("session table not in sync with the peer: connecting");
     hold_preemption_(hold_reason_);
@@ -100,9 +100,8 @@ std::uint64_t ReplicationControl::now_ms() const {
 
 void ReplicationControl::start() {
     fmt::print(stderr, "lb: replication: {}:{} <-> {}:{}, cluster {}, epoch {}\n",
-               format_ipv4(local_address(balancer_)), settings_of(balancer_).port,
-               format_ipv4(settings_of(balancer_).peer), settings_of(balancer_).port,
-               settings_of(balancer_).cluster_id, link_->status(now_ms()).epoch);
+               local_.address().to_string(), local_.port(), peer_.address().to_string(),
+               peer_.port(), settings_of(balancer_).cluster_id, link_->status(now_ms()).epoch);
     receive();
     tick();
     report();
@@ -233,9 +232,8 @@ void ReplicationControl::update_node_state(std::uint64_t now) {
 void ReplicationControl::report() {
     const std::uint64_t now = now_ms();
     control::report::ReplicationReport r;
-    const auto& settings = settings_of(balancer_);
-    r.local = fmt::format("{}:{}", format_ipv4(local_address(balancer_)), settings.port);
-    r.peer = fmt::format("{}:{}", format_ipv4(settings.peer), settings.port);
+    r.local = fmt::format("{}:{}", local_.address().to_string(), local_.port());
+    r.peer = fmt::format("{}:{}", peer_.address().to_string(), peer_.port());
     r.link = link_->status(now);
     if (r.link.last_heard_ms)
         r.last_heard_ago_ms = now - *r.link.last_heard_ms;

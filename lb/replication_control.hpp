@@ -56,6 +56,7 @@ class ReplicationControl {
     Balancer& balancer_;
     std::function<void(std::optional<std::string>)> hold_preemption_;
     boost::asio::ip::udp::socket socket_;
+    boost::asio::ip::udp::endpoint local_; // this node's address of the interface, and the port
     boost::asio::ip::udp::endpoint peer_;
     boost::asio::ip::udp::endpoint sender_;
     std::array<std::uint8_t, 2048> buffer_{};

@@ -196,15 +196,6 @@ std::optional<FtpStateEntry> SessionBridge::ftp_entry(std::uint32_t index) const
     return e;
 }
 
-void SessionBridge::describe_connection(std::uint32_t index, std::uint32_t now,
-                                        std::vector<Entry>& out) const {
-    if (auto c = connection_entry(index, now)) {
-        out.emplace_back(*c);
-        if (auto f = ftp_entry(index))
-            out.emplace_back(*f);
-    }
-}
-
 void SessionBridge::queue_connection(std::uint32_t index, std::uint32_t now,
                                      std::vector<Entry>& out) {
     if (auto c = connection_entry(index, now)) {
@@ -352,18 +343,8 @@ void SessionBridge::apply(const Entry& entry, std::uint32_t now) {
 }
 
 void SessionBridge::retire_connection(std::uint32_t index) {
-    ConnectionTable& table = *ctx_.connections;
-    const Connection& c = table.at(index);
-    if (!table.remove(index))
-        return;
-    if (c.flags & conn_expectation)
-        return;
-    ctx_.load->add(c.real_server, -1);
-    if (c.template_index != no_template)
-        ctx_.templates->detach(c.template_index);
-    if (const std::uint32_t ftp = c.ftp_state.load(std::memory_order_relaxed);
-        ftp != no_ftp_state && ctx_.ftp_states)
-        ctx_.ftp_states->retire(ftp);
+    if (ctx_.connections->remove(index))
+        release_attachments(ctx_, ctx_.connections->at(index));
 }
 
 void SessionBridge::apply_connection(const ConnectionEntry& e, std::uint32_t now) {

@@ -41,8 +41,6 @@ class SessionBridge {
     std::optional<sync::TemplateEntry> template_entry(std::uint32_t index, std::uint32_t now) const;
     // The FTP helper's state of control connection `index`, when it has any worth sending.
     std::optional<sync::FtpStateEntry> ftp_entry(std::uint32_t index) const;
-    // A connection and, if it has one, its FTP state: what an event or a dump sends.
-    void describe_connection(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out) const;
     // A worker's event (dataplane/sync_events.hpp) as entries to send; remembers what the peer
     // will hold.
     void describe_event(std::uint32_t event, std::uint32_t now, std::vector<Entry>& out);
@@ -96,6 +94,8 @@ class SessionBridge {
     // the collector does on expiry.
     void retire_connection(std::uint32_t index);
 
+    // A connection and, if it has one, its FTP state, for an event, the sweep or a dump; remembers
+    // what the peer will hold.
     void queue_connection(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out);
     void note_peer_copy(std::uint32_t index, std::uint32_t expiry) {
         peer_expiry_[index] = expiry | 1; // 0: the peer holds nothing of it

@@ -12,15 +12,8 @@ void TableCollector::tick(std::uint32_t now, std::uint32_t fraction) {
         connections.collect(connection_cursor_, conn_budget, now, [&](const Connection& c) {
             if (on_expired)
                 on_expired(connections.index_of(c), c);
-            if (c.flags & conn_expectation)
-                return; // an FTP announcement, not a connection
-            ctx_.load->add(c.real_server, -1);
-            if (c.template_index != no_template)
-                templates.detach(c.template_index);
-            if (const std::uint32_t ftp = c.ftp_state.load(std::memory_order_relaxed);
-                ftp != no_ftp_state && ctx_.ftp_states)
-                ctx_.ftp_states->retire(ftp);
-            ++expired_connections_;
+            if (release_attachments(ctx_, c)) // not an FTP announcement
+                ++expired_connections_;
         });
     connections.reclaim();
     if (ctx_.ftp_states)
