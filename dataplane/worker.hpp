@@ -62,7 +62,7 @@ class Worker {
     struct Pending {
         rte_mbuf* frame;
         ParsedFrame parsed;
-        std::int32_t service; // >= 0: to a VIP service; -1: possibly a NAT reply
+        std::int32_t service; // >= 0: to a VIP service; else one of the sentinels below
     };
 
     void handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress, std::uint32_t now);
@@ -81,6 +81,15 @@ class Worker {
     // Pending::service for a VIP port no service claims: a draining connection of a removed
     // service or an FTP passive data connection may still match it.
     static constexpr std::int32_t unclaimed_port = -2;
+    // Pending::service before the service index was asked: established frames never ask it
+    // (their connection names the service), only misses do.
+    static constexpr std::int32_t service_not_looked_up = -3;
+    // classify(): a VIP this node is the VRRP backup of.
+    static constexpr std::int32_t not_master = -4;
+    static constexpr std::int32_t no_service = -1;
+    // The service a TCP/UDP frame is for: its index, unclaimed_port, no_service (not a VIP:
+    // possibly a NAT reply), or not_master.
+    std::int32_t classify(const ParsedFrame& f, bool vrrp) const;
     // A new connection announced by the FTP helper (a passive data port): true if prepared.
     bool prepare_from_expectation(Pending& p, std::uint8_t ingress, NewConnection& out);
     // Step 1: decide (or drop the frame and return false); step 2: publish and forward.
