@@ -171,20 +171,25 @@ class ControlLoop {
         if (!parsed.request)
             return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
         const AdminRequest request = *parsed.request;
-        handle_admin_request(balancer_, reloader_, request,
-                             [this, request, respond](control::AdminAnswer answer) {
-                                 if (request.changes_state()) {
-                                     std::string said = answer.body;
-                                     while (!said.empty() && said.back() == '\n')
-                                         said.pop_back();
-                                     fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
-                                     // A reload reconfigures health checks itself (the reloader's
-                                     // hook).
-                                     if (answer.ok && request.command != Command::reload)
-                                         health_.configure(balancer_.config());
-                                 }
-                                 respond(std::move(answer));
-                             });
+        handle_admin_request(
+            balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {
+                if (request.changes_state()) {
+                    std::string said = answer.body;
+                    while (!said.empty() && said.back() == '\n')
+                        said.pop_back();
+                    fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
+                    // A reload reconfigures health checks itself (the reloader's
+                    // hook).
+                    if (answer.ok && request.command != Command::reload)
+                        health_.configure(balancer_.config());
+                    // systemctl reload runs lbctl reload: status shows how it went.
+                    if (request.command == Command::reload)
+                        notifier_.status(answer.ok ? "reload (lbctl) applied"
+                                                   : "reload (lbctl) refused: the "
+                                                     "running configuration is kept");
+                }
+                respond(std::move(answer));
+            });
     }
 
     void watch_stop_signals() {
