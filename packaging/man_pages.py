@@ -2,8 +2,8 @@
 """lb(8) and lbctl(8) from README.md: the README is the one text; this turns some of its sections
 into roff. Usage: man_pages.py README.md OUTDIR VERSION
 
-Handles the Markdown the README uses: ## and ### headings, paragraphs, "- " lists (with indented
-continuation lines), fenced code blocks, tables, `code`, **bold**, [links](...). A construct it
+Handles the Markdown the README uses: ## and ### headings, paragraphs, "- " and "1. " lists (with
+indented continuation lines), fenced code blocks, tables, `code`, **bold**, [links](...). A construct it
 does not know is a paragraph, so nothing is silently dropped.
 """
 
@@ -62,8 +62,8 @@ def inline(text):
         out.append(escape(text[pos:m.start()]).replace("\\-", "-"))
         if m.group(1) is not None:
             out.append("\\fB" + escape(m.group(1)) + "\\fR")
-        elif m.group(2) is not None:
-            out.append("\\fB" + escape(m.group(2)).replace("\\-", "-") + "\\fR")
+        elif m.group(2) is not None:  # bold may hold `code`: its own markup, then bold again
+            out.append("\\fB" + inline(m.group(2)).replace("\\fR", "\\fB") + "\\fR")
         else:
             out.append(escape(m.group(3)).replace("\\-", "-"))
         pos = m.end()
@@ -130,14 +130,16 @@ def body(lines, skip_first_code=False):
                     roff += [".IP \\(bu 2", text_line(inline(name + ": " + cell))]
             roff.append(".PP")
             continue
-        elif re.match(r"- ", line):
+        elif re.match(r"- |\d+\. ", line):
             flush()
-            item = [line[2:]]
+            marker, _, first = line.partition(" ")
+            item = [first]
             i += 1
             while i < len(lines) and lines[i].startswith("  ") and lines[i].strip():
                 item.append(lines[i].strip())
                 i += 1
-            roff += [".IP \\(bu 2", text_line(inline(" ".join(item)))]
+            tag = "\\(bu 2" if marker == "-" else marker + " 4"
+            roff += [".IP " + tag, text_line(inline(" ".join(item)))]
             continue
         elif not line.strip():
             flush()
