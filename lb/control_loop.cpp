@@ -1,10 +1,14 @@
 #include "lb/control_loop.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
@@ -16,7 +20,9 @@
 #include "lb/admin_commands.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
+#include "lb/readiness.hpp"
 #include "lb/replication_control.hpp"
+#include "lb/service_notifier.hpp"
 #include "lb/vrrp_control.hpp"
 
 namespace lb::app {
@@ -35,6 +41,24 @@ void every(boost::asio::steady_timer& timer, std::chrono::milliseconds period,
     });
 }
 
+// TEST ONLY (test/e2e/test_appliance.py): with LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH in the
+// environment, the loop blocks while PATH exists, as a control thread stuck in a system call
+// would, while the workers go on forwarding. It is how the test shows that the watchdog pings
+// come from the loop itself and stop when it stops. Unset (always, in production) it costs one
+// empty-string test per tick.
+std::string stall_path_for_tests() {
+    const char* path = std::getenv("LB_TEST_STALL_CONTROL_LOOP_WHILE");
+    return path ? path : "";
+}
+
+void stall_while_exists_for_tests(const std::string& path) {
+    if (path.empty())
+        return;
+    std::error_code ec;
+    while (std::filesystem::exists(path, ec))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 void log_outcome(const char* what, const ChangeOutcome& o) {
     for (const auto& m : o.messages)
         fmt::print(stderr, "lb: {}: {}\n", what, m);
@@ -51,7 +75,8 @@ class ControlLoop {
                  [this](const std::string& line, control::AdminSocket::Respond respond) {
                      on_admin_request(line, std::move(respond));
                  }),
-          collector_(balancer.context()), resolver_(balancer.context(), balancer.pool()) {
+          collector_(balancer.context()), resolver_(balancer.context(), balancer.pool()),
+          readiness_(balancer) {
         health_.configure(balancer_.config());
         if (!balancer_.config().vrrp.empty())
             vrrp_ = make_vrrp();
@@ -81,6 +106,8 @@ class ControlLoop {
             replication_->start();
         if (vrrp_)
             vrrp_->start();
+        // The first look runs as soon as the loop does: the admin socket already listens then.
+        boost::asio::post(io_, [this] { tell_ready_once_forwarding(); });
         io_.run();
     }
 
@@ -90,6 +117,25 @@ class ControlLoop {
             std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
         vrrp->hold_preemption(preemption_hold_); // replication may already hold it
         return vrrp;
+    }
+
+    // READY=1 for the service manager, once: the ports are started, every worker polls and
+    // the links are up (lb/readiness.hpp). Until then STATUS= says what lb waits for.
+    void tell_ready_once_forwarding() {
+        if (ready_)
+            return;
+        const Readiness r = readiness_.check();
+        if (!r.ready) {
+            if (r.status != waiting_for_) {
+                notifier_.status(r.status);
+                waiting_for_ = r.status;
+            }
+            return;
+        }
+        if (!r.warning.empty())
+            fmt::print(stderr, "lb: warning: {}\n", r.warning);
+        notifier_.ready(r.status);
+        ready_ = true;
     }
 
     // Health checks drain failing servers by republishing the snapshot, and feed VRRP tracking.
@@ -125,20 +171,25 @@ class ControlLoop {
         if (!parsed.request)
             return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
         const AdminRequest request = *parsed.request;
-        handle_admin_request(balancer_, reloader_, request,
-                             [this, request, respond](control::AdminAnswer answer) {
-                                 if (request.changes_state()) {
-                                     std::string said = answer.body;
-                                     while (!said.empty() && said.back() == '\n')
-                                         said.pop_back();
-                                     fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
-                                     // A reload reconfigures health checks itself (the reloader's
-                                     // hook).
-                                     if (answer.ok && request.command != Command::reload)
-                                         health_.configure(balancer_.config());
-                                 }
-                                 respond(std::move(answer));
-                             });
+        handle_admin_request(
+            balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {
+                if (request.changes_state()) {
+                    std::string said = answer.body;
+                    while (!said.empty() && said.back() == '\n')
+                        said.pop_back();
+                    fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
+                    // A reload reconfigures health checks itself (the reloader's
+                    // hook).
+                    if (answer.ok && request.command != Command::reload)
+                        health_.configure(balancer_.config());
+                    // systemctl reload runs lbctl reload: status shows how it went.
+                    if (request.command == Command::reload)
+                        notifier_.status(answer.ok ? "reload (lbctl) applied"
+                                                   : "reload (lbctl) refused: the "
+                                                     "running configuration is kept");
+                }
+                respond(std::move(answer));
+            });
     }
 
     void watch_stop_signals() {
@@ -146,6 +197,7 @@ class ControlLoop {
             if (ec)
                 return;
             fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
+            notifier_.stopping();
             // A master resigns first (priority 0), so that its backup takes over at once.
             if (vrrp_)
                 vrrp_->shutdown([this] { io_.stop(); });
@@ -158,8 +210,12 @@ class ControlLoop {
         reload_signal_.async_wait([this](const boost::system::error_code& ec, int) {
             if (ec)
                 return;
-            reloader_.request(
-                [](const ChangeOutcome& outcome) { log_outcome("reload (SIGHUP)", outcome); });
+            reloader_.request([this](const ChangeOutcome& outcome) {
+                log_outcome("reload (SIGHUP)", outcome);
+                notifier_.status(outcome.applied ? "reload (SIGHUP) applied"
+                                                 : "reload (SIGHUP) refused: the running "
+                                                   "configuration is kept");
+            });
             watch_hangups();
         });
     }
@@ -183,6 +239,10 @@ class ControlLoop {
             }
             if (replication_)
                 replication_->report();
+            tell_ready_once_forwarding();
+            stall_while_exists_for_tests(stall_path_);
+            // Last: the ping says this whole iteration ran.
+            notifier_.watchdog_tick();
         });
     }
 
@@ -215,6 +275,11 @@ class ControlLoop {
     boost::asio::steady_timer housekeeping_{io_};
     boost::asio::steady_timer stats_timer_{io_};
     std::chrono::steady_clock::time_point due_;
+    ServiceNotifier notifier_;
+    ReadinessWatch readiness_;
+    bool ready_ = false;
+    std::string waiting_for_; // the last STATUS= sent while not ready
+    const std::string stall_path_ = stall_path_for_tests();
 };
 
 } // namespace

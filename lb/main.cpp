@@ -1,5 +1,6 @@
-// lb --config FILE [--check] [--version] [-- EAL arguments]
+// lb --config FILE [--check [--hardware]] [--version] [-- EAL arguments]
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,10 +12,14 @@
 #include "control/admin_socket.hpp"
 #include "control/config/loader.hpp"
 #include "lb/app.hpp"
+#include "lb/hardware_check.hpp"
+#include "lb/journal_stderr.hpp"
 
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+    // Before anything logs or any thread starts: under systemd, lines get journal priorities.
+    lb::app::prefix_stderr_for_journal();
     // Everything after `--` goes to the DPDK EAL untouched.
     std::vector<std::string> own_args;
     std::vector<std::string> eal_args;
@@ -28,12 +33,15 @@ int main(int argc, char** argv) {
         (after_separator ? eal_args : own_args).push_back(std::move(a));
     }
 
-    po::options_description options("Usage: lb --config FILE [--check] [--version] [-- EAL "
-                                    "arguments]\n\nOptions");
+    po::options_description options("Usage: lb --config FILE [--check [--hardware]] [--version] "
+                                    "[-- EAL arguments]\n\nOptions");
     options.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
                           "the YAML configuration")(
         "check", "validate the configuration and exit: 0 when valid, 1 with every error as "
-                 "FILE:LINE:COLUMN: message")("version", "print the version and exit")(
+                 "FILE:LINE:COLUMN: message")(
+        "hardware", "with --check: also say what this box lacks to run the configuration "
+                    "(hugepages, hugetlbfs, NICs bound to vfio-pci, IOMMU, CPU isolation); exit "
+                    "1 when something is missing")("version", "print the version and exit")(
         "help,h", "print this help");
     po::variables_map vm;
     try {
@@ -52,6 +60,11 @@ int main(int argc, char** argv) {
         fmt::print("lb {} ({})\n", LB_VERSION, rte_version());
         return 0;
     }
+    if (vm.count("hardware") && !vm.count("check")) {
+        fmt::print(stderr,
+                   "lb: --hardware goes with --check: lb --config FILE --check --hardware\n");
+        return 2;
+    }
     if (!vm.count("config")) {
         fmt::print(stderr, "lb: --config FILE is required\n");
         std::cerr << options << '\n';
@@ -69,7 +82,15 @@ int main(int argc, char** argv) {
     if (vm.count("check")) {
         fmt::print("{}: OK ({} service(s), {} interface(s))\n", path,
                    loaded.config->services.size(), loaded.config->interfaces.size());
-        return 0;
+        if (!vm.count("hardware"))
+            return 0;
+        std::vector<std::string> all_eal = loaded.config->dpdk.eal_args;
+        all_eal.insert(all_eal.end(), eal_args.begin(), eal_args.end());
+        // LB_HARDWARE_ROOT: look at another tree than / (the tests' fake sysfs, or a system
+        // mounted elsewhere).
+        const char* root = std::getenv("LB_HARDWARE_ROOT");
+        return lb::app::print_hardware_findings(
+            lb::app::check_hardware(*loaded.config, all_eal, root ? root : "/"));
     }
     try {
         // Before the EAL and the ports: a second lb on the same admin socket stops here.
