@@ -340,7 +340,9 @@ bool Generator::warm_up() {
         std::uint64_t learnt = 0, next = 0, first_missing = 0;
         const std::uint64_t give_up = rte_get_tsc_cycles() + 60 * rte_get_tsc_hz();
         while (learnt < flows_ && rte_get_tsc_cycles() < give_up) {
-            if (next < flows_ && next - learnt < 4096) {
+            // At most 4096 ahead of what came back. After a resend restarts `next` below
+            // `learnt`, `next - learnt` would wrap (unsigned) and stop sending for good.
+            if (next < flows_ && next < learnt + 4096) {
                 rte_mbuf* m[burst];
                 const auto k =
                     static_cast<std::uint16_t>(std::min<std::uint64_t>(burst, flows_ - next));
