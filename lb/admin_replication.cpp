@@ -11,14 +11,13 @@ using control::Json;
 
 namespace {
 
-Json as_json(const control::report::ReplicationReport& r) {
+Json peer_json(const control::report::ReplicationPeerReport& r) {
     const sync::LinkStatus& l = r.link;
     const sync::LinkCounters& c = l.counters;
     Json dropped = Json::object();
     for (std::size_t i = 0; i < c.dropped.size(); ++i)
         dropped[sync::drop_reason_name(i)] = c.dropped[i];
     return {
-        {"local", r.local},
         {"peer", r.peer},
         {"state", sync::link_state_name(l.state)},
         {"epoch", l.epoch},
@@ -43,26 +42,50 @@ Json as_json(const control::report::ReplicationReport& r) {
         {"unbound", r.unbound},
         {"refused", r.refused},
         {"deleted", r.deleted},
-        {"events_lost", r.events_lost},
+        {"superseded", r.superseded},
         {"send_errors", r.send_errors},
-        {"reset_unknown_flows", r.reset_unknown_flows},
         {"dropped", dropped},
     };
 }
 
-std::string as_table(const Json& j) {
-    std::string out;
+Json as_json(const control::report::ReplicationReport& r) {
+    Json peers = Json::array();
+    for (const auto& p : r.peers)
+        peers.push_back(peer_json(p));
+    return {
+        {"local", r.local},
+        {"in_sync", r.in_sync},
+        {"reset_unknown_flows", r.reset_unknown_flows},
+        {"events_lost", r.events_lost},
+        {"unknown_senders", r.unknown_senders},
+        {"peers", peers},
+    };
+}
+
+// key: value lines; `dropped` on one line of its non-zero reasons.
+void add_lines(std::string& out, const Json& j, const char* indent) {
     for (const auto& [key, value] : j.items()) {
-        if (key == "dropped")
+        if (key == "dropped" || key == "peers")
             continue;
-        out += fmt::format("{:<24} {}\n", key,
+        out += fmt::format("{}{:<24} {}\n", indent, key,
                            value.is_string() ? value.get<std::string>() : value.dump());
     }
+    if (!j.contains("dropped"))
+        return;
     std::string dropped;
     for (const auto& [reason, n] : j["dropped"].items())
         if (n.get<std::uint64_t>() != 0)
             dropped += fmt::format(" {}={}", reason, n.get<std::uint64_t>());
-    out += fmt::format("{:<24}{}\n", "dropped", dropped.empty() ? " none" : dropped);
+    out += fmt::format("{}{:<24}{}\n", indent, "dropped", dropped.empty() ? " none" : dropped);
+}
+
+std::string as_table(const Json& j) {
+    std::string out;
+    add_lines(out, j, "");
+    for (const auto& p : j["peers"]) {
+        out += fmt::format("\npeer {}\n", p["peer"].get<std::string>());
+        add_lines(out, p, "  ");
+    }
     return out;
 }
 

@@ -255,54 +255,72 @@ void add_vrrp_families(Families& out, const control::report::VrrpReport& vrrp) {
         out.push_back(std::move(*f));
 }
 
-void add_replication_families(Families& out, const control::report::ReplicationReport& r) {
+void add_replication_families(Families& out, const control::report::ReplicationReport& report) {
     namespace sync = control::sync;
-    const Labels peer{{"peer", r.peer}};
     auto state = family("lb_replication_state",
                         "Session replication link: 0 connecting, 1 receiving bulk, 2 in sync, "
                         "3 peer lost",
                         MetricType::Gauge);
-    add(state, peer, static_cast<double>(r.link.state));
     auto matches = family("lb_replication_config_matches",
                           "1 while the peer's configuration digest equals ours", MetricType::Gauge);
-    add(matches, peer, r.link.config_matches ? 1 : 0);
     auto heard = family("lb_replication_last_heard_seconds",
                         "Seconds since the peer was last heard (-1: never)", MetricType::Gauge);
-    add(heard, peer,
-        r.last_heard_ago_ms ? static_cast<double>(*r.last_heard_ago_ms) / 1000.0 : -1.0);
     auto queue = family("lb_replication_queue_depth", "Entries waiting for the send window",
                         MetricType::Gauge);
-    add(queue, peer, static_cast<double>(r.link.queue_depth));
     auto in_flight = family("lb_replication_in_flight", "Datagrams sent and not yet acknowledged",
                             MetricType::Gauge);
-    add(in_flight, peer, static_cast<double>(r.link.in_flight));
-    const sync::LinkCounters& c = r.link.counters;
     auto datagrams =
         family("lb_replication_datagrams_total", "Replication datagrams", MetricType::Counter);
-    add(datagrams, with(peer, "direction", "sent"), number(c.datagrams_sent));
-    add(datagrams, with(peer, "direction", "received"), number(c.datagrams_received));
     auto entries = family("lb_replication_entries_total",
                           "Session entries, by what happened to them", MetricType::Counter);
-    const std::pair<const char*, std::uint64_t> entry_counts[] = {
-        {"sent", c.entries_sent},      {"received", c.entries_received},
-        {"resent", c.entries_resent},  {"applied", r.applied},
-        {"unbound", r.unbound},        {"refused", r.refused},
-        {"deleted", r.deleted},        {"queue_overflow", c.queue_overflows},
-        {"events_lost", r.events_lost}};
-    for (const auto& [event, n] : entry_counts)
-        add(entries, with(peer, "event", event), number(n));
     auto dumps = family("lb_replication_bulk_dumps_sent_total",
                         "Full dumps of the table sent to the peer", MetricType::Counter);
-    add(dumps, peer, number(c.bulk_dumps_sent));
     auto dropped = family("lb_replication_datagrams_dropped_total",
                           "Datagrams received and refused, by reason", MetricType::Counter);
-    for (std::size_t i = 0; i < c.dropped.size(); ++i)
-        add(dropped, with(peer, "reason", sync::drop_reason_name(i)), number(c.dropped[i]));
     auto send_errors = family("lb_replication_send_errors_total",
                               "Datagrams the kernel refused to send", MetricType::Counter);
-    add(send_errors, peer, number(r.send_errors));
+    for (const auto& r : report.peers) {
+        const Labels peer{{"peer", r.peer}};
+        add(state, peer, static_cast<double>(r.link.state));
+        add(matches, peer, r.link.config_matches ? 1 : 0);
+        add(heard, peer,
+            r.last_heard_ago_ms ? static_cast<double>(*r.last_heard_ago_ms) / 1000.0 : -1.0);
+        add(queue, peer, static_cast<double>(r.link.queue_depth));
+        add(in_flight, peer, static_cast<double>(r.link.in_flight));
+        const sync::LinkCounters& c = r.link.counters;
+        add(datagrams, with(peer, "direction", "sent"), number(c.datagrams_sent));
+        add(datagrams, with(peer, "direction", "received"), number(c.datagrams_received));
+        const std::pair<const char*, std::uint64_t> entry_counts[] = {
+            {"sent", c.entries_sent},
+            {"received", c.entries_received},
+            {"resent", c.entries_resent},
+            {"applied", r.applied},
+            {"unbound", r.unbound},
+            {"refused", r.refused},
+            {"deleted", r.deleted},
+            {"superseded", r.superseded},
+            {"queue_overflow", c.queue_overflows}};
+        for (const auto& [event, n] : entry_counts)
+            add(entries, with(peer, "event", event), number(n));
+        add(dumps, peer, number(c.bulk_dumps_sent));
+        for (std::size_t i = 0; i < c.dropped.size(); ++i)
+            add(dropped, with(peer, "reason", sync::drop_reason_name(i)), number(c.dropped[i]));
+        add(send_errors, peer, number(r.send_errors));
+    }
+    // The node's own: not any one peer's.
+    add(entries, {{"event", "events_lost"}}, number(report.events_lost));
+    auto in_sync = family("lb_replication_in_sync",
+                          "1 while the node's table is in sync with its peers (what VRRP's "
+                          "preemption waits for)",
+                          MetricType::Gauge);
+    add(in_sync, {}, report.in_sync ? 1 : 0);
+    auto unknown = family("lb_replication_unknown_sender_datagrams_total",
+                          "Replication datagrams from an address that is none of the peers, "
+                          "dropped unread",
+                          MetricType::Counter);
+    add(unknown, {}, number(report.unknown_senders));
     for (auto* f : {&state, &matches, &heard, &queue, &in_flight, &datagrams, &entries, &dumps,
-                    &dropped, &send_errors})
+                    &dropped, &send_errors, &in_sync, &unknown})
         out.push_back(std::move(*f));
 }
 

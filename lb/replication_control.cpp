@@ -44,6 +44,14 @@ std::uint64_t boot_epoch() {
                                           .count());
 }
 
+// VRRP's "not preempting: ..." while the table is not in sync (a pair keeps its words).
+std::optional<std::string> hold_text(const sync::SetState& s, std::size_t peers) {
+    if (s.in_sync)
+        return std::nullopt;
+    return fmt::format("session table not in sync with the peer{}: {}", peers == 1 ? "" : "s",
+                       s.reason);
+}
+
 } // namespace
 
 ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& balancer,
@@ -52,20 +60,36 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
       bridge_(balancer.context()) {
     const auto& r = settings_of(balancer);
     local_ = endpoint_of(local_address(balancer), r.port);
-    peer_ = endpoint_of(r.peer, r.port);
+    for (const std::uint32_t peer : r.peers)
+        peers_.push_back(endpoint_of(peer, r.port));
+    per_peer_.resize(r.peers.size());
     sync_after_ms_ = static_cast<std::uint32_t>(r.sync_after.count());
     sync::LinkSettings settings;
     settings.cluster_id = r.cluster_id;
-    sync::PeerLink::Hooks hooks;
     const auto now = [this] { return balancer_.context().clock.now_ms(); };
-    hooks.current = [this, now](const sync::Entry& e) { return bridge_.current(e, now()); };
-    hooks.dump = [this, now](std::uint64_t& cursor, std::vector<sync::Entry>& out) {
-        return bridge_.dump(cursor, out, now());
+    const auto hooks = [this, now](std::size_t peer) {
+        sync::PeerLink::Hooks h;
+        h.current = [this, now](const sync::Entry& e) { return bridge_.current(e, now()); };
+        h.dump = [this, now](std::uint64_t& cursor, std::vector<sync::Entry>& out) {
+            return bridge_.dump(cursor, out, now());
+        };
+        // The bridge counts for the node; the difference each entry made is this peer's.
+        h.apply = [this, now, peer](const sync::Entry& e) {
+            const auto before = bridge_.counters();
+            bridge_.apply(e, now());
+            const auto& after = bridge_.counters();
+            auto& mine = per_peer_[peer].applied;
+            mine.applied += after.applied - before.applied;
+            mine.unbound += after.unbound - before.unbound;
+            mine.refused += after.refused - before.refused;
+            mine.deleted += after.deleted - before.deleted;
+            mine.superseded += after.superseded - before.superseded;
+        };
+        return h;
     };
-    hooks.apply = [this, now](const sync::Entry& e) { bridge_.apply(e, now()); };
-    link_ = std::make_unique<sync::PeerLink>(
-        settings, boot_epoch(), sync::MessageKey(control::config::read_key_file(r.key_file)),
-        sync::config_digest(balancer.config()), std::move(hooks));
+    set_ = std::make_unique<sync::PeerSet>(settings, boot_epoch(),
+                                           control::config::read_key_file(r.key_file),
+                                           sync::config_digest(balancer.config()), r.peers, hooks);
     boost::system::error_code ec;
     socket_.open(udp::v4(), ec);
     if (!ec)
@@ -86,7 +110,8 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
             "exception path?)",
             local_.address().to_string(), r.port, ec.message(), r.interface));
     socket_.non_blocking(true, ec);
-    hold_reason_ = std::string("session table not in sync with the peer: connecting");
+    set_state_ = set_->update(now_ms());
+    hold_reason_ = hold_text(set_state_, set_->size());
     hold_preemption_(hold_reason_);
 }
 
@@ -99,23 +124,28 @@ std::uint64_t ReplicationControl::now_ms() const {
 }
 
 void ReplicationControl::start() {
-    fmt::print(stderr, "lb: replication: {}:{} <-> {}:{}, cluster {}, epoch {}\n",
-               local_.address().to_string(), local_.port(), peer_.address().to_string(),
-               peer_.port(), settings_of(balancer_).cluster_id, link_->status(now_ms()).epoch);
+    std::string peers;
+    for (const auto& p : peers_)
+        peers +=
+            fmt::format("{}{}:{}", peers.empty() ? "" : ", ", p.address().to_string(), p.port());
+    fmt::print(stderr, "lb: replication: {}:{} <-> {}, cluster {}, epoch {}\n",
+               local_.address().to_string(), local_.port(), peers,
+               settings_of(balancer_).cluster_id, set_->status(0, now_ms()).epoch);
     receive();
     tick();
     report();
 }
 
 void ReplicationControl::receive() {
-    socket_.async_receive_from(boost::asio::buffer(buffer_), sender_,
-                               [this](const boost::system::error_code& ec, std::size_t n) {
-                                   if (ec == boost::asio::error::operation_aborted)
-                                       return;
-                                   if (!ec)
-                                       link_->receive({buffer_.data(), n}, now_ms());
-                                   receive();
-                               });
+    socket_.async_receive_from(
+        boost::asio::buffer(buffer_), sender_,
+        [this](const boost::system::error_code& ec, std::size_t n) {
+            if (ec == boost::asio::error::operation_aborted)
+                return;
+            if (!ec && sender_.address().is_v4())
+                set_->receive(sender_.address().to_v4().to_uint(), {buffer_.data(), n}, now_ms());
+            receive();
+        });
 }
 
 void ReplicationControl::drain_events(std::uint32_t now) {
@@ -156,15 +186,15 @@ void ReplicationControl::settle_deferred(std::uint32_t now) {
 
 void ReplicationControl::expired(std::uint32_t index, const dataplane::Connection& c) {
     if (auto d = bridge_.expired(index, c))
-        link_->queue(*d);
+        set_->queue(*d);
 }
 
-void ReplicationControl::send(const std::vector<std::vector<std::uint8_t>>& datagrams) {
+void ReplicationControl::send(const std::vector<sync::PeerSet::Outgoing>& datagrams) {
     for (const auto& d : datagrams) {
         boost::system::error_code ec;
-        socket_.send_to(boost::asio::buffer(d), peer_, 0, ec);
+        socket_.send_to(boost::asio::buffer(d.datagram), peers_[d.peer], 0, ec);
         if (ec)
-            ++send_errors_; // the protocol resends what is not acknowledged
+            ++per_peer_[d.peer].send_errors; // the protocol resends what is not acknowledged
     }
 }
 
@@ -174,7 +204,7 @@ void ReplicationControl::tick() {
     if (balancer_.snapshot().generation != bound_generation_) {
         bridge_.bind(balancer_.snapshot());
         bound_generation_ = balancer_.snapshot().generation;
-        link_->set_digest(sync::config_digest(balancer_.config()));
+        set_->set_digest(sync::config_digest(balancer_.config()));
     }
     pending_.clear();
     drain_events(dataplane_now);
@@ -185,9 +215,9 @@ void ReplicationControl::tick() {
                                  1;
     bridge_.sweep(budget, dataplane_now, pending_);
     for (const auto& e : pending_)
-        link_->queue(e);
-    link_->entries_held_hint = balancer_.context().connections->size();
-    send(link_->poll(now));
+        set_->queue(e);
+    set_->set_entries_held(balancer_.context().connections->size());
+    send(set_->poll(now));
     update_node_state(now);
     timer_.expires_after(period);
     timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -197,55 +227,57 @@ void ReplicationControl::tick() {
 }
 
 void ReplicationControl::update_node_state(std::uint64_t now) {
-    const sync::LinkStatus s = link_->status(now);
-    const bool in_sync = s.state == sync::LinkState::in_sync;
-    if (in_sync)
-        was_in_sync_ = true;
-    else if (s.state == sync::LinkState::receiving_bulk || s.state == sync::LinkState::connecting)
-        was_in_sync_ = false;
-    // A complete table (or the last complete one, its peer gone): an unknown flow is not ours.
-    balancer_.context().reset_unknown_flows.store(
-        in_sync || (s.state == sync::LinkState::peer_lost && was_in_sync_),
-        std::memory_order_relaxed);
-    if (s.state != last_state_) {
-        fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
-                   format_ipv4(settings_of(balancer_).peer), sync::link_state_name(s.state),
-                   bridge_.counters().applied);
-        last_state_ = s.state;
+    set_state_ = set_->update(now);
+    // A complete table (or the last complete one, its peers gone): an unknown flow is not ours.
+    balancer_.context().reset_unknown_flows.store(set_state_.complete, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < set_->size(); ++i) {
+        const sync::LinkStatus s = set_->status(i, now);
+        PerPeer& p = per_peer_[i];
+        if (s.state != p.last_state) {
+            fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
+                       format_ipv4(set_->address(i)), sync::link_state_name(s.state),
+                       p.applied.applied);
+            p.last_state = s.state;
+        }
+        if (!s.config_matches && !p.config_mismatch_logged)
+            fmt::print(stderr,
+                       "lb: replication: warning: peer {}'s configuration differs from ours "
+                       "(interfaces, services or real servers): its entries that name what this "
+                       "node lacks are counted as unbound\n",
+                       format_ipv4(set_->address(i)));
+        p.config_mismatch_logged = !s.config_matches;
     }
-    std::optional<std::string> hold;
-    if (!in_sync)
-        hold = fmt::format("session table not in sync with the peer: {}",
-                           sync::link_state_name(s.state));
+    auto hold = hold_text(set_state_, set_->size());
     if (hold != hold_reason_) {
         hold_reason_ = hold;
         hold_preemption_(hold);
     }
-    if (!s.config_matches && !config_mismatch_logged_)
-        fmt::print(stderr,
-                   "lb: replication: warning: the peer's configuration differs from ours "
-                   "(interfaces, services or real servers): its entries that name what this "
-                   "node lacks are counted as unbound\n");
-    config_mismatch_logged_ = !s.config_matches;
 }
 
 void ReplicationControl::report() {
     const std::uint64_t now = now_ms();
     control::report::ReplicationReport r;
     r.local = fmt::format("{}:{}", local_.address().to_string(), local_.port());
-    r.peer = fmt::format("{}:{}", peer_.address().to_string(), peer_.port());
-    r.link = link_->status(now);
-    if (r.link.last_heard_ms)
-        r.last_heard_ago_ms = now - *r.link.last_heard_ms;
-    r.peer_entries = r.link.peer_entries_held;
-    const auto& c = bridge_.counters();
-    r.applied = c.applied;
-    r.unbound = c.unbound;
-    r.refused = c.refused;
-    r.deleted = c.deleted;
+    for (std::size_t i = 0; i < set_->size(); ++i) {
+        control::report::ReplicationPeerReport p;
+        p.peer = fmt::format("{}:{}", peers_[i].address().to_string(), peers_[i].port());
+        p.link = set_->status(i, now);
+        if (p.link.last_heard_ms)
+            p.last_heard_ago_ms = now - *p.link.last_heard_ms;
+        p.peer_entries = p.link.peer_entries_held;
+        const auto& c = per_peer_[i].applied;
+        p.applied = c.applied;
+        p.unbound = c.unbound;
+        p.refused = c.refused;
+        p.deleted = c.deleted;
+        p.superseded = c.superseded;
+        p.send_errors = per_peer_[i].send_errors;
+        r.peers.push_back(std::move(p));
+    }
+    r.in_sync = set_state_.in_sync;
     for (const auto* w : balancer_.dataplane().counters())
         r.events_lost += w->sync_events_lost.read();
-    r.send_errors = send_errors_;
+    r.unknown_senders = set_->unknown_senders();
     r.reset_unknown_flows = balancer_.context().reset_unknown_flows.load();
     balancer_.set_replication(std::move(r));
 }

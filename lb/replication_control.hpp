@@ -1,5 +1,6 @@
 // Session replication on the control thread: a UDP socket on this node's address of the
-// replication interface (through the kernel exception path), the protocol's PeerLink, and the
+// replication interface (through the kernel exception path), the protocol's PeerSet (a PeerLink
+// per peer, told apart by the sender's address), and the
 // SessionBridge onto the live tables, driven by an Asio timer every few milliseconds: it drains
 // the workers' event rings into the link's queue, sweeps the table for refreshes, sends what
 // the link has to send, feeds it what arrives, and tells the rest of the node where it stands:
@@ -20,7 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "control/replication/session_bridge.hpp"
-#include "control/sync/peer_link.hpp"
+#include "control/sync/peer_set.hpp"
 #include "lb/balancer.hpp"
 
 namespace lb::app {
@@ -35,7 +36,7 @@ class ReplicationControl {
     ~ReplicationControl();
 
     void start();
-    // A connection the collector expired (control thread): its deletion goes to the peer.
+    // A connection the collector expired (control thread): its deletion goes to the peers.
     void expired(std::uint32_t index, const dataplane::Connection& c);
     // Publishes the state for lbctl and metrics.
     void report();
@@ -49,7 +50,7 @@ class ReplicationControl {
     void settle_deferred(std::uint32_t now);
     // Beyond this many deferred connections, new ones are sent at once (memory stays bounded).
     static constexpr std::size_t max_deferred = 4'000'000;
-    void send(const std::vector<std::vector<std::uint8_t>>& datagrams);
+    void send(const std::vector<control::sync::PeerSet::Outgoing>& datagrams);
     void update_node_state(std::uint64_t now_ms);
     std::uint64_t now_ms() const;
 
@@ -57,22 +58,28 @@ class ReplicationControl {
     std::function<void(std::optional<std::string>)> hold_preemption_;
     boost::asio::ip::udp::socket socket_;
     boost::asio::ip::udp::endpoint local_; // this node's address of the interface, and the port
-    boost::asio::ip::udp::endpoint peer_;
+    std::vector<boost::asio::ip::udp::endpoint> peers_; // in the PeerSet's order
     boost::asio::ip::udp::endpoint sender_;
     std::array<std::uint8_t, 2048> buffer_{};
     boost::asio::steady_timer timer_;
     control::replication::SessionBridge bridge_;
-    std::unique_ptr<control::sync::PeerLink> link_;
+    std::unique_ptr<control::sync::PeerSet> set_;
+    // Per peer: what its entries did here (the bridge's counters, split by the apply hook),
+    // the kernel's refusals, and what was last logged of it.
+    struct PerPeer {
+        control::replication::BridgeCounters applied;
+        std::uint64_t send_errors = 0;
+        control::sync::LinkState last_state = control::sync::LinkState::connecting;
+        bool config_mismatch_logged = false;
+    };
+    std::vector<PerPeer> per_peer_;
     std::uint64_t bound_generation_ = ~std::uint64_t{0};
-    std::uint64_t send_errors_ = 0;
     std::vector<control::sync::Entry> pending_;
     // replication.sync_after: connection events waiting to be old enough (due, index).
     std::deque<std::pair<std::uint32_t, std::uint32_t>> deferred_;
     std::uint32_t sync_after_ms_ = 0;
-    bool was_in_sync_ = false;
+    control::sync::SetState set_state_;
     std::optional<std::string> hold_reason_;
-    bool config_mismatch_logged_ = false;
-    control::sync::LinkState last_state_ = control::sync::LinkState::connecting;
 };
 
 } // namespace lb::app

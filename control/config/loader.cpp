@@ -782,11 +782,48 @@ void read_admin(Reader& r, const YAML::Node& n, Config& c) {
 
 constexpr Milliseconds max_sync_after{60'000};
 
+// `peers: [A, B]`, or `peer: A` (the pair's form, kept) as a list of one. Duplicates and
+// addresses off the interface are the validator's: they need the interface.
+void read_replication_peers(Reader& r, const YAML::Node& n, Replication& rep) {
+    const auto one = n["peer"];
+    const auto list = n["peers"];
+    if (one && list) {
+        r.error(list, "replication: give either 'peer' (one node) or 'peers' (a list), not both");
+        return;
+    }
+    if (one) {
+        if (auto ip = r.parsed(one, "peer", parse_ipv4)) {
+            rep.peers.push_back(*ip);
+            rep.peer_locations.push_back(location_of(one));
+        }
+        return;
+    }
+    if (!list) {
+        r.error(n, "replication needs 'peers' (the other nodes' addresses on that interface) "
+                   "or 'peer' (the one other node's)");
+        return;
+    }
+    if (!list.IsSequence() || list.size() == 0) {
+        r.error(list, "peers must be a list of one or more addresses, e.g. [198.51.100.3]");
+        return;
+    }
+    if (list.size() > max_replication_peers) {
+        r.error(list,
+                fmt::format("peers: {} addresses, at most {}", list.size(), max_replication_peers));
+        return;
+    }
+    for (const auto& a : list)
+        if (auto ip = r.parsed(a, "peers", parse_ipv4)) {
+            rep.peers.push_back(*ip);
+            rep.peer_locations.push_back(location_of(a));
+        }
+}
+
 void read_replication(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "replication"))
         return;
     r.check_keys(n, "replication",
-                 {"interface", "peer", "port", "key_file", "cluster_id", "sync_after"});
+                 {"interface", "peer", "peers", "port", "key_file", "cluster_id", "sync_after"});
     Replication rep;
     rep.location = location_of(n);
     if (const auto v = n["interface"]) {
@@ -795,13 +832,7 @@ void read_replication(Reader& r, const YAML::Node& n, Config& c) {
     } else {
         r.error(n, "replication needs 'interface' (the data interface sync traffic uses)");
     }
-    if (const auto v = n["peer"]) {
-        rep.peer_location = location_of(v);
-        if (auto ip = r.parsed(v, "peer", parse_ipv4))
-            rep.peer = *ip;
-    } else {
-        r.error(n, "replication needs 'peer' (the other node's address on that interface)");
-    }
+    read_replication_peers(r, n, rep);
     if (const auto v = n["port"])
         if (auto s = r.scalar(v, "port")) {
             std::string error;

@@ -260,9 +260,15 @@ struct Admin {
 
 // Session replication to the peer node (control/sync, control/replication,
 // lb/replication_control; README, "Failover without losing connections").
+// Peers of one node's replication: enough for a rack of active nodes behind ECMP; each peer costs
+// a send queue and a window of datagrams in flight.
+constexpr std::size_t max_replication_peers = 16;
+
 struct Replication {
-    std::string interface;  // a data interface: sync traffic uses this node's address on it
-    std::uint32_t peer = 0; // the peer node's address on that interface
+    std::string interface; // a data interface: sync traffic uses this node's address on it
+    // The other nodes' addresses on that interface (`peers`, or `peer` as a list of one): each
+    // node sends what it forwards to every one of them and installs what any of them sends.
+    std::vector<std::uint32_t> peers;
     std::uint16_t port = 8848;
     std::string key_file; // control/config/key_file.hpp: the rules for its contents
     std::uint32_t cluster_id = 1;
@@ -272,7 +278,7 @@ struct Replication {
     Milliseconds sync_after{0};
     SourceLocation location;
     SourceLocation interface_location;
-    SourceLocation peer_location;
+    std::vector<SourceLocation> peer_locations; // one per address of `peers`
     SourceLocation key_file_location;
     bool operator==(const Replication&) const = default;
 };

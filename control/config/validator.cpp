@@ -266,18 +266,27 @@ void validate_replication(const Config& c, Diagnostics& out) {
                        fmt::format("interface '{}' has no kernel exception path (kernel: false): "
                                    "replication's datagrams go through the node's kernel there",
                                    rep.interface)});
-    if (iface && rep.peer != 0) {
-        if (rep.peer == iface->address)
-            out.push_back({rep.peer_location,
-                           fmt::format("peer {} is this node's own address on '{}'; give the "
-                                       "other node's",
-                                       format_ipv4(rep.peer), iface->name)});
-        else if ((rep.peer & iface->netmask()) != (iface->address & iface->netmask()))
-            out.push_back({rep.peer_location,
-                           fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
-                                       "runs between neighbours on one segment",
-                                       format_ipv4(rep.peer), iface->name,
-                                       format_ipv4(iface->address), iface->prefix_length)});
+    for (std::size_t i = 0; i < rep.peers.size(); ++i) {
+        const std::uint32_t peer = rep.peers[i];
+        const SourceLocation& at = rep.peer_locations[i];
+        const auto first = std::find(rep.peers.begin(), rep.peers.end(), peer);
+        if (first != rep.peers.begin() + static_cast<std::ptrdiff_t>(i)) {
+            const SourceLocation& earlier = rep.peer_locations[first - rep.peers.begin()];
+            out.push_back({at, fmt::format("peer {} is listed twice (first at line {})",
+                                           format_ipv4(peer), earlier.line)});
+            continue;
+        }
+        if (!iface)
+            continue;
+        if (peer == iface->address)
+            out.push_back({at, fmt::format("peer {} is this node's own address on '{}'; give the "
+                                           "other nodes'",
+                                           format_ipv4(peer), iface->name)});
+        else if ((peer & iface->netmask()) != (iface->address & iface->netmask()))
+            out.push_back({at, fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
+                                           "runs between neighbours on one segment",
+                                           format_ipv4(peer), iface->name,
+                                           format_ipv4(iface->address), iface->prefix_length)});
     }
     if (!rep.key_file.empty())
         if (auto problem = key_file_problem(rep.key_file))

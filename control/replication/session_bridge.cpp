@@ -25,6 +25,11 @@ std::uint32_t remaining(std::uint32_t now, std::uint32_t last_seen, std::uint32_
     return age >= timeout ? 0 : timeout - age;
 }
 
+// `ours` is later than `theirs` on the millisecond clock (wrap-safe).
+bool newer(std::uint32_t ours, std::uint32_t theirs) {
+    return static_cast<std::int32_t>(ours - theirs) > 0;
+}
+
 sync::FlowIdentity flow_of(const FlowKey& k) {
     return {k.protocol, {k.src_ip, k.src_port}, {k.dst_ip, k.dst_port}};
 }
@@ -380,6 +385,13 @@ void SessionBridge::apply_connection(const ConnectionEntry& e, std::uint32_t now
     ConnectionTable& table = *ctx_.connections;
     if (auto hit = table.lookup(spec.key); hit && hit->direction == KeyDirection::from_client) {
         Connection& c = table.at(hit->index);
+        // Several peers may send the same connection (ECMP moved the flow: two nodes forwarded
+        // it), and a peer's copy may be older than ours (the flow runs through this node now):
+        // the copy last seen latest wins, whoever sent it; a tie goes to the peer.
+        if (newer(c.last_seen_ms.load(std::memory_order_relaxed), last_seen)) {
+            ++counters_.superseded;
+            return;
+        }
         if (c.rs_address == spec.rs_address && c.rs_port == spec.rs_port &&
             c.flags == (spec.flags | (c.flags & conn_has_template))) {
             c.state.store(state, std::memory_order_relaxed);
@@ -450,8 +462,17 @@ void SessionBridge::apply_template(const TemplateEntry& e, std::uint32_t now) {
     }
     const std::uint32_t timeout = std::max(svc.persistence_timeout_ms, e.remaining_ms);
     const TemplateTarget target{*rs, e.real_server.port, e.real_server.address};
-    if (ctx_.templates->install({e.client & svc.persistence_netmask, *service, 0}, target,
-                                now - (timeout - e.remaining_ms), timeout))
+    const std::uint32_t last_used = now - (timeout - e.remaining_ms);
+    const PersistenceKey key{e.client & svc.persistence_netmask, *service, 0};
+    // Two nodes may each have chosen a server for the same client (its connections spread over
+    // them by ECMP): the template used latest wins on every node, as for connections.
+    if (const auto mine = ctx_.templates->find(key))
+        if (newer(ctx_.templates->at(*mine).last_used_ms.load(std::memory_order_relaxed),
+                  last_used)) {
+            ++counters_.superseded;
+            return;
+        }
+    if (ctx_.templates->install(key, target, last_used, timeout))
         ++counters_.applied;
     else
         ++counters_.refused;

@@ -23,6 +23,8 @@ struct BridgeCounters {
     std::uint64_t unbound = 0; // the peer's service, real server or interface is not ours
     std::uint64_t refused = 0; // a table was full, or the entry was invalid
     std::uint64_t deleted = 0; // connections removed at the peer's word
+    // Entries older than the copy this node holds (last seen earlier): kept ours.
+    std::uint64_t superseded = 0;
 };
 
 class SessionBridge {

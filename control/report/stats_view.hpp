@@ -95,10 +95,9 @@ struct VrrpReport {
     std::uint64_t notify_fifo_lost = 0;
 };
 
-// Session replication, for lbctl replication and the metrics (lb/replication_control.hpp).
-struct ReplicationReport {
-    std::string local; // ADDRESS:PORT the node sends from and listens on
-    std::string peer;  // ADDRESS:PORT
+// Session replication with one peer, for lbctl replication and the metrics.
+struct ReplicationPeerReport {
+    std::string peer; // ADDRESS:PORT
     sync::LinkStatus link;
     std::optional<std::uint64_t> last_heard_ago_ms;
     std::uint64_t peer_entries = 0; // the peer's table size, as its hellos say
@@ -106,8 +105,17 @@ struct ReplicationReport {
     std::uint64_t unbound = 0;      // entries naming a service or server this node lacks
     std::uint64_t refused = 0;      // entries a full table (or an invalid field) refused
     std::uint64_t deleted = 0;      // connections removed at the peer's word
-    std::uint64_t events_lost = 0;  // workers' event rings were full (the sweep repairs)
+    std::uint64_t superseded = 0;   // entries older than this node's copy (ours kept)
     std::uint64_t send_errors = 0;  // datagrams the kernel refused to send
+};
+
+// Session replication (lb/replication_control.hpp): the node's side, and one report per peer.
+struct ReplicationReport {
+    std::string local; // ADDRESS:PORT the node sends from and listens on
+    std::vector<ReplicationPeerReport> peers;
+    bool in_sync = false;              // sync::SetState: what VRRP's preemption waits for
+    std::uint64_t events_lost = 0;     // workers' event rings were full (the sweep repairs)
+    std::uint64_t unknown_senders = 0; // datagrams from an address that is no peer, dropped
     bool reset_unknown_flows = false;
 };
 

@@ -28,15 +28,17 @@ REAL_SERVER = "203.0.113.11"
 
 
 class HaLab:
-    def __init__(self, lab, nat=False):
+    def __init__(self, lab, nat=False, nodes=None):
         """With `nat`, a second bridge `int` joins both nodes (int0) and a real server whose
-        default route is the VRRP gateway address."""
+        default route is the VRRP gateway address. `nodes`: name -> address on ext, for more
+        than the pair (NODES)."""
         self.lab, self.nat = lab, nat
+        self.nodes = nodes or NODES
         lab.add_bridge("ext")
         self.client = lab.add_namespace("c1")
         lab.link(self.client, "eth0", "ext", f"{CLIENT}/24")
         self.node_ns = {}
-        for name in NODES:
+        for name in self.nodes:
             ns = lab.add_namespace(f"lb{name}")
             lab.dpdk_link(ns, "ext0", "ext")
             self.node_ns[name] = ns
@@ -72,7 +74,8 @@ def node_config(ha, node, instances, vrrp_extra=None):
     vrrp = {"instances": instances}
     vrrp.update(vrrp_extra or {})
     vdevs = ["--vdev=net_af_packet0,iface=ext0"]
-    interfaces = [{"name": "ext", "device": "net_af_packet0", "address": f"{NODES[node]}/24"}]
+    interfaces = [{"name": "ext", "device": "net_af_packet0",
+                   "address": f"{ha.nodes[node]}/24"}]
     service = {"name": "web", "vip": VIP, "port": 80, "forwarding": "dr",
                "real_servers": [{"address": "198.51.100.21"}]}
     if ha.nat:

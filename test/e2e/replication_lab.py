@@ -12,10 +12,28 @@ from ha import Node, nat_pair_instances, node_config, replication_section, wait_
 from topology import wait_for
 
 
-def replication(node):
+def replication_all(node):
+    """`lbctl --json replication`: the node's fields and `peers`, one object per peer."""
     code, out, err = node.ctl("--json", "replication")
     assert code == 0, err
     return json.loads(out)
+
+
+def replication(node):
+    """A pair's view: the node's fields and its one peer's in one dictionary."""
+    r = replication_all(node)
+    peers = r.pop("peers")
+    assert len(peers) == 1, peers
+    r.update(peers[0])
+    return r
+
+
+def replication_peer(node, address):
+    """The node's fields and those of its peer at `address`."""
+    r = replication_all(node)
+    peers = {p["peer"].split(":")[0]: p for p in r.pop("peers")}
+    r.update(peers[address])
+    return r
 
 
 def start_node(ha, node, priority, role, services=(), metrics=None, sync_after=None, **extra):
@@ -43,6 +61,20 @@ def start_pair(ha, a_priority=150, b_priority=100, services=(), **extra):
     for n in (a, b):
         assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
     return a, b
+
+
+def add_dr_servers(ha, servers, vips):
+    """DR real servers on ext (name -> address), each with the VIPs on its loopback and quiet
+    about them in ARP; `ha.dr_servers`: name -> namespace."""
+    ha.dr_servers = {}
+    for name, address in servers.items():
+        ns = ha.lab.add_namespace(name)
+        ha.lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+        ha.lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_announce=2")
+        ha.lab.link(ns, "eth0", "ext", f"{address}/24")
+        for vip in vips:
+            ha.lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
+        ha.dr_servers[name] = ns
 
 
 def sha256(path):

@@ -11,7 +11,8 @@ import pytest
 from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, instance, node_config, replication_section,
                 wait_state)
 from netlab import Lab
-from replication_lab import Download, big_file, replication, sha256, start_node, start_pair
+from replication_lab import (Download, add_dr_servers, big_file, replication, sha256, start_node,
+                             start_pair)
 from topology import wait_for
 
 
@@ -238,12 +239,20 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
     held = b.stats()["connections_active"]
     key = replication_section(ha, "b")["key_file"]
     for case in BAD_INPUT:
-        ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
+        # From A's namespace (A's address, another port): B reads datagrams from its peers'
+        # addresses only; from anywhere else they are unknown senders, never decoded.
+        ha.lab.run(ha.node_ns["a"], "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
                    NODES["b"], "8848", key, str(before["peer_epoch"]), case)
         reason = COUNTED_AS.get(case, case)
         # At least once: a resend of a datagram B already has also counts as replayed.
         assert wait_for(lambda: replication(b)["dropped"][reason] >=
                         before["dropped"][reason] + 1, timeout=5), (case, replication(b))
+    # The same from an address that is not B's peer: refused unread, counted as such.
+    dropped = replication(b)["dropped"]
+    ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
+               NODES["b"], "8848", key, str(before["peer_epoch"]), "replayed", "bad_mac")
+    assert wait_for(lambda: replication(b)["unknown_senders"] >= 2, timeout=5), replication(b)
+    assert replication(b)["dropped"]["bad_mac"] == dropped["bad_mac"]  # never decoded
     after = replication(b)
     assert after["state"] == "in sync" and after["peer_epoch"] == before["peer_epoch"]
     assert after["deleted"] == before["deleted"]  # (applied may grow by A's own resends)
@@ -291,15 +300,7 @@ VIP2 = "198.51.100.101"
 def dr_ha():
     with Lab("repdr") as lab:
         ha = HaLab(lab)
-        ha.dr_servers = {}
-        for name, address in DR_SERVERS.items():
-            ns = lab.add_namespace(name)
-            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
-            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_announce=2")
-            lab.link(ns, "eth0", "ext", f"{address}/24")
-            for vip in (VIP, VIP2):
-                lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
-            ha.dr_servers[name] = ns
+        add_dr_servers(ha, DR_SERVERS, (VIP, VIP2))
         yield ha
 
 

@@ -55,7 +55,7 @@ TEST_CASE("replication: a complete section loads with its defaults") {
     REQUIRE(r.config);
     REQUIRE(r.config->replication);
     CHECK(r.config->replication->interface == "int");
-    CHECK(r.config->replication->peer == 0xcb007103u); // 203.0.113.3
+    CHECK(r.config->replication->peers == std::vector<std::uint32_t>{0xcb007103u}); // .3
     CHECK(r.config->replication->port == 8848);
     CHECK(r.config->replication->cluster_id == 1);
     CHECK(r.config->replication->sync_after == Milliseconds{0}); // every connection, at once
@@ -97,8 +97,8 @@ TEST_CASE("replication: every mistake is named at its place") {
         expect_error(section(key.path, "  sync_after: soon\n"), 9, 15, "sync_after");
     }
     SECTION("an unknown key") {
-        expect_error(section(key.path, "  peers: [203.0.113.4]\n"), 9, 3,
-                     "unknown key 'peers' in replication");
+        expect_error(section(key.path, "  pears: [203.0.113.4]\n"), 9, 3,
+                     "unknown key 'pears' in replication");
     }
     SECTION("a missing key file") {
         expect_error(section("/nonexistent/sync.key"), 8, 13,
@@ -106,6 +106,65 @@ TEST_CASE("replication: every mistake is named at its place") {
     }
     SECTION("a relative key file path") {
         expect_error(section("sync.key"), 8, 13, "key_file: needs an absolute path");
+    }
+}
+
+// `peers`: the list form (issue 14: N active nodes, each replicating to all the others).
+std::string with_peers(const std::string& key_path, const std::string& peers) {
+    return header + "replication:\n  interface: int\n  peers: " + peers +
+           "\n  key_file: " + key_path + "\n";
+}
+
+TEST_CASE("replication: a list of peers") {
+    KeyFile key(good_secret, 0600);
+    SECTION("loads in order") {
+        const LoadResult r =
+            load_config_text(with_peers(key.path, "[203.0.113.3, 203.0.113.4, 203.0.113.9]"));
+        INFO(lb::test::only_errors(r));
+        REQUIRE(r.config);
+        CHECK(r.config->replication->peers ==
+              std::vector<std::uint32_t>{0xcb007103u, 0xcb007104u, 0xcb007109u});
+    }
+    SECTION("a block list works as well") {
+        const LoadResult r =
+            load_config_text(with_peers(key.path, "\n    - 203.0.113.3\n    - 203.0.113.4"));
+        INFO(lb::test::only_errors(r));
+        REQUIRE(r.config);
+        CHECK(r.config->replication->peers.size() == 2);
+    }
+    SECTION("peer and peers together") {
+        expect_error(section(key.path, "  peers: [203.0.113.4]\n"), 9, 10,
+                     "give either 'peer' (one node) or 'peers' (a list), not both");
+    }
+    SECTION("neither") {
+        std::string yaml = section(key.path);
+        yaml.erase(yaml.find("  peer: 203.0.113.3\n"), 20);
+        expect_error(yaml, 6, 3, "replication needs 'peers'");
+    }
+    SECTION("an empty list, or not a list") {
+        expect_error(with_peers(key.path, "[]"), 7, 10, "peers must be a list of one or more");
+        expect_error(with_peers(key.path, "203.0.113.3"), 7, 10, "peers must be a list");
+    }
+    SECTION("too many") {
+        std::string list = "[";
+        for (int i = 0; i < 17; ++i)
+            list += (i ? ", 203.0.113." : "203.0.113.") + std::to_string(10 + i);
+        expect_error(with_peers(key.path, list + "]"), 7, 10, "peers: 17 addresses, at most 16");
+    }
+    SECTION("not an address") {
+        expect_error(with_peers(key.path, "[203.0.113.3, 203.0.113]"), 7, 24, "203.0.113");
+    }
+    SECTION("listed twice") {
+        expect_error(with_peers(key.path, "[203.0.113.3, 203.0.113.4, 203.0.113.3]"), 7, 37,
+                     "peer 203.0.113.3 is listed twice (first at line 7)");
+    }
+    SECTION("our own address among them") {
+        expect_error(with_peers(key.path, "[203.0.113.3, 203.0.113.1]"), 7, 24,
+                     "peer 203.0.113.1 is this node's own address on 'int'");
+    }
+    SECTION("one off the interface's subnet") {
+        expect_error(with_peers(key.path, "[203.0.113.3, 198.51.100.7]"), 7, 24,
+                     "peer 198.51.100.7 is not on interface 'int' (203.0.113.1/24)");
     }
 }
 
@@ -138,7 +197,7 @@ TEST_CASE("replication: a reload that changes it needs a restart") {
     KeyFile key(good_secret, 0600);
     const auto running = *load_config_text(section(key.path)).config;
     auto next = running;
-    next.replication->peer = 0xcb007104u;
+    next.replication->peers = {0xcb007104u};
     const auto changed = lb::app::restart_only_changes(running, next);
     CHECK(changed == std::vector<std::string>{"replication"});
     next.replication.reset();

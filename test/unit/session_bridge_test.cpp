@@ -472,6 +472,98 @@ TEST_CASE("bridge: an update changes B's copy in place; another server replaces 
     CHECK(b.dataplane.load().get(new_rs) == 1);
 }
 
+// Issue 14: with several peers behind ECMP, a flow the router moved was forwarded by two of
+// them, and both send it. Whatever the order they arrive in, B keeps the copy last seen latest.
+TEST_CASE("bridge: two peers send the same connection: the one last seen latest wins") {
+    Node a("sbA_", false);
+    Node c("sbC_", false);
+    Node b("sbB_", true);
+    const FlowKey key = flow("198.51.100.7", 40009, "198.51.100.100", 80);
+    // A forwarded it to .11 first; C, 5 s later, to .12 (a SYN reusing the port, say).
+    const auto ia = a.connect(spec_on(a, key, "203.0.113.11", 8080, conn_nat),
+                              TcpState::established, now_a, 900'000);
+    const auto ic = c.connect(spec_on(c, key, "203.0.113.12", 8080, conn_nat),
+                              TcpState::established, now_a + 5'000, 900'000);
+    const auto from_a = via_wire(describe(a, ia, now_a + 5'000));
+    const auto from_c = via_wire(describe(c, ic, now_a + 5'000));
+    SECTION("the newer first: the older is superseded") {
+        apply_all(b, from_c, now_b);
+        apply_all(b, from_a, now_b);
+        CHECK(b.bridge.counters().superseded == 1);
+        CHECK(b.bridge.counters().applied == 1);
+    }
+    SECTION("the older first: the newer replaces it") {
+        apply_all(b, from_a, now_b);
+        apply_all(b, from_c, now_b);
+        CHECK(b.bridge.counters().superseded == 0);
+        CHECK(b.bridge.counters().applied == 2);
+    }
+    CHECK(b.table().size() == 1);
+    const Connection& kept = b.at(key);
+    CHECK(kept.rs_address == addr("203.0.113.12"));
+    CHECK(expiry(kept) == now_b + 900'000);
+    CHECK(b.dataplane.load().get(b.real_server(key.dst_ip, addr("203.0.113.11"))) == 0);
+    CHECK(b.dataplane.load().get(b.real_server(key.dst_ip, addr("203.0.113.12"))) == 1);
+}
+
+TEST_CASE("bridge: a peer's older copy leaves the connection this node forwards alone") {
+    Node a("sbA_", false);
+    Node b("sbB_", true);
+    const FlowKey key = flow("198.51.100.7", 40010, "198.51.100.100", 80);
+    const auto ia = a.connect(spec_on(a, key, "203.0.113.11", 8080, conn_nat),
+                              TcpState::established, now_a, 900'000);
+    apply_all(b, describe(a, ia, now_a), now_b);
+    // The flow moved to B, which has forwarded it since; A's copy, idle, is resent (a refresh).
+    b.at(key).last_seen_ms.store(now_b + 60'000);
+    apply_all(b, describe(a, ia, now_a + 61'000), now_b + 61'000);
+    CHECK(b.bridge.counters().superseded == 1);
+    CHECK(expiry(b.at(key)) == now_b + 60'000 + 900'000);
+    // A saw its FIN after B's last packet: that is news, and it is applied.
+    Connection& ca = a.table().at(ia);
+    ca.state.store(TcpState::fin_wait);
+    ca.timeout_ms.store(120'000);
+    ca.last_seen_ms.store(now_a + 62'000);
+    apply_all(b, describe(a, ia, now_a + 62'000), now_b + 62'000);
+    CHECK(b.at(key).state.load() == TcpState::fin_wait);
+}
+
+TEST_CASE("bridge: two peers' templates for one client: the one used latest wins") {
+    Node a("sbA_", false);
+    Node c("sbC_", false);
+    Node b("sbB_", true);
+    const std::uint32_t netmask = addr("255.255.255.0");
+    const std::uint32_t vip = addr("198.51.100.103");
+    auto make = [&](Node& n, const char* rs, std::uint32_t last_used) {
+        const std::uint16_t service = n.service(vip);
+        const std::uint16_t member = n.real_server(vip, addr(rs));
+        const auto t = n.dataplane.templates().create_and_attach(
+            {addr("198.51.100.77") & netmask, service, 0}, {member, port(443), addr(rs)}, last_used,
+            60'000);
+        REQUIRE(t);
+        n.dataplane.templates().detach(t->index);
+        std::vector<Entry> out;
+        n.bridge.describe_event(SyncEvent::make(SyncEventKind::persistence_template, t->index),
+                                now_a + 10'000, out);
+        REQUIRE(out.size() == 1);
+        return via_wire(out);
+    };
+    const auto from_a = make(a, "203.0.113.21", now_a);         // 50 s left
+    const auto from_c = make(c, "203.0.113.22", now_a + 9'000); // 59 s left
+    SECTION("the newer first") {
+        apply_all(b, from_c, now_b);
+        apply_all(b, from_a, now_b);
+        CHECK(b.bridge.counters().superseded == 1);
+    }
+    SECTION("the older first") {
+        apply_all(b, from_a, now_b);
+        apply_all(b, from_c, now_b);
+        CHECK(b.bridge.counters().superseded == 0);
+    }
+    const auto t = b.dataplane.templates().find({addr("198.51.100.0"), b.service(vip), 0});
+    REQUIRE(t);
+    CHECK(b.dataplane.templates().target(*t).address == addr("203.0.113.22"));
+}
+
 TEST_CASE("bridge: entries B cannot bind are counted and left out") {
     Node b("sbB_", true);
     wire::ConnectionEntry good;
