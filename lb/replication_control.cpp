@@ -241,9 +241,9 @@ void ReplicationControl::update_node_state(std::uint64_t now) {
         }
         if (!s.config_matches && !p.config_mismatch_logged)
             fmt::print(stderr,
-                       "lb: replication: warning: peer {}'s configuration differs from ours "
-                       "(interfaces, services or real servers): its entries that name what this "
-                       "node lacks are counted as unbound\n",
+                       "lb: replication: warning: the peer's configuration differs from ours "
+                       "(peer {}: interfaces, services or real servers): its entries that name "
+                       "what this node lacks are counted as unbound\n",
                        format_ipv4(set_->address(i)));
         p.config_mismatch_logged = !s.config_matches;
     }

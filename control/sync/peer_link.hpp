@@ -101,8 +101,6 @@ class PeerLink {
     std::vector<std::vector<std::uint8_t>> poll(std::uint64_t now_ms);
 
     LinkStatus status(std::uint64_t now_ms) const;
-    // Anything authentic heard from the peer in this run (PeerSet queues only for those).
-    bool heard() const { return last_heard_ms_.has_value(); }
     // The configuration changed (a reload): hellos carry the new digest.
     void set_digest(const Digest& digest) { digest_ = digest; }
     std::uint64_t entries_held_hint = 0; // reported in hellos (the caller's table size)

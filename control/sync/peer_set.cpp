@@ -23,8 +23,7 @@ PeerSet::PeerSet(LinkSettings settings, std::uint64_t epoch,
 
 void PeerSet::queue(const Entry& entry) {
     for (auto& p : peers_)
-        if (p.link->heard())
-            p.link->queue(entry);
+        p.link->queue(entry);
 }
 
 bool PeerSet::receive(std::uint32_t from, std::span<const std::uint8_t> datagram,

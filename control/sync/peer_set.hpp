@@ -41,8 +41,12 @@ class PeerSet {
     PeerSet(LinkSettings settings, std::uint64_t epoch, const std::vector<std::uint8_t>& secret,
             const Digest& digest, std::vector<std::uint32_t> addresses, const HooksFor& hooks);
 
-    // A change of this node's table, for every peer heard from. A peer not heard from yet gets
-    // it in the full dump it asks for when it appears: no queue fills up for a dead node.
+    // A change of this node's table, for every peer, heard from or not: as with one peer, what
+    // waits for a peer not heard yet is sent when it appears, besides its full dump. (Its
+    // receiver takes the first datagram that reaches it as the start of our numbering, so the
+    // dump must not be the first thing sent: datagrams of a dump lost before that point would
+    // never be asked for again.) The link bounds what waits: a window in flight, then a queue
+    // that turns into a refresh dump when full.
     void queue(const Entry& entry);
     // A datagram from `from` (an IPv4 address, host order). False, counted and dropped, when
     // `from` is none of the peers.
