@@ -139,7 +139,8 @@ def node_config(bl, name, workdir, drain_timeout="3s"):
         "services": [service("web", VIP_WEB, 80), service("alt", VIP_ALT, 8080)],
         "timeouts": {"tcp_fin": "1s", "tcp_close": "1s", "tcp_syn": "5s"},
         "tables": {"connections": 16384, "persistence_templates": 1024},
-        "stats": {"file": os.path.join(workdir, "stats.json"), "interval": "200ms"},
+        "stats": {"file": os.path.join(workdir, "stats.json"), "interval": "200ms",
+                  "listen": "127.0.0.1:9100"},  # in the node's namespace
         "admin": {"socket": os.path.join(workdir, "lb.sock")},
         "bgp": {"local_as": NODE_AS,
                 "neighbors": [{"address": ROUTER_SEG, "as": ROUTER_AS, "bfd": True}],
@@ -152,19 +153,30 @@ def node_config(bl, name, workdir, drain_timeout="3s"):
 
 
 class Node(t.Balancer):
-    """An lb node of the lab with its BIRD (started after lb wrote its configuration)."""
+    """An lb node of the lab with its BIRD: started after lb wrote its configuration, or with
+    `bird_first` before lb, on a placeholder file (as a BIRD started by systemd at boot would
+    be), which lb replaces and has BIRD reload once it reaches BIRD's socket."""
 
-    def __init__(self, bl, name):
+    def __init__(self, bl, name, bird_first=False):
         self.bl, self.name = bl, name
         self.workdir = os.path.join(bl.lab.tmp, f"node-{name}")
         os.makedirs(self.workdir, exist_ok=True)
         self.config = node_config(bl, name, self.workdir)
-        super().__init__(bl, self.config, namespace=bl.node_ns[name], workdir=self.workdir)
         self.bird_conf = self.config["bgp"]["config"]
-        assert t.wait_for(lambda: os.path.exists(self.bird_conf), timeout=10), self.log()
-        self.bird = bl.lab.spawn(bl.node_ns[name], BIRD, "-f", "-c", self.bird_conf, "-s",
-                                 self.config["bgp"]["socket"], "-P",
-                                 os.path.join(self.workdir, "bird.pid"),
+        sock = self.config["bgp"]["socket"]
+        if bird_first:
+            with open(self.bird_conf, "w") as f:
+                f.write(f"router id {NODES[name]};\nprotocol device {{}}\n")
+            self._start_bird(bl, name, sock)
+            assert t.wait_for(lambda: os.path.exists(sock), timeout=10)
+        super().__init__(bl, self.config, namespace=bl.node_ns[name], workdir=self.workdir)
+        if not bird_first:
+            assert t.wait_for(lambda: os.path.exists(self.bird_conf), timeout=10), self.log()
+            self._start_bird(bl, name, sock)
+
+    def _start_bird(self, bl, name, sock):
+        self.bird = bl.lab.spawn(bl.node_ns[name], BIRD, "-f", "-c", self.bird_conf, "-s", sock,
+                                 "-P", os.path.join(self.workdir, "bird.pid"),
                                  log=os.path.join(self.workdir, "bird.log"))
 
     def bgp(self):
@@ -187,6 +199,12 @@ class Node(t.Balancer):
         code, out, err = self.ctl("--json", "connections", "--limit", "100000")
         assert code == 0, err
         return json.loads(out)
+
+    def metrics(self):
+        """The node's Prometheus text, lb_bgp_* lines only."""
+        out = self.bl.lab.run(self.bl.node_ns[self.name], "curl", "-sS",
+                              "http://127.0.0.1:9100/metrics").stdout
+        return [line for line in out.splitlines() if line.startswith("lb_bgp_")]
 
     def kill(self):
         self.bl.lab.stop(self.process, sig=9)

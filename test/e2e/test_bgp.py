@@ -126,6 +126,13 @@ def test_all_nodes_announce_and_flows_spread_over_them(lab):
     # The same flows, seen by the dataplane's own counters: every node received frames.
     for name, node in lab.nodes.items():
         assert node.stats()["rx_packets_total"] > 0
+    metrics = lab.nodes["a"].metrics()
+    for line in (f'lb_bgp_vip_announced{{vip="{bl.VIP_WEB}"}} 1',
+                 f'lb_bgp_session_up{{neighbor="{bl.ROUTER_SEG}"}} 1', "lb_bgp_node_drained 0"):
+        assert line in metrics, metrics
+    assert any(m.startswith("lb_bgp_reconfigurations_total ") and not m.endswith(" 0")
+               for m in metrics), metrics
+    assert "lb_bgp_bird_errors_total 0" in metrics, metrics
 
 
 def test_a_service_below_quorum_on_one_node_withdraws_its_vip_only(lab):
@@ -143,6 +150,9 @@ def test_a_service_below_quorum_on_one_node_withdraws_its_vip_only(lab):
         assert not alt["wanted"] and not alt["announced"], alt
         assert "service 'alt' below quorum" in alt["reason"], alt
         assert node.vip_state(bl.VIP_WEB)["announced"]
+        code, table, _ = node.ctl("bgp")
+        assert code == 0 and "service 'alt' below quorum" in table, table
+        assert f'lb_bgp_vip_announced{{vip="{bl.VIP_ALT}"}} 0' in node.metrics()
         # Others still announce it; the client still reaches it.
         assert set(lab.whoami_many(bl.VIP_ALT, 8080, 10)) <= set(bl.SERVERS)
     finally:
@@ -193,13 +203,13 @@ def test_a_node_added_takes_new_flows_and_adopts_moved_ones(lab):
     d = Downloads(lab, 30, rate="120K")  # ~25 s: still running once node d has joined
     print(f"downloads per node before node d: {wait_all_started(lab, 'ab', d)}")
     started = time.time()
-    new = bl.Node(lab, "d")
+    new = bl.Node(lab, "d", bird_first=True)  # the other start-up order
     lab.nodes["d"] = new
     assert lab.wait_next_hops(bl.VIP_WEB, "abd", timeout=60), lab.next_hops(bl.VIP_WEB)
     print(f"node d in the ECMP group {time.time() - started:.1f} s after its start")
     # The router rehashes: about a third of the running downloads move to d, which adopts
     # them mid-flow (mh), as their next ACK arrives.
-    t.wait_for(lambda: len(client_flows_on(new, d)) >= 3, timeout=5, interval=0.2)
+    t.wait_for(lambda: len(client_flows_on(new, d)) >= 3, timeout=10, interval=0.2)
     adopted = [c for c in client_flows_on(new, d) if c["state"] == "established"]
     print(f"downloads per node after node d joined: {spread(lab, 'abd', d)}")
     before = new.connections_total("web")
@@ -208,7 +218,8 @@ def test_a_node_added_takes_new_flows_and_adopts_moved_ones(lab):
     assert new.connections_total("web") > before
     digests = finish(d)
     assert digests == [lab.digest] * 30, [x == lab.digest for x in digests]
-    assert adopted, "no download moved to the new node (ECMP rehash expected some)"
+    assert adopted, ("no download moved to the new node (ECMP rehash expected some)",
+                     new.stats()["drops_total"], client_flows_on(new, d))
 
 
 def test_sigterm_withdraws_before_stopping(lab):
