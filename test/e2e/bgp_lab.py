@@ -2,7 +2,7 @@
 router running BIRD 2 with ECMP into its kernel, DR real servers, and a client behind the router.
 
     client 192.0.2.10 ── bridge cli ── router eth0 192.0.2.1
-                                       router eth1 198.51.100.1 ── bridge seg ──┬─ lb a 198.51.100.2
+                                       router eth1 198.51.100.1 ── bridge seg ──┬─ lb a .2
                                                                                 ├─ lb b .3, c .4, d .5
                                                                                 └─ rs1..rs3 .21-.23
     VIPs 203.0.113.100 (web, port 80) and 203.0.113.101 (alt, port 8080), scheduler mh, DR.
@@ -16,7 +16,6 @@ control socket in the node's directory. The router's BIRD has BFD (100 ms x 3) a
 import json
 import os
 import re
-import time
 
 import topology as t
 
@@ -67,6 +66,10 @@ class BgpLab:
         lab.add_bridge("cli")
         self.client = lab.add_namespace("cl")
         lab.link(self.client, "eth0", "cli", f"{CLIENT}/24", gateway=ROUTER_CLI)
+        # Small receive buffers: a rate-limited curl then paces the TCP flow itself, which
+        # lives as long as the download (with the default buffers the kernel would take the
+        # whole file in a second and curl would only read it slowly).
+        lab.run(self.client, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 32768 65536")
         self.router = lab.add_namespace("rt")
         lab.link(self.router, "eth0", "cli", f"{ROUTER_CLI}/24")
         lab.link(self.router, "eth1", "seg", f"{ROUTER_SEG}/24")
