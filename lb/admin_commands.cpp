@@ -9,6 +9,7 @@
 #include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
+#include "lb/admin_bgp.hpp"
 #include "lb/admin_replication.hpp"
 #include "lb/admin_vrrp.hpp"
 #include "lb/stats_table.hpp"
@@ -177,6 +178,8 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return vrrp_answer(b, r.json);
     case Command::replication:
         return replication_answer(b, r.json);
+    case Command::bgp:
+        return bgp_answer(b, r.json);
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {
@@ -188,9 +191,10 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
                        r.json);
     }
     case Command::reload:
+    case Command::drain_node: // the control loop's BGP part answers it (lb/control_loop)
         break;
     }
-    return {false, "reload is answered by the reloader"};
+    return {false, "reload and drain-node are answered by the control loop"};
 }
 
 AdminAnswer error_answer(const std::string& message, bool json, bool usage) {

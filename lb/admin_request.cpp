@@ -16,7 +16,9 @@ const char* const admin_usage =
     "  reload                               re-read the configuration file\n"
     "  stats                                every counter, one per line (JSON: the stats file)\n"
     "  vrrp                                 VRRP instances: state, priority, master, why\n"
-    "  replication                          session replication: peer, state, counters\n";
+    "  replication                          session replication: peer, state, counters\n"
+    "  bgp                                  VIPs announced over BGP and why, BIRD's sessions\n"
+    "  drain-node [--undo]                  withdraw every VIP (established flows go on)\n";
 
 namespace {
 
@@ -37,6 +39,8 @@ constexpr Syntax syntaxes[] = {
     {"stats", Command::stats, 0, 0, "stats"},
     {"vrrp", Command::vrrp, 0, 0, "vrrp"},
     {"replication", Command::replication, 0, 0, "replication"},
+    {"bgp", Command::bgp, 0, 0, "bgp"},
+    {"drain-node", Command::drain_node, 0, 1, "drain-node [--undo]"},
 };
 
 // connections' options: each once at most, each with a value (a number for --limit).
@@ -81,7 +85,7 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
     if (!syntax)
         return {std::nullopt,
                 fmt::format("unknown command '{}' (services, real-servers, connections, "
-                            "set-weight, drain, reload, stats, vrrp, replication)",
+                            "set-weight, drain, reload, stats, vrrp, replication, bgp, drain-node)",
                             rest.front())};
     r.command = syntax->command;
     r.args.assign(rest.begin() + 1, rest.end());
@@ -90,6 +94,8 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
         error = "wrong number of arguments";
     else if (r.command == Command::connections)
         error = connections_error(r.args);
+    else if (r.command == Command::drain_node && !r.args.empty() && r.args[0] != "--undo")
+        error = fmt::format("unexpected '{}'", r.args[0]);
     if (!error.empty())
         return {std::nullopt, fmt::format("{}: {}", syntax->usage, error)};
     return {std::move(r), {}};
@@ -99,7 +105,7 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
 
 bool AdminRequest::changes_state() const {
     return command == Command::reload || command == Command::set_weight ||
-           command == Command::drain;
+           command == Command::drain || command == Command::drain_node;
 }
 
 std::string AdminRequest::line() const {

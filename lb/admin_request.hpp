@@ -20,7 +20,9 @@ enum class Command {
     reload,
     stats,
     vrrp,
-    replication
+    replication,
+    bgp,
+    drain_node
 };
 
 struct AdminRequest {

@@ -240,6 +240,16 @@ std::optional<Balancer::ReplicationReport> Balancer::replication() const {
     return replication_;
 }
 
+void Balancer::set_bgp(std::optional<BgpReport> report) {
+    std::lock_guard lock(state_mutex_);
+    bgp_ = std::move(report);
+}
+
+std::optional<Balancer::BgpReport> Balancer::bgp() const {
+    std::lock_guard lock(state_mutex_);
+    return bgp_;
+}
+
 void Balancer::record_loop_lag(double ms) {
     std::lock_guard lock(state_mutex_);
     loop_lag_max_ms_ = std::max(loop_lag_max_ms_, ms);
@@ -261,6 +271,7 @@ control::report::StatsView Balancer::stats_view() const {
     if (!config_.vrrp.empty())
         view.vrrp = vrrp_;
     view.replication = replication_;
+    view.bgp = bgp_;
     return view;
 }
 

@@ -56,6 +56,10 @@ class Balancer {
     using ReplicationReport = control::report::ReplicationReport;
     void set_replication(ReplicationReport report);
     std::optional<ReplicationReport> replication() const;
+    // VIP announcement over BGP, for lbctl and metrics (nullopt: not configured).
+    using BgpReport = control::report::BgpReport;
+    void set_bgp(std::optional<BgpReport> report);
+    std::optional<BgpReport> bgp() const;
     // The control loop's lateness (ms), the largest since the last stats write.
     void record_loop_lag(double ms);
 
@@ -94,6 +98,7 @@ class Balancer {
     std::vector<control::health::HealthStatus> health_;
     VrrpReport vrrp_;
     std::optional<ReplicationReport> replication_;
+    std::optional<BgpReport> bgp_;
     mutable double loop_lag_max_ms_ = 0;
     // Destroyed after the ports (stopped in ~Balancer) and the snapshots the workers read.
     dataplane::Dataplane dataplane_;

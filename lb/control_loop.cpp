@@ -15,9 +15,11 @@
 
 #include "control/admin_socket.hpp"
 #include "control/health/monitor.hpp"
+#include "control/json_text.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/report/table_collector.hpp"
 #include "lb/admin_commands.hpp"
+#include "lb/bgp_control.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/readiness.hpp"
@@ -91,6 +93,8 @@ class ControlLoop {
                 replication_->expired(index, c);
             };
         }
+        if (balancer_.config().bgp)
+            bgp_ = make_bgp();
         if (!balancer_.config().stats.listen.empty())
             metrics_ =
                 std::make_unique<MetricsEndpoint>(balancer_.config().stats.listen, balancer_);
@@ -106,12 +110,20 @@ class ControlLoop {
             replication_->start();
         if (vrrp_)
             vrrp_->start();
+        if (bgp_)
+            bgp_->start();
         // The first look runs as soon as the loop does: the admin socket already listens then.
         boost::asio::post(io_, [this] { tell_ready_once_forwarding(); });
         io_.run();
     }
 
   private:
+    std::unique_ptr<BgpControl> make_bgp() {
+        return std::make_unique<BgpControl>(io_, balancer_, [this] {
+            return BgpControl::HealthNow{health_.down(), health_.statuses()};
+        });
+    }
+
     std::unique_ptr<VrrpControl> make_vrrp() {
         auto vrrp =
             std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
@@ -144,12 +156,15 @@ class ControlLoop {
         balancer_.set_health(health_.statuses());
         if (vrrp_)
             vrrp_->track();
+        if (bgp_)
+            bgp_->update();
     }
 
     // Health checks and VRRP follow an applied reload (the file is read and checked off the
     // loop); a vrrp section the reload brings starts a VRRP control of its own.
     void on_reload_applied() {
         health_.configure(balancer_.config());
+        reconfigure_bgp();
         if (vrrp_) {
             vrrp_->reconfigure();
             return;
@@ -165,12 +180,46 @@ class ControlLoop {
         }
     }
 
+    // A reload may change what is announced, or bring the bgp section (a removed one withdraws
+    // every VIP: BgpControl::update).
+    void reconfigure_bgp() {
+        if (bgp_) {
+            bgp_->update();
+            return;
+        }
+        if (!balancer_.config().bgp)
+            return;
+        try {
+            bgp_ = make_bgp();
+            bgp_->start();
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "lb: warning: reload: bgp not started: {}\n", e.what());
+            bgp_.reset();
+        }
+    }
+
+    // lbctl drain-node [--undo]: the BGP part withdraws (or announces again) every VIP.
+    control::AdminAnswer drain_node(const AdminRequest& request) {
+        const bool undo = !request.args.empty();
+        if (!bgp_)
+            return error_answer("drain-node needs the bgp section: without BGP nothing is "
+                                "announced to withdraw",
+                                request.json, false);
+        const std::string said = bgp_->set_drained(!undo);
+        fmt::print(stderr, "lb: lbctl {}: {}", request.line(), said);
+        if (request.json)
+            return {true, control::json_text({{"drained", !undo}, {"message", said}})};
+        return {true, said};
+    }
+
     // Requests are parsed once, here: what follows looks at the command, not at the text.
     void on_admin_request(const std::string& line, control::AdminSocket::Respond respond) {
         const ParsedRequest parsed = parse_admin_request_line(line);
         if (!parsed.request)
             return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
         const AdminRequest request = *parsed.request;
+        if (request.command == Command::drain_node)
+            return respond(drain_node(request));
         handle_admin_request(
             balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {
                 if (request.changes_state()) {
@@ -180,8 +229,11 @@ class ControlLoop {
                     fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
                     // A reload reconfigures health checks itself (the reloader's
                     // hook).
-                    if (answer.ok && request.command != Command::reload)
+                    if (answer.ok && request.command != Command::reload) {
                         health_.configure(balancer_.config());
+                        if (bgp_)
+                            bgp_->update(); // a weight change may cross a quorum
+                    }
                     // systemctl reload runs lbctl reload: status shows how it went.
                     if (request.command == Command::reload)
                         notifier_.status(answer.ok ? "reload (lbctl) applied"
@@ -196,13 +248,27 @@ class ControlLoop {
         stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
             if (ec)
                 return;
+            if (stopping_) {
+                fmt::print(stderr, "lb: {} received again, stopping now\n", strsignal(signal));
+                io_.stop();
+                return;
+            }
+            stopping_ = true;
             fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
             notifier_.stopping();
+            watch_stop_signals(); // a second signal cuts the drain short
             // A master resigns first (priority 0), so that its backup takes over at once.
-            if (vrrp_)
-                vrrp_->shutdown([this] { io_.stop(); });
+            auto resign = [this] {
+                if (vrrp_)
+                    vrrp_->shutdown([this] { io_.stop(); });
+                else
+                    io_.stop();
+            };
+            // BGP withdraws first and serves established flows until they end (drain_timeout).
+            if (bgp_)
+                bgp_->shutdown(resign);
             else
-                io_.stop();
+                resign();
         });
     }
 
@@ -270,6 +336,7 @@ class ControlLoop {
     control::report::TableCollector collector_;
     control::NeighbourResolver resolver_;
     std::unique_ptr<ReplicationControl> replication_; // after the collector that calls it
+    std::unique_ptr<BgpControl> bgp_;
     boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
     boost::asio::signal_set reload_signal_{io_, SIGHUP};
     boost::asio::steady_timer housekeeping_{io_};
@@ -278,6 +345,7 @@ class ControlLoop {
     ServiceNotifier notifier_;
     ReadinessWatch readiness_;
     bool ready_ = false;
+    bool stopping_ = false;
     std::string waiting_for_; // the last STATUS= sent while not ready
     const std::string stall_path_ = stall_path_for_tests();
 };

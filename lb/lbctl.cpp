@@ -1,7 +1,8 @@
 // lbctl: the admin command for a running lb, over its local socket (root only).
 //   lbctl [--socket PATH] [--json] services | real-servers [SERVICE] |
 //         connections [--service S] [--limit N] | set-weight SERVICE SERVER WEIGHT |
-//         drain SERVICE SERVER | reload | stats | vrrp | replication
+//         drain SERVICE SERVER | reload | stats | vrrp | replication | bgp |
+//         drain-node [--undo]
 // Exit status: 0 done, 1 refused (unknown name, bad value, invalid configuration), 2 usage,
 // 3 lb not reachable. With --json, every outcome is one JSON document on stdout (errors as
 // {"error": ...}), so that a script parses one stream whatever happened.

@@ -21,13 +21,14 @@ namespace {
 //            start.
 //   applied: services, timeouts, stats.file, stats.interval, vrrp: published as a new snapshot
 //            (Balancer::apply_reload), then health checks and VRRP are reconfigured from it
-//            (lb/control_loop).
+//            (lb/control_loop); bgp: the BIRD configuration is written again and reloaded
+//            (lb/bgp_control), a section a reload brings starts it.
 constexpr std::array restart_only_names{"node.name", "admin.socket", "dpdk",       "interfaces",
                                         "tables",    "stats.listen", "replication"};
 
 template <typename ConfigRef> auto restart_only_values(ConfigRef& c) {
     [[maybe_unused]] auto& [node_name, admin, dpdk, interfaces, services, timeouts, tables, stats,
-                            vrrp, replication] = c;
+                            vrrp, replication, bgp] = c;
     [[maybe_unused]] auto& [stats_file, stats_interval, stats_listen] = stats;
     auto values = std::tie(node_name, admin, dpdk, interfaces, tables, stats_listen, replication);
     static_assert(std::tuple_size_v<decltype(values)> == restart_only_names.size());

@@ -283,6 +283,36 @@ struct Replication {
     bool operator==(const Replication&) const = default;
 };
 
+// VIP announcement over BGP by a routing daemon beside lb (control/bgp, lb/bgp_control; README,
+// "Scaling out"). lb writes the daemon's whole configuration and asks it to reload it.
+struct BgpNeighbor {
+    std::uint32_t address = 0; // on the subnet of one of this node's interfaces
+    std::uint32_t as = 0;
+    bool bfd = false;
+    SourceLocation location;
+    SourceLocation address_location;
+    bool operator==(const BgpNeighbor&) const = default;
+};
+
+struct Bgp {
+    std::string daemon = "bird"; // the only one for now
+    std::uint32_t local_as = 0;
+    std::optional<std::uint32_t> router_id; // default: the first interface's address
+    std::vector<BgpNeighbor> neighbors;
+    bool announce_all = true;
+    std::vector<std::string> announce; // service names, when !announce_all
+    std::vector<SourceLocation> announce_locations;
+    std::string socket = "/run/bird/bird.ctl"; // BIRD's control socket
+    std::string config = "/run/lb/bird.conf";  // the BIRD configuration lb writes
+    Milliseconds drain_timeout{30'000};        // clean shutdown: serve this long after withdrawing
+    Milliseconds hold_time{9'000};             // BGP hold time (keepalives every third of it)
+    Milliseconds bfd_interval{300};            // BFD transmit and receive interval
+    unsigned bfd_multiplier = 3;               // missed BFD packets before the session is down
+    SourceLocation location;
+    SourceLocation router_id_location;
+    bool operator==(const Bgp&) const = default;
+};
+
 struct Config {
     std::string node_name;
     Admin admin;
@@ -294,6 +324,7 @@ struct Config {
     Stats stats;
     Vrrp vrrp;
     std::optional<Replication> replication; // absent: nothing is replicated
+    std::optional<Bgp> bgp;                 // absent: no VIP is announced
 
     bool operator==(const Config&) const = default;
     const Interface* find_interface(const std::string& name) const;

@@ -293,12 +293,60 @@ void validate_replication(const Config& c, Diagnostics& out) {
             out.push_back({rep.key_file_location, "key_file: " + *problem});
 }
 
+// bgp: neighbours directly connected through an interface with the kernel exception path
+// (BIRD's sessions run through the node's kernel), each once; services named in `announce`.
+void validate_bgp(const Config& c, Diagnostics& out) {
+    if (!c.bgp)
+        return;
+    const Bgp& bgp = *c.bgp;
+    if (!bgp.router_id && c.interfaces.empty())
+        out.push_back({bgp.location, "bgp needs 'router_id' when no interface is configured"});
+    std::set<std::uint32_t> seen;
+    for (const auto& nb : bgp.neighbors) {
+        if (nb.address == 0)
+            continue;
+        if (!seen.insert(nb.address).second) {
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is listed twice", format_ipv4(nb.address))});
+            continue;
+        }
+        const auto on = std::find_if(c.interfaces.begin(), c.interfaces.end(),
+                                     [&](const Interface& i) { return i.holds(nb.address); });
+        if (on == c.interfaces.end()) {
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is not on any interface's subnet: BGP runs "
+                                       "to a directly connected router",
+                                       format_ipv4(nb.address))});
+            continue;
+        }
+        if (nb.address == on->address)
+            out.push_back(
+                {nb.address_location, fmt::format("neighbor {} is this node's own address on '{}'",
+                                                  format_ipv4(nb.address), on->name)});
+        if (!on->kernel)
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is on interface '{}', which has no kernel "
+                                       "exception path (kernel: false): BIRD's BGP and BFD "
+                                       "sessions run through the node's kernel there",
+                                       format_ipv4(nb.address), on->name)});
+    }
+    for (std::size_t i = 0; i < bgp.announce.size(); ++i) {
+        const std::string& name = bgp.announce[i];
+        const bool known = std::any_of(c.services.begin(), c.services.end(),
+                                       [&](const Service& s) { return s.name == name; });
+        if (!known)
+            out.push_back(
+                {bgp.announce_locations[i], fmt::format("announce: no service named '{}'", name)});
+    }
+}
+
 void validate_config(const Config& c, Diagnostics& out) {
     validate_interfaces(c, out);
     validate_services(c, out);
     validate_vrrp(c, out);
     validate_vrrp_groups(c, out);
     validate_replication(c, out);
+    validate_bgp(c, out);
 }
 
 } // namespace lb::control::config

@@ -119,6 +119,38 @@ struct ReplicationReport {
     bool reset_unknown_flows = false;
 };
 
+// VIP announcement over BGP, for lbctl bgp and the metrics (lb/bgp_control.hpp).
+struct BgpVipReport {
+    std::string vip;
+    bool wanted = false;    // the announcement rule says announce (control/bgp/announcement)
+    bool announced = false; // in the BIRD configuration BIRD last confirmed loading
+    std::string reason;
+    std::vector<std::string> services;
+};
+
+struct BgpNeighborReport {
+    std::string address;
+    std::uint32_t as = 0;
+    std::string protocol;  // BIRD's protocol name (lb_peer1, ...)
+    bool bfd = false;      // configured
+    std::string state;     // BIRD's protocol state: up, start, down, ... ("unknown": no BIRD)
+    std::string info;      // BGP's: Established, Active, Connect, ...
+    std::string bfd_state; // Up, Down, Init, ... (empty: no BFD session)
+    bool established = false;
+};
+
+struct BgpReport {
+    std::string bird;       // "connected", "connecting", "not reachable"
+    std::string bird_error; // the last thing that went wrong talking to BIRD
+    std::string socket, config;
+    bool drained = false;
+    bool shutting_down = false;
+    std::uint64_t reconfigurations = 0; // configure commands BIRD accepted
+    std::uint64_t bird_errors = 0;      // refused commands, lost connections, unwritable file
+    std::vector<BgpVipReport> vips;
+    std::vector<BgpNeighborReport> neighbors;
+};
+
 struct StatsView {
     std::string node;
     std::uint64_t rx_packets = 0;
@@ -138,6 +170,7 @@ struct StatsView {
     std::vector<InterfaceCounters> interfaces;
     std::optional<VrrpReport> vrrp;               // only when VRRP instances are configured
     std::optional<ReplicationReport> replication; // only with a replication section
+    std::optional<BgpReport> bgp;                 // only with a bgp section
 };
 
 // ADDRESS or ADDRESS:PORT (port 0: none), as lbctl, the stats and the metrics name servers.

@@ -1,0 +1,13 @@
+// `lbctl bgp`: every VIP, whether it is announced and why (or why not), BIRD's control
+// connection, and BIRD's session with each neighbour (BGP state, BFD), as tables or JSON (the
+// fields are listed in README, "Scaling out").
+#pragma once
+
+#include "control/admin_socket.hpp"
+#include "lb/balancer.hpp"
+
+namespace lb::app {
+
+control::AdminAnswer bgp_answer(const Balancer& balancer, bool json);
+
+} // namespace lb::app
