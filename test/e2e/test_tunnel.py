@@ -149,6 +149,7 @@ def env(download):
             lab.stop(process)
             with open(status) as f:
                 words = f.read().split()
+            print(name, " ".join(words))
             assert words[0] == "decapsulated" and int(words[1]) > 0, (name, words)
             assert words[3] == "0", f"{name}: lb sent outer headers a kernel refuses: {words}"
     finally:
@@ -181,6 +182,8 @@ def test_a_download_arrives_intact_and_its_data_bypasses_the_balancer(env, downl
     # lb saw the client's side only (its ACKs), a small fraction of the file, and sent nothing
     # back to the client: the data came from the real server through the router.
     received = after["rx_bytes_total"] - before["rx_bytes_total"]
+    print(f"downloaded {size} bytes; lb received {received} bytes of it "
+          f"({web['packets_in_total']} packets into the tunnel, {web['packets_out_total']} out)")
     assert 0 < received < size / 10, (received, size)
     assert web["packets_out_total"] == 0
     assert web["packets_in_total"] > 0
@@ -211,11 +214,12 @@ def test_a_full_size_tcp_segment_gets_frag_needed_and_the_upload_converges(env):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == hashlib.sha256(data).hexdigest()
     after = lb.stats()
+    route = lab.run(net.client("c2"), "ip", "route", "get", VIP).stdout
     sent = after["icmp_frag_needed_total"] - before["icmp_frag_needed_total"]
     too_big = after["drops_total"]["too_big_for_tunnel"] - before["drops_total"]["too_big_for_tunnel"]
+    print(f"ICMP fragmentation needed sent: {sent}; client route: {route.strip()}")
     assert sent >= 1 and sent == too_big, (sent, too_big)
     # The client's stack accepted the error: it keeps the path MTU to the VIP.
-    route = lab.run(net.client("c2"), "ip", "route", "get", VIP).stdout
     assert "mtu 1480" in route, route
 
 
