@@ -8,17 +8,26 @@
 #include <rte_ring.h>
 #include <rte_tcp.h>
 
+#include "dataplane/tunnel.hpp"
+
 namespace lb::control {
 
 using namespace lb::dataplane;
 
 namespace {
 
+// A tunnel connection's real server gets its RST as it gets the client's packets: inside an
+// outer IPv4 header from the egress interface's address to its own.
+struct Tunnel {
+    std::uint32_t source = 0; // network order; 0: no tunnel
+    std::uint32_t destination = 0;
+};
+
 // A bare RST frame; addresses and ports in network order.
 void send_rst(DataplaneContext& ctx, rte_mempool* pool, std::uint8_t interface,
               const rte_ether_addr& src_mac, const rte_ether_addr& dst_mac, std::uint32_t src_ip,
               std::uint32_t dst_ip, std::uint16_t src_port, std::uint16_t dst_port,
-              std::uint32_t seq) {
+              std::uint32_t seq, Tunnel tunnel = {}) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (!m)
         return;
@@ -44,6 +53,11 @@ void send_rst(DataplaneContext& ctx, rte_mempool* pool, std::uint8_t interface,
     tcp->data_off = 0x50;
     tcp->tcp_flags = RTE_TCP_RST_FLAG;
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    if (tunnel.source != 0 &&
+        !encapsulate_ipip(m, tunnel.source, tunnel.destination, src_mac, dst_mac)) {
+        rte_pktmbuf_free(m);
+        return;
+    }
     m->port = interface;
     if (rte_ring_enqueue(ctx.control_tx, m) != 0)
         rte_pktmbuf_free(m);
@@ -74,11 +88,14 @@ std::size_t reset_connections_of(DataplaneContext& ctx, rte_mempool* pool,
             send_rst(ctx, pool, c.ingress, in.mac, client_mac, c.key.dst_ip, c.key.src_ip,
                      c.key.dst_port, c.key.src_port, c.client_ack.load(std::memory_order_relaxed));
             // To the real server, as from the client (through NAT, to its own address).
+            const InterfaceEntry& out = s.interfaces[rs.egress];
+            const Tunnel tunnel =
+                (c.flags & conn_tunnel) ? Tunnel{out.address, rs.address} : Tunnel{};
             if (rs_known)
-                send_rst(ctx, pool, rs.egress, s.interfaces[rs.egress].mac, rs_mac, c.key.src_ip,
+                send_rst(ctx, pool, rs.egress, out.mac, rs_mac, c.key.src_ip,
                          (c.flags & conn_nat) ? c.rs_address : c.key.dst_ip, c.key.src_port,
                          (c.flags & conn_nat) ? c.rs_port : c.key.dst_port,
-                         c.client_next_seq.load(std::memory_order_relaxed));
+                         c.client_next_seq.load(std::memory_order_relaxed), tunnel);
         }
         if (!table.remove(i))
             continue;

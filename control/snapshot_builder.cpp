@@ -42,6 +42,18 @@ SchedulerKind scheduler_kind(config::Scheduler s) {
     return SchedulerKind::wlc;
 }
 
+ForwardingKind forwarding_kind(config::Forwarding f) {
+    switch (f) {
+    case config::Forwarding::nat:
+        return ForwardingKind::nat;
+    case config::Forwarding::dr:
+        return ForwardingKind::dr;
+    case config::Forwarding::tunnel:
+        return ForwardingKind::tunnel;
+    }
+    return ForwardingKind::nat;
+}
+
 std::uint32_t ms(config::Milliseconds d) {
     return static_cast<std::uint32_t>(d.count());
 }
@@ -61,6 +73,7 @@ void add_interfaces(const config::Config& c, const std::vector<PortBinding>& por
         e.mac = ports[i].mac;
         e.address = rte_cpu_to_be_32(ci.address);
         e.netmask = rte_cpu_to_be_32(ci.netmask());
+        e.mtu = ci.mtu;
         s.interfaces.push_back(e);
         if (ci.gateway)
             neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));
@@ -87,8 +100,7 @@ ServiceEntry service_settings(const config::Service& cs) {
     ServiceEntry svc;
     svc.vip = rte_cpu_to_be_32(cs.vip);
     svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
-    svc.forwarding =
-        cs.forwarding == config::Forwarding::nat ? ForwardingKind::nat : ForwardingKind::dr;
+    svc.forwarding = forwarding_kind(cs.forwarding);
     svc.scheduler = scheduler_kind(cs.scheduler);
     svc.port_group = cs.port_group;
     if (!cs.ports.empty())

@@ -29,6 +29,8 @@ enum ConnectionFlags : std::uint8_t {
     conn_expectation = 1 << 2,
     // Its service resets connections on failure: keep the client's sequence numbers.
     conn_track_sequence = 1 << 3,
+    // Tunnel forwarding: the client's packets go to the real server inside an IPIP header.
+    conn_tunnel = 1 << 4,
 };
 
 constexpr std::uint32_t no_ftp_state = 0xffffffff;

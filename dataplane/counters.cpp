@@ -44,6 +44,12 @@ const char* drop_reason_name(DropReason r) {
         return "control_ring_full";
     case DropReason::vrrp_not_configured:
         return "vrrp_not_configured";
+    case DropReason::too_big_for_tunnel:
+        return "too_big_for_tunnel";
+    case DropReason::too_big_for_tunnel_no_df:
+        return "too_big_for_tunnel_no_df";
+    case DropReason::no_headroom:
+        return "no_headroom";
     case DropReason::count_:
         break;
     }

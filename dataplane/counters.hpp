@@ -49,6 +49,12 @@ enum class DropReason : std::uint8_t {
     not_master,              // to a VRRP address while this node is not its master
     control_ring_full,       // a VRRP advertisement found the control thread's ring full
     vrrp_not_configured,     // a VRRP advertisement while no VRRP instance is configured
+    // Tunnel forwarding: the packet with its outer header would exceed the egress MTU. With DF
+    // set it is answered with ICMP fragmentation needed (icmp_frag_needed_sent); with DF clear
+    // it is dropped, as lb does not fragment (README, "Tunnel forwarding").
+    too_big_for_tunnel,
+    too_big_for_tunnel_no_df,
+    no_headroom, // no room before the frame for the tunnel's outer header
     count_
 };
 
@@ -86,6 +92,9 @@ struct alignas(64) WorkerCounters {
     Counter to_kernel;   // frames handed to the kernel exception path
     Counter from_kernel; // frames the kernel sent out
     Counter icmp_echo_replies;
+    // ICMP fragmentation-needed errors sent to clients whose DF packets were too big for the
+    // tunnel (drop reason too_big_for_tunnel).
+    Counter icmp_frag_needed_sent;
     Counter vrrp_to_control; // VRRP advertisements handed to the control thread
     // Replication events not queued (the worker's ring was full): the refresh sweep sends
     // those entries later (dataplane/sync_events.hpp).

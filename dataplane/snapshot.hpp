@@ -17,7 +17,7 @@ namespace lb::dataplane {
 constexpr std::size_t max_interfaces = 8;
 
 enum class SchedulerKind : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
-enum class ForwardingKind : std::uint8_t { nat, dr };
+enum class ForwardingKind : std::uint8_t { nat, dr, tunnel };
 
 constexpr std::uint16_t no_port = 0xffff;
 
@@ -45,6 +45,9 @@ struct InterfaceEntry {
     rte_ether_addr mac{};
     std::uint32_t address = 0;
     std::uint32_t netmask = 0;
+    // The largest IPv4 packet the link carries (host order): tunnel forwarding answers or
+    // drops what would exceed it once encapsulated.
+    std::uint16_t mtu = 1500;
 };
 
 struct RealServerEntry {

@@ -9,6 +9,7 @@
 
 #include "dataplane/local_replies.hpp"
 #include "dataplane/nat_rewrite.hpp"
+#include "dataplane/tunnel.hpp"
 
 namespace lb::dataplane {
 
@@ -252,6 +253,8 @@ void Worker::remember_client_sequence(Connection& c, const ParsedFrame& f) {
 void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                     std::uint32_t now) {
     const RealServerEntry& rs = snapshot_->real_servers[c.real_server];
+    if ((c.flags & conn_tunnel) && !fits_tunnel(m, f, c, rs))
+        return;
     rte_ether_addr next_hop;
     if (!ctx_.neighbours->resolve(rs.neighbour, next_hop)) {
         drop(m, DropReason::neighbour_unresolved);
@@ -271,12 +274,47 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
             return;
         }
         rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
+    } else if (c.flags & conn_tunnel) {
+        const InterfaceEntry& egress = snapshot_->interfaces[rs.egress];
+        if (!encapsulate_ipip(m, egress.address, rs.address, egress.mac, next_hop)) {
+            drop(m, DropReason::no_headroom);
+            return;
+        }
+        count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
+                      &TrafficCounters::bytes_in);
+        enqueue(rs.egress, m);
+        return;
     }
     f.eth->dst_addr = next_hop;
     f.eth->src_addr = snapshot_->interfaces[rs.egress].mac;
     count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
                   &TrafficCounters::bytes_in);
     enqueue(rs.egress, m);
+}
+
+bool Worker::fits_tunnel(rte_mbuf* m, const ParsedFrame& f, const Connection& c,
+                         const RealServerEntry& rs) {
+    const std::uint16_t mtu = snapshot_->interfaces[rs.egress].mtu;
+    if (rte_be_to_cpu_16(f.ip->total_length) + ipip_overhead <= mtu)
+        return true;
+    // lb does not fragment: the sender must send smaller packets (DF set: it is told so, as
+    // a router on its path would tell it), or they are lost (README, "Tunnel forwarding").
+    if (!(f.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) {
+        drop(m, DropReason::too_big_for_tunnel_no_df);
+        return false;
+    }
+    // From the VIP's MAC: the virtual one when a VRRP instance owns the VIP.
+    const std::uint8_t vrrp = snapshot_->services[c.service].vrrp_instance;
+    const rte_ether_addr& mac = vrrp != no_vrrp_instance ? snapshot_->vrrp_instances[vrrp].mac
+                                                         : snapshot_->interfaces[c.ingress].mac;
+    counters_.drop(DropReason::too_big_for_tunnel);
+    if (!make_icmp_frag_needed(m, f.ip, static_cast<std::uint16_t>(mtu - ipip_overhead), mac)) {
+        rte_pktmbuf_free(m);
+        return false;
+    }
+    counters_.icmp_frag_needed_sent.add();
+    enqueue(c.ingress, m);
+    return false;
 }
 
 void Worker::forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connection& c,
@@ -481,9 +519,11 @@ bool Worker::prepare_new_connection(Pending& p, std::uint8_t ingress, std::uint3
     spec.service = service;
     spec.real_server = static_cast<std::uint16_t>(rs);
     spec.ingress = ingress;
-    spec.flags = static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
-                                           (template_index != no_template ? conn_has_template : 0) |
-                                           (svc.reset_unknown ? conn_track_sequence : 0));
+    spec.flags =
+        static_cast<std::uint8_t>((svc.forwarding == ForwardingKind::nat ? conn_nat : 0) |
+                                  (svc.forwarding == ForwardingKind::tunnel ? conn_tunnel : 0) |
+                                  (template_index != no_template ? conn_has_template : 0) |
+                                  (svc.reset_unknown ? conn_track_sequence : 0));
     std::memcpy(spec.client_mac, f.eth->src_addr.addr_bytes, 6);
     spec.template_index = template_index;
     out.pending = &p;

@@ -100,6 +100,11 @@ class Worker {
                                 std::uint32_t now);
     void forward_reply_to_client(rte_mbuf* m, const ParsedFrame& f, Connection& c,
                                  std::uint32_t now);
+    // Tunnel forwarding: true when the packet still fits the egress MTU with its outer header;
+    // otherwise the frame is answered with ICMP fragmentation needed (DF set) or dropped, and
+    // counted.
+    bool fits_tunnel(rte_mbuf* m, const ParsedFrame& f, const Connection& c,
+                     const RealServerEntry& rs);
     // Per-service and per-real-server packets and bytes, one direction.
     void count_traffic(const Connection& c, std::uint32_t length, Counter TrafficCounters::*packets,
                        Counter TrafficCounters::*bytes);

@@ -106,6 +106,12 @@ void add_drops_and_tables(Families& out, const StatsView& view) {
     for (const auto& [reason, total] : view.drops)
         add(drops, {{"reason", reason}}, number(total));
     out.push_back(std::move(drops));
+    auto frag_needed = family("lb_icmp_frag_needed_total",
+                              "ICMP fragmentation-needed errors sent to clients whose packets "
+                              "were too big for a tunnel",
+                              MetricType::Counter);
+    add(frag_needed, {}, number(view.icmp_frag_needed));
+    out.push_back(std::move(frag_needed));
     const auto gauge = [&](const char* name, const char* help, std::uint64_t value) {
         auto f = family(name, help, MetricType::Gauge);
         add(f, {}, number(value));

@@ -183,7 +183,7 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
         if (!r.expect_map(item, "an interface"))
             continue;
         r.check_keys(item, "interface",
-                     {"name", "device", "address", "gateway", "kernel", "kernel_name"});
+                     {"name", "device", "address", "gateway", "kernel", "kernel_name", "mtu"});
         Interface i;
         i.location = location_of(item);
         i.name = r.name(item, "interface").value_or("");
@@ -209,6 +209,17 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
         if (const auto k = item["kernel_name"]) {
             i.kernel_name_location = location_of(k);
             i.kernel_name = r.scalar(k, "kernel_name").value_or(i.kernel_name);
+        }
+        if (const auto m = item["mtu"]) {
+            i.mtu_location = location_of(m);
+            if (auto v = r.unsigned_value(m, "mtu", 0, 0xffffffff)) {
+                if (*v < min_mtu || *v > max_mtu)
+                    r.error(m, fmt::format("mtu: {} is out of range ({}..{}): the largest IPv4 "
+                                           "packet the link carries, 1500 on Ethernet",
+                                           *v, min_mtu, max_mtu));
+                else
+                    i.mtu = static_cast<std::uint16_t>(*v);
+            }
         }
         c.interfaces.push_back(std::move(i));
     }
@@ -416,10 +427,14 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
                                                 {"sh", Scheduler::sh},
                                                 {"mh", Scheduler::mh}}))
                 s.scheduler = *sch;
-        if (const auto v = item["forwarding"])
+        if (const auto v = item["forwarding"]) {
+            s.forwarding_location = location_of(v);
             if (auto f = r.choice<Forwarding>(v, "forwarding",
-                                              {{"nat", Forwarding::nat}, {"dr", Forwarding::dr}}))
+                                              {{"nat", Forwarding::nat},
+                                               {"dr", Forwarding::dr},
+                                               {"tunnel", Forwarding::tunnel}}))
                 s.forwarding = *f;
+        }
         if (const auto v = item["persistence"])
             read_persistence(r, v, s);
         if (const auto v = item["maglev_table_size"]) {

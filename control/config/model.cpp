@@ -31,7 +31,15 @@ const char* to_string(Scheduler s) {
 }
 
 const char* to_string(Forwarding f) {
-    return f == Forwarding::nat ? "nat" : "dr";
+    switch (f) {
+    case Forwarding::nat:
+        return "nat";
+    case Forwarding::dr:
+        return "dr";
+    case Forwarding::tunnel:
+        return "tunnel";
+    }
+    return "?";
 }
 
 const char* to_string(HealthCheck::Type t) {

@@ -38,11 +38,16 @@ struct SourceLocation : Location {
 
 enum class Protocol : std::uint8_t { tcp, udp };
 enum class Scheduler : std::uint8_t { rr, wrr, lc, wlc, sh, mh };
-enum class Forwarding : std::uint8_t { nat, dr };
+enum class Forwarding : std::uint8_t { nat, dr, tunnel };
 
 const char* to_string(Protocol p);
 const char* to_string(Scheduler s);
 const char* to_string(Forwarding f);
+
+// An interface's `mtu`: from the smallest datagram every IPv4 host must accept (RFC 791) to
+// jumbo frames.
+inline constexpr unsigned min_mtu = 576;
+inline constexpr unsigned max_mtu = 9000;
 
 struct Interface {
     std::string name;
@@ -58,6 +63,9 @@ struct Interface {
     SourceLocation kernel_name_location;
     SourceLocation address_location;
     SourceLocation gateway_location;
+    // The largest IPv4 packet the link carries: tunnel forwarding's outer header must fit in it.
+    std::uint16_t mtu = 1500;
+    SourceLocation mtu_location;
 
     bool operator==(const Interface&) const = default;
     std::uint32_t netmask() const {
@@ -146,6 +154,7 @@ struct Service {
     SourceLocation name_location;
     SourceLocation vip_location;
     SourceLocation maglev_location;
+    SourceLocation forwarding_location;
     bool operator==(const Service&) const = default;
 };
 

@@ -71,6 +71,13 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
                            fmt::format("real server {}: DR forwarding cannot translate ports "
                                        "(drop 'port' or use forwarding: nat)",
                                        addr)});
+        else if (rs.port && s.forwarding == Forwarding::tunnel &&
+                 (s.port_group || *rs.port != s.ports.front().first))
+            out.push_back({rs.port_location,
+                           fmt::format("real server {}: tunnel forwarding cannot translate ports "
+                                       "(the real server gets the client's packet unchanged "
+                                       "inside the tunnel: drop 'port' or use forwarding: nat)",
+                                       addr)});
         else if (rs.port && s.port_group)
             out.push_back({rs.port_location,
                            fmt::format("real server {}: 'port' needs a single-port service; a "
@@ -100,7 +107,8 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
         } else if (s.forwarding == Forwarding::dr && !egress->holds(rs.address)) {
             out.push_back(
                 {rs.location, fmt::format("real server {}: DR needs the real server on a directly "
-                                          "connected subnet (interface '{}' is {}/{})",
+                                          "connected subnet (interface '{}' is {}/{}); "
+                                          "forwarding: tunnel reaches routed ones",
                                           addr, egress->name, format_ipv4(egress->address),
                                           egress->prefix_length)});
         }

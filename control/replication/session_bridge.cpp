@@ -141,7 +141,8 @@ std::optional<ConnectionEntry> SessionBridge::connection_entry(std::uint32_t ind
         ((c.flags & conn_nat) ? sync::entry_nat : 0) |
         ((c.flags & conn_has_template) ? sync::entry_template : 0) |
         ((c.flags & conn_expectation) ? sync::entry_expectation : 0) |
-        ((c.flags & conn_track_sequence) ? sync::entry_track_sequence : 0));
+        ((c.flags & conn_track_sequence) ? sync::entry_track_sequence : 0) |
+        ((c.flags & conn_tunnel) ? sync::entry_tunnel : 0));
     e.interface = c.ingress;
     std::memcpy(e.client_mac.data(), c.client_mac, 6);
     e.remaining_ms = remaining(now, c.last_seen_ms.load(std::memory_order_relaxed),
@@ -374,7 +375,8 @@ void SessionBridge::apply_connection(const ConnectionEntry& e, std::uint32_t now
     spec.ingress = e.interface;
     spec.flags = static_cast<std::uint8_t>(
         ((e.flags & sync::entry_nat) ? conn_nat : 0) | (expectation ? conn_expectation : 0) |
-        ((e.flags & sync::entry_track_sequence) ? conn_track_sequence : 0));
+        ((e.flags & sync::entry_track_sequence) ? conn_track_sequence : 0) |
+        ((e.flags & sync::entry_tunnel) ? conn_tunnel : 0));
     std::memcpy(spec.client_mac, e.client_mac.data(), 6);
     // Our timeout for its state, aged by what the peer says has passed (or the peer's, when
     // longer): it expires here when it would have there, and a new packet gives it our full

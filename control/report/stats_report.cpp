@@ -86,6 +86,7 @@ Json render_stats(const StatsView& view) {
     out["tx_packets_total"] = view.tx_packets;
     out["arp_replies_total"] = view.arp_replies;
     out["icmp_echo_replies_total"] = view.icmp_echo_replies;
+    out["icmp_frag_needed_total"] = view.icmp_frag_needed;
     out["connections_active"] = view.connections_active;
     out["connections_capacity"] = view.connections_capacity;
     out["persistence_templates"] = view.persistence_templates;

@@ -123,6 +123,8 @@ StatsView collect_stats(const config::Config& config, const IdentityRegistry& re
     view.arp_replies = sum(workers, [](auto& w) -> const Counter& { return w.arp_replies; });
     view.icmp_echo_replies =
         sum(workers, [](auto& w) -> const Counter& { return w.icmp_echo_replies; });
+    view.icmp_frag_needed =
+        sum(workers, [](auto& w) -> const Counter& { return w.icmp_frag_needed_sent; });
     view.drops = drops_of(workers);
     view.ftp = ftp_of(workers);
     for (const auto* w : workers)

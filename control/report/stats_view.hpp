@@ -158,6 +158,7 @@ struct StatsView {
     std::uint64_t tx_packets = 0;
     std::uint64_t arp_replies = 0;
     std::uint64_t icmp_echo_replies = 0;
+    std::uint64_t icmp_frag_needed = 0;     // sent for packets too big for a tunnel
     std::uint64_t connections_active = 0;   // in the connection table
     std::uint64_t connections_capacity = 0; // tables.connections
     std::uint64_t persistence_templates = 0;

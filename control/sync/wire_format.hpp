@@ -73,6 +73,7 @@ enum ConnectionEntryFlags : std::uint8_t {
     entry_template = 1 << 1,       // created under a persistence template
     entry_expectation = 1 << 2,    // an FTP data-connection expectation, not a connection
     entry_track_sequence = 1 << 3, // client_next_seq and client_ack are carried
+    entry_tunnel = 1 << 4,         // the client's packets go to the real server in IPIP
 };
 
 struct ConnectionEntry {

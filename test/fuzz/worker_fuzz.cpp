@@ -61,6 +61,12 @@ const std::string fuzz_config = std::string(two_interfaces) + R"(services:
     scheduler: rr
     real_servers:
       - {address: 203.0.113.12}
+  - name: tunnel
+    vip: 198.51.100.104
+    port: 80
+    forwarding: tunnel
+    real_servers:
+      - {address: 203.0.113.11}
 )";
 
 } // namespace

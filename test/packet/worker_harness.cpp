@@ -67,6 +67,8 @@ std::vector<Sent> WorkerHarness::send(const std::vector<Bytes>& frames, std::uin
         if (!f.empty()) // an empty vector's data() may be null: memcpy from null is UB
             std::memcpy(data, f.data(), f.size());
         m->ol_flags = rx_ol_flags;
+        if (before_process)
+            before_process(m);
         mbufs.push_back(m);
     }
     dataplane.worker(0).process(mbufs.data(), static_cast<std::uint16_t>(mbufs.size()), ingress,

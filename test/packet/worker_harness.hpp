@@ -3,6 +3,7 @@
 // would transmit.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -52,6 +53,9 @@ class WorkerHarness {
 
     // What the NIC says of each frame send() hands over (its checksum verdicts).
     std::uint64_t rx_ol_flags = 0;
+    // Called on each mbuf before the worker sees it: a test's way to make it as an unusual
+    // device would (less headroom, say).
+    std::function<void(rte_mbuf*)> before_process;
 
     control::config::Config config;
     control::IdentityRegistry registry;

@@ -64,7 +64,13 @@ std::string config_yaml(bool reversed) {
            "    vip: 198.51.100.104\n"
            "    port: 21\n"
            "    real_servers:\n" +
-           pair("{address: 203.0.113.31}", "{address: 203.0.113.32}");
+           pair("{address: 203.0.113.31}", "{address: 203.0.113.32}") +
+           "  - name: tunnel\n"
+           "    vip: 198.51.100.105\n"
+           "    port: 80\n"
+           "    forwarding: tunnel\n"
+           "    real_servers:\n" +
+           pair("{address: 203.0.113.51}", "{address: 203.0.113.52}");
 }
 
 std::uint32_t addr(const char* text) {
@@ -747,4 +753,22 @@ TEST_CASE("bridge: sync_after defers a new connection; one closing by then is ne
     REQUIRE(out.size() == 1);
     CHECK(std::get<wire::ConnectionEntry>(out[0]).tcp_state ==
           static_cast<std::uint8_t>(TcpState::fin_wait));
+}
+
+TEST_CASE("bridge: a tunnel connection is installed on B as a tunnel one") {
+    Node a("sbA_", false);
+    Node b("sbB_", true);
+    const FlowKey key = flow("198.51.100.8", 40009, "198.51.100.105", 80);
+    const auto index = a.connect(spec_on(a, key, "203.0.113.52", 80, conn_tunnel),
+                                 TcpState::established, now_a, 900'000);
+    const auto entries = via_wire(describe(a, index, now_a));
+    REQUIRE(entries.size() == 1);
+    CHECK((std::get<wire::ConnectionEntry>(entries[0]).flags & wire::entry_tunnel) != 0);
+    apply_all(b, entries, now_b);
+    CHECK(b.bridge.counters().applied == 1);
+    const Connection& c = b.at(key);
+    CHECK(c.flags == conn_tunnel);
+    CHECK(c.real_server == b.real_server(key.dst_ip, addr("203.0.113.52")));
+    // Like DR: the real server answers the client directly, there is no reply key.
+    CHECK_FALSE(b.table().lookup(spec_on(a, key, "203.0.113.52", 80, 0).reply_key()));
 }
