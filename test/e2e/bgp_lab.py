@@ -5,7 +5,12 @@ router running BIRD 2 with ECMP into its kernel, DR real servers, and a client b
                                        router eth1 198.51.100.1 ── bridge seg ──┬─ lb a .2
                                                                                 ├─ lb b .3, c .4, d .5
                                                                                 └─ rs1..rs3 .21-.23
-    VIPs 203.0.113.100 (web, port 80) and 203.0.113.101 (alt, port 8080), scheduler mh, DR.
+                                       router eth2 203.0.113.1/26 ── bridge int ── ts1 .11, ts2 .12
+    VIPs 203.0.113.100 (web, port 80) and 203.0.113.101 (alt, port 8080), scheduler mh, DR;
+    203.0.113.102 (tun, port 80), scheduler mh, forwarding: tunnel to ts1 and ts2, a routed
+    subnet behind the router (reached through the nodes' gateway, the router), which decapsulate
+    IPIP (the kernel's ipip device, or test_tunnel's user-space decapsulator where the kernel
+    has none) and answer the client directly.
 
 Each lb runs in its own namespace with its kernel exception path (tap lb-ext) holding the
 node's address; BIRD runs in the same namespace against the configuration lb wrote, with its
@@ -18,6 +23,7 @@ import os
 import re
 
 import topology as t
+from test_tunnel import kernel_ipip, user_space_ipip
 
 ROUTER_SEG = "198.51.100.1"
 ROUTER_CLI = "192.0.2.1"
@@ -26,6 +32,9 @@ NODES = {"a": "198.51.100.2", "b": "198.51.100.3", "c": "198.51.100.4", "d": "19
 SERVERS = {"rs1": "198.51.100.21", "rs2": "198.51.100.22", "rs3": "198.51.100.23"}
 VIP_WEB = "203.0.113.100"
 VIP_ALT = "203.0.113.101"
+VIP_TUN = "203.0.113.102"
+ROUTER_INT = "203.0.113.1"
+TUNNEL_SERVERS = {"ts1": "203.0.113.11", "ts2": "203.0.113.12"}
 ROUTER_AS, NODE_AS = 65000, 65001
 BIRD = "/usr/sbin/bird"
 
@@ -73,6 +82,8 @@ class BgpLab:
         self.router = lab.add_namespace("rt")
         lab.link(self.router, "eth0", "cli", f"{ROUTER_CLI}/24")
         lab.link(self.router, "eth1", "seg", f"{ROUTER_SEG}/24")
+        lab.add_bridge("int")
+        lab.link(self.router, "eth2", "int", f"{ROUTER_INT}/26")
         for key in ("ip_forward=1", "fib_multipath_hash_policy=1", "conf.all.rp_filter=0",
                     "conf.default.rp_filter=0"):
             lab.run(self.router, "sysctl", "-qw", f"net.ipv4.{key}")
@@ -85,6 +96,20 @@ class BgpLab:
                 lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
             for port in (80, 8080):
                 lab.http_server(ns, name, port, files={"big.bin": big_file})
+        self.decap = {}
+        for name, addr in TUNNEL_SERVERS.items():
+            ns = lab.add_namespace(name)
+            for key, value in (("arp_ignore", 1), ("arp_announce", 2), ("rp_filter", 0)):
+                lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.all.{key}={value}")
+            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
+            lab.link(ns, "eth0", "int", f"{addr}/26", gateway=ROUTER_INT)
+            lab.run(ns, "ip", "addr", "add", f"{VIP_TUN}/32", "dev", "lo")
+            device = kernel_ipip(lab, ns, addr)
+            if device is None:
+                device, self.decap[name] = user_space_ipip(lab, ns)
+            lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
+            lab.run(ns, "ip", "link", "set", device, "up")
+            lab.http_server(ns, name, 80, files={"big.bin": big_file})
         self.node_ns = {}
         for name in NODES:
             ns = lab.add_namespace(f"n{name}")
@@ -127,19 +152,22 @@ class BgpLab:
 def node_config(bl, name, workdir, drain_timeout="3s"):
     addr = NODES[name]
 
-    def service(svc, vip, port):
-        return {"name": svc, "vip": vip, "port": port, "scheduler": "mh", "forwarding": "dr",
-                "quorum": 2,
+    def service(svc, vip, port, forwarding="dr", servers=SERVERS, quorum=2):
+        return {"name": svc, "vip": vip, "port": port, "scheduler": "mh",
+                "forwarding": forwarding, "quorum": quorum,
                 "health_check": {"type": "tcp", "interval": "300ms", "timeout": "200ms",
                                  "rise": 1, "fall": 2},
-                "real_servers": [{"address": a} for a in SERVERS.values()]}
+                "real_servers": [{"address": a} for a in servers.values()]}
 
     return {
         "node": {"name": f"lb-{name}"},
         "dpdk": {"eal_args": ["--no-pci", "--in-memory", "--log-level=*:warning",
                               "--vdev=net_af_packet0,iface=ext0"], "workers": 1},
-        "interfaces": [{"name": "ext", "device": "net_af_packet0", "address": f"{addr}/24"}],
-        "services": [service("web", VIP_WEB, 80), service("alt", VIP_ALT, 8080)],
+        # The gateway: the tunnel's real servers are on a routed subnet behind the router.
+        "interfaces": [{"name": "ext", "device": "net_af_packet0", "address": f"{addr}/24",
+                        "gateway": ROUTER_SEG}],
+        "services": [service("web", VIP_WEB, 80), service("alt", VIP_ALT, 8080),
+                     service("tun", VIP_TUN, 80, "tunnel", TUNNEL_SERVERS, 1)],
         "timeouts": {"tcp_fin": "1s", "tcp_close": "1s", "tcp_syn": "5s"},
         "tables": {"connections": 16384, "persistence_templates": 1024},
         "stats": {"file": os.path.join(workdir, "stats.json"), "interval": "200ms",

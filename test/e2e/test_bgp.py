@@ -1,11 +1,13 @@
 """Scale-out over BGP (issue 14): three (then four) lb nodes, each with BIRD 2 announcing the
-VIPs lb decides, a router running BIRD 2 with BFD and ECMP into its kernel, DR real servers and a
-client behind the router (bgp_lab.py). The tests share one lab and run in file order: the
-spread, a service below quorum on one node, drain-node, kill -9 of a node under 50 downloads,
-a node added under load, and a clean stop."""
+VIPs lb decides, a router running BIRD 2 with BFD and ECMP into its kernel, DR real servers,
+tunnel real servers on a routed subnet and a client behind the router (bgp_lab.py). The tests
+share one lab and run in file order: the spread, the tunnel service, a service below quorum on
+one node, drain-node, kill -9 of a node under 50 DR and 10 tunnelled downloads, a node added
+under load, and a clean stop."""
 
 import copy
 import hashlib
+import json
 import os
 import signal
 import time
@@ -49,7 +51,7 @@ class Downloads:
     batches = 0
 
     def __init__(self, b, count, vip=bl.VIP_WEB, port=80, rate=RATE):
-        self.b, self.count = b, count
+        self.b, self.count, self.vip, self.port = b, count, vip, port
         # Each batch has client ports of its own, so that the tables' entries of earlier
         # batches (a node keeps the entry of a flow the router moved away) are told apart.
         Downloads.batches += 1
@@ -88,7 +90,7 @@ def client_flows_on(node, batch):
     """Connections of a batch of downloads in the node's table, in any state."""
     return [c for c in node.connections() if c["client"].startswith(bl.CLIENT + ":")
             and int(c["client"].rsplit(":", 1)[1]) in batch.ports
-            and c["virtual"] == f"{bl.VIP_WEB}:80"]
+            and c["virtual"] == f"{batch.vip}:{batch.port}"]
 
 
 def spread(lab, names, batch):
@@ -108,11 +110,11 @@ def wait_all_started(lab, names, batch, timeout=20):
 
 def test_all_nodes_announce_and_flows_spread_over_them(lab):
     started = time.time()
-    for vip in (bl.VIP_WEB, bl.VIP_ALT):
+    for vip in (bl.VIP_WEB, bl.VIP_ALT, bl.VIP_TUN):
         assert lab.wait_next_hops(vip, "abc", timeout=60), (
             vip, lab.next_hops(vip), lab.birdc("show", "protocols"),
             {n: node.bgp() for n, node in lab.nodes.items()})
-    print(f"three next hops for both VIPs {time.time() - started:.1f} s after the nodes started")
+    print(f"three next hops for every VIP {time.time() - started:.1f} s after the nodes started")
     for name, node in lab.nodes.items():
         state = node.bgp()
         assert state["bird"]["state"] == "connected", state
@@ -136,6 +138,29 @@ def test_all_nodes_announce_and_flows_spread_over_them(lab):
     assert any(m.startswith("lb_bgp_reconfigurations_total ") and not m.endswith(" 0")
                for m in metrics), metrics
     assert "lb_bgp_bird_errors_total 0" in metrics, metrics
+
+
+def test_tunnel_service_spreads_over_the_nodes_and_downloads_arrive_intact(lab):
+    """forwarding: tunnel behind ECMP: every node encapsulates to the routed real servers,
+    which answer the client directly."""
+    before = {n: node.connections_total("tun") for n, node in lab.nodes.items()}
+    bodies = lab.whoami_many(bl.VIP_TUN, 80, 60)
+    assert len(bodies) == 60 and set(bodies) <= set(bl.TUNNEL_SERVERS), bodies
+    gained = {n: node.connections_total("tun") - before[n] for n, node in lab.nodes.items()}
+    print("new tunnel connections per node:", gained)
+    assert all(g > 0 for g in gained.values()), gained
+    d = Downloads(lab, 9, vip=bl.VIP_TUN, rate="2M")
+    print(f"tunnel downloads per node: {wait_all_started(lab, 'abc', d)}")
+    digests = finish(d)
+    assert digests == [lab.digest] * 9, digests
+    # The replies bypassed the nodes (tunnel, like DR): no real server of tun counted a
+    # packet out, while the clients' packets went in through every node.
+    for name, node in lab.nodes.items():
+        code, out, err = node.ctl("--json", "real-servers", "tun")
+        assert code == 0, err
+        servers = json.loads(out)
+        assert servers and all(rs["packets_out_total"] == 0 for rs in servers), (name, servers)
+        assert sum(rs["packets_in_total"] for rs in servers) > 0, (name, servers)
 
 
 def test_a_service_below_quorum_on_one_node_withdraws_its_vip_only(lab):
@@ -203,8 +228,10 @@ def test_drain_node_withdraws_every_vip_and_downloads_finish(lab):
 def test_kill_of_a_node_bfd_drops_it_and_50_downloads_complete(lab):
     victim = lab.nodes["c"]
     d = Downloads(lab, 50, rate="300K")  # ~10 s each
+    tunneled = Downloads(lab, 10, vip=bl.VIP_TUN, rate="300K")  # to the routed servers
     before = wait_all_started(lab, "abc", d)
-    print(f"downloads per node before the kill: {before}")
+    print(f"downloads per node before the kill: {before}, "
+          f"tunnel: {wait_all_started(lab, 'abc', tunneled)}")
     established = [c for c in client_flows_on(victim, d) if c["state"] == "established"]
     assert established, "no download in progress through node c"
     killed = time.time()
@@ -215,6 +242,8 @@ def test_kill_of_a_node_bfd_drops_it_and_50_downloads_complete(lab):
     assert gone < 2.0, gone
     digests = finish(d)
     assert digests == [lab.digest] * 50, [x == lab.digest for x in digests]
+    digests = finish(tunneled)
+    assert digests == [lab.digest] * 10, [x == lab.digest for x in digests]
     # BIRD of the dead node stays; its session is gone with lb's tap.
     lab.lab.stop(victim.bird, sig=signal.SIGTERM)
 
