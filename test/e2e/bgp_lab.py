@@ -23,7 +23,7 @@ import os
 import re
 
 import topology as t
-from test_tunnel import kernel_ipip, user_space_ipip
+from test_tunnel import tunnel_real_server
 
 ROUTER_SEG = "198.51.100.1"
 ROUTER_CLI = "192.0.2.1"
@@ -96,19 +96,8 @@ class BgpLab:
                 lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
             for port in (80, 8080):
                 lab.http_server(ns, name, port, files={"big.bin": big_file})
-        self.decap = {}
         for name, addr in TUNNEL_SERVERS.items():
-            ns = lab.add_namespace(name)
-            for key, value in (("arp_ignore", 1), ("arp_announce", 2), ("rp_filter", 0)):
-                lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.all.{key}={value}")
-            lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
-            lab.link(ns, "eth0", "int", f"{addr}/26", gateway=ROUTER_INT)
-            lab.run(ns, "ip", "addr", "add", f"{VIP_TUN}/32", "dev", "lo")
-            device = kernel_ipip(lab, ns, addr)
-            if device is None:
-                device, self.decap[name] = user_space_ipip(lab, ns)
-            lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
-            lab.run(ns, "ip", "link", "set", device, "up")
+            ns, _ = tunnel_real_server(lab, name, "int", f"{addr}/26", ROUTER_INT, VIP_TUN)
             lab.http_server(ns, name, 80, files={"big.bin": big_file})
         self.node_ns = {}
         for name in NODES:

@@ -69,6 +69,26 @@ def user_space_ipip(lab, ns):
     return "lbt0", (p, status)
 
 
+def tunnel_real_server(lab, name, bridge, address, gateway, vip):
+    """A real server for forwarding: tunnel on `bridge` (address/prefix, default route via
+    `gateway`): the VIP on lo, ARP kept quiet about it, IPIP decapsulated (the kernel's device
+    or ipip_decap.py), rp_filter off for the inner packets. Returns (namespace, user-space
+    decapsulator or None)."""
+    ns = lab.add_namespace(name)
+    for key, value in (("arp_ignore", 1), ("arp_announce", 2), ("rp_filter", 0)):
+        lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.all.{key}={value}")
+    lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
+    lab.link(ns, "eth0", bridge, address, gateway=gateway)
+    lab.run(ns, "ip", "addr", "add", f"{vip}/32", "dev", "lo")
+    decap = None
+    device = kernel_ipip(lab, ns, address.split("/")[0])
+    if device is None:
+        device, decap = user_space_ipip(lab, ns)
+    lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
+    lab.run(ns, "ip", "link", "set", device, "up")
+    return ns, decap
+
+
 def build(lab):
     net = TunnelNet(lab)
     lab.add_bridge("ext")
@@ -84,17 +104,9 @@ def build(lab):
     for key in ("all", "default", "eth0", "eth1"):
         lab.run(router, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
     for name, addr in SERVERS.items():
-        ns = lab.add_namespace(name)
-        for key, value in (("arp_ignore", 1), ("arp_announce", 2), ("rp_filter", 0)):
-            lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.all.{key}={value}")
-        lab.run(ns, "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
-        lab.link(ns, "eth0", "int", f"{addr}/24", gateway="203.0.113.1")
-        lab.run(ns, "ip", "addr", "add", f"{VIP}/32", "dev", "lo")
-        device = kernel_ipip(lab, ns, addr)
-        if device is None:
-            device, net.decap[name] = user_space_ipip(lab, ns)
-        lab.run(ns, "sysctl", "-qw", f"net.ipv4.conf.{device}.rp_filter=0")
-        lab.run(ns, "ip", "link", "set", device, "up")
+        ns, decap = tunnel_real_server(lab, name, "int", f"{addr}/24", "203.0.113.1", VIP)
+        if decap:
+            net.decap[name] = decap
         net.servers[name] = (ns, addr)
     net.lb_ns = lab.add_namespace("lb")
     lab.dpdk_link(net.lb_ns, "ext0", "ext")
