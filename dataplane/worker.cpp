@@ -274,19 +274,18 @@ void Worker::forward_to_real_server(rte_mbuf* m, const ParsedFrame& f, Connectio
             return;
         }
         rewrite_destination(f.ip, f.l4, c.rs_address, c.rs_port);
-    } else if (c.flags & conn_tunnel) {
-        const InterfaceEntry& egress = snapshot_->interfaces[rs.egress];
+    }
+    const InterfaceEntry& egress = snapshot_->interfaces[rs.egress];
+    if (c.flags & conn_tunnel) {
+        // encapsulate_ipip writes the Ethernet header anew, in front of the outer one.
         if (!encapsulate_ipip(m, egress.address, rs.address, egress.mac, next_hop)) {
             drop(m, DropReason::no_headroom);
             return;
         }
-        count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
-                      &TrafficCounters::bytes_in);
-        enqueue(rs.egress, m);
-        return;
+    } else {
+        f.eth->dst_addr = next_hop;
+        f.eth->src_addr = egress.mac;
     }
-    f.eth->dst_addr = next_hop;
-    f.eth->src_addr = snapshot_->interfaces[rs.egress].mac;
     count_traffic(c, rte_pktmbuf_pkt_len(m), &TrafficCounters::packets_in,
                   &TrafficCounters::bytes_in);
     enqueue(rs.egress, m);

@@ -1,11 +1,8 @@
 #include "lb/bgp_control.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
@@ -13,6 +10,7 @@
 
 #include "control/bgp/bird_config.hpp"
 #include "control/config/value_parsers.hpp"
+#include "control/report/stats_report.hpp"
 
 namespace lb::app {
 
@@ -115,26 +113,15 @@ void BgpControl::log_changes(const std::vector<bgp::VipDecision>& next) {
 // file or the new one, never half of one.
 bool BgpControl::write_file(const std::string& text) {
     const std::string& path = settings().config;
-    const std::string tmp = path + ".tmp";
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) {
-            bird_error_ = fmt::format("cannot write {}: {}", tmp, std::strerror(errno));
-        } else {
-            out.close();
-            if (std::rename(tmp.c_str(), path.c_str()) == 0) {
-                write_failed_ = false;
-                return true;
-            }
-            bird_error_ =
-                fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
-        }
+    try {
+        control::report::write_file_atomically(path, text);
+        write_failed_ = false;
+        return true;
+    } catch (const std::exception& e) {
+        bird_error_ = e.what();
     }
-    std::remove(tmp.c_str());
     if (!write_failed_) {
         fmt::print(stderr, "lb: bgp: error: {} (retried every second)\n", bird_error_);
         ++bird_errors_;

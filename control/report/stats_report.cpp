@@ -1,6 +1,8 @@
 #include "control/report/stats_report.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
@@ -115,12 +117,20 @@ void write_file_atomically(const std::string& path, const std::string& content) 
     const std::string temporary = path + ".tmp";
     {
         std::ofstream f(temporary, std::ios::trunc);
-        if (!f)
-            throw std::runtime_error(fmt::format("cannot write {}", temporary));
         f << content;
+        f.flush();
+        if (!f) {
+            const std::string reason = std::strerror(errno);
+            std::remove(temporary.c_str());
+            throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, reason));
+        }
     }
-    if (std::rename(temporary.c_str(), path.c_str()) != 0)
-        throw std::runtime_error(fmt::format("cannot rename {} to {}", temporary, path));
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        const std::string reason = std::strerror(errno);
+        std::remove(temporary.c_str());
+        throw std::runtime_error(
+            fmt::format("cannot rename {} to {}: {}", temporary, path, reason));
+    }
 }
 
 } // namespace lb::control::report
