@@ -305,6 +305,8 @@ void add_replication_families(Families& out, const control::report::ReplicationR
             {"refused", r.refused},
             {"deleted", r.deleted},
             {"superseded", r.superseded},
+            {"deletion_refused", r.deletions_refused},
+            {"deletion_unrepaired", c.deletions_unrepaired},
             {"queue_overflow", c.queue_overflows}};
         for (const auto& [event, n] : entry_counts)
             add(entries, with(peer, "event", event), number(n));

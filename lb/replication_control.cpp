@@ -8,6 +8,7 @@
 
 #include "control/config/key_file.hpp"
 #include "control/config/value_parsers.hpp"
+#include "control/replication/epoch_store.hpp"
 #include "control/sync/config_digest.hpp"
 #include "dataplane/sync_events.hpp"
 
@@ -35,13 +36,24 @@ std::uint32_t local_address(const Balancer& b) {
     throw std::runtime_error(fmt::format("replication: no interface named '{}'", r.interface));
 }
 
-// The boot epoch: the wall clock in microseconds, so that a restarted node's epoch is larger
-// than its previous one's and its peer takes it for the newer run (a stale datagram of the old
-// run is refused: PeerLink's stale_epoch).
-std::uint64_t boot_epoch() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
+// This run's epoch: larger than the last one's, by the epoch file, whatever the wall clock says
+// (control/replication/epoch_store.hpp).
+std::uint64_t boot_epoch(const control::config::Replication& r) {
+    const auto wall_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    const auto choice = control::replication::next_epoch(r.epoch_file, wall_us);
+    if (choice.warning)
+        fmt::print(stderr, "lb: replication: warning: epoch file: {}\n", *choice.warning);
+    return choice.epoch;
+}
+
+sync::KeyRing key_ring(std::vector<std::uint8_t> current, std::vector<std::uint8_t> previous) {
+    sync::KeyRing keys{sync::MessageKey(std::move(current)), std::nullopt};
+    if (!previous.empty())
+        keys.previous.emplace(std::move(previous));
+    return keys;
 }
 
 // VRRP's "not preempting: ..." while the table is not in sync (a pair keeps its words).
@@ -84,12 +96,13 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
             mine.refused += after.refused - before.refused;
             mine.deleted += after.deleted - before.deleted;
             mine.superseded += after.superseded - before.superseded;
+            mine.deletions_refused += after.deletions_refused - before.deletions_refused;
         };
         return h;
     };
-    set_ = std::make_unique<sync::PeerSet>(settings, boot_epoch(),
-                                           control::config::read_key_file(r.key_file),
-                                           sync::config_digest(balancer.config()), r.peers, hooks);
+    set_ = std::make_unique<sync::PeerSet>(
+        settings, boot_epoch(r), key_ring(control::config::read_key_file(r.key_file), {}),
+        sync::config_digest(balancer.config()), local_address(balancer), r.peers, hooks);
     boost::system::error_code ec;
     socket_.open(udp::v4(), ec);
     if (!ec)
@@ -185,8 +198,13 @@ void ReplicationControl::settle_deferred(std::uint32_t now) {
 }
 
 void ReplicationControl::expired(std::uint32_t index, const dataplane::Connection& c) {
-    if (auto d = bridge_.expired(index, c))
+    if (auto d = bridge_.expired(index, c, balancer_.context().clock.now_ms()))
         set_->queue(*d);
+}
+
+void ReplicationControl::set_keys(std::vector<std::uint8_t> current,
+                                  std::vector<std::uint8_t> previous) {
+    set_->set_keys(key_ring(std::move(current), std::move(previous)));
 }
 
 void ReplicationControl::send(const std::vector<sync::PeerSet::Outgoing>& datagrams) {
@@ -271,6 +289,7 @@ void ReplicationControl::report() {
         p.refused = c.refused;
         p.deleted = c.deleted;
         p.superseded = c.superseded;
+        p.deletions_refused = c.deletions_refused;
         p.send_errors = per_peer_[i].send_errors;
         r.peers.push_back(std::move(p));
     }

@@ -38,6 +38,10 @@ class ReplicationControl {
     void start();
     // A connection the collector expired (control thread): its deletion goes to the peers.
     void expired(std::uint32_t index, const dataplane::Connection& c);
+    // A reload read the keys again (README, "Rotating the replication key"): sign with
+    // `current`, accept `previous` too while it is not empty. Throws std::invalid_argument
+    // when a key is too short (the reload refuses it first).
+    void set_keys(std::vector<std::uint8_t> current, std::vector<std::uint8_t> previous);
     // Publishes the state for lbctl and metrics.
     void report();
 

@@ -838,7 +838,8 @@ void read_replication(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "replication"))
         return;
     r.check_keys(n, "replication",
-                 {"interface", "peer", "peers", "port", "key_file", "cluster_id", "sync_after"});
+                 {"interface", "peer", "peers", "port", "key_file", "cluster_id", "sync_after",
+                  "epoch_file"});
     Replication rep;
     rep.location = location_of(n);
     if (const auto v = n["interface"]) {
@@ -877,6 +878,14 @@ void read_replication(Reader& r, const YAML::Node& n, Config& c) {
                         fmt::format("cluster_id: '{}' is not a number from 1 to 4294967295", *s));
             else
                 rep.cluster_id = static_cast<std::uint32_t>(*id);
+        }
+    if (const auto v = n["epoch_file"])
+        if (auto s = r.scalar(v, "epoch_file")) {
+            if (s->empty() || (*s)[0] != '/')
+                r.error(v,
+                        "epoch_file: needs an absolute path, e.g. /var/lib/lb/replication-epoch");
+            else
+                rep.epoch_file = *s;
         }
     if (const auto v = n["sync_after"])
         if (auto d = r.parsed(v, "sync_after", parse_duration)) {

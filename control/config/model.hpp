@@ -281,6 +281,9 @@ struct Replication {
     std::uint16_t port = 8848;
     std::string key_file; // control/config/key_file.hpp: the rules for its contents
     std::uint32_t cluster_id = 1;
+    // Where the node keeps the last epoch it ran under (lb/epoch_store.hpp): each start takes a
+    // larger one, whatever the wall clock says. Unwritable: the wall clock alone decides.
+    std::string epoch_file = "/var/lib/lb/replication-epoch";
     // A new connection is sent only once it has lived this long (0: at once, as established or
     // for UDP on creation); one that is closing by then is never sent: short-lived flows cost
     // the link nothing, at the price of losing those younger than this at a failover.

@@ -221,8 +221,7 @@ void SessionBridge::describe_event(std::uint32_t event, std::uint32_t now,
             queue_connection(index, now, out);
         return;
     case SyncEventKind::persistence_template:
-        if (auto t = template_entry(index, now))
-            out.emplace_back(*t);
+        queue_template(index, now, out);
         return;
     case SyncEventKind::ftp_state:
         if (auto f = ftp_entry(index))
@@ -259,7 +258,51 @@ void SessionBridge::settle(std::uint32_t index, std::uint32_t now, std::vector<E
     queue_connection(index, now, out);
 }
 
+void SessionBridge::queue_template(std::uint32_t index, std::uint32_t now,
+                                   std::vector<Entry>& out) {
+    if (auto t = template_entry(index, now)) {
+        peer_template_expiry_[index] = (now + t->remaining_ms) | 1;
+        out.emplace_back(*t);
+    }
+}
+
 void SessionBridge::sweep(std::uint32_t budget, std::uint32_t now, std::vector<Entry>& out) {
+    sweep_connections(budget, now, out);
+    sweep_templates(budget, now, out);
+}
+
+// The peer's copy outlived by ours by more than a second and past half its life: send it again
+// (wrap-safe on the millisecond clock).
+static bool copy_needs_refresh(std::uint32_t ours, std::uint32_t theirs, std::uint32_t now,
+                               std::uint32_t timeout) {
+    const auto outlives = static_cast<std::int32_t>(ours - theirs);
+    const auto left = static_cast<std::int32_t>(theirs - now);
+    return outlives > 1000 && left < static_cast<std::int32_t>(timeout / 2);
+}
+
+void SessionBridge::sweep_templates(std::uint32_t budget, std::uint32_t now,
+                                    std::vector<Entry>& out) {
+    const PersistenceTable& table = *ctx_.templates;
+    const std::uint32_t cap = table.capacity();
+    for (std::uint32_t n = 0; n < budget && n < cap; ++n) {
+        if (template_sweep_cursor_ >= cap)
+            template_sweep_cursor_ = 0;
+        const std::uint32_t i = template_sweep_cursor_++;
+        const PersistenceTemplate& t = table.at(i);
+        if (!t.live.load(std::memory_order_acquire)) {
+            peer_template_expiry_[i] = 0;
+            continue;
+        }
+        const std::uint32_t timeout = t.timeout_ms.load(std::memory_order_relaxed);
+        const std::uint32_t ours = t.last_used_ms.load(std::memory_order_relaxed) + timeout;
+        const std::uint32_t theirs = peer_template_expiry_[i];
+        if (theirs == 0 || copy_needs_refresh(ours, theirs, now, timeout))
+            queue_template(i, now, out);
+    }
+}
+
+void SessionBridge::sweep_connections(std::uint32_t budget, std::uint32_t now,
+                                      std::vector<Entry>& out) {
     const ConnectionTable& table = *ctx_.connections;
     const std::uint32_t cap = table.capacity();
     for (std::uint32_t n = 0; n < budget && n < cap; ++n) {
@@ -276,21 +319,20 @@ void SessionBridge::sweep(std::uint32_t budget, std::uint32_t now, std::vector<E
         const TcpState state = c.state.load(std::memory_order_relaxed);
         if (never_sent && (state == TcpState::fin_wait || state == TcpState::close))
             continue; // ending: a copy would expire on the peer before it mattered
-        // Wrap-safe: how much longer ours lives, and how long theirs has left.
-        const auto outlives = static_cast<std::int32_t>(ours - theirs);
-        const auto left = static_cast<std::int32_t>(theirs - now);
-        if (never_sent || (outlives > 1000 && left < static_cast<std::int32_t>(timeout / 2)))
+        if (never_sent || copy_needs_refresh(ours, theirs, now, timeout))
             queue_connection(i, now, out);
     }
 }
 
-std::optional<DeletionEntry> SessionBridge::expired(std::uint32_t index, const Connection& c) {
+std::optional<DeletionEntry> SessionBridge::expired(std::uint32_t index, const Connection& c,
+                                                    std::uint32_t now) {
     if (index >= peer_expiry_.size() || peer_expiry_[index] == 0)
         return std::nullopt;
     peer_expiry_[index] = 0;
     DeletionEntry d;
     d.kind = sync::DeletedKind::connection;
     d.flow = flow_of(c.key);
+    d.idle_ms = age_ms(now, c.last_seen_ms.load(std::memory_order_relaxed));
     return d;
 }
 
@@ -345,7 +387,7 @@ void SessionBridge::apply(const Entry& entry, std::uint32_t now) {
     else if (const auto* f = std::get_if<FtpStateEntry>(&entry))
         apply_ftp_state(*f);
     else if (const auto* d = std::get_if<DeletionEntry>(&entry))
-        apply_deletion(*d);
+        apply_deletion(*d, now);
 }
 
 void SessionBridge::retire_connection(std::uint32_t index) {
@@ -512,12 +554,20 @@ void SessionBridge::apply_ftp_state(const FtpStateEntry& e) {
     ++counters_.applied;
 }
 
-void SessionBridge::apply_deletion(const DeletionEntry& e) {
+void SessionBridge::apply_deletion(const DeletionEntry& e, std::uint32_t now) {
     if (e.kind != sync::DeletedKind::connection)
         return; // templates expire on their own clock on both nodes
     const auto hit = ctx_.connections->lookup(key_of(e.flow));
     if (!hit || hit->direction != KeyDirection::from_client)
         return;
+    // The peer last saw the flow `idle_ms` before it deleted it: a copy we saw later is alive
+    // here (the peer's copy expired while the sync link was down, say), and stays.
+    const std::uint32_t peer_last_seen = now - e.idle_ms;
+    if (newer(ctx_.connections->at(hit->index).last_seen_ms.load(std::memory_order_relaxed),
+              peer_last_seen)) {
+        ++counters_.deletions_refused;
+        return;
+    }
     retire_connection(hit->index);
     peer_expiry_[hit->index] = 0;
     ++counters_.deleted;

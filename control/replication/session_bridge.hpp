@@ -25,12 +25,16 @@ struct BridgeCounters {
     std::uint64_t deleted = 0; // connections removed at the peer's word
     // Entries older than the copy this node holds (last seen earlier): kept ours.
     std::uint64_t superseded = 0;
+    // Deletions of a flow this node saw later than the peer did (a copy that expired on a
+    // partitioned peer): refused, ours kept.
+    std::uint64_t deletions_refused = 0;
 };
 
 class SessionBridge {
   public:
     explicit SessionBridge(dataplane::DataplaneContext& context)
         : ctx_(context), peer_expiry_(context.connections->capacity(), 0),
+          peer_template_expiry_(context.templates->capacity(), 0),
           first_copy_pending_(context.connections->capacity(), false) {}
 
     // Binds identities to the numbers of the snapshot now published: call after each publish.
@@ -51,12 +55,15 @@ class SessionBridge {
     // short-lived flow: never sent at all).
     void defer(std::uint32_t index);
     void settle(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out);
-    // The refresh: from the sweep's cursor, `budget` connections; queues those the peer has
-    // never been sent (an event lost to a full ring) and those whose copy there would expire
-    // before ours, while it is past half its life.
+    // The refresh: from the sweep's cursor, `budget` connections and as many templates; queues
+    // those the peer has never been sent (an event lost to a full ring) and those whose copy
+    // there would expire before ours, while it is past half its life (a template is refreshed
+    // by every new connection under it, which sends no event of its own).
     void sweep(std::uint32_t budget, std::uint32_t now, std::vector<Entry>& out);
-    // The collector removed connection `index`: its deletion, if the peer holds a copy.
-    std::optional<sync::DeletionEntry> expired(std::uint32_t index, const dataplane::Connection& c);
+    // The collector removed connection `index`: its deletion, if the peer holds a copy, with how
+    // long before `now` it was last seen.
+    std::optional<sync::DeletionEntry> expired(std::uint32_t index, const dataplane::Connection& c,
+                                               std::uint32_t now);
 
     // The PeerLink hooks.
     std::optional<Entry> current(const Entry& entry, std::uint32_t now) const;
@@ -91,7 +98,10 @@ class SessionBridge {
     void apply_connection(const sync::ConnectionEntry& e, std::uint32_t now);
     void apply_template(const sync::TemplateEntry& e, std::uint32_t now);
     void apply_ftp_state(const sync::FtpStateEntry& e);
-    void apply_deletion(const sync::DeletionEntry& e);
+    void apply_deletion(const sync::DeletionEntry& e, std::uint32_t now);
+    void sweep_connections(std::uint32_t budget, std::uint32_t now, std::vector<Entry>& out);
+    void sweep_templates(std::uint32_t budget, std::uint32_t now, std::vector<Entry>& out);
+    void queue_template(std::uint32_t index, std::uint32_t now, std::vector<Entry>& out);
     // Removes a connection with everything attached to it (load, template, FTP state), as
     // the collector does on expiry.
     void retire_connection(std::uint32_t index);
@@ -107,7 +117,9 @@ class SessionBridge {
     const dataplane::Snapshot* snapshot_ = nullptr;
     // Per connection entry: when the peer's copy expires (our clock), 0 when it has none.
     std::vector<std::uint32_t> peer_expiry_;
+    std::vector<std::uint32_t> peer_template_expiry_; // the same, per persistence template
     std::uint32_t sweep_cursor_ = 0;
+    std::uint32_t template_sweep_cursor_ = 0;
     // Deferred (sync_after) before the peer ever had a copy: settle() may drop it if it is
     // closing by then.
     std::vector<bool> first_copy_pending_;

@@ -100,13 +100,14 @@ struct ReplicationPeerReport {
     std::string peer; // ADDRESS:PORT
     sync::LinkStatus link;
     std::optional<std::uint64_t> last_heard_ago_ms;
-    std::uint64_t peer_entries = 0; // the peer's table size, as its hellos say
-    std::uint64_t applied = 0;      // entries of the peer installed or updated here
-    std::uint64_t unbound = 0;      // entries naming a service or server this node lacks
-    std::uint64_t refused = 0;      // entries a full table (or an invalid field) refused
-    std::uint64_t deleted = 0;      // connections removed at the peer's word
-    std::uint64_t superseded = 0;   // entries older than this node's copy (ours kept)
-    std::uint64_t send_errors = 0;  // datagrams the kernel refused to send
+    std::uint64_t peer_entries = 0;      // the peer's table size, as its hellos say
+    std::uint64_t applied = 0;           // entries of the peer installed or updated here
+    std::uint64_t unbound = 0;           // entries naming a service or server this node lacks
+    std::uint64_t refused = 0;           // entries a full table (or an invalid field) refused
+    std::uint64_t deleted = 0;           // connections removed at the peer's word
+    std::uint64_t superseded = 0;        // entries older than this node's copy (ours kept)
+    std::uint64_t deletions_refused = 0; // deletions of flows seen here later (ours kept)
+    std::uint64_t send_errors = 0;       // datagrams the kernel refused to send
 };
 
 // Session replication (lb/replication_control.hpp): the node's side, and one report per peer.

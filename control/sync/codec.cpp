@@ -20,7 +20,7 @@ enum EntryKind : std::uint8_t {
     kind_deletion = 4,
     kind_hello = 16,
     kind_missing_range = 17,
-    kind_ack_epoch = 18,
+    // 18: version 1's acknowledged epoch, now the header's receiver epoch.
 };
 
 // Payload sizes this version writes; a shorter payload of a known kind is malformed, a longer
@@ -31,10 +31,9 @@ constexpr std::size_t connection_size = 4 + flow_size - 1 + service_size + 6 + 6
 constexpr std::size_t connection_sequence_size = 8;
 constexpr std::size_t template_size = 4 + 1 + service_size + 6 + 4;   // 23
 constexpr std::size_t ftp_state_size = flow_size + 4 + 4 + 4 + 1 + 8; // 34
-constexpr std::size_t deletion_size = 1 + flow_size;                  // 14 (both forms)
-constexpr std::size_t hello_size = 32 + 4;
-constexpr std::size_t missing_range_size = 6;
-constexpr std::size_t ack_epoch_size = 8;
+constexpr std::size_t deletion_size = 1 + flow_size + 4;              // 18 (both forms)
+constexpr std::size_t hello_size = 32 + 4 + 8 + 8;
+constexpr std::size_t missing_range_size = 10;
 constexpr std::size_t max_payload = 64;
 
 class Writer {
@@ -47,6 +46,10 @@ class Writer {
     void u32(std::uint32_t v) {
         u16(static_cast<std::uint16_t>(v >> 16));
         u16(static_cast<std::uint16_t>(v));
+    }
+    void u64(std::uint64_t v) {
+        u32(static_cast<std::uint32_t>(v >> 32));
+        u32(static_cast<std::uint32_t>(v));
     }
     void bytes(std::span<const std::uint8_t> b) {
         std::memcpy(bytes_.data() + size_, b.data(), b.size());
@@ -202,6 +205,7 @@ Encoded encode(const DeletionEntry& d) {
         w.u8(d.prefix_length);
         w.service(d.service);
     }
+    w.u32(d.idle_ms);
     return e;
 }
 
@@ -287,6 +291,7 @@ bool read_deletion(std::span<const std::uint8_t> p, Decoded& out) {
     } else {
         return false;
     }
+    d.idle_ms = r.u32();
     out.entries.emplace_back(d);
     return true;
 }
@@ -309,16 +314,13 @@ bool decode_entry(std::uint8_t kind, std::span<const std::uint8_t> p, Decoded& o
             return false;
         r.bytes(out.hello.config_digest);
         out.hello.entries_held = r.u32();
+        out.hello.stream_start = r.u64();
+        out.hello.echo = r.u64();
         return true;
     case kind_missing_range:
         if (p.size() < missing_range_size)
             return false;
-        out.ack.missing.push_back({r.u32(), r.u16()});
-        return true;
-    case kind_ack_epoch:
-        if (p.size() < ack_epoch_size)
-            return false;
-        out.ack.for_epoch = r.u64();
+        out.ack.missing.push_back({r.u64(), r.u16()});
         return true;
     default:
         ++out.skipped;
@@ -335,12 +337,16 @@ MessageKey::MessageKey(std::vector<std::uint8_t> secret) : secret_(std::move(sec
                         min_key_size));
 }
 
-std::array<std::uint8_t, mac_size> MessageKey::sign(std::span<const std::uint8_t> message) const {
+std::optional<Mac> MessageKey::sign(std::span<const std::uint8_t> message) const {
     std::array<std::uint8_t, EVP_MAX_MD_SIZE> full{};
     unsigned length = 0;
-    HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), message.data(),
-         message.size(), full.data(), &length);
-    std::array<std::uint8_t, mac_size> mac{};
+    // HMAC() answers nullptr when OpenSSL cannot compute it (no memory, a FIPS provider that
+    // refuses): the buffer would hold zeros, a MAC anyone can forge.
+    if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), message.data(),
+             message.size(), full.data(), &length) == nullptr ||
+        length < mac_size)
+        return std::nullopt;
+    Mac mac{};
     std::memcpy(mac.data(), full.data(), mac_size);
     return mac;
 }
@@ -348,7 +354,22 @@ std::array<std::uint8_t, mac_size> MessageKey::sign(std::span<const std::uint8_t
 bool MessageKey::verify(std::span<const std::uint8_t> message,
                         std::span<const std::uint8_t, mac_size> mac) const {
     const auto expected = sign(message);
-    return CRYPTO_memcmp(expected.data(), mac.data(), mac_size) == 0;
+    return expected && CRYPTO_memcmp(expected->data(), mac.data(), mac_size) == 0;
+}
+
+bool KeyRing::verify(std::span<const std::uint8_t> message,
+                     std::span<const std::uint8_t, mac_size> mac) const {
+    return current.verify(message, mac) || (previous && previous->verify(message, mac));
+}
+
+NodeId node_id_v4(std::uint32_t address_host_order) {
+    NodeId id{};
+    id[10] = 0xff;
+    id[11] = 0xff;
+    for (int i = 0; i < 4; ++i)
+        id[12 + static_cast<std::size_t>(i)] =
+            static_cast<std::uint8_t>(address_host_order >> (24 - 8 * i));
+    return id;
 }
 
 DatagramBuilder::DatagramBuilder(std::size_t max_size)
@@ -366,13 +387,16 @@ void DatagramBuilder::start(const Header& h) {
     w.u8(h.flags);
     w.u8(0);
     w.u32(h.cluster_id);
-    w.u32(static_cast<std::uint32_t>(h.epoch >> 32));
-    w.u32(static_cast<std::uint32_t>(h.epoch));
-    w.u32(h.sequence);
-    w.u32(h.ack);
+    w.u64(h.epoch);
+    w.u64(h.receiver_epoch);
+    w.u64(h.sequence);
+    w.u64(h.ack);
     w.u16(0); // body length and count: finish()
     w.u16(0);
-    std::memcpy(buffer_.data(), w.view().data(), header_size);
+    const auto fixed = w.view();
+    std::memcpy(buffer_.data(), fixed.data(), fixed.size());
+    std::memcpy(buffer_.data() + fixed.size(), h.sender.data(), h.sender.size());
+    std::memcpy(buffer_.data() + fixed.size() + 16, h.receiver.data(), h.receiver.size());
     size_ = header_size;
     count_ = 0;
 }
@@ -397,31 +421,28 @@ bool DatagramBuilder::add(const Hello& hello) {
     Writer w;
     w.bytes(hello.config_digest);
     w.u32(hello.entries_held);
+    w.u64(hello.stream_start);
+    w.u64(hello.echo);
     return append(kind_hello, w.view());
 }
 
 bool DatagramBuilder::add(const MissingRange& range) {
     Writer w;
-    w.u32(range.first);
+    w.u64(range.first);
     w.u16(range.count);
     return append(kind_missing_range, w.view());
 }
 
-bool DatagramBuilder::add_ack_epoch(std::uint64_t epoch) {
-    Writer w;
-    w.u32(static_cast<std::uint32_t>(epoch >> 32));
-    w.u32(static_cast<std::uint32_t>(epoch));
-    return append(kind_ack_epoch, w.view());
-}
-
 std::span<const std::uint8_t> DatagramBuilder::finish(const MessageKey& key) {
     const auto body = static_cast<std::uint16_t>(size_ - header_size);
-    buffer_[28] = static_cast<std::uint8_t>(body >> 8);
-    buffer_[29] = static_cast<std::uint8_t>(body);
-    buffer_[30] = static_cast<std::uint8_t>(count_ >> 8);
-    buffer_[31] = static_cast<std::uint8_t>(count_);
+    buffer_[44] = static_cast<std::uint8_t>(body >> 8);
+    buffer_[45] = static_cast<std::uint8_t>(body);
+    buffer_[46] = static_cast<std::uint8_t>(count_ >> 8);
+    buffer_[47] = static_cast<std::uint8_t>(count_);
     const auto mac = key.sign({buffer_.data(), size_});
-    std::memcpy(buffer_.data() + size_, mac.data(), mac_size);
+    if (!mac)
+        return {};
+    std::memcpy(buffer_.data() + size_, mac->data(), mac_size);
     return {buffer_.data(), size_ + mac_size};
 }
 
@@ -449,11 +470,10 @@ const char* decode_error_name(DecodeError e) {
     return "unknown";
 }
 
-Decoded decode_datagram(std::span<const std::uint8_t> bytes, const MessageKey& key,
-                        std::uint32_t cluster_id) {
-    Decoded out;
-    auto fail = [&](DecodeError e) {
-        Decoded failed;
+ParsedHeader parse_header(std::span<const std::uint8_t> bytes, std::uint32_t cluster_id) {
+    ParsedHeader out;
+    auto fail = [](DecodeError e) {
+        ParsedHeader failed;
         failed.error = e;
         return failed;
     };
@@ -469,23 +489,45 @@ Decoded decode_datagram(std::span<const std::uint8_t> bytes, const MessageKey& k
     r.u8(); // reserved
     out.header.cluster_id = r.u32();
     out.header.epoch = r.u64();
-    out.header.sequence = r.u32();
-    out.header.ack = r.u32();
-    const std::size_t body = r.u16();
-    const std::size_t count = r.u16();
-    if (bytes.size() < header_size + body + mac_size)
+    out.header.receiver_epoch = r.u64();
+    out.header.sequence = r.u64();
+    out.header.ack = r.u64();
+    out.body_size = r.u16();
+    out.count = r.u16();
+    r.bytes(out.header.sender);
+    r.bytes(out.header.receiver);
+    if (bytes.size() < header_size + out.body_size + mac_size)
         return fail(DecodeError::truncated);
-    if (bytes.size() > header_size + body + mac_size)
+    if (bytes.size() > header_size + out.body_size + mac_size)
         return fail(DecodeError::oversized);
     if (out.header.cluster_id != cluster_id)
         return fail(DecodeError::wrong_cluster);
+    // The type is checked after the MAC (decode_datagram): an unknown type from a signed peer is
+    // a newer version's, worth its own reason; the protocol's checks only need known ones.
+    out.header.type = static_cast<MessageType>(type);
+    return out;
+}
+
+Decoded decode_datagram(std::span<const std::uint8_t> bytes, const KeyRing& keys,
+                        std::uint32_t cluster_id) {
+    Decoded out;
+    auto fail = [&](DecodeError e) {
+        Decoded failed;
+        failed.error = e;
+        return failed;
+    };
+    const ParsedHeader parsed = parse_header(bytes, cluster_id);
+    if (parsed.error != DecodeError::none)
+        return fail(parsed.error);
+    out.header = parsed.header;
+    const std::size_t body = parsed.body_size;
     const auto signed_part = bytes.first(header_size + body);
-    if (!key.verify(signed_part, bytes.subspan(header_size + body).first<mac_size>()))
+    if (!keys.verify(signed_part, bytes.subspan(header_size + body).first<mac_size>()))
         return fail(DecodeError::bad_mac);
+    const auto type = static_cast<std::uint8_t>(out.header.type);
     if (type < static_cast<std::uint8_t>(MessageType::hello) ||
         type > static_cast<std::uint8_t>(MessageType::ack))
         return fail(DecodeError::unknown_type);
-    out.header.type = static_cast<MessageType>(type);
     const std::uint8_t* p = bytes.data() + header_size;
     const std::uint8_t* end = p + body;
     std::size_t seen = 0;
@@ -501,7 +543,7 @@ Decoded decode_datagram(std::span<const std::uint8_t> bytes, const MessageKey& k
         p += 2 + length;
         ++seen;
     }
-    if (seen != count)
+    if (seen != parsed.count)
         return fail(DecodeError::malformed_entry);
     return out;
 }

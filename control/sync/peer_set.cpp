@@ -8,15 +8,17 @@
 
 namespace lb::control::sync {
 
-PeerSet::PeerSet(LinkSettings settings, std::uint64_t epoch,
-                 const std::vector<std::uint8_t>& secret, const Digest& digest,
-                 std::vector<std::uint32_t> addresses, const HooksFor& hooks) {
+PeerSet::PeerSet(LinkSettings settings, std::uint64_t epoch, const KeyRing& keys,
+                 const Digest& digest, std::uint32_t local, std::vector<std::uint32_t> addresses,
+                 const HooksFor& hooks) {
     peers_.reserve(addresses.size());
     for (std::size_t i = 0; i < addresses.size(); ++i) {
         Peer p;
         p.address = addresses[i];
-        // One epoch for every link: it is this run of the node, whoever listens.
-        p.link = std::make_unique<PeerLink>(settings, epoch, MessageKey(secret), digest, hooks(i));
+        // One epoch for every link: it is this run of the node, whoever listens. The links
+        // tell their datagrams apart by the identities inside the MAC.
+        p.link = std::make_unique<PeerLink>(settings, epoch, node_id_v4(local),
+                                            node_id_v4(addresses[i]), keys, digest, hooks(i));
         peers_.push_back(std::move(p));
     }
 }
@@ -93,6 +95,11 @@ SetState PeerSet::update(std::uint64_t now_ms) {
 void PeerSet::set_digest(const Digest& digest) {
     for (auto& p : peers_)
         p.link->set_digest(digest);
+}
+
+void PeerSet::set_keys(const KeyRing& keys) {
+    for (auto& p : peers_)
+        p.link->set_keys(keys);
 }
 
 void PeerSet::set_entries_held(std::uint64_t entries) {

@@ -38,15 +38,14 @@ class PeerSet {
     // entries apart, e.g. to count them per peer.
     using HooksFor = std::function<PeerLink::Hooks(std::size_t index)>;
 
-    PeerSet(LinkSettings settings, std::uint64_t epoch, const std::vector<std::uint8_t>& secret,
-            const Digest& digest, std::vector<std::uint32_t> addresses, const HooksFor& hooks);
+    // `local`: this node's replication address (host order), its identity in every datagram;
+    // `addresses`: the peers'.
+    PeerSet(LinkSettings settings, std::uint64_t epoch, const KeyRing& keys, const Digest& digest,
+            std::uint32_t local, std::vector<std::uint32_t> addresses, const HooksFor& hooks);
 
-    // A change of this node's table, for every peer, heard from or not: as with one peer, what
-    // waits for a peer not heard yet is sent when it appears, besides its full dump. (Its
-    // receiver takes the first datagram that reaches it as the start of our numbering, so the
-    // dump must not be the first thing sent: datagrams of a dump lost before that point would
-    // never be asked for again.) The link bounds what waits: a window in flight, then a queue
-    // that turns into a refresh dump when full.
+    // A change of this node's table, for every peer, heard from or not. A peer not heard yet
+    // gets a stream (a full dump, then the changes) once it appears; the link bounds what
+    // waits until then: a queue that turns into a new stream when full.
     void queue(const Entry& entry);
     // A datagram from `from` (an IPv4 address, host order). False, counted and dropped, when
     // `from` is none of the peers.
@@ -63,6 +62,7 @@ class PeerSet {
     SetState update(std::uint64_t now_ms);
 
     void set_digest(const Digest& digest);
+    void set_keys(const KeyRing& keys);
     void set_entries_held(std::uint64_t entries);
 
     std::size_t size() const { return peers_.size(); }

@@ -14,29 +14,48 @@
 namespace lb::control::sync {
 
 constexpr std::uint32_t protocol_magic = 0x4c425359; // "LBSY"
-constexpr std::uint8_t protocol_version = 1;
+// Version 2 (issue 21): 64-bit sequence numbers on the wire, both nodes' identities and epochs
+// in every (signed) header, a handshake in the hello, deletions that carry their age.
+constexpr std::uint8_t protocol_version = 2;
 constexpr std::uint16_t default_port = 8848;
 
 enum class MessageType : std::uint8_t {
-    hello = 1,   // who I am: epoch, configuration digest, whether I am in sync; also the heartbeat
+    hello = 1,   // who I am: epoch, the stream I send you, configuration digest, whether I am in
+                 // sync; also the heartbeat
     entries = 2, // sequenced: session entries (live updates and bulk dumps alike)
     ack = 3,     // what I have from you: cumulative sequence plus missing ranges
 };
 
 enum HeaderFlags : std::uint8_t {
-    flag_bulk = 1 << 0,      // entries of a full dump (a start, or the peer's new epoch)
-    flag_bulk_end = 1 << 1,  // the last datagram of that dump
-    flag_in_sync = 1 << 2,   // hello: the sender holds a complete copy of its peer's table
-    flag_want_bulk = 1 << 3, // hello: the sender needs a full dump
+    flag_bulk = 1 << 0,     // entries of a full dump (a start, or the peer's new epoch)
+    flag_bulk_end = 1 << 1, // the last datagram of that dump
+    flag_in_sync = 1 << 2,  // hello: the sender holds a complete copy of its peer's table
+    // hello: the sender lost us for a while (or never had a stream of ours): start a new
+    // stream. The hello's `ack` says which stream it has, so a repeated request is one restart.
+    flag_want_stream = 1 << 3,
+    flag_stream_start = 1 << 4, // entries: the first datagram of a new stream
 };
+
+// A node as the protocol names it: its replication address, IPv4 as IPv4-mapped IPv6
+// (::ffff:a.b.c.d), so that an IPv6 replication link needs no new format.
+using NodeId = std::array<std::uint8_t, 16>;
+NodeId node_id_v4(std::uint32_t address_host_order);
 
 struct Header {
     MessageType type = MessageType::hello;
     std::uint8_t flags = 0;
     std::uint32_t cluster_id = 1;
-    std::uint64_t epoch = 0;    // the sender's boot epoch: random at start-up
-    std::uint32_t sequence = 0; // entries messages: this datagram's number, from 1
-    std::uint32_t ack = 0;      // the highest sequence received in order from the peer's epoch
+    // The sender's run: only grows across its restarts (lb/epoch_store: a persisted counter).
+    std::uint64_t epoch = 0;
+    // The receiver's run as the sender knows it (0: not heard yet). Entries and acks are for one
+    // run of their receiver only: a datagram captured before the receiver restarted is refused.
+    std::uint64_t receiver_epoch = 0;
+    // Entries: this datagram's number in the sender's stream (64 bits: it never wraps).
+    // Hello and ack: the sender's count of that message type, so a replayed one is refused.
+    std::uint64_t sequence = 0;
+    std::uint64_t ack = 0; // ack: every sequence up to this one has been received
+    NodeId sender{};       // inside the MAC: a datagram reflected to its sender, or replayed
+    NodeId receiver{};     // from another peer's address, is refused by name
 
     bool operator==(const Header&) const = default;
 };
@@ -125,6 +144,10 @@ struct DeletionEntry {
     std::uint32_t client = 0; // template: masked client, prefix length and service
     std::uint8_t prefix_length = 32;
     ServiceIdentity service;
+    // How long before the deletion the sender last saw the flow. The receiver keeps a copy it
+    // saw later than that (a copy that expired on a partitioned standby must not delete the
+    // master's live flow).
+    std::uint32_t idle_ms = 0;
 
     bool operator==(const DeletionEntry&) const = default;
 };
@@ -134,22 +157,29 @@ using Entry = std::variant<ConnectionEntry, TemplateEntry, FtpStateEntry, Deleti
 struct Hello {
     std::array<std::uint8_t, 32> config_digest{}; // SHA-256 of what both nodes must agree on
     std::uint32_t entries_held = 0;               // for lbctl on the peer: how big my table is
+    // The handshake: the first sequence of the stream the sender sends to the receiver run of
+    // the header's receiver_epoch (0: none yet). It starts with a full dump; everything before
+    // it is superseded, so the receiver starts there and asks for every number above it.
+    std::uint64_t stream_start = 0;
+    // The last hello number the sender heard from the receiver's current run: a hello that
+    // echoes a recent one is fresh, not a replay, which is what lets a run with a smaller epoch
+    // (a clock stepped back) replace a silent one.
+    std::uint64_t echo = 0;
 
     bool operator==(const Hello&) const = default;
 };
 
 // Missing ranges of sequences the receiver asks again for (NACK), after `Header::ack`.
 struct MissingRange {
-    std::uint32_t first = 0;
+    std::uint64_t first = 0;
     std::uint16_t count = 0;
 
     bool operator==(const MissingRange&) const = default;
 };
 
+// The run it acknowledges is the header's receiver_epoch: an acknowledgement delayed across that
+// sender's restart must not acknowledge the new run's numbers.
 struct Ack {
-    // The epoch of the sender whose datagrams this acknowledges: an acknowledgement delayed
-    // across that sender's restart must not acknowledge the new epoch's numbers.
-    std::uint64_t for_epoch = 0;
     std::vector<MissingRange> missing;
 
     bool operator==(const Ack&) const = default;

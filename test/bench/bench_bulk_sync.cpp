@@ -76,8 +76,12 @@ template <typename Done> bool run(PeerLink& link, int fd, std::uint16_t peer_por
     return true;
 }
 
+// Node `epoch` of two (1 or 2): its identity is 192.0.2.<epoch>, its peer the other one.
 PeerLink make_link(std::uint64_t epoch, PeerLink::Hooks hooks) {
-    return PeerLink(LinkSettings{}, epoch, MessageKey(std::vector<std::uint8_t>(32, 7)), Digest{},
+    const auto self = static_cast<std::uint32_t>(0xc0000200 + epoch);
+    const auto peer = static_cast<std::uint32_t>(0xc0000200 + 3 - epoch);
+    return PeerLink(LinkSettings{}, epoch, node_id_v4(self), node_id_v4(peer),
+                    KeyRing{MessageKey(std::vector<std::uint8_t>(32, 7)), std::nullopt}, Digest{},
                     std::move(hooks));
 }
 

@@ -122,6 +122,7 @@ int main() {
         return 1;
     }
     const MessageKey key(std::vector<std::uint8_t>(32, 0x42));
+    const KeyRing keys{key, std::nullopt};
     constexpr std::size_t total = 1'000'000;
     std::vector<Entry> entries;
     entries.reserve(total);
@@ -149,7 +150,7 @@ int main() {
     std::size_t decoded = 0;
     const auto receive_start = Clock::now();
     for (const auto& d : datagrams)
-        decoded += decode_datagram(d, key, h.cluster_id).entries.size();
+        decoded += decode_datagram(d, keys, h.cluster_id).entries.size();
     const auto receive_time = Clock::now() - receive_start;
 
     // Baseline: copy the same bytes once.
@@ -173,7 +174,7 @@ int main() {
     std::vector<Entry> to_install;
     to_install.reserve(installs);
     for (const auto& d : datagrams) {
-        for (Entry& e : decode_datagram(d, key, h.cluster_id).entries)
+        for (Entry& e : decode_datagram(d, keys, h.cluster_id).entries)
             if (to_install.size() < installs)
                 to_install.push_back(std::move(e));
         if (to_install.size() == installs)

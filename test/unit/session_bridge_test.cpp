@@ -174,6 +174,7 @@ ConnectionSpec spec_on(const Node& n, const FlowKey& key, const char* rs, std::u
 // Through the codec: one signed datagram, decoded as the peer would.
 std::vector<Entry> via_wire(const std::vector<Entry>& entries) {
     const wire::MessageKey key(std::vector<std::uint8_t>(32, 0x5a));
+    const wire::KeyRing keys{key, std::nullopt};
     wire::DatagramBuilder builder;
     wire::Header h;
     h.type = wire::MessageType::entries;
@@ -183,7 +184,7 @@ std::vector<Entry> via_wire(const std::vector<Entry>& entries) {
         REQUIRE(builder.add(e));
     const auto bytes = builder.finish(key);
     const std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
-    wire::Decoded d = wire::decode_datagram(copy, key, h.cluster_id);
+    wire::Decoded d = wire::decode_datagram(copy, keys, h.cluster_id);
     REQUIRE(d.error == wire::DecodeError::none);
     REQUIRE(d.entries == entries);
     return d.entries;
@@ -410,17 +411,17 @@ TEST_CASE("bridge: a deletion removes the connection on B") {
     const ConnectionSpec s = spec_on(a, key, "203.0.113.11", 8080, conn_nat);
     const auto index = a.connect(s, TcpState::established, now_a, 900'000);
     // Never sent: nothing to delete on the peer.
-    CHECK_FALSE(a.bridge.expired(index, a.table().at(index)));
+    CHECK_FALSE(a.bridge.expired(index, a.table().at(index), now_a));
     apply_all(b, describe(a, index, now_a), now_b);
     const std::uint16_t rs_b = b.real_server(key.dst_ip, addr("203.0.113.11"));
     REQUIRE(b.table().lookup(key));
     CHECK(b.dataplane.load().get(rs_b) == 1);
 
     REQUIRE(a.table().remove(index));
-    const auto deletion = a.bridge.expired(index, a.table().at(index));
+    const auto deletion = a.bridge.expired(index, a.table().at(index), now_a);
     REQUIRE(deletion);
     CHECK(deletion->kind == wire::DeletedKind::connection);
-    CHECK_FALSE(a.bridge.expired(index, a.table().at(index))); // once
+    CHECK_FALSE(a.bridge.expired(index, a.table().at(index), now_a)); // once
     apply_all(b, via_wire({Entry{*deletion}}), now_b);
     CHECK(b.bridge.counters().deleted == 1);
     CHECK_FALSE(b.table().lookup(key));
@@ -711,7 +712,7 @@ TEST_CASE("bridge: what a dump sent counts as held by the peer") {
 
     // Its removal is told to the peer...
     REQUIRE(a.table().remove(index));
-    const auto deletion = a.bridge.expired(index, a.table().at(index));
+    const auto deletion = a.bridge.expired(index, a.table().at(index), now_a);
     REQUIRE(deletion);
     CHECK(deletion->flow.client.port == port(40009));
     // ...and the sweep does not send again what the peer holds as long as ours lives.
@@ -771,4 +772,62 @@ TEST_CASE("bridge: a tunnel connection is installed on B as a tunnel one") {
     CHECK(c.real_server == b.real_server(key.dst_ip, addr("203.0.113.52")));
     // Like DR: the real server answers the client directly, there is no reply key.
     CHECK_FALSE(b.table().lookup(spec_on(a, key, "203.0.113.52", 80, 0).reply_key()));
+}
+
+TEST_CASE("bridge 21.4: a peer's deletion of a flow seen here later is refused") {
+    Node a("sbA_", false);
+    Node b("sbB_", true);
+    const FlowKey key = flow("198.51.100.7", 40020, "198.51.100.100", 80);
+    const ConnectionSpec s = spec_on(a, key, "203.0.113.11", 8080, conn_nat);
+    const auto index = a.connect(s, TcpState::established, now_a, 20'000);
+    apply_all(b, describe(a, index, now_a), now_b);
+    REQUIRE(b.table().lookup(key));
+    // The sync link is down for 30 s: B's copy (20 s of life) expires there, while A's flow
+    // carries traffic; B's deletion says it last saw the flow 30 s before.
+    b.at(key).last_seen_ms.store(now_b + 5000); // B's traffic, as the master, 5 s in
+    wire::DeletionEntry d;
+    d.flow = {6, {key.src_ip, key.src_port}, {key.dst_ip, key.dst_port}};
+    d.idle_ms = 30'000;
+    apply_all(b, via_wire({Entry{d}}), now_b + 31'000);
+    CHECK(b.table().lookup(key)); // B saw it 4 s after the peer last did: kept
+    CHECK(b.bridge.counters().deletions_refused == 1);
+    CHECK(b.bridge.counters().deleted == 0);
+    // A deletion that says the flow was seen after our last packet applies.
+    d.idle_ms = 0;
+    apply_all(b, via_wire({Entry{d}}), now_b + 31'000);
+    CHECK_FALSE(b.table().lookup(key));
+    CHECK(b.bridge.counters().deleted == 1);
+    // And the expiry's deletion says how long the flow had been idle.
+    a.table().at(index).last_seen_ms.store(now_a - 25'000);
+    REQUIRE(a.table().remove(index));
+    const auto expired = a.bridge.expired(index, a.table().at(index), now_a);
+    REQUIRE(expired);
+    CHECK(expired->idle_ms == 25'000);
+}
+
+TEST_CASE("bridge 21.7: a template refreshed on the master is sent again by the sweep") {
+    Node a("sbA_", false);
+    const FlowKey key = flow("198.51.100.77", 40021, "198.51.100.103", 443);
+    const ConnectionSpec s = spec_on(a, key, "203.0.113.21", 443, conn_nat);
+    const std::uint32_t netmask = addr("255.255.255.0");
+    const auto t = a.dataplane.templates().create_and_attach(
+        {key.src_ip & netmask, s.service, 0}, {s.real_server, s.rs_port, s.rs_address}, now_a,
+        60'000);
+    REQUIRE(t);
+    const std::uint32_t all = a.table().capacity();
+    std::vector<Entry> out;
+    a.bridge.describe_event(SyncEvent::make(SyncEventKind::persistence_template, t->index), now_a,
+                            out);
+    REQUIRE(out.size() == 1);
+    out.clear();
+    a.bridge.sweep(all, now_a + 10'000, out);
+    CHECK(out.empty()); // the peer's copy lives as long as ours
+    // New connections under it keep ours alive (no event); the peer's would expire first.
+    a.dataplane.templates().at(t->index).last_used_ms.store(now_a + 40'000);
+    a.bridge.sweep(all, now_a + 40'000, out);
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<wire::TemplateEntry>(out[0]).remaining_ms == 60'000);
+    out.clear();
+    a.bridge.sweep(all, now_a + 40'000, out);
+    CHECK(out.empty()); // just refreshed
 }

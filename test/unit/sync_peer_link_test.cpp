@@ -7,7 +7,9 @@
 
 #include <arpa/inet.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "control/sync/peer_link.hpp"
@@ -33,7 +35,13 @@ struct Node {
     std::map<Key, ConnectionEntry> replica;
     std::unique_ptr<PeerLink> link;
 
-    Node(std::uint64_t epoch, LinkSettings settings = {}, std::uint8_t key_fill = 1) {
+    // Node epoch 1000 is 192.0.2.1 and its peer 192.0.2.2; any other epoch the other way round
+    // (two nodes' links face each other).
+    Node(std::uint64_t epoch, LinkSettings settings = {}, std::uint8_t key_fill = 1,
+         std::optional<bool> first = std::nullopt) {
+        const bool is_first = first.value_or(epoch == 1000);
+        self = node_id_v4(is_first ? 0xc0000201 : 0xc0000202);
+        peer = node_id_v4(is_first ? 0xc0000202 : 0xc0000201);
         PeerLink::Hooks hooks;
         hooks.current = [this](const Entry& e) -> std::optional<Entry> {
             const auto& c = std::get<ConnectionEntry>(e);
@@ -55,10 +63,13 @@ struct Node {
             else if (const auto* d = std::get_if<DeletionEntry>(&e))
                 replica.erase(key_of(d->flow));
         };
-        link = std::make_unique<PeerLink>(settings, epoch,
-                                          MessageKey(std::vector<std::uint8_t>(32, key_fill)),
-                                          Digest{}, std::move(hooks));
+        link = std::make_unique<PeerLink>(
+            settings, epoch, self, peer,
+            KeyRing{MessageKey(std::vector<std::uint8_t>(32, key_fill)), std::nullopt}, Digest{},
+            std::move(hooks));
     }
+    NodeId self{};
+    NodeId peer{};
 
     void create(std::uint32_t n, std::uint8_t state = 3) {
         table[key_of(connection(n).flow)] = connection(n, state);
@@ -69,6 +80,9 @@ struct Node {
         DeletionEntry d;
         d.flow = connection(n).flow;
         link->queue(d);
+    }
+    std::size_t dropped(DropReason r, std::uint64_t now) const {
+        return link->status(now).counters.dropped[static_cast<std::size_t>(r)];
     }
 };
 
@@ -105,6 +119,11 @@ struct Wire {
     }
 };
 
+} // namespace
+
+namespace {
+using Filter = std::function<bool(bool from_a, const std::vector<std::uint8_t>&)>;
+void exchange(Node& a, Node& b, std::uint64_t& now, std::uint64_t ms, const Filter& keep = {});
 } // namespace
 
 TEST_CASE("sync link: a peer that starts later gets a full dump and reports in sync") {
@@ -182,15 +201,14 @@ TEST_CASE("sync link: replays, earlier runs and forgeries are refused") {
     CHECK(dropped(DropReason::replayed) == 1);
 
     // A restarts (a later epoch): the old run's datagrams are stale from then on.
-    Node a2(1001);
-    for (auto& d : a2.link->poll(now))
-        b.link->receive(d, now);
+    Node a2(1001, {}, 1, true);
+    exchange(a2, b, now, 50); // the handshake: each proves to the other it is alive
     b.link->receive(entries_datagram, now);
     CHECK(dropped(DropReason::stale_epoch) == 1);
     CHECK(b.link->status(now).peer_epoch == 1001);
 
     // Datagrams signed with another key are forgeries.
-    Node other(3000, {}, 9); // another key altogether
+    Node other(3000, {}, 9, true); // another key altogether
     for (auto& d : other.link->poll(now))
         b.link->receive(d, now);
     CHECK(dropped(static_cast<DropReason>(static_cast<std::size_t>(DecodeError::bad_mac))) == 1);
@@ -233,4 +251,253 @@ TEST_CASE("sync link: a queue that overflows is repaired by a refresh, nothing l
     CHECK(s.counters.bulk_dumps_sent >= 2);
     CHECK(b.replica.size() == a.table.size());
     CHECK((b.replica == a.table));
+}
+
+// ---- issue 21: each finding of the review, as the fault that showed it ------------------------
+
+namespace {
+
+// Steps both nodes without a Wire: every datagram delivered at once, unless `keep` takes it.
+void exchange(Node& a, Node& b, std::uint64_t& now, std::uint64_t ms, const Filter& keep) {
+    for (const std::uint64_t end = now + ms; now < end; ++now) {
+        for (auto& d : a.link->poll(now))
+            if (!keep || keep(true, d))
+                b.link->receive(d, now);
+        for (auto& d : b.link->poll(now))
+            if (!keep || keep(false, d))
+                a.link->receive(d, now);
+    }
+}
+
+bool is_entries(const std::vector<std::uint8_t>& d) {
+    return d[5] == static_cast<std::uint8_t>(MessageType::entries);
+}
+
+void fill(Node& n, std::uint32_t count, std::uint32_t from = 0) {
+    for (std::uint32_t i = from; i < from + count; ++i)
+        n.table[key_of(connection(i).flow)] = connection(i);
+}
+
+} // namespace
+
+TEST_CASE("sync link 21.1: a sender numbering past 2^31 and 2^32 brings a new peer in sync") {
+    for (const std::uint64_t start : {(1ULL << 31) - 3, (1ULL << 31), (1ULL << 32) - 3}) {
+        LinkSettings s;
+        s.first_sequence = start;
+        Node a(1000, s), b(2000);
+        fill(a, 500);
+        std::uint64_t now = 0;
+        exchange(a, b, now, 300);
+        for (std::uint32_t n = 500; n < 600; ++n)
+            a.create(n); // live changes across the boundary
+        exchange(a, b, now, 300);
+        INFO("first sequence " << start);
+        CHECK(b.link->status(now).state == LinkState::in_sync);
+        CHECK(b.replica == a.table);
+        CHECK(b.dropped(DropReason::replayed, now) == 0);
+        CHECK(a.link->status(now).sequence_sent > (1ULL << 31) - 3);
+    }
+}
+
+TEST_CASE("sync link 21.2: our own datagram sent back to us is refused as reflected") {
+    Node a(1000), b(2000);
+    fill(a, 10);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    REQUIRE(a.link->status(now).state == LinkState::in_sync);
+    const auto ours = a.link->poll(now + 1000); // a hello at least
+    REQUIRE(!ours.empty());
+    for (const auto& d : ours)
+        a.link->receive(d, now);
+    CHECK(a.dropped(DropReason::reflected, now) == ours.size());
+    CHECK(a.link->status(now).peer_epoch == 2000); // unchanged
+    exchange(a, b, now, 300);
+    CHECK(a.link->status(now).state == LinkState::in_sync);
+    CHECK(b.link->status(now).state == LinkState::in_sync);
+    CHECK(a.dropped(DropReason::stale_epoch, now) == 0);
+}
+
+TEST_CASE("sync link 21.3: a lost first datagram of a dump is asked for, never skipped") {
+    Node a(1000), b(2000);
+    fill(a, 5000);
+    std::uint64_t now = 0;
+    bool first_dropped = false;
+    exchange(a, b, now, 2000, [&](bool from_a, const std::vector<std::uint8_t>& d) {
+        if (from_a && is_entries(d) && !first_dropped) {
+            first_dropped = true;
+            return false;
+        }
+        return true;
+    });
+    REQUIRE(first_dropped);
+    CHECK(b.link->status(now).state == LinkState::in_sync);
+    CHECK(b.replica.size() == 5000);
+}
+
+TEST_CASE("sync link 21.3: a datagram replayed to a restarted receiver changes nothing") {
+    Node a(1000), b(2000);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    a.create(1);
+    std::vector<std::uint8_t> captured;
+    exchange(a, b, now, 50, [&](bool from_a, const std::vector<std::uint8_t>& d) {
+        if (from_a && is_entries(d) && captured.empty())
+            captured = d;
+        return true;
+    });
+    REQUIRE(!captured.empty());
+    a.remove(1);
+    exchange(a, b, now, 100);
+    Node b2(2001, {}, 1, false); // B restarts, empty
+    exchange(a, b2, now, 300);
+    REQUIRE(b2.link->status(now).state == LinkState::in_sync);
+    b2.link->receive(captured, now);
+    CHECK(b2.replica.empty()); // the deleted entry stays deleted
+    CHECK(b2.dropped(DropReason::not_for_us, now) == 1);
+    exchange(a, b2, now, 300);
+    CHECK(b2.link->status(now).state == LinkState::in_sync);
+}
+
+TEST_CASE("sync link 21.5: a receiver restarted mid-dump is never in sync holding less") {
+    Node a(1000), b(2000);
+    fill(a, 20'000);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 2);
+    REQUIRE(!b.replica.empty());
+    REQUIRE(b.replica.size() < 20'000);
+    Node b2(2001, {}, 1, false);
+    for (std::uint64_t end = now + 3000; now < end; ++now) {
+        for (auto& d : a.link->poll(now))
+            b2.link->receive(d, now); // the first run's datagrams too
+        for (auto& d : b2.link->poll(now))
+            a.link->receive(d, now);
+        if (b2.link->status(now).state == LinkState::in_sync) {
+            REQUIRE(b2.replica.size() == 20'000);
+            break;
+        }
+    }
+    CHECK(b2.link->status(now).state == LinkState::in_sync);
+    CHECK(a.link->status(now).counters.bulk_dumps_sent == 2);
+}
+
+TEST_CASE(
+    "sync link 21.6: a peer restarted with a smaller epoch syncs once its old run is silent") {
+    Node a(1000), b(2000);
+    fill(b, 100);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    REQUIRE(a.link->status(now).state == LinkState::in_sync);
+    Node b_stepped(1500, {}, 1, false); // the wall clock stepped back: a smaller epoch
+    fill(b_stepped, 100);
+    exchange(a, b_stepped, now, 2000);
+    CHECK(a.link->status(now).peer_epoch == 1500);
+    CHECK(a.link->status(now).state == LinkState::in_sync);
+    CHECK(b_stepped.link->status(now).state == LinkState::in_sync);
+    CHECK(a.dropped(DropReason::stale_epoch, now) > 0); // until the old run fell silent
+    // ...and the old run, replayed, is never taken back.
+    Node b_old(2000, {}, 1, false);
+    for (const auto& d : b_old.link->poll(now))
+        a.link->receive(d, now);
+    CHECK(a.link->status(now).peer_epoch == 1500);
+}
+
+TEST_CASE("sync link 21.8: a flood of forgeries is verified at a bounded rate") {
+    LinkSettings s;
+    s.verifications_per_s = 1000;
+    Node a(1000, s), b(2000);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    Node forger(3000, {}, 9, false); // B's address and identity, the wrong key
+    std::size_t sent = 0;
+    for (int i = 0; i < 50; ++i)
+        for (const auto& d : forger.link->poll(now + 1000 * static_cast<std::uint64_t>(i))) {
+            for (int copy = 0; copy < 100; ++copy)
+                a.link->receive(d, now);
+            sent += 100;
+        }
+    const auto verified = a.dropped(static_cast<DropReason>(DecodeError::bad_mac), now);
+    CHECK(verified <= 1000);
+    CHECK(verified + a.dropped(DropReason::rate_limited, now) == sent);
+    exchange(a, b, now, 2000); // a second later the peer's own datagrams are verified again
+    CHECK(a.link->status(now).state == LinkState::in_sync);
+}
+
+TEST_CASE("sync link 21.9: a deletion lost to a full queue still reaches the peer") {
+    LinkSettings s;
+    s.queue_limit = 10;
+    s.window = 2;
+    Node a(1000, s), b(2000);
+    fill(a, 50);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 500);
+    REQUIRE(b.replica.size() == 50);
+    // The link is down (both ways) while A's table changes far more than its queue holds.
+    exchange(a, b, now, 1500, [](bool, const std::vector<std::uint8_t>&) { return false; });
+    for (std::uint32_t n = 0; n < 40; ++n)
+        a.remove(n);
+    for (std::uint32_t n = 100; n < 130; ++n)
+        a.create(n);
+    CHECK(a.link->status(now).counters.queue_overflows > 0);
+    exchange(a, b, now, 3000);
+    CHECK(b.replica == a.table);
+    CHECK(b.link->status(now).state == LinkState::in_sync);
+}
+
+TEST_CASE("sync link 21.9: resends back off while the peer does not answer") {
+    Node a(1000), b(2000);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    a.create(1);
+    std::size_t entries_datagrams = 0;
+    // B hears A (its hellos) but its answers are lost: A keeps hearing nothing... for 900 ms.
+    exchange(a, b, now, 900, [&](bool from_a, const std::vector<std::uint8_t>& d) {
+        if (from_a && is_entries(d))
+            ++entries_datagrams;
+        return from_a && !is_entries(d);
+    });
+    // 200, 400 and 800 ms after the first send, not every 200 ms (nor while B is lost).
+    CHECK(entries_datagrams <= 4);
+}
+
+TEST_CASE("sync link 21.9: datagrams far ahead of a gap are not held") {
+    LinkSettings s;
+    s.window = 8;
+    Node a(1000, s), b(2000, s);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    // Signed by A's key and naming both runs right, but far beyond what A may have in flight:
+    // a buggy or compromised peer must not make B hold without bound.
+    const std::uint64_t through = b.link->status(now).received_through;
+    DatagramBuilder builder;
+    for (std::uint64_t ahead = 2; ahead < 200; ++ahead) {
+        Header h;
+        h.type = MessageType::entries;
+        h.epoch = 1000;
+        h.receiver_epoch = 2000;
+        h.sequence = through + ahead;
+        h.sender = a.self;
+        h.receiver = b.self;
+        builder.start(h);
+        builder.add(Entry{connection(static_cast<std::uint32_t>(ahead))});
+        const auto bytes = builder.finish(MessageKey(std::vector<std::uint8_t>(32, 1)));
+        b.link->receive(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), now);
+    }
+    CHECK(b.link->status(now).held_ahead <= 8);
+    CHECK(b.dropped(DropReason::ahead_of_window, now) >= 190);
+}
+
+TEST_CASE("sync link 21.10: during a key rotation both keys are accepted") {
+    Node a(1000, {}, 1), b(2000, {}, 2);
+    std::uint64_t now = 0;
+    exchange(a, b, now, 300);
+    CHECK(b.link->status(now).state != LinkState::in_sync); // different keys: nothing passes
+    // B rotates to A's key, keeping its old one as the previous; then A to B's old one too.
+    b.link->set_keys(KeyRing{MessageKey(std::vector<std::uint8_t>(32, 1)),
+                             MessageKey(std::vector<std::uint8_t>(32, 2))});
+    fill(a, 10);
+    a.create(10);
+    exchange(a, b, now, 2000);
+    CHECK(b.link->status(now).state == LinkState::in_sync);
+    CHECK(a.link->status(now).state == LinkState::in_sync);
+    CHECK(b.replica == a.table);
 }

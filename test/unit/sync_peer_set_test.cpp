@@ -60,7 +60,8 @@ struct Node {
             };
             return h;
         };
-        set = std::make_unique<PeerSet>(settings, epoch, secret, Digest{}, std::move(peers), hooks);
+        set = std::make_unique<PeerSet>(settings, epoch, KeyRing{MessageKey(secret), std::nullopt},
+                                        Digest{}, self, std::move(peers), hooks);
     }
 
     void create(std::uint32_t n) {
