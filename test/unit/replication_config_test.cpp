@@ -4,9 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -32,11 +35,31 @@ struct KeyFile {
         REQUIRE(fd >= 0);
         ::close(fd);
         path = name;
-        std::ofstream(path, std::ios::trunc) << content;
+        write(content);
         ::chmod(path.c_str(), mode);
     }
     ~KeyFile() { std::remove(path.c_str()); }
+    void write(const std::string& content) const {
+        std::ofstream(path, std::ios::trunc) << content;
+    }
 };
+
+// A fresh directory in /tmp (for FIFOs and links), removed with its contents at the end.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char name[] = "/tmp/lb-sync-dir-XXXXXX";
+        REQUIRE(::mkdtemp(name));
+        path = name;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
+// Another user than root: the owner rule's subject. Tests run as root (chown needs it).
+constexpr uid_t nobody = 65534;
 
 const std::string good_secret(64, 'k');
 
@@ -202,4 +225,84 @@ TEST_CASE("replication: a reload that changes it needs a restart") {
     CHECK(changed == std::vector<std::string>{"replication"});
     next.replication.reset();
     CHECK(lb::app::restart_only_changes(running, next) == std::vector<std::string>{"replication"});
+}
+
+namespace {
+
+// Whether a process whose effective uid is `uid` finds the key at `path` usable: a child takes
+// that uid, so that this process keeps root's rights.
+bool usable_as(uid_t uid, const std::string& path) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (::setgid(uid) != 0 || ::setuid(uid) != 0)
+            ::_exit(2);
+        ::_exit(key_file_problem(path) ? 1 : 0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) != 2);
+    return WEXITSTATUS(status) == 0;
+}
+
+bool running_as_root() {
+    if (::geteuid() == 0)
+        return true;
+    WARN("not root: files cannot be given to another owner, the owner rule is not tested");
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("replication: a key file owned by another user is refused") {
+    if (!running_as_root())
+        return;
+    KeyFile key(good_secret, 0600);
+    REQUIRE(::chown(key.path.c_str(), nobody, nobody) == 0);
+    expect_error(section(key.path), 8, 13,
+                 key.path + " is owned by uid 65534, not by root; whoever owns a shared secret");
+    CHECK_THROWS_WITH(read_key_file(key.path), Catch::Contains("chown root " + key.path));
+    // The user lb runs as may own it: it can read the key anyway.
+    CHECK(usable_as(nobody, key.path));
+    REQUIRE(::chown(key.path.c_str(), 0, 0) == 0);
+    CHECK_FALSE(key_file_problem(key.path));
+}
+
+TEST_CASE("replication: a FIFO as key file is refused at once, even with no writer") {
+    TempDir dir;
+    const std::string fifo = dir.path + "/sync.key";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const auto start = std::chrono::steady_clock::now();
+    expect_error(section(fifo), 8, 13, fifo + " is not a regular file");
+    CHECK_THROWS_WITH(read_key_file(fifo), Catch::Contains("is not a regular file"));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+}
+
+// Links are followed (a key kept under a versioned name, a secret mounted by an orchestrator):
+// every rule is checked on the file the link names, which is the one read.
+TEST_CASE("replication: a key file may be a symbolic link, judged by the file it names") {
+    TempDir dir;
+    KeyFile key(good_secret, 0600);
+    const std::string link = dir.path + "/sync.key";
+    REQUIRE(::symlink(key.path.c_str(), link.c_str()) == 0);
+    SECTION("to a good key") {
+        CHECK(load_config_text(section(link)).config);
+        CHECK(read_key_file(link).size() == 64);
+    }
+    SECTION("to a key others may read") {
+        REQUIRE(::chmod(key.path.c_str(), 0644) == 0);
+        expect_error(section(link), 8, 13,
+                     link + " may be read or written by group or others (mode 0644)");
+    }
+    SECTION("to a key another user owns") {
+        if (!running_as_root())
+            return;
+        REQUIRE(::chown(key.path.c_str(), nobody, nobody) == 0);
+        expect_error(section(link), 8, 13, link + " is owned by uid 65534");
+    }
+    SECTION("to nothing") {
+        REQUIRE(::unlink(key.path.c_str()) == 0);
+        expect_error(section(link), 8, 13, "cannot read " + link + ": No such file or directory");
+    }
 }
