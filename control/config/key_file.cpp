@@ -89,6 +89,15 @@ Loaded load(const std::string& path) {
     return out;
 }
 
+// Both files holding one key is a rotation gone wrong (most likely the new key copied into
+// both): a node still on the other key would not be heard.
+KeyProblem same_key(const Replication& r) {
+    return {true, fmt::format("{} holds the same key as key_file ({}); it is for the other key "
+                              "while the key is changed: put that key in it, or remove "
+                              "previous_key_file",
+                              r.previous_key_file, r.key_file)};
+}
+
 } // namespace
 
 std::optional<std::string> key_file_problem(const std::string& path) {
@@ -100,6 +109,34 @@ std::vector<std::uint8_t> read_key_file(const std::string& path) {
     if (l.problem)
         throw std::runtime_error("replication.key_file: " + *l.problem);
     return std::move(l.key);
+}
+
+std::string KeyProblem::message() const {
+    return (previous ? "previous_key_file: " : "key_file: ") + text;
+}
+
+LoadedKeys load_replication_keys(const Replication& r) {
+    LoadedKeys out;
+    Loaded current = r.key_file.empty() ? Loaded{} : load(r.key_file);
+    if (current.problem)
+        out.problems.push_back({false, *current.problem});
+    out.keys.current = std::move(current.key);
+    if (r.previous_key_file.empty())
+        return out;
+    Loaded previous = load(r.previous_key_file);
+    if (previous.problem)
+        out.problems.push_back({true, *previous.problem});
+    else if (!current.problem && previous.key == out.keys.current)
+        out.problems.push_back(same_key(r));
+    out.keys.previous = std::move(previous.key);
+    return out;
+}
+
+ReplicationKeys read_replication_keys(const Replication& r) {
+    LoadedKeys loaded = load_replication_keys(r);
+    if (!loaded.problems.empty())
+        throw std::runtime_error("replication." + loaded.problems.front().message());
+    return std::move(loaded.keys);
 }
 
 } // namespace lb::control::config

@@ -1,5 +1,5 @@
 // The `replication` section (issue "Session replication"): `lb --check` names every mistake at
-// its place, the key file's rules among them; without the section nothing changes; a reload
+// its place, the key files' rules among them; without the section nothing changes; a reload
 // that edits it needs a restart.
 #include <catch2/catch.hpp>
 
@@ -304,5 +304,75 @@ TEST_CASE("replication: a key file may be a symbolic link, judged by the file it
     SECTION("to nothing") {
         REQUIRE(::unlink(key.path.c_str()) == 0);
         expect_error(section(link), 8, 13, "cannot read " + link + ": No such file or directory");
+    }
+}
+
+TEST_CASE("replication: previous_key_file, a second key while the key is changed") {
+    KeyFile key(good_secret, 0600);
+    KeyFile old(std::string(64, 'o') + "\n", 0600);
+    const auto with_previous = [&](const std::string& path) {
+        return section(key.path, "  previous_key_file: " + path + "\n");
+    };
+    SECTION("loads, and both keys are read") {
+        const LoadResult r = load_config_text(with_previous(old.path));
+        INFO(lb::test::only_errors(r));
+        REQUIRE(r.config);
+        CHECK(r.config->replication->previous_key_file == old.path);
+        const ReplicationKeys keys = read_replication_keys(*r.config->replication);
+        CHECK(keys.current == std::vector<std::uint8_t>(64, 'k'));
+        CHECK(keys.previous == std::vector<std::uint8_t>(64, 'o'));
+    }
+    SECTION("is optional: without it there is no previous key") {
+        const auto c = lb::test::config_from(section(key.path));
+        CHECK(c.replication->previous_key_file.empty());
+        CHECK(read_replication_keys(*c.replication).previous.empty());
+    }
+    SECTION("a relative path") {
+        expect_error(with_previous("old.key"), 9, 22, "previous_key_file: needs an absolute path");
+    }
+    SECTION("missing") {
+        expect_error(with_previous("/nonexistent/old.key"), 9, 22,
+                     "previous_key_file: cannot read /nonexistent/old.key: No such file");
+    }
+    SECTION("readable by others") {
+        REQUIRE(::chmod(old.path.c_str(), 0644) == 0);
+        expect_error(with_previous(old.path), 9, 22,
+                     "previous_key_file: " + old.path + " may be read or written by group");
+    }
+    SECTION("too short") {
+        old.write(std::string(31, 'o'));
+        expect_error(with_previous(old.path), 9, 22,
+                     "previous_key_file: " + old.path + " holds 31 bytes");
+    }
+    SECTION("owned by another user") {
+        if (!running_as_root())
+            return;
+        REQUIRE(::chown(old.path.c_str(), nobody, nobody) == 0);
+        expect_error(with_previous(old.path), 9, 22, old.path + " is owned by uid 65534");
+    }
+    SECTION("the same key as key_file, a trailing newline aside") {
+        old.write(good_secret + "\n");
+        expect_error(with_previous(old.path), 9, 22,
+                     "previous_key_file: " + old.path + " holds the same key as key_file (" +
+                         key.path + "); it is for the other key");
+        Replication r;
+        r.key_file = key.path;
+        r.previous_key_file = old.path;
+        CHECK_THROWS_WITH(read_replication_keys(r),
+                          Catch::StartsWith("replication.previous_key_file: ") &&
+                              Catch::Contains("holds the same key as key_file"));
+    }
+    SECTION("the same file as key_file") {
+        expect_error(with_previous(key.path), 9, 22, "holds the same key as key_file");
+    }
+    SECTION("both files wrong: each at its place") {
+        key.write("short");
+        const LoadResult r = load_config_text(with_previous("/nonexistent/old.key"));
+        REQUIRE_FALSE(r.config);
+        REQUIRE(r.diagnostics.size() == 2);
+        CHECK(r.diagnostics[0].location.line == 8);
+        CHECK_THAT(r.diagnostics[0].message, Catch::StartsWith("key_file: "));
+        CHECK(r.diagnostics[1].location.line == 9);
+        CHECK_THAT(r.diagnostics[1].message, Catch::StartsWith("previous_key_file: "));
     }
 }
