@@ -1,6 +1,6 @@
 // The `replication` section (issue "Session replication"): `lb --check` names every mistake at
 // its place, the key files' rules among them; without the section nothing changes; a reload
-// that edits it needs a restart.
+// that edits it needs a restart, but for its keys, which a reload reads again and applies.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -374,5 +374,106 @@ TEST_CASE("replication: previous_key_file, a second key while the key is changed
         CHECK_THAT(r.diagnostics[0].message, Catch::StartsWith("key_file: "));
         CHECK(r.diagnostics[1].location.line == 9);
         CHECK_THAT(r.diagnostics[1].message, Catch::StartsWith("previous_key_file: "));
+    }
+}
+
+namespace {
+
+lb::app::ReloadPlan reload(const std::string& running, const std::string& next) {
+    return lb::app::plan_reload(lb::test::config_from(next), lb::test::config_from(running),
+                                "lb.yaml");
+}
+
+std::vector<std::uint8_t> bytes(std::size_t n, char c) {
+    return std::vector<std::uint8_t>(n, c);
+}
+
+} // namespace
+
+// A key rotation must not stop replication: the key files are applied by a reload, and read
+// again at every one.
+TEST_CASE("replication: a reload applies the keys without a restart") {
+    KeyFile key(good_secret, 0600);
+    KeyFile fresh(std::string(64, 'n'), 0600);
+    SECTION("another key_file") {
+        const auto plan = reload(section(key.path), section(fresh.path));
+        REQUIRE(plan.next);
+        CHECK(plan.messages.empty());
+        CHECK(plan.next->replication->key_file == fresh.path);
+        REQUIRE(plan.replication_keys);
+        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+        CHECK(plan.replication_keys->previous.empty());
+    }
+    SECTION("a rotation: the new key, the old one as previous, then the old one removed") {
+        const std::string during = section(fresh.path, "  previous_key_file: " + key.path + "\n");
+        const auto plan = reload(section(key.path), during);
+        REQUIRE(plan.next);
+        CHECK(plan.messages.empty());
+        REQUIRE(plan.replication_keys);
+        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+        CHECK(plan.replication_keys->previous == bytes(64, 'k'));
+        const auto after = reload(during, section(fresh.path));
+        REQUIRE(after.next);
+        CHECK(after.messages.empty());
+        REQUIRE(after.replication_keys);
+        CHECK(after.replication_keys->previous.empty());
+    }
+    SECTION("the same path holding a new key: read again") {
+        const auto running = lb::test::config_from(section(key.path));
+        key.write(std::string(64, 'n'));
+        const auto plan = lb::app::plan_reload(running, running, "lb.yaml");
+        REQUIRE(plan.replication_keys);
+        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+    }
+    SECTION("beside a change that needs a restart, the keys still apply") {
+        const auto plan = reload(section(key.path), section(fresh.path, "  port: 9000\n"));
+        REQUIRE(plan.next);
+        CHECK(plan.messages == std::vector<std::string>{"needs restart: replication (not "
+                                                        "applied; the running value is kept)"});
+        CHECK(plan.next->replication->port == 8848);
+        CHECK(plan.next->replication->key_file == fresh.path);
+        REQUIRE(plan.replication_keys);
+        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+    }
+    SECTION("a section the reload brings waits for the restart, keys and all") {
+        const auto plan = reload(header, section(key.path));
+        REQUIRE(plan.next);
+        CHECK(plan.messages.size() == 1);
+        CHECK_FALSE(plan.next->replication);
+        CHECK_FALSE(plan.replication_keys);
+    }
+    SECTION("only the keys' paths are not a restart's business") {
+        const auto running = lb::test::config_from(section(key.path));
+        auto next = running;
+        next.replication->key_file = fresh.path;
+        next.replication->previous_key_file = key.path;
+        CHECK(lb::app::restart_only_changes(running, next).empty());
+    }
+}
+
+TEST_CASE("replication: a reload whose key became unusable is refused, the running keys kept") {
+    KeyFile key(good_secret, 0600);
+    const auto running = lb::test::config_from(section(key.path));
+    SECTION("changed after the file was checked") {
+        key.write("short\n");
+        const auto plan = lb::app::plan_reload(running, running, "lb.yaml");
+        CHECK_FALSE(plan.next);
+        CHECK_FALSE(plan.replication_keys);
+        REQUIRE(plan.messages.size() == 3);
+        CHECK_THAT(plan.messages[0],
+                   Catch::StartsWith("replication.key_file: " + key.path + " holds 5 bytes"));
+        CHECK(plan.messages[1] == "the running replication keys are kept");
+        CHECK(plan.messages[2] == "the running configuration is unchanged");
+    }
+    SECTION("read from the file: named at its place") {
+        TempDir dir;
+        const std::string path = dir.path + "/lb.yaml";
+        std::ofstream(path) << section(key.path);
+        REQUIRE(::chmod(key.path.c_str(), 0640) == 0);
+        const auto plan = lb::app::plan_reload(path, running);
+        CHECK_FALSE(plan.next);
+        REQUIRE_FALSE(plan.messages.empty());
+        CHECK_THAT(plan.messages[0],
+                   Catch::StartsWith(path + ":8:13: key_file: ") && Catch::Contains("(mode 0640)"));
     }
 }
