@@ -8,8 +8,9 @@
 namespace lb::app {
 
 ConfigReloader::ConfigReloader(boost::asio::io_context& io, Balancer& balancer,
-                               std::function<void()> applied)
-    : io_(io), balancer_(balancer), applied_(std::move(applied)) {}
+                               std::function<void()> applied, KeysRead keys_read)
+    : io_(io), balancer_(balancer), applied_(std::move(applied)), keys_read_(std::move(keys_read)) {
+}
 
 ConfigReloader::~ConfigReloader() {
     if (reader_.joinable())
@@ -34,9 +35,9 @@ void ConfigReloader::start() {
         try {
             plan = plan_reload(path, running);
         } catch (const std::exception& e) { // e.g. out of memory: the loop must still hear of it
-            plan = {std::nullopt,
-                    {fmt::format("reload failed: {}", e.what()),
-                     "the running configuration is unchanged"}};
+            plan = {};
+            plan.messages = {fmt::format("reload failed: {}", e.what()),
+                             "the running configuration is unchanged"};
         }
         boost::asio::post(io_,
                           [this, plan = std::move(plan)]() mutable { finish(std::move(plan)); });
@@ -44,9 +45,16 @@ void ConfigReloader::start() {
 }
 
 void ConfigReloader::finish(ReloadPlan plan) {
+    // The Balancer has no use for the keys: they go to keys_read_ once the rest is applied.
+    const bool replicates = plan.replication_keys.has_value();
+    control::config::ReplicationKeys keys;
+    if (replicates)
+        keys = std::move(*plan.replication_keys);
     const ChangeOutcome outcome = balancer_.apply_reload(std::move(plan));
     if (outcome.applied && applied_)
         applied_();
+    if (outcome.applied && replicates && keys_read_)
+        keys_read_(std::move(keys));
     auto answered = std::move(running_);
     running_.clear();
     if (!queued_.empty()) {

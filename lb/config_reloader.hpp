@@ -21,10 +21,14 @@ namespace lb::app {
 class ConfigReloader {
   public:
     using Done = std::function<void(const ChangeOutcome&)>;
+    using KeysRead = std::function<void(control::config::ReplicationKeys)>;
 
     // `applied` runs on the loop after every reload that changed the configuration, before the
-    // requests' answers (e.g. to reconfigure health checks).
-    ConfigReloader(boost::asio::io_context& io, Balancer& balancer, std::function<void()> applied);
+    // requests' answers (e.g. to reconfigure health checks). `keys_read` runs after it when the
+    // configuration replicates, with the keys this reload read (lb/reload_plan.hpp): the hook
+    // where the running replication takes its new keys.
+    ConfigReloader(boost::asio::io_context& io, Balancer& balancer, std::function<void()> applied,
+                   KeysRead keys_read);
     ~ConfigReloader(); // waits for a reload thread still reading
     ConfigReloader(const ConfigReloader&) = delete;
     ConfigReloader& operator=(const ConfigReloader&) = delete;
@@ -40,6 +44,7 @@ class ConfigReloader {
     boost::asio::io_context& io_;
     Balancer& balancer_;
     std::function<void()> applied_;
+    KeysRead keys_read_;
     std::thread reader_;
     std::vector<Done> running_; // answered by the reload in flight
     std::vector<Done> queued_;  // answered by the next one

@@ -72,7 +72,11 @@ class ControlLoop {
   public:
     explicit ControlLoop(Balancer& balancer)
         : balancer_(balancer), health_(io_, [this] { on_health_change(); }),
-          reloader_(io_, balancer, [this] { on_reload_applied(); }),
+          reloader_(
+              io_, balancer, [this] { on_reload_applied(); },
+              [this](control::config::ReplicationKeys keys) {
+                  on_replication_keys(std::move(keys));
+              }),
           admin_(io_, balancer.config().admin.socket,
                  [this](const std::string& line, control::AdminSocket::Respond respond) {
                      on_admin_request(line, std::move(respond));
@@ -178,6 +182,18 @@ class ControlLoop {
             fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
             vrrp_.reset();
         }
+    }
+
+    // Every applied reload of a replicating configuration has read both key files again (a key
+    // may be replaced under the same path) and found them usable; a file with an unusable key
+    // is refused before this, so the running keys stay.
+    void on_replication_keys(control::config::ReplicationKeys keys) {
+        if (!replication_)
+            return; // the section came with this reload: it starts at the next restart
+        const bool two = !keys.previous.empty();
+        replication_->set_keys(std::move(keys.current), std::move(keys.previous));
+        fmt::print(stderr, "lb: replication: keys reloaded ({})\n",
+                   two ? "key_file's to send, both accepted" : "one key");
     }
 
     // A reload may change what is announced, or bring the bgp section (a removed one withdraws

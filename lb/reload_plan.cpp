@@ -1,6 +1,8 @@
 #include "lb/reload_plan.hpp"
 
 #include <array>
+#include <functional>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -16,28 +18,70 @@ namespace {
 // Every top-level key of the configuration, and what a reload does with it. The structured
 // bindings name every member: a member added to Config (or to Stats, which is split) stops this
 // from compiling until it is given its rule here.
-//   restart: node.name, admin.socket, dpdk, interfaces, tables, stats.listen, replication: the
-//            EAL, the ports, the tables and the sockets are set up once, before the workers
-//            start.
+//   restart: node.name, admin.socket, dpdk, interfaces, tables, stats.listen, replication (but
+//            for its keys): the EAL, the ports, the tables and the sockets are set up once,
+//            before the workers start.
 //   applied: services, timeouts, stats.file, stats.interval, vrrp: published as a new snapshot
 //            (Balancer::apply_reload), then health checks and VRRP are reconfigured from it
 //            (lb/control_loop); bgp: the BIRD configuration is written again and reloaded
-//            (lb/bgp_control), a section a reload brings starts it.
+//            (lb/bgp_control), a section a reload brings starts it; replication's key_file and
+//            previous_key_file: read again at every reload (ReloadPlan::replication_keys) and
+//            handed to the running replication (lb/control_loop), so that a key rotation needs
+//            no restart.
 constexpr std::array restart_only_names{"node.name", "admin.socket", "dpdk",       "interfaces",
                                         "tables",    "stats.listen", "replication"};
+
+using control::config::Replication;
+
+// The replication section without its key files, which are applied: compared, and restored to
+// its running value, as a whole but for those two paths (and their places in the file).
+template <typename Section> struct ReplicationBesideKeys {
+    Section& section; // std::optional<Replication>, const or not
+
+    static std::optional<Replication> without_keys(const std::optional<Replication>& s) {
+        if (!s)
+            return s;
+        Replication copy = *s;
+        copy.key_file.clear();
+        copy.previous_key_file.clear();
+        return copy;
+    }
+
+    template <typename Other> bool operator==(const ReplicationBesideKeys<Other>& o) const {
+        return without_keys(section) == without_keys(o.section);
+    }
+
+    // The running section, with the file's keys when both have the section.
+    template <typename Other>
+    ReplicationBesideKeys& operator=(const ReplicationBesideKeys<Other>& running) {
+        std::optional<Replication> kept = running.section;
+        if (kept && section) {
+            kept->key_file = section->key_file;
+            kept->key_file_location = section->key_file_location;
+            kept->previous_key_file = section->previous_key_file;
+            kept->previous_key_file_location = section->previous_key_file_location;
+        }
+        section = std::move(kept);
+        return *this;
+    }
+};
 
 template <typename ConfigRef> auto restart_only_values(ConfigRef& c) {
     [[maybe_unused]] auto& [node_name, admin, dpdk, interfaces, services, timeouts, tables, stats,
                             vrrp, replication, bgp] = c;
     [[maybe_unused]] auto& [stats_file, stats_interval, stats_listen] = stats;
-    auto values = std::tie(node_name, admin, dpdk, interfaces, tables, stats_listen, replication);
+    auto values = std::make_tuple(std::ref(node_name), std::ref(admin), std::ref(dpdk),
+                                  std::ref(interfaces), std::ref(tables), std::ref(stats_listen),
+                                  ReplicationBesideKeys<decltype(replication)>{replication});
     static_assert(std::tuple_size_v<decltype(values)> == restart_only_names.size());
     return values;
 }
 
 ReloadPlan refused(std::vector<std::string> messages) {
     messages.push_back("the running configuration is unchanged");
-    return {std::nullopt, std::move(messages)};
+    ReloadPlan plan;
+    plan.messages = std::move(messages);
+    return plan;
 }
 
 } // namespace
@@ -75,6 +119,13 @@ ReloadPlan plan_reload(control::config::Config next, const control::config::Conf
             for (const auto& line : control::config::format_diagnostics(path, problems))
                 messages.push_back("with the running values of what needs a restart: " + line);
             return refused(std::move(messages));
+        }
+    }
+    if (next.replication) {
+        try {
+            plan.replication_keys = control::config::read_replication_keys(*next.replication);
+        } catch (const std::runtime_error& e) { // changed since the file was checked
+            return refused({e.what(), "the running replication keys are kept"});
         }
     }
     plan.next = std::move(next);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "control/config/key_file.hpp"
 #include "control/config/model.hpp"
 
 namespace lb::app {
@@ -21,6 +22,10 @@ struct ReloadPlan {
     std::optional<control::config::Config> next; // unset: the file is refused, `messages` say why
     std::vector<std::string>
         messages; // errors (at most control::config::max_errors_shown) or notes
+    // With `next`, when it replicates: both keys as read for this reload. They are read at every
+    // reload, whether their paths changed or not (a key may be replaced under the same name);
+    // a file whose keys cannot be read is refused, and the running keys stay.
+    std::optional<control::config::ReplicationKeys> replication_keys;
 };
 
 ReloadPlan plan_reload(const std::string& path, const control::config::Config& running);
@@ -30,7 +35,8 @@ ReloadPlan plan_reload(control::config::Config next, const control::config::Conf
                        const std::string& path);
 
 // The keys whose running values a reload from `running` to `next` keeps, in file order
-// ("interfaces", "tables", "dpdk", "node.name", "stats.listen", "admin.socket").
+// ("interfaces", "tables", "dpdk", "node.name", "stats.listen", "admin.socket", "replication").
+// `replication` counts without its key files, which a reload applies.
 std::vector<std::string> restart_only_changes(const control::config::Config& running,
                                               const control::config::Config& next);
 

@@ -78,6 +78,7 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     sync_after_ms_ = static_cast<std::uint32_t>(r.sync_after.count());
     sync::LinkSettings settings;
     settings.cluster_id = r.cluster_id;
+    auto keys = control::config::read_replication_keys(r);
     const auto now = [this] { return balancer_.context().clock.now_ms(); };
     const auto hooks = [this, now](std::size_t peer) {
         sync::PeerLink::Hooks h;
@@ -101,7 +102,7 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
         return h;
     };
     set_ = std::make_unique<sync::PeerSet>(
-        settings, boot_epoch(r), key_ring(control::config::read_key_file(r.key_file), {}),
+        settings, boot_epoch(r), key_ring(std::move(keys.current), std::move(keys.previous)),
         sync::config_digest(balancer.config()), local_address(balancer), r.peers, hooks);
     boost::system::error_code ec;
     socket_.open(udp::v4(), ec);

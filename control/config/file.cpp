@@ -33,22 +33,13 @@ const char* file_type(mode_t mode) {
     throw ConfigFileError(fmt::format("cannot read {}: {}", path, reason));
 }
 
-// Closes the descriptor on every way out.
-struct Descriptor {
-    int fd;
-    ~Descriptor() {
-        if (fd >= 0)
-            ::close(fd);
-    }
-};
-
 } // namespace
 
-std::string read_config_file(const std::string& path) {
+OpenedFile::OpenedFile(const std::string& path) : path_(path) {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
     // O_NOCTTY: a terminal given as the configuration must not become our controlling one.
-    Descriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)};
-    if (file.fd < 0) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd_ < 0) {
         const int error = errno;
         // A socket cannot be opened (ENXIO): say what it is rather than "No such device".
         struct stat st {};
@@ -56,41 +47,63 @@ std::string read_config_file(const std::string& path) {
             fail(path, file_type(st.st_mode));
         fail(path, std::strerror(error));
     }
-    struct stat st {};
-    if (::fstat(file.fd, &st) != 0)
-        fail(path, std::strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        fail(path, file_type(st.st_mode));
-    auto too_large = [&](std::uint64_t size) {
-        fail(path, fmt::format("{} bytes, over the {} MiB limit for a configuration file", size,
-                               max_config_bytes / (1024 * 1024)));
-    };
-    if (static_cast<std::uint64_t>(st.st_size) > max_config_bytes)
-        too_large(static_cast<std::uint64_t>(st.st_size));
-    // Read up to one byte past the limit: the file may have grown since fstat.
+    if (::fstat(fd_, &status_) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        fail(path, std::strerror(error));
+    }
+}
+
+OpenedFile::~OpenedFile() {
+    ::close(fd_);
+}
+
+std::string OpenedFile::kind() const {
+    return file_type(status_.st_mode);
+}
+
+std::optional<std::string> OpenedFile::read_at_most(std::size_t limit) {
+    // Read up to one byte past the limit: that byte, if it comes, says the file is too large.
+    const auto expected = static_cast<std::size_t>(std::max<off_t>(status_.st_size, 0));
     std::string text;
     std::size_t used = 0;
     for (;;) {
         if (used == text.size()) {
-            if (used > max_config_bytes)
+            if (used > limit)
                 break;
-            text.resize(std::min(max_config_bytes + 1,
-                                 std::max(used * 2, static_cast<std::size_t>(st.st_size) + 1)));
+            text.resize(std::min(limit + 1, std::max(used * 2, expected + 1)));
         }
-        const ssize_t n = ::read(file.fd, text.data() + used, text.size() - used);
+        const ssize_t n = ::read(fd_, text.data() + used, text.size() - used);
         if (n == 0)
             break;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fail(path, std::strerror(errno));
+            fail(path_, std::strerror(errno));
         }
         used += static_cast<std::size_t>(n);
     }
-    if (used > max_config_bytes)
-        too_large(used);
+    if (used > limit)
+        return std::nullopt;
     text.resize(used);
     return text;
+}
+
+std::string read_config_file(const std::string& path) {
+    OpenedFile file(path);
+    if (!file.regular())
+        fail(path, file.kind());
+    auto too_large = [&](std::uint64_t size) {
+        fail(path, fmt::format("{} bytes, over the {} MiB limit for a configuration file", size,
+                               max_config_bytes / (1024 * 1024)));
+    };
+    const auto size = static_cast<std::uint64_t>(file.status().st_size);
+    if (size > max_config_bytes)
+        too_large(size);
+    auto text = file.read_at_most(max_config_bytes);
+    if (!text)
+        too_large(max_config_bytes + 1); // it grew past the limit while being read
+    return std::move(*text);
 }
 
 } // namespace lb::control::config

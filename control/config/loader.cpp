@@ -834,12 +834,26 @@ void read_replication_peers(Reader& r, const YAML::Node& n, Replication& rep) {
         }
 }
 
+// key_file, previous_key_file: absolute paths, so that what `lb --check` read is what the
+// node reads whatever its working directory.
+void read_key_path(Reader& r, const YAML::Node& v, const char* what, const char* example,
+                   std::string& path, SourceLocation& at) {
+    at = location_of(v);
+    auto s = r.scalar(v, what);
+    if (!s)
+        return;
+    if (s->empty() || (*s)[0] != '/')
+        r.error(v, fmt::format("{}: needs an absolute path, e.g. {}", what, example));
+    else
+        path = *s;
+}
+
 void read_replication(Reader& r, const YAML::Node& n, Config& c) {
     if (!r.expect_map(n, "replication"))
         return;
     r.check_keys(n, "replication",
-                 {"interface", "peer", "peers", "port", "key_file", "cluster_id", "sync_after",
-                  "epoch_file"});
+                 {"interface", "peer", "peers", "port", "key_file", "previous_key_file",
+                  "cluster_id", "sync_after", "epoch_file"});
     Replication rep;
     rep.location = location_of(n);
     if (const auto v = n["interface"]) {
@@ -858,17 +872,13 @@ void read_replication(Reader& r, const YAML::Node& n, Config& c) {
             else
                 rep.port = static_cast<std::uint16_t>(*port);
         }
-    if (const auto v = n["key_file"]) {
-        rep.key_file_location = location_of(v);
-        if (auto s = r.scalar(v, "key_file")) {
-            if (s->empty() || (*s)[0] != '/')
-                r.error(v, "key_file: needs an absolute path, e.g. /etc/lb/sync.key");
-            else
-                rep.key_file = *s;
-        }
-    } else {
+    if (const auto v = n["key_file"])
+        read_key_path(r, v, "key_file", "/etc/lb/sync.key", rep.key_file, rep.key_file_location);
+    else
         r.error(n, "replication needs 'key_file' (a shared secret of at least 32 bytes)");
-    }
+    if (const auto v = n["previous_key_file"])
+        read_key_path(r, v, "previous_key_file", "/etc/lb/sync.key.old", rep.previous_key_file,
+                      rep.previous_key_file_location);
     if (const auto v = n["cluster_id"])
         if (auto s = r.scalar(v, "cluster_id")) {
             std::string error;

@@ -280,6 +280,10 @@ struct Replication {
     std::vector<std::uint32_t> peers;
     std::uint16_t port = 8848;
     std::string key_file; // control/config/key_file.hpp: the rules for its contents
+    // A second key while the key is changed (empty: none): accepted on receive, never sent
+    // under, so that every node can accept a key before any sends under it (README, "Key
+    // rotation"). Both key files are read again at every reload.
+    std::string previous_key_file;
     std::uint32_t cluster_id = 1;
     // Where the node keeps the last epoch it ran under (lb/epoch_store.hpp): each start takes a
     // larger one, whatever the wall clock says. Unwritable: the wall clock alone decides.
@@ -292,6 +296,7 @@ struct Replication {
     SourceLocation interface_location;
     std::vector<SourceLocation> peer_locations; // one per address of `peers`
     SourceLocation key_file_location;
+    SourceLocation previous_key_file_location;
     bool operator==(const Replication&) const = default;
 };
 

@@ -296,9 +296,9 @@ void validate_replication(const Config& c, Diagnostics& out) {
                                            format_ipv4(peer), iface->name,
                                            format_ipv4(iface->address), iface->prefix_length)});
     }
-    if (!rep.key_file.empty())
-        if (auto problem = key_file_problem(rep.key_file))
-            out.push_back({rep.key_file_location, "key_file: " + *problem});
+    for (const auto& problem : load_replication_keys(rep).problems)
+        out.push_back({problem.previous ? rep.previous_key_file_location : rep.key_file_location,
+                       problem.message()});
 }
 
 // bgp: neighbours directly connected through an interface with the kernel exception path

@@ -67,6 +67,22 @@ TEST_CASE("a FIFO is refused at once, even with no writer") {
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
 }
 
+// Checking a path and then reading it would read whatever is there by then: the status and the
+// bytes both come from the descriptor opened first.
+TEST_CASE("an opened file reads what it was opened on, even if the path is replaced") {
+    TempDir dir;
+    const std::string path = (dir.path / "key").string();
+    const std::string other = (dir.path / "other").string();
+    std::ofstream(path) << "checked";
+    std::ofstream(other) << "put in its place";
+    OpenedFile file(path);
+    REQUIRE(::rename(other.c_str(), path.c_str()) == 0);
+    CHECK(file.status().st_size == 7);
+    CHECK(file.read_at_most(100) == "checked");
+    CHECK_FALSE(OpenedFile(path).read_at_most(15)); // 16 bytes: one too many
+    CHECK(OpenedFile(path).read_at_most(16) == "put in its place");
+}
+
 TEST_CASE("a file over the size limit is refused before it is read") {
     TempDir dir;
     const std::string big = (dir.path / "big.yaml").string();
