@@ -350,6 +350,7 @@ void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propaga
         s.state = *a.became;
         s.reason = a.reason;
         s.last_transition = std::chrono::system_clock::now();
+        s.last_transition_monotonic = now;
         ++s.transitions;
         r.garp_batches.clear();
         r.next_refresh.reset();

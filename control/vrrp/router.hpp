@@ -31,8 +31,9 @@ struct InstanceStatus {
     std::uint8_t priority = 0; // effective, after tracking
     State state = State::initialize;
     std::uint32_t master = 0; // the current master's address (ours while master); 0: unknown
-    std::chrono::system_clock::time_point last_transition{};
-    std::string reason;   // of the last transition
+    std::chrono::system_clock::time_point last_transition{}; // {}: none yet
+    Clock::time_point last_transition_monotonic{};           // the same moment, monotonic
+    std::string reason;                                      // of the last transition
     std::string tracking; // what tracking reports now, empty when all is well
     // Non-empty while its sync group holds it in BACKUP although its own master is gone (a
     // partial partition): which members still hear a master, or are in FAULT.
