@@ -174,10 +174,12 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return connections(b, r);
     case Command::stats:
         return {true, r.json ? b.stats_json() : stats_table(b.stats())};
+    // The control loop refreshed both reports just before (lb/control_loop): they answer from
+    // the same moment, which each answer names (as_of).
     case Command::vrrp:
-        return vrrp_answer(b, r.json);
+        return vrrp_answer(b.vrrp(), r.json, control::report::Moment::now());
     case Command::replication:
-        return replication_answer(b, r.json);
+        return replication_answer(b.replication(), r.json, control::report::Moment::now());
     case Command::bgp:
         return bgp_answer(b, r.json);
     case Command::drain:

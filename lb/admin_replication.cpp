@@ -8,6 +8,9 @@ namespace lb::app {
 
 namespace sync = control::sync;
 using control::Json;
+using control::report::iso8601_ms;
+using control::report::Moment;
+using control::report::monotonic_ms;
 
 namespace {
 
@@ -61,13 +64,19 @@ Json peer_json(const control::report::ReplicationPeerReport& r) {
     };
 }
 
-Json as_json(const control::report::ReplicationReport& r) {
+Json as_json(const control::report::ReplicationReport& r, const Moment& now) {
     Json peers = Json::array();
     for (const auto& p : r.peers)
         peers.push_back(peer_json(p));
+    const auto& since = r.in_sync_since;
     return {
+        {"as_of", iso8601_ms(now.wall)},
+        {"as_of_monotonic_ms", monotonic_ms(now.monotonic)},
         {"local", r.local},
         {"in_sync", r.in_sync},
+        {"in_sync_since", since ? Json(iso8601_ms(since->wall)) : Json(nullptr)},
+        {"in_sync_since_monotonic_ms",
+         since ? Json(monotonic_ms(since->monotonic)) : Json(nullptr)},
         {"reset_unknown_flows", r.reset_unknown_flows},
         {"events_lost", r.events_lost},
         {"unknown_senders", r.unknown_senders},
@@ -80,8 +89,10 @@ void add_lines(std::string& out, const Json& j, const char* indent) {
     for (const auto& [key, value] : j.items()) {
         if (key == "dropped" || key == "peers")
             continue;
-        out += fmt::format("{}{:<24} {}\n", indent, key,
-                           value.is_string() ? value.get<std::string>() : value.dump());
+        out += fmt::format("{}{:<26} {}\n", indent, key,
+                           value.is_string() ? value.get<std::string>()
+                           : value.is_null() ? "-"
+                                             : value.dump());
     }
     if (!j.contains("dropped"))
         return;
@@ -89,7 +100,7 @@ void add_lines(std::string& out, const Json& j, const char* indent) {
     for (const auto& [reason, n] : j["dropped"].items())
         if (n.get<std::uint64_t>() != 0)
             dropped += fmt::format(" {}={}", reason, n.get<std::uint64_t>());
-    out += fmt::format("{}{:<24}{}\n", indent, "dropped", dropped.empty() ? " none" : dropped);
+    out += fmt::format("{}{:<26}{}\n", indent, "dropped", dropped.empty() ? " none" : dropped);
 }
 
 std::string as_table(const Json& j) {
@@ -104,13 +115,14 @@ std::string as_table(const Json& j) {
 
 } // namespace
 
-control::AdminAnswer replication_answer(const Balancer& b, bool json) {
-    const auto report = b.replication();
+control::AdminAnswer
+replication_answer(const std::optional<control::report::ReplicationReport>& report, bool json,
+                   const Moment& now) {
     if (!report) {
         const std::string message = "replication is not configured (no replication section)";
         return {false, json ? control::json_text({{"error", message}}) : message};
     }
-    const Json j = as_json(*report);
+    const Json j = as_json(*report, now);
     return {true, json ? control::json_text(j) : as_table(j)};
 }
 

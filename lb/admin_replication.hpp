@@ -3,11 +3,16 @@
 // are listed in README, "Failover without losing connections").
 #pragma once
 
+#include <optional>
+
 #include "control/admin_socket.hpp"
-#include "lb/balancer.hpp"
+#include "control/report/stats_view.hpp"
 
 namespace lb::app {
 
-control::AdminAnswer replication_answer(const Balancer& balancer, bool json);
+// `report`: nullopt without a replication section. `now`: the moment of the answer (as_of).
+control::AdminAnswer
+replication_answer(const std::optional<control::report::ReplicationReport>& report, bool json,
+                   const control::report::Moment& now);
 
 } // namespace lb::app

@@ -228,6 +228,17 @@ class ControlLoop {
         return {true, said};
     }
 
+    // VRRP's and replication's reports as they are now. The housekeeping tick refreshes them
+    // every 100 ms, and VRRP's also when the preemption hold changes: answered from those, lbctl
+    // vrrp could show the MASTER that followed "in sync" while lbctl replication still showed
+    // the state before it. Refreshed together on the loop, they are one moment.
+    void refresh_reports() {
+        if (vrrp_)
+            vrrp_->report();
+        if (replication_)
+            replication_->report();
+    }
+
     // Requests are parsed once, here: what follows looks at the command, not at the text.
     void on_admin_request(const std::string& line, control::AdminSocket::Respond respond) {
         const ParsedRequest parsed = parse_admin_request_line(line);
@@ -236,6 +247,9 @@ class ControlLoop {
         const AdminRequest request = *parsed.request;
         if (request.command == Command::drain_node)
             return respond(drain_node(request));
+        if (request.command == Command::vrrp || request.command == Command::replication ||
+            request.command == Command::stats)
+            refresh_reports();
         handle_admin_request(
             balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {
                 if (request.changes_state()) {
@@ -315,12 +329,9 @@ class ControlLoop {
             collector_.tick(now);
             resolver_.tick(now);
             balancer_.set_health(health_.statuses());
-            if (vrrp_) {
+            if (vrrp_)
                 vrrp_->track(); // links have no event: look every tick
-                vrrp_->report();
-            }
-            if (replication_)
-                replication_->report();
+            refresh_reports();
             tell_ready_once_forwarding();
             stall_while_exists_for_tests(stall_path_);
             // Last: the ping says this whole iteration ran.

@@ -103,7 +103,31 @@ void VrrpControl::reconfigure() {
     arm();
 }
 
+bool VrrpControl::link_up(std::size_t interface) const {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(balancer_.ports().at(interface).port_id, &link) != 0)
+        return true; // the device cannot tell: assume up
+    return link.link_status == RTE_ETH_LINK_UP;
+}
+
+void VrrpControl::update_listening(vrrp::Clock::time_point now) {
+    const auto& interfaces = balancer_.config().interfaces;
+    listening_.resize(interfaces.size(), true);
+    for (std::size_t i = 0; i < interfaces.size(); ++i) {
+        const bool up = link_up(i);
+        if (up != listening_[i])
+            fmt::print(stderr, "lb: vrrp: interface {}: {}\n", interfaces[i].name,
+                       up ? "link up: backups count the master's silence from now"
+                          : "link down: backups there do not count the master's silence until "
+                            "it is up");
+        listening_[i] = up;
+        router_->set_listening(static_cast<std::uint8_t>(i), up, now);
+    }
+}
+
 void VrrpControl::start() {
+    // The ports were started before: a link still negotiating is not the master's silence.
+    update_listening(vrrp::Clock::now());
     router_->start(vrrp::Clock::now());
     track();
     report();
@@ -176,21 +200,18 @@ void VrrpControl::arm() {
 void VrrpControl::track() {
     const control::config::Config& config = balancer_.config();
     const control::health::DownSet down = down_();
-    const auto link_up = [&](const std::string& name) {
+    const auto link_named_up = [&](const std::string& name) {
         for (std::size_t i = 0; i < config.interfaces.size(); ++i)
-            if (config.interfaces[i].name == name) {
-                rte_eth_link link{};
-                if (rte_eth_link_get_nowait(balancer_.ports()[i].port_id, &link) != 0)
-                    return true; // the device cannot tell: assume up
-                return link.link_status == RTE_ETH_LINK_UP;
-            }
+            if (config.interfaces[i].name == name)
+                return link_up(i);
         return false;
     };
     const auto script_up = [&](const std::string& name) { return scripts_->up(name); };
     const auto now = vrrp::Clock::now();
+    update_listening(now);
     for (std::size_t i = 0; i < config.vrrp.instances.size(); ++i) {
-        const auto v =
-            vrrp::evaluate_tracking(config.vrrp.instances[i], config, down, link_up, script_up);
+        const auto v = vrrp::evaluate_tracking(config.vrrp.instances[i], config, down,
+                                               link_named_up, script_up);
         router_->set_tracking(i, v.fault, v.delta, v.reason, now);
     }
     log_sync_held();

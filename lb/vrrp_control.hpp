@@ -58,6 +58,9 @@ class VrrpControl {
     // Each configured instance's dataplane ownership slot, as the last snapshot gave them.
     std::vector<std::uint8_t> slots() const;
     void set_poll_period();
+    // Tells the router which interfaces' links are up (can hear advertisements); logs changes.
+    void update_listening(control::vrrp::Clock::time_point now);
+    bool link_up(std::size_t interface) const;
 
     boost::asio::io_context& io_;
     Balancer& balancer_;
@@ -69,6 +72,7 @@ class VrrpControl {
     std::chrono::microseconds poll_period_;
     bool stopping_ = false;
     std::vector<std::string> sync_held_; // as last logged, per instance
+    std::vector<bool> listening_;        // per interface, as last told to the router
 };
 
 } // namespace lb::app

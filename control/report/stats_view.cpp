@@ -14,6 +14,20 @@ using dataplane::TrafficCounters;
 using dataplane::WorkerCounters;
 using Workers = std::vector<const WorkerCounters*>;
 
+std::string iso8601_ms(std::chrono::system_clock::time_point t) {
+    const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+    const auto days = std::chrono::floor<std::chrono::days>(ms);
+    const std::chrono::year_month_day date{days};
+    const std::chrono::hh_mm_ss time{ms - days};
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", int{date.year()},
+                       unsigned{date.month()}, unsigned{date.day()}, time.hours().count(),
+                       time.minutes().count(), time.seconds().count(), time.subseconds().count());
+}
+
+std::int64_t monotonic_ms(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 namespace {
 
 // The one place the workers' counters are added up: `pick` names the counter in one worker.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -88,6 +89,21 @@ struct InterfaceCounters {
     DeviceCounters kernel_path;
 };
 
+// A moment as lbctl shows it, so that events reported by different commands can be ordered: the
+// wall clock (for people and logs) and the monotonic clock (immune to clock steps).
+struct Moment {
+    std::chrono::system_clock::time_point wall{};
+    std::chrono::steady_clock::time_point monotonic{};
+    static Moment now() {
+        return {std::chrono::system_clock::now(), std::chrono::steady_clock::now()};
+    }
+};
+
+// ISO 8601 in UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z.
+std::string iso8601_ms(std::chrono::system_clock::time_point t);
+// The monotonic clock in milliseconds (CLOCK_MONOTONIC's epoch: the boot, on Linux).
+std::int64_t monotonic_ms(std::chrono::steady_clock::time_point t);
+
 // Each VRRP instance's state and the advertisements discarded, as the VRRP control reports them.
 struct VrrpReport {
     std::vector<vrrp::InstanceStatus> instances;
@@ -114,7 +130,11 @@ struct ReplicationPeerReport {
 struct ReplicationReport {
     std::string local; // ADDRESS:PORT the node sends from and listens on
     std::vector<ReplicationPeerReport> peers;
-    bool in_sync = false;              // sync::SetState: what VRRP's preemption waits for
+    bool in_sync = false; // sync::SetState: what VRRP's preemption waits for
+    // When the node last became in sync (nullopt: not in sync, or not known). Filled by the
+    // replication control; lbctl shows it beside VRRP's last_transition so that the two can
+    // be ordered.
+    std::optional<Moment> in_sync_since;
     std::uint64_t events_lost = 0;     // workers' event rings were full (the sweep repairs)
     std::uint64_t unknown_senders = 0; // datagrams from an address that is no peer, dropped
     bool reset_unknown_flows = false;

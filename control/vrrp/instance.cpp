@@ -132,13 +132,28 @@ Actions Instance::shutdown(Clock::time_point) {
     return a;
 }
 
+void Instance::set_listening(bool on, Clock::time_point now) {
+    if (on == listening_)
+        return;
+    listening_ = on;
+    // Silence counts from the moment it can be heard: a whole interval from now.
+    if (on && state_ == State::backup && master_down_timer_)
+        master_down_timer_ = std::max(*master_down_timer_, now + master_down_interval());
+}
+
 Actions Instance::tick(Clock::time_point now) {
-    if (state_ == State::backup && master_down_timer_ && now >= *master_down_timer_) {
-        std::string why = released_by_
-                              ? fmt::format("master {} released (priority 0 advertisement)",
-                                            dotted(*released_by_))
-                              : fmt::format("no advertisement for {} ms (master down)",
-                                            master_down_interval().count() / 1000);
+    if (state_ == State::backup && listening_ && master_down_timer_ && now >= *master_down_timer_) {
+        std::string why;
+        if (released_by_)
+            why =
+                fmt::format("master {} released (priority 0 advertisement)", dotted(*released_by_));
+        else if (lower_master_heard_)
+            // Its advertisements were heard, and discarded (RFC 5798 6.4.2): not a master down.
+            why = fmt::format("preempted master {}: it advertises priority {}, below ours ({})",
+                              dotted(lower_master_.source), lower_master_.priority, priority_);
+        else
+            why = fmt::format("no advertisement for {} ms (master down)",
+                              master_down_interval().count() / 1000);
         return take_over(now, std::move(why));
     }
     if (state_ == State::master && adver_timer_ && now >= *adver_timer_) {
@@ -176,6 +191,7 @@ Actions Instance::receive(const Advert& ad, Clock::time_point now) {
                                               "priority {}, below ours ({})",
                                               dotted(ad.source), ad.priority, priority_));
         lower_master_heard_ = now;
+        lower_master_ = ad;
         return {}; // a lower priority master with preemption on: let the timer run out
     }
     if (state_ == State::master) {
@@ -273,7 +289,7 @@ Actions Instance::follow(State target, Clock::time_point now, const std::string&
 std::optional<Clock::time_point> Instance::next_deadline() const {
     if (state_ == State::master)
         return adver_timer_;
-    if (state_ == State::backup)
+    if (state_ == State::backup && listening_)
         return master_down_timer_;
     return std::nullopt;
 }

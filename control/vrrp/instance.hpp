@@ -79,6 +79,14 @@ class Instance {
     // advertisement from a lower-priority master it was held back from makes it preempt at
     // once (a sync group member: wants MASTER). Idempotent.
     void hold_preemption(bool held);
+    // Whether this node can hear advertisements now (its interface's link is up). A BACKUP counts
+    // the master's silence only while it listens: the master-down timer stands still while it
+    // does not, and runs a whole master-down interval from the moment it listens again, so that
+    // start-up before the link came up (or a link that was down) is never taken for the master's
+    // silence. On by default. Idempotent.
+    void set_listening(bool on, Clock::time_point now);
+    bool listening() const { return listening_; }
+
     // Held, BACKUP, and the master's last advertisement had a lower priority, which it would
     // preempt without the hold (preempt on, preempt_delay over, or the address owner).
     bool preemption_held_back() const {
@@ -117,8 +125,11 @@ class Instance {
     // BACKUP, held: the master's last advertisement had a lower priority that it would preempt.
     // Kept when the hold is released, so that the next such advertisement preempts at once.
     bool held_back_ = false;
-    // BACKUP, preempting: when it last discarded a lower-priority master's advertisement.
+    // BACKUP, preempting: when it last discarded a lower-priority master's advertisement, and
+    // that advertisement (the takeover's reason names the master it preempts).
     std::optional<Clock::time_point> lower_master_heard_;
+    Advert lower_master_{};
+    bool listening_ = true;
 };
 
 } // namespace lb::control::vrrp

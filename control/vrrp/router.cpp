@@ -44,6 +44,7 @@ Router::Router(const config::Config& config, std::vector<Mac> port_macs, SendFra
       on_transition_(std::move(on_transition)) {
     for (const auto& iface : config.interfaces)
         interface_addresses_.push_back(iface.address);
+    listening_.assign(interface_addresses_.size(), true);
     for (std::size_t i = 0; i < config.vrrp.instances.size(); ++i) {
         const auto& v = config.vrrp.instances[i];
         const auto slot = i < slots.size() ? slots[i] : static_cast<std::uint8_t>(i);
@@ -64,6 +65,7 @@ Router::Running Router::make_running(const config::Config& config, const config:
     const InstanceConfig ic = instance_config(v, iface->address);
     Instance machine(ic);
     machine.hold_preemption(hold_.has_value());
+    machine.set_listening(index >= listening_.size() || listening_[index], Clock::time_point{});
     return Running{v,
                    slot,
                    std::move(machine),
@@ -132,6 +134,7 @@ void Router::reconfigure(const config::Config& next, std::vector<std::uint8_t> s
         if (i == instances_.size()) {
             running.push_back(make_running(next, v, slot));
             status.push_back(make_status(v));
+            status.back().listening = running.back().machine.listening();
             started.push_back(n);
             continue;
         }
@@ -211,6 +214,17 @@ void Router::hold_preemption(std::optional<std::string> reason) {
     for (auto& r : instances_)
         r.machine.hold_preemption(hold_.has_value());
     refresh_held();
+}
+
+void Router::set_listening(std::uint8_t interface, bool on, Clock::time_point now) {
+    if (interface >= listening_.size())
+        return;
+    listening_[interface] = on;
+    for (std::size_t i = 0; i < instances_.size(); ++i)
+        if (instances_[i].interface == interface) {
+            instances_[i].machine.set_listening(on, now);
+            status_[i].listening = on;
+        }
 }
 
 void Router::tick(Clock::time_point now) {
@@ -336,6 +350,7 @@ void Router::apply(std::size_t i, Actions a, Clock::time_point now, bool propaga
         s.state = *a.became;
         s.reason = a.reason;
         s.last_transition = std::chrono::system_clock::now();
+        s.last_transition_monotonic = now;
         ++s.transitions;
         r.garp_batches.clear();
         r.next_refresh.reset();

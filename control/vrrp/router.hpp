@@ -31,8 +31,9 @@ struct InstanceStatus {
     std::uint8_t priority = 0; // effective, after tracking
     State state = State::initialize;
     std::uint32_t master = 0; // the current master's address (ours while master); 0: unknown
-    std::chrono::system_clock::time_point last_transition{};
-    std::string reason;   // of the last transition
+    std::chrono::system_clock::time_point last_transition{}; // {}: none yet
+    Clock::time_point last_transition_monotonic{};           // the same moment, monotonic
+    std::string reason;                                      // of the last transition
     std::string tracking; // what tracking reports now, empty when all is well
     // Non-empty while its sync group holds it in BACKUP although its own master is gone (a
     // partial partition): which members still hear a master, or are in FAULT.
@@ -40,6 +41,9 @@ struct InstanceStatus {
     // Non-empty while the preemption hold (Router::hold_preemption) keeps it in BACKUP under a
     // running master with a lower priority that it would otherwise preempt: the hold's reason.
     std::string preemption_held;
+    // False while its interface's link is down: as BACKUP it does not count that time as the
+    // master's silence (Router::set_listening).
+    bool listening = true;
     std::uint64_t transitions = 0;
     std::uint64_t adverts_sent = 0;
     std::uint64_t adverts_received = 0;
@@ -91,6 +95,13 @@ class Router {
     // interval after it). Details: Instance::hold_preemption.
     void hold_preemption(std::optional<std::string> reason);
     const std::optional<std::string>& preemption_hold() const { return hold_; }
+    // Whether interface index `interface` can receive advertisements now (its link is up): a
+    // BACKUP there counts the master's silence only from the moment it can hear it
+    // (Instance::set_listening), so a node whose link comes up after start-up does not take
+    // over from a master it never had the chance to hear. Every interface listens until told
+    // otherwise; instances a reload adds follow their interface. Call it before start() for
+    // start-up.
+    void set_listening(std::uint8_t interface, bool on, Clock::time_point now);
 
     // A reload: runs `next`'s instances from now on, in its order, with `slots` as the
     // constructor's. An instance is the same one while its name, interface and virtual router id
@@ -149,6 +160,7 @@ class Router {
     std::vector<std::vector<std::size_t>> groups_;
     std::vector<std::string> group_names_;
     std::vector<std::uint32_t> interface_addresses_;
+    std::vector<bool> listening_; // per interface
     std::vector<Mac> port_macs_;
     std::array<std::uint64_t, discard_reasons> discarded_{};
     std::optional<std::string> hold_; // the preemption hold's reason, while held

@@ -11,6 +11,8 @@
 #include "control/report/stats_view.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/scheduler.hpp"
+#include "lb/admin_replication.hpp"
+#include "lb/admin_vrrp.hpp"
 #include "lb/metric_families.hpp"
 #include "lb/stats_table.hpp"
 
@@ -214,4 +216,87 @@ TEST_CASE("stats view: VRRP families only when VRRP is configured") {
     CHECK(metric(families, "lb_vrrp_adverts_discarded_total", {{"reason", "bad_ttl"}}) == 3);
     // The stats document has no VRRP section (lbctl vrrp answers for it).
     CHECK_FALSE(control::report::render_stats(view).contains("vrrp"));
+}
+
+namespace {
+
+// 2024-05-01T12:00:00.123Z on the wall clock; 5000 ms on the monotonic one.
+control::report::Moment a_moment() {
+    using namespace std::chrono;
+    return {sys_days{year{2024} / 5 / 1} + hours{12} + milliseconds{123},
+            steady_clock::time_point{milliseconds{5000}}};
+}
+
+} // namespace
+
+TEST_CASE("timestamps: ISO 8601 in UTC with milliseconds, and the monotonic clock in ms") {
+    const auto m = a_moment();
+    CHECK(control::report::iso8601_ms(m.wall) == "2024-05-01T12:00:00.123Z");
+    CHECK(control::report::iso8601_ms(m.wall + std::chrono::microseconds{999}) ==
+          "2024-05-01T12:00:00.123Z");
+    CHECK(control::report::monotonic_ms(m.monotonic) == 5000);
+}
+
+TEST_CASE("lbctl vrrp: each transition has its moment, wall clock and monotonic") {
+    const auto transition = a_moment();
+    control::report::Moment now = transition;
+    now.wall += std::chrono::milliseconds{1500};
+    now.monotonic += std::chrono::milliseconds{1500};
+    control::report::VrrpReport report;
+    control::vrrp::InstanceStatus vip;
+    vip.name = "vip";
+    vip.state = control::vrrp::State::master;
+    vip.last_transition = transition.wall;
+    vip.last_transition_monotonic = transition.monotonic;
+    vip.reason = "start-up";
+    control::vrrp::InstanceStatus fresh; // no transition yet, its link down
+    fresh.name = "fresh";
+    fresh.listening = false;
+    report.instances = {vip, fresh};
+
+    const auto j = Json::parse(app::vrrp_answer(report, true, now).body);
+    CHECK(j["as_of"] == "2024-05-01T12:00:01.623Z");
+    CHECK(j["as_of_monotonic_ms"] == 6500);
+    const auto& one = j["instances"][0];
+    CHECK(one["last_transition"] == "2024-05-01T12:00:00.123Z");
+    CHECK(one["last_transition_monotonic_ms"] == 5000);
+    CHECK(one["last_transition_ms_ago"] == 1500);
+    CHECK(one["listening"] == true);
+    const auto& two = j["instances"][1];
+    CHECK(two["last_transition"].is_null());
+    CHECK(two["last_transition_monotonic_ms"].is_null());
+    CHECK(two["last_transition_ms_ago"] == -1);
+    CHECK(two["listening"] == false);
+
+    const std::string table = app::vrrp_answer(report, false, now).body;
+    CHECK(table.find("2024-05-01T12:00:00.123Z (1.5s ago)") != std::string::npos);
+    CHECK(table.find("[link down: not listening]") != std::string::npos);
+}
+
+TEST_CASE("lbctl replication: in_sync_since is absent until the replication control sets it") {
+    const auto now = a_moment();
+    control::report::ReplicationReport report;
+    report.local = "198.51.100.2:8848";
+    auto j = Json::parse(app::replication_answer(report, true, now).body);
+    CHECK(j["as_of"] == "2024-05-01T12:00:00.123Z");
+    CHECK(j["as_of_monotonic_ms"] == 5000);
+    CHECK(j["in_sync_since"].is_null());
+    CHECK(j["in_sync_since_monotonic_ms"].is_null());
+    std::string table = app::replication_answer(report, false, now).body;
+    CHECK(table.find("in_sync_since              -\n") != std::string::npos);
+
+    report.in_sync = true;
+    control::report::Moment since = now;
+    since.wall -= std::chrono::milliseconds{250};
+    since.monotonic -= std::chrono::milliseconds{250};
+    report.in_sync_since = since;
+    j = Json::parse(app::replication_answer(report, true, now).body);
+    CHECK(j["in_sync_since"] == "2024-05-01T11:59:59.873Z");
+    CHECK(j["in_sync_since_monotonic_ms"] == 4750);
+    table = app::replication_answer(report, false, now).body;
+    CHECK(table.find("in_sync_since              2024-05-01T11:59:59.873Z\n") != std::string::npos);
+    // Without a replication section: a refusal, in JSON when JSON was asked for.
+    const auto refused = app::replication_answer(std::nullopt, true, now);
+    CHECK_FALSE(refused.ok);
+    CHECK(Json::parse(refused.body).contains("error"));
 }

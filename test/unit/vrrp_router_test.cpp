@@ -54,6 +54,7 @@ struct Node {
     std::vector<Transition> transitions;
     std::vector<lb::control::config::VrrpInstance> settings; // each transition's
     bool alive = true;
+    bool hears = true; // false: its link is down, nothing reaches it
     int gratuitous_arps = 0;
 };
 
@@ -86,7 +87,7 @@ struct Link {
                     continue;
                 }
                 for (auto* to : nodes)
-                    if (to != from && to->alive && from->alive)
+                    if (to != from && to->alive && to->hears && from->alive)
                         to->router->receive(0, f.data(), f.size(), now);
             }
         }
@@ -462,13 +463,18 @@ namespace {
 
 const std::string not_in_sync = "session table not in sync with the peer: receiving bulk";
 
+Link alone_for_500ms(Node& first) {
+    Link link{{&first}};
+    link.start();
+    link.run(500ms);
+    return link;
+}
+
 // `first` alone until it is master, then `held` joins with the preemption hold set: a node
 // that restarts beside a running master. (Started together, `held` would become master: with
 // no master to wait for, the hold does not keep it out.)
 Link master_then_held(Node& first, Node& held) {
-    Link link{{&first}};
-    link.start();
-    link.run(500ms);
+    Link link = alone_for_500ms(first);
     link.nodes.push_back(&held);
     held.router->hold_preemption(not_in_sync);
     held.router->start(link.now);
@@ -581,4 +587,53 @@ TEST_CASE("Preemption hold: a sync group held back preempts as a whole once rele
     link.run(101ms);
     CHECK((b.state(0) == State::master && b.state(1) == State::master));
     CHECK((a.state(0) == State::backup && a.state(1) == State::backup));
+}
+
+TEST_CASE("Preemption hold: a held node whose link comes up after start-up does not take the "
+          "silence before it for a master down") {
+    Node a(node("198.51.100.2", instance("v", 1, 100)));
+    Node b(node("198.51.100.3", instance("v", 1, 200)));
+    Link link = alone_for_500ms(a);
+    REQUIRE(a.state() == State::master);
+    // b restarts while its link still negotiates: nothing reaches it for a second.
+    link.nodes.push_back(&b);
+    b.hears = false;
+    b.router->set_listening(0, false, link.now);
+    b.router->hold_preemption(not_in_sync);
+    b.router->start(link.now);
+    CHECK_FALSE(b.router->status()[0].listening);
+    link.run(1000ms);
+    CHECK(b.state() == State::backup);
+    b.hears = true;
+    b.router->set_listening(0, true, link.now);
+    CHECK(b.router->status()[0].listening);
+    link.run(1000ms);
+    // The hold keeps it under the running master, which it now hears.
+    CHECK(a.state() == State::master);
+    CHECK(b.state() == State::backup);
+    CHECK(b.transitions.size() == 1); // start-up only
+    CHECK(b.router->status()[0].preemption_held == not_in_sync);
+    // Silence it can hear still counts: a master that dies is taken over.
+    a.alive = false;
+    link.run(400ms);
+    CHECK(b.state() == State::master);
+}
+
+TEST_CASE("Listening: an instance a reload adds follows its interface's link") {
+    const std::string one = instance("v", 1, 100);
+    Node a(node("198.51.100.2", one));
+    Link link{{&a}};
+    a.router->set_listening(0, false, link.now);
+    link.start();
+    link.run(1000ms);
+    CHECK(a.state(0) == State::backup);
+    const auto next = lb::test::config_from(node("198.51.100.2", one + instance("w", 2, 100)));
+    a.router->reconfigure(next, {}, link.now);
+    link.run(1000ms);
+    CHECK(a.state(1) == State::backup);
+    CHECK_FALSE(a.router->status()[1].listening);
+    a.router->set_listening(0, true, link.now);
+    link.run(400ms);
+    CHECK(a.state(0) == State::master);
+    CHECK(a.state(1) == State::master);
 }

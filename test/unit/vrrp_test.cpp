@@ -360,3 +360,54 @@ TEST_CASE("bad advertisements are discarded with their reason") {
     CHECK(reason(pass, 255, {2, 51, "", 100}) == Discard::bad_authentication);
     CHECK(reason(pass, 255, {2, 51, "secret", 200}) == Discard::wrong_interval);
 }
+
+TEST_CASE("a backup that preempts a lower master it hears does not call it a master down") {
+    // The log must not say "no advertisement" while the master's advertisements arrive: an
+    // operator reads it as a master gone silent (or adverts lost) when it was a preemption.
+    const Clock::time_point t0{};
+    Instance i(config(150));
+    i.start(t0);
+    Actions a;
+    for (auto t = t0; !a.became; t += 1s) {
+        i.receive(from(100), t);
+        a = i.tick(t);
+    }
+    CHECK(a.became == State::master);
+    CHECK(a.reason ==
+          "preempted master 198.51.100.3: it advertises priority 100, below ours (150)");
+}
+
+TEST_CASE("a backup counts the master's silence only while it can hear it") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    // The link is not up yet when the instance starts (a NIC still negotiating).
+    i.set_listening(false, t0);
+    i.start(t0);
+    CHECK(i.next_deadline() == std::nullopt);
+    CHECK(i.tick(t0 + 10s).became == std::nullopt);
+    CHECK(i.state() == State::backup);
+    // Up at 10 s: a whole master-down interval from then, not from start-up.
+    i.set_listening(true, t0 + 10s);
+    CHECK(*i.next_deadline() == t0 + 10s + i.master_down_interval());
+    CHECK(i.tick(t0 + 10s + i.master_down_interval() - 1us).became == std::nullopt);
+    // Heard in time, the master keeps it backup.
+    i.receive(from(150), t0 + 11s);
+    CHECK(i.tick(t0 + 10s + i.master_down_interval()).became == std::nullopt);
+    // A link that goes down stops the count; back up, silence counts from then.
+    i.set_listening(false, t0 + 12s);
+    CHECK(i.tick(t0 + 20s).became == std::nullopt);
+    i.set_listening(true, t0 + 20s);
+    const auto a = i.tick(t0 + 20s + i.master_down_interval());
+    CHECK(a.became == State::master);
+    CHECK(a.reason.find("master down") != std::string::npos);
+}
+
+TEST_CASE("listening again never brings a running master-down timer forward") {
+    const Clock::time_point t0{};
+    Instance i(config(100));
+    i.start(t0);
+    i.receive(from(150), t0 + 5s);
+    i.set_listening(false, t0 + 5s);
+    i.set_listening(true, t0 + 5s);
+    CHECK(*i.next_deadline() == t0 + 5s + i.master_down_interval());
+}
