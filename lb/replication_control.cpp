@@ -246,7 +246,12 @@ void ReplicationControl::tick() {
 }
 
 void ReplicationControl::update_node_state(std::uint64_t now) {
+    const bool was_in_sync = set_state_.in_sync;
     set_state_ = set_->update(now);
+    if (set_state_.in_sync && !was_in_sync)
+        in_sync_since_ = control::report::Moment::now();
+    else if (!set_state_.in_sync)
+        in_sync_since_.reset();
     // A complete table (or the last complete one, its peers gone): an unknown flow is not ours.
     balancer_.context().reset_unknown_flows.store(set_state_.complete, std::memory_order_relaxed);
     for (std::size_t i = 0; i < set_->size(); ++i) {
@@ -295,6 +300,7 @@ void ReplicationControl::report() {
         r.peers.push_back(std::move(p));
     }
     r.in_sync = set_state_.in_sync;
+    r.in_sync_since = in_sync_since_;
     for (const auto* w : balancer_.dataplane().counters())
         r.events_lost += w->sync_events_lost.read();
     r.unknown_senders = set_->unknown_senders();

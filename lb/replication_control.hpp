@@ -83,6 +83,9 @@ class ReplicationControl {
     std::deque<std::pair<std::uint32_t, std::uint32_t>> deferred_;
     std::uint32_t sync_after_ms_ = 0;
     control::sync::SetState set_state_;
+    // When the node's table last became in sync (lbctl replication: in_sync_since), to order it
+    // against VRRP's transitions.
+    std::optional<control::report::Moment> in_sync_since_;
     std::optional<std::string> hold_reason_;
 };
 
