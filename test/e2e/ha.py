@@ -99,10 +99,11 @@ def node_config(ha, node, instances, vrrp_extra=None):
 class Node(t.Balancer):
     """A running lb of the HA lab: a Balancer in the node's namespace and directory."""
 
-    def __init__(self, ha, node, config):
+    def __init__(self, ha, node, config, **kw):
+        """`kw`: Balancer's `env` and `wait`."""
         self.ha, self.node, self.config = ha, node, config
         super().__init__(ha, config, namespace=ha.node_ns[node],
-                         workdir=os.path.dirname(config["stats"]["file"]))
+                         workdir=os.path.dirname(config["stats"]["file"]), **kw)
 
     def vrrp(self):
         code, out, err = self.ctl("--json", "vrrp")

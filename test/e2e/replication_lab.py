@@ -5,11 +5,15 @@ test_replication.py and by the demo."""
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 
-from ha import Node, nat_pair_instances, node_config, replication_section, wait_state
+from ha import (REAL_SERVER, VIP, Node, nat_pair_instances, node_config, replication_section,
+                wait_state)
 from topology import wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def replication_all(node):
@@ -36,9 +40,12 @@ def replication_peer(node, address):
     return r
 
 
-def start_node(ha, node, priority, role, services=(), metrics=None, sync_after=None, **extra):
-    """lb `node` of the NAT pair with replication, waited for until `role` (MASTER or BACKUP);
-    `metrics`: ADDRESS:PORT of its Prometheus endpoint (in its namespace)."""
+def pair_node_config(ha, node, priority, services=(), metrics=None, sync_after=None,
+                     timeouts=None, replication_extra=None, **extra):
+    """The configuration of `node` of the NAT pair with replication; `metrics`: ADDRESS:PORT of
+    its Prometheus endpoint (in its namespace); `timeouts`: the `timeouts` section;
+    `replication_extra`: more keys of the `replication` section; `extra`: of the VRRP
+    instances."""
     instances, group = nat_pair_instances(priority, **extra)
     config = node_config(ha, node, instances, group)
     if metrics:
@@ -46,11 +53,25 @@ def start_node(ha, node, priority, role, services=(), metrics=None, sync_after=N
     config["replication"] = replication_section(ha, node)
     if sync_after:
         config["replication"]["sync_after"] = sync_after
+    config["replication"].update(replication_extra or {})
+    if timeouts:
+        config["timeouts"] = timeouts
     config["services"] += list(services)
     config["tables"]["connections"] = 65536
-    n = Node(ha, node, config)
+    return config
+
+
+def wait_role(node, role, timeout=5):
+    """Both instances of the NAT pair (`outside`, `inside`) in `role`."""
     for name in ("outside", "inside"):
-        assert wait_state(n, role, timeout=5, name=name), n.log()
+        assert wait_state(node, role, timeout=timeout, name=name), (name, node.log())
+
+
+def start_node(ha, node, priority, role, services=(), env=None, **options):
+    """lb `node` of the NAT pair with replication (pair_node_config's `options`), waited for
+    until `role` (MASTER or BACKUP); `env`: its environment."""
+    n = Node(ha, node, pair_node_config(ha, node, priority, services, **options), env=env)
+    wait_role(n, role)
     return n
 
 
@@ -133,3 +154,89 @@ def big_file(ha, megabytes):
         for _ in range(megabytes):
             f.write(os.urandom(1 << 20))
     return path
+
+
+ECHO_SERVICE = {"name": "echo", "vip": VIP, "port": 7, "forwarding": "nat",
+                "real_servers": [{"address": REAL_SERVER, "port": 7007}]}
+
+# Processes the connections are spread over: a process may hold few descriptors here.
+SPREAD = 4
+
+
+class ClientScript:
+    """A script of this folder running in the client's namespace, its output in a log: the lines
+    so far, and the last "progress BYTES"."""
+
+    def __init__(self, ha, script, *args, log_path=None, stdin=None):
+        self.log_path = log_path or os.path.join(ha.lab.tmp,
+                                                 f"{script[:-3]}-{time.time_ns()}.log")
+        self.process = ha.lab.spawn(ha.client, "/usr/bin/python3", os.path.join(HERE, script),
+                                    *(str(a) for a in args), log=self.log_path, stdin=stdin)
+
+    def lines(self):
+        with open(self.log_path) as f:
+            return f.read().splitlines()
+
+    def received(self):
+        progress = [int(x.split()[1]) for x in self.lines() if x.startswith("progress")]
+        return progress[-1] if progress else 0
+
+    def wait_line(self, prefix, after=0, timeout=120):
+        """The first line from the `after`th on that starts with `prefix`, once there is one."""
+        assert wait_for(lambda: any(x.startswith(prefix) for x in self.lines()[after:]),
+                        timeout=timeout), self.lines()
+        return [x for x in self.lines()[after:] if x.startswith(prefix)][0]
+
+
+class IdleClients(ClientScript):
+    """idle_clients.py in the client's namespace: COUNT connections to the VIP's echo port."""
+
+    def __init__(self, ha, count, port=7, host=VIP):
+        super().__init__(ha, "idle_clients.py", host, port, count, stdin=subprocess.PIPE)
+
+
+class ManyIdleClients:
+    """COUNT idle connections from SPREAD processes; rounds are summed over all of them."""
+
+    def __init__(self, ha, count, port=7, host=VIP):
+        self.count = count
+        self.parts = [IdleClients(ha, count // SPREAD, port, host) for _ in range(SPREAD)]
+
+    def ready(self):
+        return sum(int(p.wait_line("ready").split()[1]) for p in self.parts)
+
+    def echo_round(self, with_resets=False):
+        """(echoed, failed), failed counting resets unless `with_resets`: (ok, failed, reset)."""
+        seen = [len(p.lines()) for p in self.parts]
+        for p in self.parts:
+            p.process.stdin.write(b"\n")
+            p.process.stdin.flush()
+        ok = failed = reset = 0
+        for p, after in zip(self.parts, seen):
+            words = dict(w.split("=") for w in p.wait_line("round", after=after).split()[1:])
+            ok, failed = ok + int(words["ok"]), failed + int(words["failed"])
+            reset += int(words["reset"])
+        return (ok, failed, reset) if with_resets else (ok, failed + reset)
+
+
+def echo_server(ha):
+    for i in range(SPREAD):
+        ha.lab.spawn(ha.server, "/usr/bin/python3", os.path.join(HERE, "tcp_echo.py"), "7007",
+                     log=os.path.join(ha.lab.tmp, f"tcp-echo-{i}.log"))
+    ha.lab.wait_for_port(ha.server, 7007)
+
+
+
+def drop_sync_datagrams(ha, node, percent, port=8848):
+    """nft in `node`'s namespace: `percent` of the replication datagrams it receives, at random."""
+    ns = ha.node_ns[node]
+    ha.lab.run(ns, "nft", "add table inet lossy")
+    ha.lab.run(ns, "nft", "add chain inet lossy input { type filter hook input priority 0; }")
+    which = "" if percent >= 100 else f"numgen random mod 100 < {percent} "
+    ha.lab.run(ns, "nft", f"add rule inet lossy input udp dport {port} {which}counter drop")
+
+
+def dropped_by_nft(ha, node):
+    out = ha.lab.run(ha.node_ns[node], "nft", "list", "table", "inet", "lossy").stdout
+    return int(out.split("counter packets")[1].split()[0])
+

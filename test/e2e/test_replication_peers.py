@@ -11,9 +11,9 @@ import pytest
 
 from ha import PEER, VIP, HaLab, Node, instance, node_config, replication_section, wait_state
 from netlab import Lab
-from replication_lab import (Download, add_dr_servers, big_file, replication_all, replication_peer,
-                             sha256)
-from test_replication import DR_SERVERS, HERE, ManyIdleClients, echo_servers_dr, whoami
+from replication_lab import (HERE, Download, ManyIdleClients, add_dr_servers, big_file,
+                             replication_all, replication_peer, sha256)
+from test_replication import DR_SERVERS, echo_servers_dr, whoami
 from topology import wait_for
 
 # PEER (.4) stays free for the injector: a node with the key that nobody lists.
