@@ -137,10 +137,17 @@ def test_ten_percent_sync_loss_is_repaired(nat_ha):
     assert clients.echo_round() == (count, 0), replication(b)
 
 
+def link_of(view):
+    """sync_injector.py's view of the link: the peer's run, ours, and the peer's last sequence
+    we have."""
+    return [str(view[k]) for k in ("peer_epoch", "epoch", "received_through")]
+
+
 BAD_INPUT = ["garbage", "truncated", "oversized", "unknown_version", "wrong_cluster", "bad_mac",
-             "malformed_entry", "replayed", "stale_epoch"]
+             "malformed_entry", "replayed", "stale_epoch", "reflected", "wrong_sender",
+             "not_for_us", "not_for_us_earlier_run"]
 # What each case is counted as: the codec's reason, or the protocol's.
-COUNTED_AS = {"garbage": "bad_magic"}
+COUNTED_AS = {"garbage": "bad_magic", "not_for_us_earlier_run": "not_for_us"}
 
 
 def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
@@ -158,7 +165,7 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
         # From A's namespace (A's address, another port): B reads datagrams from its peers'
         # addresses only; from anywhere else they are unknown senders, never decoded.
         ha.lab.run(ha.node_ns["a"], "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
-                   NODES["b"], "8848", key, str(before["peer_epoch"]), case)
+                   NODES["b"], "8848", key, *link_of(before), case)
         reason = COUNTED_AS.get(case, case)
         # At least once: a resend of a datagram B already has also counts as replayed.
         assert wait_for(lambda: replication(b)["dropped"][reason] >=
@@ -166,7 +173,7 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
     # The same from an address that is not B's peer: refused unread, counted as such.
     dropped = replication(b)["dropped"]
     ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
-               NODES["b"], "8848", key, str(before["peer_epoch"]), "replayed", "bad_mac")
+               NODES["b"], "8848", key, *link_of(before), "replayed", "bad_mac")
     assert wait_for(lambda: replication(b)["unknown_senders"] >= 2, timeout=5), replication(b)
     assert replication(b)["dropped"]["bad_mac"] == dropped["bad_mac"]  # never decoded
     after = replication(b)
