@@ -1,6 +1,6 @@
 """Helpers for session replication on the HA lab (ha.py): a NAT pair of lb nodes replicating
 to each other, downloads watched as they grow, big files and their digests. Used by
-test_replication.py and by the demo."""
+test_replication.py, test_replication_faults.py and by the demo."""
 
 import hashlib
 import json
@@ -82,6 +82,17 @@ def start_pair(ha, a_priority=150, b_priority=100, services=(), **extra):
     for n in (a, b):
         assert wait_for(lambda: replication(n)["state"] == "in sync", timeout=10), replication(n)
     return a, b
+
+
+def pair_with_idle_clients(ha, count, **options):
+    """The pair (start_pair's `options`) with the echo service, and `count` idle connections
+    through A that B holds too: (a, b, clients)."""
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE], **options)
+    clients = ManyIdleClients(ha, count)
+    assert clients.ready() == count
+    assert wait_for(lambda: b.stats()["connections_active"] >= count, timeout=20), replication(b)
+    return a, b, clients
 
 
 def add_dr_servers(ha, servers, vips):
@@ -240,3 +251,114 @@ def dropped_by_nft(ha, node):
     out = ha.lab.run(ha.node_ns[node], "nft", "list", "table", "inet", "lossy").stdout
     return int(out.split("counter packets")[1].split()[0])
 
+
+def block_sync(ha, node, port=8848):
+    """nft in `node`'s namespace: every replication datagram it would send or receive is dropped;
+    VRRP (not UDP) still passes. heal_sync() lifts it."""
+    ns = ha.node_ns[node]
+    ha.lab.run(ns, "nft", "add table inet syncblock")
+    for hook in ("input", "output"):
+        ha.lab.run(ns, "nft", f"add chain inet syncblock {hook} "
+                              f"{{ type filter hook {hook} priority 0; }}")
+        ha.lab.run(ns, "nft", f"add rule inet syncblock {hook} udp dport {port} counter drop")
+
+
+def heal_sync(ha, node):
+    ha.lab.run(ha.node_ns[node], "nft", "delete table inet syncblock")
+
+
+def slow_sync_link(ha, node, rate="8mbit"):
+    """Everything `node`'s kernel sends on ext (replication: VRRP and the dataplane do not pass
+    there) shaped to `rate` by a token bucket on lb's tap: datagrams wait, none is dropped. A
+    dump from `node` takes longer; lb makes the tap at start, so this lasts until it restarts."""
+    ha.lab.run(ha.node_ns[node], "tc", "qdisc", "add", "dev", "lb-ext", "root", "tbf", "rate",
+               rate, "burst", "16kb", "latency", "10s")
+
+
+# UDP flows that cost one datagram each (udp_flows.py): their real server's kernel drops them
+# unanswered (sink_udp_flows), so nothing comes back and each lives its `udp` timeout.
+FLOW_PORT = 9000
+FLOW_SERVICE = {"name": "flows", "vip": VIP, "protocol": "udp", "port": FLOW_PORT,
+                "forwarding": "nat", "real_servers": [{"address": REAL_SERVER, "port": FLOW_PORT}]}
+
+
+def sink_udp_flows(ha):
+    """The real server drops the flows' datagrams without a word (no port unreachable)."""
+    ha.lab.run(ha.server, "nft", "add table inet sink")
+    ha.lab.run(ha.server, "nft", "add chain inet sink input { type filter hook input priority 0; }")
+    ha.lab.run(ha.server, "nft", f"add rule inet sink input udp dport {FLOW_PORT} drop")
+
+
+def send_udp_flows(ha, count, first_port=10000):
+    ha.lab.run(ha.client, "/usr/bin/python3", os.path.join(HERE, "udp_flows.py"), VIP,
+               str(FLOW_PORT), str(count), str(first_port))
+
+
+def flows_created(node):
+    """How many connections `node` itself made for the flows' service (replicated copies are
+    not made here, they are installed)."""
+    return next(s["connections_total"] for s in node.stats()["services"] if s["name"] == "flows")
+
+
+def make_udp_flows(ha, master, count):
+    """`count` flows through `master`, sent again (the same ones) until it holds them all: a
+    datagram lost on the way makes no connection."""
+    for _ in range(3):
+        send_udp_flows(ha, count)
+        if wait_for(lambda: master.stats()["connections_active"] >= count, timeout=5):
+            return
+    raise AssertionError(f"{master.node} holds {master.stats()['connections_active']} of "
+                         f"{count} flows")
+
+
+class PacedDownload(ClientScript):
+    """paced_download.py in the client's namespace: `url_path` from the VIP at `rate` bytes per
+    second until finish()."""
+
+    def __init__(self, ha, url_path, rate, port=80):
+        super().__init__(ha, "paced_download.py", VIP, port, url_path, rate,
+                         stdin=subprocess.PIPE)
+
+    def running(self):
+        return self.process.poll() is None
+
+    def finish(self, timeout=120):
+        """Full speed to the end: (bytes, sha256, longest wait in ms)."""
+        if self.running():
+            self.process.stdin.write(b"go\n")
+            self.process.stdin.flush()
+        self.process.wait(timeout=timeout)
+        last = self.lines()[-1] if self.lines() else "nothing"
+        assert last.startswith("done "), self.lines()[-5:]
+        size, digest, longest = last.split()[1:]
+        return int(size), digest, int(longest)
+
+
+class SyncCapture:
+    """The replication datagrams to and from `node`, captured on its port of the bridge
+    (dumpcap, of tshark's package; -P: pcap, not pcapng)."""
+
+    def __init__(self, ha, node, port=8848):
+        self.ha = ha
+        self.path = os.path.join(ha.lab.tmp, f"sync-{node}-{time.time_ns()}.pcap")
+        log = self.path + ".log"
+        self.process = ha.lab.spawn(ha.lab.switch, "dumpcap", "-q", "-P", "-i",
+                                    ha.bridge_port(node), "-f", f"udp port {port}", "-w",
+                                    self.path, log=log)
+        assert wait_for(lambda: os.path.exists(self.path), timeout=10), open(log).read()
+
+    def stop(self):
+        """The datagrams captured: dictionaries of src, sport, dst, dport, type, payload (hex)."""
+        self.ha.lab.stop(self.process, sig=2)
+        out = self.ha.lab.run(self.ha.client, "/usr/bin/python3",
+                              os.path.join(HERE, "sync_replay.py"), "list", self.path).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+
+def replay(ha, datagram, to, source):
+    """`datagram` (from SyncCapture) sent again from the client's namespace to node `to`, as
+    from `source` (an address; its port as captured): byte for byte, the source spoofed."""
+    mac = ha.lab.mac(ha.node_ns[to], "ext0")
+    ha.lab.run(ha.client, "/usr/bin/python3", os.path.join(HERE, "sync_replay.py"), "send",
+               "eth0", mac, source, str(datagram["sport"]), ha.nodes[to],
+               str(datagram["dport"]), datagram["payload"])
