@@ -410,7 +410,7 @@ def clock_step_back():
     timer that is already due as the absolute time 1 ns on CLOCK_MONOTONIC: an offset larger
     than that clock's value holds lb's control loop until the clock catches up (its hellos and
     its stats file stop for seconds at a time)."""
-    return int(min(3600, time.monotonic() - 120))
+    return int(max(30, min(3600, time.monotonic() - 120)))
 
 
 # No epoch file can be written there: the epoch comes from the wall clock.
