@@ -99,10 +99,11 @@ def node_config(ha, node, instances, vrrp_extra=None):
 class Node(t.Balancer):
     """A running lb of the HA lab: a Balancer in the node's namespace and directory."""
 
-    def __init__(self, ha, node, config):
+    def __init__(self, ha, node, config, **kw):
+        """`kw`: Balancer's `env` and `wait`."""
         self.ha, self.node, self.config = ha, node, config
         super().__init__(ha, config, namespace=ha.node_ns[node],
-                         workdir=os.path.dirname(config["stats"]["file"]))
+                         workdir=os.path.dirname(config["stats"]["file"]), **kw)
 
     def vrrp(self):
         code, out, err = self.ctl("--json", "vrrp")
@@ -235,7 +236,8 @@ def wait_true(predicate, timeout):
 
 def replication_section(ha, node, interface="ext", port=8848, cluster_id=1):
     """The `replication` section of `node`, towards the other node, with one shared key file
-    (0600) in the lab's directory."""
+    (0600) in the lab's directory, and the node's epoch counter in its own directory: the
+    default path is one per host, which two nodes on it would share."""
     key = os.path.join(ha.lab.tmp, "sync.key")
     if not os.path.exists(key):
         with open(key, "w") as f:
@@ -244,7 +246,8 @@ def replication_section(ha, node, interface="ext", port=8848, cluster_id=1):
     other = "b" if node == "a" else "a"
     addresses = NODES if interface == "ext" else INSIDE_NODES
     return {"interface": interface, "peer": addresses[other], "port": port, "key_file": key,
-            "cluster_id": cluster_id}
+            "cluster_id": cluster_id,
+            "epoch_file": os.path.join(ha.lab.tmp, node, "replication-epoch")}
 
 
 def nat_pair_instances(priority, **extra):

@@ -3,7 +3,6 @@ through the master survive its kill -9, because the standby installed them as th
 
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -11,14 +10,10 @@ import pytest
 from ha import (NODES, REAL_SERVER, VIP, HaLab, Node, instance, node_config, replication_section,
                 wait_state)
 from netlab import Lab
-from replication_lab import (Download, add_dr_servers, big_file, replication, sha256, start_node,
-                             start_pair)
+from replication_lab import (ECHO_SERVICE, HERE, ClientScript, Download, ManyIdleClients,
+                             add_dr_servers, big_file, drop_sync_datagrams, dropped_by_nft,
+                             echo_server, replication, sha256, start_node, start_pair)
 from topology import wait_for
-
-
-ECHO_SERVICE = {"name": "echo", "vip": VIP, "port": 7, "forwarding": "nat",
-                "real_servers": [{"address": REAL_SERVER, "port": 7007}]}
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture
@@ -45,61 +40,6 @@ def test_nat_download_survives_kill_of_the_master(nat_ha):
     assert b.state("outside") == "MASTER"
 
 
-# Processes the connections are spread over: a process may hold few descriptors here.
-SPREAD = 4
-
-
-class IdleClients:
-    """idle_clients.py in the client's namespace: COUNT connections to the VIP's echo port."""
-
-    def __init__(self, ha, count, port=7, host=VIP):
-        self.log_path = os.path.join(ha.lab.tmp, f"idle-{time.time_ns()}.log")
-        self.process = ha.lab.spawn(ha.client, "/usr/bin/python3",
-                                    os.path.join(HERE, "idle_clients.py"), host, str(port),
-                                    str(count), log=self.log_path, stdin=subprocess.PIPE)
-
-
-    def lines(self):
-        with open(self.log_path) as f:
-            return f.read().splitlines()
-
-    def wait_line(self, prefix, after=0, timeout=120):
-        assert wait_for(lambda: any(x.startswith(prefix) for x in self.lines()[after:]),
-                        timeout=timeout), self.lines()
-        return [x for x in self.lines()[after:] if x.startswith(prefix)][0]
-
-
-class ManyIdleClients:
-    """COUNT idle connections from SPREAD processes; rounds are summed over all of them."""
-
-    def __init__(self, ha, count, port=7, host=VIP):
-        self.count = count
-        self.parts = [IdleClients(ha, count // SPREAD, port, host) for _ in range(SPREAD)]
-
-    def ready(self):
-        return sum(int(p.wait_line("ready").split()[1]) for p in self.parts)
-
-    def echo_round(self, with_resets=False):
-        """(echoed, failed), failed counting resets unless `with_resets`: (ok, failed, reset)."""
-        seen = [len(p.lines()) for p in self.parts]
-        for p in self.parts:
-            p.process.stdin.write(b"\n")
-            p.process.stdin.flush()
-        ok = failed = reset = 0
-        for p, after in zip(self.parts, seen):
-            words = dict(w.split("=") for w in p.wait_line("round", after=after).split()[1:])
-            ok, failed = ok + int(words["ok"]), failed + int(words["failed"])
-            reset += int(words["reset"])
-        return (ok, failed, reset) if with_resets else (ok, failed + reset)
-
-
-def echo_server(ha):
-    for i in range(SPREAD):
-        ha.lab.spawn(ha.server, "/usr/bin/python3", os.path.join(HERE, "tcp_echo.py"), "7007",
-                     log=os.path.join(ha.lab.tmp, f"tcp-echo-{i}.log"))
-    ha.lab.wait_for_port(ha.server, 7007)
-
-
 def test_20000_idle_connections_all_echo_through_the_standby_after_kill(nat_ha):
     ha = nat_ha
     count = 20000
@@ -121,23 +61,13 @@ FTP_SERVICE = {"name": "ftp", "vip": VIP, "port": 21, "forwarding": "nat",
                "real_servers": [{"address": REAL_SERVER}]}
 
 
-class FtpSession:
+class FtpSession(ClientScript):
     """ftp_session.py in the client's namespace."""
 
     def __init__(self, ha, mode, rate=20 << 20):
         self.out = os.path.join(ha.lab.tmp, f"ftp-{mode}-{time.time_ns()}")
-        self.log_path = self.out + ".log"
-        self.process = ha.lab.spawn(ha.client, "/usr/bin/python3",
-                                    os.path.join(HERE, "ftp_session.py"), VIP, mode, "big",
-                                    "whoami", self.out, str(rate), log=self.log_path)
-
-    def lines(self):
-        with open(self.log_path) as f:
-            return f.read().splitlines()
-
-    def received(self):
-        progress = [int(x.split()[1]) for x in self.lines() if x.startswith("progress")]
-        return progress[-1] if progress else 0
+        super().__init__(ha, "ftp_session.py", VIP, mode, "big", "whoami", self.out, rate,
+                         log_path=self.out + ".log")
 
     def outcome(self, timeout=120):
         self.process.wait(timeout=timeout)
@@ -186,20 +116,6 @@ def test_bulk_sync_gives_a_late_standby_every_connection(nat_ha):
     assert clients.echo_round() == (count, 0), replication(b)
 
 
-def drop_sync_datagrams(ha, node, percent, port=8848):
-    """nft in `node`'s namespace: `percent` of the replication datagrams it receives, at random."""
-    ns = ha.node_ns[node]
-    ha.lab.run(ns, "nft", "add table inet lossy")
-    ha.lab.run(ns, "nft", "add chain inet lossy input { type filter hook input priority 0; }")
-    which = "" if percent >= 100 else f"numgen random mod 100 < {percent} "
-    ha.lab.run(ns, "nft", f"add rule inet lossy input udp dport {port} {which}counter drop")
-
-
-def dropped_by_nft(ha, node):
-    out = ha.lab.run(ha.node_ns[node], "nft", "list", "table", "inet", "lossy").stdout
-    return int(out.split("counter packets")[1].split()[0])
-
-
 def test_ten_percent_sync_loss_is_repaired(nat_ha):
     ha = nat_ha
     count = 20000
@@ -221,10 +137,17 @@ def test_ten_percent_sync_loss_is_repaired(nat_ha):
     assert clients.echo_round() == (count, 0), replication(b)
 
 
+def link_of(view):
+    """sync_injector.py's view of the link: the peer's run, ours, and the peer's last sequence
+    we have."""
+    return [str(view[k]) for k in ("peer_epoch", "epoch", "received_through")]
+
+
 BAD_INPUT = ["garbage", "truncated", "oversized", "unknown_version", "wrong_cluster", "bad_mac",
-             "malformed_entry", "replayed", "stale_epoch"]
+             "malformed_entry", "replayed", "stale_epoch", "reflected", "wrong_sender",
+             "not_for_us", "not_for_us_earlier_run"]
 # What each case is counted as: the codec's reason, or the protocol's.
-COUNTED_AS = {"garbage": "bad_magic"}
+COUNTED_AS = {"garbage": "bad_magic", "not_for_us_earlier_run": "not_for_us"}
 
 
 def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
@@ -242,7 +165,7 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
         # From A's namespace (A's address, another port): B reads datagrams from its peers'
         # addresses only; from anywhere else they are unknown senders, never decoded.
         ha.lab.run(ha.node_ns["a"], "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
-                   NODES["b"], "8848", key, str(before["peer_epoch"]), case)
+                   NODES["b"], "8848", key, *link_of(before), case)
         reason = COUNTED_AS.get(case, case)
         # At least once: a resend of a datagram B already has also counts as replayed.
         assert wait_for(lambda: replication(b)["dropped"][reason] >=
@@ -250,7 +173,7 @@ def test_bad_sync_datagrams_are_counted_by_reason_and_change_nothing(nat_ha):
     # The same from an address that is not B's peer: refused unread, counted as such.
     dropped = replication(b)["dropped"]
     ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
-               NODES["b"], "8848", key, str(before["peer_epoch"]), "replayed", "bad_mac")
+               NODES["b"], "8848", key, *link_of(before), "replayed", "bad_mac")
     assert wait_for(lambda: replication(b)["unknown_senders"] >= 2, timeout=5), replication(b)
     assert replication(b)["dropped"]["bad_mac"] == dropped["bad_mac"]  # never decoded
     after = replication(b)

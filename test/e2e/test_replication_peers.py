@@ -11,9 +11,9 @@ import pytest
 
 from ha import PEER, VIP, HaLab, Node, instance, node_config, replication_section, wait_state
 from netlab import Lab
-from replication_lab import (Download, add_dr_servers, big_file, replication_all, replication_peer,
-                             sha256)
-from test_replication import DR_SERVERS, HERE, ManyIdleClients, echo_servers_dr, whoami
+from replication_lab import (HERE, Download, ManyIdleClients, add_dr_servers, big_file,
+                             replication_all, replication_peer, sha256)
+from test_replication import DR_SERVERS, echo_servers_dr, link_of, whoami
 from topology import wait_for
 
 # PEER (.4) stays free for the injector: a node with the key that nobody lists.
@@ -124,9 +124,9 @@ def test_restarted_node_gets_both_tables_and_a_stranger_is_refused(trio):
     before = replication_all(c)
     key = replication_section(ha, "c")["key_file"]
     ha.add_peer()
-    epoch = replication_peer(c, THREE["a"])["peer_epoch"]
+    link = replication_peer(c, THREE["a"])
     ha.lab.run(ha.peer_ns, "/usr/bin/python3", os.path.join(HERE, "sync_injector.py"),
-               THREE["c"], "8848", key, str(epoch), "replayed", "bad_mac", "stale_epoch")
+               THREE["c"], "8848", key, *link_of(link), "replayed", "bad_mac", "stale_epoch")
     assert wait_for(lambda: replication_all(c)["unknown_senders"] >= before["unknown_senders"] + 3,
                     timeout=5), replication_all(c)
     after = replication_all(c)

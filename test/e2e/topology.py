@@ -17,7 +17,7 @@ import yaml_emit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LB = os.environ.get("LB_BINARY", os.path.join(ROOT, "build", "lb", "lb"))
-LBCTL = os.path.join(os.path.dirname(LB), "lbctl")
+LBCTL = os.environ.get("LBCTL_BINARY", os.path.join(os.path.dirname(LB), "lbctl"))
 
 VIP = "198.51.100.100"
 CLIENTS = {"c1": "198.51.100.10", "c2": "198.51.100.11"}
@@ -110,9 +110,10 @@ class Balancer:
     """A running lb process inside the lab's lb namespace (or `namespace`)."""
 
     def __init__(self, net, config=None, config_path=None, stats_path=None, namespace=None,
-                 workdir=None):
+                 workdir=None, env=None, wait=True):
         """Starts lb with `config` (a dict, written to `workdir`, by default the lab's directory)
-        or with the file `config_path` whose stats file is `stats_path`."""
+        or with the file `config_path` whose stats file is `stats_path`; `env`: its environment
+        (by default ours); with `wait` false, returns at once, before lb is up."""
         self.net = net
         workdir = workdir or net.lab.tmp
         self.log_path = os.path.join(workdir, "lb.log")
@@ -127,8 +128,9 @@ class Balancer:
             if os.path.exists(stats_path):
                 os.unlink(stats_path)
         self.process = net.lab.spawn(namespace or net.lb_ns, LB, "--config", self.config_path,
-                                     log=self.log_path)
-        self._wait_ready()
+                                     log=self.log_path, env=env)
+        if wait:
+            self._wait_ready()
 
     def log(self):
         with open(self.log_path) as f:
