@@ -275,6 +275,12 @@ void add_replication_families(Families& out, const control::report::ReplicationR
                         MetricType::Gauge);
     auto in_flight = family("lb_replication_in_flight", "Datagrams sent and not yet acknowledged",
                             MetricType::Gauge);
+    auto handshake = family("lb_replication_handshake",
+                            "1 once the peer names our run and we know the stream it sends us",
+                            MetricType::Gauge);
+    auto gap = family("lb_replication_gap_open_seconds",
+                      "How long the oldest gap in the peer's stream has been asked for; -1 none",
+                      MetricType::Gauge);
     auto datagrams =
         family("lb_replication_datagrams_total", "Replication datagrams", MetricType::Counter);
     auto entries = family("lb_replication_entries_total",
@@ -293,6 +299,9 @@ void add_replication_families(Families& out, const control::report::ReplicationR
             r.last_heard_ago_ms ? static_cast<double>(*r.last_heard_ago_ms) / 1000.0 : -1.0);
         add(queue, peer, static_cast<double>(r.link.queue_depth));
         add(in_flight, peer, static_cast<double>(r.link.in_flight));
+        add(handshake, peer, r.link.peer_knows_us && r.link.stream_received != 0 ? 1 : 0);
+        add(gap, peer,
+            r.link.gap_open_ms ? static_cast<double>(*r.link.gap_open_ms) / 1000.0 : -1.0);
         const sync::LinkCounters& c = r.link.counters;
         add(datagrams, with(peer, "direction", "sent"), number(c.datagrams_sent));
         add(datagrams, with(peer, "direction", "received"), number(c.datagrams_received));
@@ -327,8 +336,8 @@ void add_replication_families(Families& out, const control::report::ReplicationR
                           "dropped unread",
                           MetricType::Counter);
     add(unknown, {}, number(report.unknown_senders));
-    for (auto* f : {&state, &matches, &heard, &queue, &in_flight, &datagrams, &entries, &dumps,
-                    &dropped, &send_errors, &in_sync, &unknown})
+    for (auto* f : {&state, &matches, &heard, &queue, &in_flight, &handshake, &gap, &datagrams,
+                    &entries, &dumps, &dropped, &send_errors, &in_sync, &unknown})
         out.push_back(std::move(*f));
 }
 
