@@ -134,7 +134,8 @@ void PeerLink::send_hello(std::uint64_t now_ms, std::vector<std::vector<std::uin
     emit(builder_.finish(keys_.current), out);
     next_hello_ms_ = now_ms + settings_.hello_interval_ms;
     hello_due_ = false;
-    if (candidate_epoch_ != 0)
+    // A candidate not heard for a peer timeout is let go (a replay, or a run that died).
+    if (candidate_epoch_ != 0 && now_ms - candidate_heard_ms_ <= settings_.peer_timeout_ms)
         send_candidate_hello(out);
 }
 
@@ -391,6 +392,7 @@ void PeerLink::receive(std::span<const std::uint8_t> datagram, std::uint64_t now
             if (candidate_epoch_ != d.header.epoch || d.header.sequence > candidate_hello_) {
                 candidate_epoch_ = d.header.epoch;
                 candidate_hello_ = d.header.sequence;
+                candidate_heard_ms_ = now_ms;
                 hello_due_ = true;
             }
             return;
@@ -451,12 +453,17 @@ void PeerLink::on_hello(const Decoded& d) {
     if (!matches && config_matches_)
         ++counters_.config_mismatches; // once per change, not per hello
     config_matches_ = matches;
-    peer_knows_us_ = d.header.receiver_epoch == epoch_;
-    if (!peer_knows_us_) {
+    if (d.header.receiver_epoch != epoch_) {
+        // Another run of ours named by a peer that knows us: its challenge to a run it heard
+        // and could not adopt (a replay of an earlier run of ours), not news about us.
+        if (peer_knows_us_ && d.header.receiver_epoch != 0)
+            return;
+        peer_knows_us_ = false;
         peer_in_sync_ = false;
         hello_due_ = true; // tell it who we are now, not at the next interval
         return;
     }
+    peer_knows_us_ = true;
     peer_in_sync_ = (d.header.flags & flag_in_sync) != 0;
     // It asks for a new stream, about the one we send now (a repeat of an answered request
     // names an older one).

@@ -251,6 +251,7 @@ class PeerLink {
     // hellos name it and echo that number, so that it can adopt us, and prove itself to us.
     std::uint64_t candidate_epoch_ = 0;
     std::uint64_t candidate_hello_ = 0;
+    std::uint64_t candidate_heard_ms_ = 0;
     std::uint64_t last_ack_ = 0;
     bool peer_knows_us_ = false;
     std::uint64_t received_stream_ = 0;  // first sequence of the peer's stream to us (0: none)

@@ -501,3 +501,26 @@ TEST_CASE("sync link 21.10: during a key rotation both keys are accepted") {
     CHECK(a.link->status(now).state == LinkState::in_sync);
     CHECK(b.replica == a.table);
 }
+
+TEST_CASE(
+    "sync link 21.2: a replayed hello of another run never takes the silent live run's place") {
+    Node a(1000), b(2000);
+    fill(b, 20);
+    std::uint64_t now = 0;
+    // A run of B that A never adopted: its hello, captured.
+    Node b_other(1500, {}, 1, false);
+    const auto captured = b_other.link->poll(now);
+    REQUIRE(!captured.empty());
+    exchange(a, b, now, 300);
+    REQUIRE(a.link->status(now).state == LinkState::in_sync);
+    // B falls silent (the link is cut) long enough to be lost; the capture is replayed to A.
+    exchange(a, b, now, 1500, [](bool, const std::vector<std::uint8_t>&) { return false; });
+    for (const auto& d : captured)
+        a.link->receive(d, now);
+    CHECK(a.link->status(now).peer_epoch == 2000); // it cannot prove it is alive: not adopted
+    exchange(a, b, now, 2000);
+    CHECK(a.link->status(now).peer_epoch == 2000);
+    CHECK(a.link->status(now).state == LinkState::in_sync);
+    CHECK(b.link->status(now).state == LinkState::in_sync);
+    CHECK(a.replica == b.table);
+}
