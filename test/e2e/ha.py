@@ -107,7 +107,8 @@ class Node(t.Balancer):
 
     def vrrp(self):
         code, out, err = self.ctl("--json", "vrrp")
-        assert code == 0, err
+        # With --json lbctl's own errors are on stdout: show both, and whether lb still runs.
+        assert code == 0, (code, out, err, self.process.poll())
         return json.loads(out)
 
     def state(self, name="vip"):
