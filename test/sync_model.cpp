@@ -70,8 +70,6 @@ struct Record {
     std::uint64_t last_seen = 0;
 };
 
-class Simulation;
-
 struct Node {
     int id = 0;
     std::uint32_t address = 0;
@@ -345,12 +343,6 @@ class Simulation {
                                     std::min<std::uint64_t>(previous - 1, 1u << 30)))
                           : previous + 1 + next_(1000);
         } while (!epochs_used_.insert(n.epoch).second);
-        if (std::getenv("LB_MODEL_STATUS"))
-            std::fprintf(stderr, "%6llu node %d restarts: epoch %llu -> %llu, down until %llu\n",
-                         static_cast<unsigned long long>(now_), n.id,
-                         static_cast<unsigned long long>(previous),
-                         static_cast<unsigned long long>(n.epoch),
-                         static_cast<unsigned long long>(n.down_until));
         settings_.first_sequence = link_settings(next_).first_sequence;
         make_link(n);
         ++result_.restarts;
@@ -452,10 +444,6 @@ class Simulation {
                     send(n.id, std::move(d));
         deliver();
         check_in_sync_is_true();
-        if (std::getenv("LB_MODEL_STATUS") && now_ % 50 == 0)
-            std::fprintf(stderr, "%6llu up %d %d\n  0: %s\n  1: %s\n",
-                         static_cast<unsigned long long>(now_), nodes_[0].up, nodes_[1].up,
-                         describe(nodes_[0]).c_str(), describe(nodes_[1]).c_str());
     }
 
     void busy(std::uint64_t ms) {

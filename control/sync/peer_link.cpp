@@ -269,7 +269,7 @@ std::vector<std::vector<std::uint8_t>> PeerLink::poll(std::uint64_t now_ms) {
     const bool reachable = peer_reachable(now_ms);
     // A stream for the peer's run as soon as it is known; a new one when one is due and the
     // peer is there to take it (while it is lost, the backlog waits).
-    if (peer_epoch_ != 0 && stream_epoch_ != peer_epoch_)
+    if (new_run_unserved())
         start_stream(false);
     else if (refresh_wanted_ && reachable)
         start_stream(true);
@@ -584,7 +584,7 @@ LinkStatus PeerLink::status(std::uint64_t now_ms) const {
     s.in_flight = in_flight_.size();
     s.deletion_backlog = deletion_backlog_.size();
     s.dumping = dumping_;
-    s.stream_pending = refresh_wanted_ || (peer_epoch_ != 0 && stream_epoch_ != peer_epoch_);
+    s.stream_pending = refresh_wanted_ || new_run_unserved();
     s.peer_in_sync = peer_in_sync_;
     s.config_matches = config_matches_;
     s.peer_entries_held = peer_entries_held_;

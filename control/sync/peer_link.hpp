@@ -207,6 +207,8 @@ class PeerLink {
     void drop(DropReason reason) { ++counters_.dropped[static_cast<std::size_t>(reason)]; }
     void drop(DecodeError error) { ++counters_.dropped[static_cast<std::size_t>(error)]; }
     bool window_open() const { return in_flight_.size() < settings_.window; }
+    // The peer's current run has no stream of ours yet (poll starts one).
+    bool new_run_unserved() const { return peer_epoch_ != 0 && stream_epoch_ != peer_epoch_; }
     bool peer_reachable(std::uint64_t now_ms) const;
     LinkState state(std::uint64_t now_ms) const;
 
