@@ -50,10 +50,12 @@ int run(const control::config::Config& config, const std::string& config_path,
                        control::config::format_ipv4(config.interfaces[i].address),
                        config.interfaces[i].prefix_length);
         balancer.start_workers();
-        fmt::print(stderr, "lb: {} forwarding with {} worker(s), {} service(s) from {}\n",
-                   config.node_name, config.dpdk.workers, config.services.size(), config_path);
         balancer.write_stats();
-        run_control_loop(balancer);
+        // Said once lbctl can be answered: scripts (and our tests) wait for this line.
+        run_control_loop(balancer, [&] {
+            fmt::print(stderr, "lb: {} forwarding with {} worker(s), {} service(s) from {}\n",
+                       config.node_name, config.dpdk.workers, config.services.size(), config_path);
+        });
         balancer.stop_workers();
         balancer.write_stats();
     } catch (const std::exception& e) {

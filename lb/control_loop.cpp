@@ -379,8 +379,10 @@ class ControlLoop {
 
 } // namespace
 
-void run_control_loop(Balancer& balancer) {
-    ControlLoop(balancer).run();
+void run_control_loop(Balancer& balancer, const std::function<void()>& on_listening) {
+    ControlLoop loop(balancer);
+    on_listening();
+    loop.run();
 }
 
 } // namespace lb::app

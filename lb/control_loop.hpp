@@ -2,11 +2,14 @@
 // socket answers lbctl, and timers drive table expiry, ARP resolution and the stats file.
 #pragma once
 
+#include <functional>
+
 #include "lb/balancer.hpp"
 
 namespace lb::app {
 
-// Returns when the balancer should stop.
-void run_control_loop(Balancer& balancer);
+// Returns when the balancer should stop. `on_listening` runs once the admin socket listens and
+// before the first event: whoever reads lb's log and then calls lbctl finds it answering.
+void run_control_loop(Balancer& balancer, const std::function<void()>& on_listening);
 
 } // namespace lb::app
