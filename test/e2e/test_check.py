@@ -4,6 +4,7 @@ locations; an invalid file never starts the dataplane."""
 import glob
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -84,11 +85,19 @@ def test_errors_printed_are_capped_and_counted(tmp_path):
 
 
 def test_check_needs_no_root_and_no_hugepages():
-    # As nobody: only reading the file is needed.
-    path = os.path.join(t.ROOT, "conf", "demo.yaml")
-    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                        t.LB, "--config", path, "--check"], capture_output=True, text=True)
+    # As nobody: only reading the file is needed. The checkout may sit where nobody cannot go (a
+    # clone under /root, a 0700 mktemp -d): nobody runs copies of the binary and the example
+    # from a directory it can traverse, so the test does not depend on where the tree lives.
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:
+        os.chmod(top, 0o755)
+        binary, path = os.path.join(top, "lb"), os.path.join(top, "demo.yaml")
+        shutil.copy2(t.LB, binary)
+        shutil.copy2(os.path.join(t.ROOT, "conf", "demo.yaml"), path)
+        os.chmod(path, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            binary, "--config", path, "--check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout, r.stdout
 
 
 def test_an_invalid_configuration_never_starts_the_dataplane():
