@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
-#include "control/vrrp/frames.hpp"
+#include "modules/vrrp/frames.hpp"
 #include "dataplane/maglev_table.hpp"
 
 namespace lb::control {

@@ -9,7 +9,7 @@
 #include <rte_ether.h>
 
 #include "control/config/model.hpp"
-#include "control/health/monitor.hpp"
+#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/snapshot.hpp"

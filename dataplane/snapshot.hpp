@@ -72,7 +72,7 @@ struct ServiceEntry {
     std::uint16_t ftp_control_port = 0;
     bool port_group = false; // `ports:`: one service, one persistence scope over several ports
     // Its port, or its group's first port (network order): with vip, protocol and port_group,
-    // how replication names the service to the peer (control/sync/wire_format.hpp).
+    // how replication names the service to the peer (modules/replication/wire_format.hpp).
     std::uint16_t identity_port = 0;
     // on_failure: reset: a TCP segment of no known connection is answered with a RST (the
     // client of a reset connection learns of it from its next segment).

@@ -9,9 +9,9 @@
 #include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
-#include "lb/admin_bgp.hpp"
-#include "lb/admin_replication.hpp"
-#include "lb/admin_vrrp.hpp"
+#include "modules/bgp/admin_view.hpp"
+#include "modules/replication/admin_view.hpp"
+#include "modules/vrrp/admin_view.hpp"
 #include "lb/stats_table.hpp"
 
 namespace lb::app {

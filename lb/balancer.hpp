@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "control/config/model.hpp"
-#include "control/health/monitor.hpp"
+#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
 #include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
-#include "control/vrrp/router.hpp"
+#include "modules/vrrp/router.hpp"
 #include "dataplane/dataplane.hpp"
 #include "lb/reload_plan.hpp"
 

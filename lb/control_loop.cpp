@@ -14,18 +14,18 @@
 #include <fmt/format.h>
 
 #include "control/admin_socket.hpp"
-#include "control/health/monitor.hpp"
+#include "modules/health/monitor.hpp"
 #include "control/json_text.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/report/table_collector.hpp"
 #include "lb/admin_commands.hpp"
-#include "lb/bgp_control.hpp"
+#include "modules/bgp/driver.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/readiness.hpp"
-#include "lb/replication_control.hpp"
+#include "modules/replication/driver.hpp"
 #include "lb/service_notifier.hpp"
-#include "lb/vrrp_control.hpp"
+#include "modules/vrrp/driver.hpp"
 
 namespace lb::app {
 

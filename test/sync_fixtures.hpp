@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "control/sync/wire_format.hpp"
+#include "modules/replication/wire_format.hpp"
 
 namespace lb::test {
 

@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "control/sync/peer_link.hpp"
+#include "modules/replication/peer_link.hpp"
 #include "test/sync_fixtures.hpp"
 
 namespace lb::test::sync_model {

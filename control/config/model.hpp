@@ -267,7 +267,7 @@ struct Admin {
     bool operator==(const Admin&) const = default;
 };
 
-// Session replication to the peer node (control/sync, control/replication,
+// Session replication to the peer node (modules/replication, modules/replication,
 // lb/replication_control; README, "Failover without losing connections").
 // Peers of one node's replication: enough for a rack of active nodes behind ECMP; each peer costs
 // a send queue and a window of datagrams in flight.
@@ -300,7 +300,7 @@ struct Replication {
     bool operator==(const Replication&) const = default;
 };
 
-// VIP announcement over BGP by a routing daemon beside lb (control/bgp, lb/bgp_control; README,
+// VIP announcement over BGP by a routing daemon beside lb (modules/bgp, lb/bgp_control; README,
 // "Scaling out"). lb writes the daemon's whole configuration and asks it to reload it.
 struct BgpNeighbor {
     std::uint32_t address = 0; // on the subnet of one of this node's interfaces

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "control/config/model.hpp"
-#include "control/health/monitor.hpp"
+#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
-#include "control/sync/peer_link.hpp"
-#include "control/vrrp/router.hpp"
+#include "modules/replication/peer_link.hpp"
+#include "modules/vrrp/router.hpp"
 
 namespace lb::dataplane {
 struct WorkerCounters;
@@ -126,7 +126,7 @@ struct ReplicationPeerReport {
     std::uint64_t send_errors = 0;       // datagrams the kernel refused to send
 };
 
-// Session replication (lb/replication_control.hpp): the node's side, and one report per peer.
+// Session replication (modules/replication/driver.hpp): the node's side, and one report per peer.
 struct ReplicationReport {
     std::string local; // ADDRESS:PORT the node sends from and listens on
     std::vector<ReplicationPeerReport> peers;
@@ -140,10 +140,10 @@ struct ReplicationReport {
     bool reset_unknown_flows = false;
 };
 
-// VIP announcement over BGP, for lbctl bgp and the metrics (lb/bgp_control.hpp).
+// VIP announcement over BGP, for lbctl bgp and the metrics (modules/bgp/driver.hpp).
 struct BgpVipReport {
     std::string vip;
-    bool wanted = false;    // the announcement rule says announce (control/bgp/announcement)
+    bool wanted = false;    // the announcement rule says announce (modules/bgp/announcement)
     bool announced = false; // in the BIRD configuration BIRD last confirmed loading
     std::string reason;
     std::vector<std::string> services;

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "control/sync/peer_link.hpp"
+#include "modules/replication/peer_link.hpp"
 #include "test/sync_fixtures.hpp"
 
 using namespace lb::control::sync;

@@ -16,9 +16,9 @@
 #include <rte_eal.h>
 
 #include "control/identity_registry.hpp"
-#include "control/replication/session_bridge.hpp"
+#include "modules/replication/session_bridge.hpp"
 #include "control/snapshot_builder.hpp"
-#include "control/sync/codec.hpp"
+#include "modules/replication/codec.hpp"
 #include "dataplane/dataplane.hpp"
 #include "test/sync_fixtures.hpp"
 #include "test/test_config.hpp"

@@ -1,5 +1,5 @@
 """Sends one replication datagram per named case to HOST:PORT, from the namespace it runs in,
-built by hand from the wire format (version 2, control/sync/codec.hpp) with the pair's key where
+built by hand from the wire format (version 2, modules/replication/codec.hpp) with the pair's key where
 a case needs a valid MAC. Every case must be dropped by reason and change nothing.
 
 The datagrams name this namespace's address as their sender and HOST as their receiver, with

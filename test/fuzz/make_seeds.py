@@ -160,7 +160,7 @@ WORKER = {
 
 def sync_datagram(kind: int, entries: list[bytes], cluster: int = 1, flags: int = 0) -> bytes:
     """A replication datagram without its MAC (sync_codec_fuzz.cpp signs what it is given):
-    the header of control/sync/codec.hpp, then kind/length/payload entries."""
+    the header of modules/replication/codec.hpp, then kind/length/payload entries."""
     body = b"".join(entries)
     return struct.pack(">IBBBBIQIIHH", 0x4C425359, 1, kind, flags, 0, cluster,
                        0x0123456789ABCDEF, 7, 3, len(body), len(entries)) + body

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "control/sync/codec.hpp"
+#include "modules/replication/codec.hpp"
 
 using namespace lb::control::sync;
 

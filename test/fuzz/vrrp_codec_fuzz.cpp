@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <variant>
 
-#include "control/vrrp/packet.hpp"
+#include "modules/vrrp/packet.hpp"
 
 using namespace lb::control::vrrp;
 

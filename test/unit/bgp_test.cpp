@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "control/bgp/announcement.hpp"
-#include "control/bgp/bird_config.hpp"
-#include "control/bgp/bird_reply.hpp"
+#include "modules/bgp/announcement.hpp"
+#include "modules/bgp/bird_config.hpp"
+#include "modules/bgp/bird_reply.hpp"
 #include "control/config/loader.hpp"
 #include "lb/admin_request.hpp"
 #include "test/test_config.hpp"

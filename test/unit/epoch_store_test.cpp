@@ -1,4 +1,4 @@
-// The replication epoch (control/replication/epoch_store.hpp): it grows across restarts whatever
+// The replication epoch (modules/replication/epoch_store.hpp): it grows across restarts whatever
 // the wall clock does, and a file that cannot be written leaves the clock in charge, said in
 // words.
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "control/replication/epoch_store.hpp"
+#include "modules/replication/epoch_store.hpp"
 
 using lb::control::replication::next_epoch;
 

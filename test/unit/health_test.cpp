@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "control/config/loader.hpp"
-#include "control/health/state.hpp"
+#include "modules/health/state.hpp"
 
 using namespace lb::control::config;
 using lb::control::health::HealthState;

@@ -1,4 +1,4 @@
-// SessionBridge (control/replication/session_bridge.hpp) between two dataplanes in one process:
+// SessionBridge (modules/replication/session_bridge.hpp) between two dataplanes in one process:
 // what node A describes of its live tables, node B installs into its own, bound to its own
 // numbering of services and real servers (B's configuration lists the servers in another
 // order), with remaining timeouts rather than absolute times (B's clock is far from A's).
@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "control/identity_registry.hpp"
-#include "control/replication/session_bridge.hpp"
+#include "modules/replication/session_bridge.hpp"
 #include "control/snapshot_builder.hpp"
-#include "control/sync/codec.hpp"
+#include "modules/replication/codec.hpp"
 #include "dataplane/dataplane.hpp"
 #include "dataplane/sync_events.hpp"
 #include "test/test_config.hpp"

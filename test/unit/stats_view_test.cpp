@@ -11,8 +11,8 @@
 #include "control/report/stats_view.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/scheduler.hpp"
-#include "lb/admin_replication.hpp"
-#include "lb/admin_vrrp.hpp"
+#include "modules/replication/admin_view.hpp"
+#include "modules/vrrp/admin_view.hpp"
 #include "lb/metric_families.hpp"
 #include "lb/stats_table.hpp"
 

@@ -1,4 +1,4 @@
-// The replication codec (control/sync/codec.hpp): every entry kind round-trips, datagrams stay
+// The replication codec (modules/replication/codec.hpp): every entry kind round-trips, datagrams stay
 // under the MTU, and every way a datagram can be wrong is refused by its own reason with nothing
 // of it used (issue "Session replication", acceptance 9 and 10).
 #include <catch2/catch.hpp>
@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "control/sync/codec.hpp"
+#include "modules/replication/codec.hpp"
 
 using namespace lb::control::sync;
 

@@ -12,7 +12,7 @@
 #include <optional>
 #include <random>
 
-#include "control/sync/peer_link.hpp"
+#include "modules/replication/peer_link.hpp"
 #include "test/sync_fixtures.hpp"
 
 using namespace lb::control::sync;

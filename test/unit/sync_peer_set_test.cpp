@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "control/sync/peer_set.hpp"
+#include "modules/replication/peer_set.hpp"
 #include "test/sync_fixtures.hpp"
 
 using namespace lb::control::sync;

@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "control/vrrp/frames.hpp"
-#include "control/vrrp/router.hpp"
-#include "control/vrrp/tracker.hpp"
+#include "modules/vrrp/frames.hpp"
+#include "modules/vrrp/router.hpp"
+#include "modules/vrrp/tracker.hpp"
 #include "test/test_config.hpp"
 
 using namespace lb::control::vrrp;

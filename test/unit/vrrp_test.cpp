@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "control/vrrp/instance.hpp"
-#include "control/vrrp/packet.hpp"
+#include "modules/vrrp/instance.hpp"
+#include "modules/vrrp/packet.hpp"
 
 using namespace lb::control::vrrp;
 using namespace std::chrono_literals;

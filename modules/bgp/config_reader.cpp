@@ -1,0 +1,154 @@
+#include "modules/bgp/config_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace lb::control::config {
+
+namespace {
+
+// 0 and 4294967295 are reserved (RFC 7607, RFC 7300): no router accepts them.
+constexpr std::uint64_t max_as = 4'294'967'294;
+
+std::optional<std::uint32_t> as_number(Reader& r, const YAML::Node& n, const char* what) {
+    auto s = r.scalar(n, what);
+    if (!s)
+        return std::nullopt;
+    std::string e;
+    const auto v = parse_unsigned(*s, ~std::uint64_t{0} >> 1, e);
+    if (!v || *v == 0 || *v > max_as) {
+        r.error(n, fmt::format("{}: '{}' is not an AS number (1 to {})", what, *s, max_as));
+        return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(*v);
+}
+
+std::optional<Milliseconds> duration_within(Reader& r, const YAML::Node& n, const char* what,
+                                            Milliseconds min, Milliseconds max) {
+    auto d = r.parsed(n, what, parse_duration);
+    if (d && (*d < min || *d > max)) {
+        r.error(n, fmt::format("{}: {} is out of range ({} to {})", what, n.Scalar(),
+                               format_duration(min), format_duration(max)));
+        return std::nullopt;
+    }
+    return d;
+}
+
+std::optional<std::string> absolute_path(Reader& r, const YAML::Node& n, const char* what,
+                                         const char* example) {
+    auto s = r.scalar(n, what);
+    if (s && (s->empty() || (*s)[0] != '/')) {
+        r.error(n, fmt::format("{}: needs an absolute path, e.g. {}", what, example));
+        return std::nullopt;
+    }
+    return s;
+}
+
+void read_bgp_neighbors(Reader& r, const YAML::Node& n, Bgp& bgp) {
+    if (!n.IsSequence() || n.size() == 0) {
+        r.error(n, "neighbors must be a non-empty list, e.g. [{address: 198.51.100.1, as: "
+                   "65000}]");
+        return;
+    }
+    for (const auto& item : n) {
+        if (!r.expect_map(item, "a neighbor"))
+            continue;
+        r.check_keys(item, "neighbor", {"address", "as", "bfd"});
+        BgpNeighbor nb;
+        nb.location = location_of(item);
+        if (const auto v = item["address"]) {
+            nb.address_location = location_of(v);
+            nb.address = r.parsed(v, "address", parse_ipv4).value_or(0);
+        } else {
+            r.error(item, "neighbor needs 'address' (the router's address on a data interface)");
+        }
+        if (const auto v = item["as"])
+            nb.as = as_number(r, v, "as").value_or(0);
+        else
+            r.error(item, "neighbor needs 'as' (the router's AS number)");
+        if (const auto v = item["bfd"])
+            nb.bfd = r.boolean(v, "bfd").value_or(false);
+        bgp.neighbors.push_back(nb);
+    }
+}
+
+void read_bgp_announce(Reader& r, const YAML::Node& n, Bgp& bgp) {
+    if (n.IsScalar()) {
+        if (n.Scalar() != "all")
+            r.error(n, fmt::format("announce: '{}' is neither 'all' nor a list of service names",
+                                   n.Scalar()));
+        return;
+    }
+    if (!n.IsSequence()) {
+        r.error(n, "announce must be 'all' or a list of service names");
+        return;
+    }
+    bgp.announce_all = false;
+    for (const auto& item : n)
+        if (auto s = r.scalar(item, "announce")) {
+            bgp.announce.push_back(*s);
+            bgp.announce_locations.push_back(location_of(item));
+        }
+}
+
+void read_bgp_timers(Reader& r, const YAML::Node& n, Bgp& bgp) {
+    if (const auto v = n["drain_timeout"])
+        bgp.drain_timeout =
+            duration_within(r, v, "drain_timeout", Milliseconds{0}, Milliseconds{3'600'000})
+                .value_or(bgp.drain_timeout);
+    if (const auto v = n["hold_time"])
+        bgp.hold_time =
+            duration_within(r, v, "hold_time", Milliseconds{3'000}, Milliseconds{65'535'000})
+                .value_or(bgp.hold_time);
+    if (const auto v = n["bfd_interval"])
+        bgp.bfd_interval =
+            duration_within(r, v, "bfd_interval", Milliseconds{10}, Milliseconds{10'000})
+                .value_or(bgp.bfd_interval);
+    if (const auto v = n["bfd_multiplier"])
+        if (auto m = r.unsigned_value(v, "bfd_multiplier", 1, 255))
+            bgp.bfd_multiplier = static_cast<unsigned>(*m);
+}
+
+} // namespace
+
+// VIP announcement over BGP (README, "Scaling out").
+void read_bgp_section(Reader& r, const YAML::Node& n, Config& c) {
+    if (!r.expect_map(n, "bgp"))
+        return;
+    r.check_keys(n, "bgp",
+                 {"daemon", "local_as", "router_id", "neighbors", "announce", "socket", "config",
+                  "drain_timeout", "hold_time", "bfd_interval", "bfd_multiplier"});
+    Bgp bgp;
+    bgp.location = location_of(n);
+    if (const auto v = n["daemon"])
+        if (auto s = r.scalar(v, "daemon"); s && *s != "bird")
+            r.error(v, fmt::format("daemon: '{}' is not supported (only bird, BIRD 2)", *s));
+    if (const auto v = n["local_as"])
+        bgp.local_as = as_number(r, v, "local_as").value_or(0);
+    else
+        r.error(n, "bgp needs 'local_as' (this node's AS number)");
+    if (const auto v = n["router_id"]) {
+        bgp.router_id_location = location_of(v);
+        bgp.router_id = r.parsed(v, "router_id", parse_ipv4);
+    }
+    if (const auto v = n["neighbors"])
+        read_bgp_neighbors(r, v, bgp);
+    else
+        r.error(n, "bgp needs 'neighbors' (the routers to announce the VIPs to)");
+    if (const auto v = n["announce"])
+        read_bgp_announce(r, v, bgp);
+    if (const auto v = n["socket"])
+        bgp.socket = absolute_path(r, v, "socket", "/run/bird/bird.ctl").value_or(bgp.socket);
+    if (const auto v = n["config"]) {
+        bgp.config = absolute_path(r, v, "config", "/run/lb/bird.conf").value_or(bgp.config);
+        // lb hands the path to BIRD as a quoted string (configure "PATH").
+        if (bgp.config.find_first_of("\"\\\n\r") != std::string::npos) {
+            r.error(v, "config: BIRD cannot be given a path with quotes, backslashes or line "
+                       "breaks");
+            bgp.config = "/run/lb/bird.conf";
+        }
+    }
+    read_bgp_timers(r, n, bgp);
+    c.bgp = std::move(bgp);
+}
+
+} // namespace lb::control::config

@@ -1,0 +1,15 @@
+// Reads the `replication` section: peers, keys, epoch file, timing (README, "Failover without
+// losing connections").
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include "control/config/model.hpp"
+#include "control/config/section_reader.hpp"
+
+namespace lb::control::config {
+
+// The `replication` section into c.replication.
+void read_replication_section(Reader& r, const YAML::Node& n, Config& c);
+
+} // namespace lb::control::config
