@@ -55,14 +55,24 @@ def installed(deb, tmp_path_factory):
     maintainer scripts run outside the root (--force-script-chrootless: the root has no shell);
     they do nothing there, since no systemd runs. Debian's own unit files are copied in, as any
     Debian 12 system has them, for systemd-analyze to resolve sysinit.target and the rest."""
-    root = str(tmp_path_factory.mktemp("root"))
+    root = empty_root(str(tmp_path_factory.mktemp("root")))
+    r = dpkg(root, "-i", deb)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return root
+
+
+def empty_root(root):
+    """A directory with an empty dpkg database."""
     os.makedirs(os.path.join(root, "var/lib/dpkg/info"))
     os.makedirs(os.path.join(root, "var/lib/dpkg/updates"))
     open(os.path.join(root, "var/lib/dpkg/status"), "w").close()
-    r = run("dpkg", f"--root={root}", "--force-depends", "--force-script-chrootless", "-i", deb,
-            check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
     return root
+
+
+def dpkg(root, *args):
+    """dpkg on `root`; the maintainer scripts run here with DPKG_ROOT=root."""
+    return run("dpkg", f"--root={root}", "--force-depends", "--force-script-chrootless", *args,
+               check=False)
 
 
 def test_the_package_installs_its_files_a_conffile_and_declares_its_dependencies(deb, installed):
@@ -82,6 +92,32 @@ def test_the_package_installs_its_files_a_conffile_and_declares_its_dependencies
     r = run("apt-get", "install", "-s", "-o", "Debug::NoLocking=1", os.path.abspath(deb),
             check=False)
     assert r.returncode == 0 and "Inst lb " in r.stdout, r.stdout + r.stderr
+
+
+def test_purge_after_systemctl_enable_leaves_no_enablement_behind(deb, tmp_path):
+    """Issue 22: the admin enables the unit (the package does not); a purge, straight away or
+    after a remove, takes the link away with the package instead of leaving it dangling, and the
+    mask that remove sets is gone too. deb-systemd-helper and systemctl work on the root."""
+    root = empty_root(str(tmp_path / "root"))
+    system = os.path.join(root, "etc/systemd/system")
+    wants = os.path.join(system, "multi-user.target.wants/lb.service")
+    for remove_first in (False, True):
+        r = dpkg(root, "-i", deb)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not os.path.lexists(wants)  # installing enables nothing
+        run("systemctl", f"--root={root}", "enable", "lb.service")
+        assert os.readlink(wants) == "/lib/systemd/system/lb.service"
+        if remove_first:
+            r = dpkg(root, "-r", "lb")
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert os.readlink(os.path.join(system, "lb.service")) == "/dev/null"  # masked
+        r = dpkg(root, "--purge", "lb")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not os.path.lexists(wants), remove_first
+        assert not os.path.lexists(os.path.join(system, "lb.service")), remove_first
+        left = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files
+                if "lb.service" in f]
+        assert left == [], left
 
 
 def test_the_installed_binaries_run_and_the_shipped_configuration_passes_check(installed):
