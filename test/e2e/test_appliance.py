@@ -9,6 +9,7 @@ The watchdog test stalls the control loop alone with the test-only hook
 LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH (lb/control_loop.cpp): the loop blocks while PATH exists,
 the workers go on."""
 
+import glob
 import os
 import shutil
 import signal
@@ -323,6 +324,49 @@ def test_start_up_errors_are_priority_3_under_the_journal_and_unprefixed_elsewhe
                 assert "<3>" + error in text, text
             else:
                 assert error in text and "<3>" not in text, text
+
+
+def dpdk_driver_directory():
+    """Where the EAL loads its drivers from (RTE_EAL_PMD_PATH): the ring mempool driver's."""
+    found = glob.glob("/usr/lib/*/dpdk/pmds-*/librte_mempool_ring.so.*")
+    if not found:
+        pytest.skip("no DPDK driver directory with the ring mempool driver on this machine")
+    return os.path.dirname(found[0])
+
+
+def test_without_the_ring_mempool_driver_lb_names_it_and_not_hugepages():
+    """Issue 22: on a box without librte-mempool-ring23 (dpdk only recommends it) the packet
+    buffer pool cannot be made; lb says which driver is missing instead of blaming hugepages.
+    In a mount namespace of its own, lb sees DPDK's driver directory without that driver: links
+    to every other file there, on a tmpfs over /mnt (the EAL loads no driver whose real path has
+    a world-writable directory above it, as /tmp is)."""
+    plugins = dpdk_driver_directory()
+    with Lab("apm") as lab:
+        cfg, path = null_device_config(lab, "net_null0")
+        log = os.path.join(lab.tmp, "lb.log")
+        script = f"""set -e
+            mount -t tmpfs -o mode=0755 lb-test-pmds /mnt
+            mkdir /mnt/real /mnt/view
+            mount --bind {plugins} /mnt/real
+            for f in /mnt/real/*; do
+                case ${{f##*/}} in librte_mempool_ring.*) ;; *) ln -s "$f" /mnt/view/ ;; esac
+            done
+            mount --bind /mnt/view {plugins}
+            exec "$@" """
+        env = {**os.environ, "JOURNAL_STREAM": journal_log(log)}
+        p = lab.spawn(lab.switch, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      script, "sh", t.LB, "--config", path, log=log, env=env)
+        assert p.wait(timeout=60) == 1
+        text = open(log).read()
+        print(text)
+        assert ("<3>lb: error: cannot create the packet buffer pool: DPDK's mempool driver "
+                "'ring_mp_mc' is not loaded") in text, text
+        errors = [line for line in text.splitlines() if line.startswith("<3>lb: error:")]
+        assert len(errors) == 1, text
+        assert "install librte-mempool-ring23" in errors[0] and plugins in errors[0], errors
+        assert "hugepages" not in errors[0], errors
+    # The namespace was lb's alone: the driver is still there for everyone else.
+    assert os.path.exists(os.path.join(plugins, "librte_mempool_ring.so.23"))
 
 
 def test_the_watchdog_pings_come_from_the_control_loop_and_stop_when_it_stalls():
