@@ -326,6 +326,39 @@ def test_start_up_errors_are_priority_3_under_the_journal_and_unprefixed_elsewhe
                 assert error in text and "<3>" not in text, text
 
 
+def test_a_refused_reload_is_a_warning_under_the_journal():
+    """Issue 22: a refused reload, by SIGHUP or lbctl, is logged at priority 4, every line, so
+    that `journalctl -p warning` shows it; an applied one stays at 6."""
+    with Lab("aph") as lab:
+        cfg, path = null_device_config(lab, "net_null0")
+        log = os.path.join(lab.tmp, "lb.log")
+        env = {**os.environ, "JOURNAL_STREAM": journal_log(log)}
+        p = lab.spawn(lab.switch, t.LB, "--config", path, log=log, env=env)
+        assert t.wait_for(lambda: "forwarding with" in open(log).read(), 60), open(log).read()
+        good = open(path).read()
+        with open(path, "w") as f:
+            f.write(yaml_emit.dump({**cfg, "bogus_key": 1}))
+        os.kill(p.pid, signal.SIGHUP)
+        assert t.wait_for(lambda: "reload (SIGHUP) refused" in open(log).read(), 30)
+        r = run(t.LBCTL, "--socket", cfg["admin"]["socket"], "reload", check=False)
+        assert r.returncode == 1 and "unknown key 'bogus_key'" in r.stderr, r.stdout + r.stderr
+        with open(path, "w") as f:
+            f.write(good)
+        r = run(t.LBCTL, "--socket", cfg["admin"]["socket"], "reload", check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert lab.stop(p, signal.SIGTERM) == 0
+        lines = open(log).read().splitlines()
+        for via in ("reload (SIGHUP)", "lbctl reload"):
+            refused = [line for line in lines if f"{via} refused:" in line]
+            assert len(refused) == 2, lines  # the error, then "unchanged"
+            assert refused[0].startswith(f"<4>lb: warning: {via} refused: {path}:"), refused
+            assert "unknown key 'bogus_key'" in refused[0], refused
+            assert refused[1] == (f"<4>lb: warning: {via} refused: the running configuration "
+                                  "is unchanged"), refused
+        applied = [line for line in lines if "lbctl reload:" in line]
+        assert len(applied) == 1 and applied[0].startswith("<6>lb: lbctl reload: "), lines
+
+
 def dpdk_driver_directory():
     """Where the EAL loads its drivers from (RTE_EAL_PMD_PATH): the ring mempool driver's."""
     found = glob.glob("/usr/lib/*/dpdk/pmds-*/librte_mempool_ring.so.*")
