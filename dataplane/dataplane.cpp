@@ -1,13 +1,17 @@
 #include "dataplane/dataplane.hpp"
 
+#include <cerrno>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <rte_config.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -20,6 +24,31 @@ int launch_worker(void* worker) {
 }
 
 } // namespace
+
+std::string packet_pool_failure(int error, std::string_view ops, bool ops_registered) {
+    if (!ops_registered) {
+        // Where the EAL looks for its drivers when no -d says otherwise (empty for a static DPDK).
+        const std::string_view plugins = RTE_EAL_PMD_PATH;
+        return fmt::format(
+            "cannot create the packet buffer pool: DPDK's mempool driver '{}' is not loaded "
+            "(the ring mempool driver, librte_mempool_ring.so: install librte-mempool-ring23 on "
+            "Debian 12; the EAL loads its drivers from {}, and from each -d PATH in "
+            "dpdk.eal_args)",
+            ops, plugins.empty() ? "the -d PATHs in dpdk.eal_args only" : plugins);
+    }
+    if (error == ENOMEM)
+        return fmt::format("cannot create the packet buffer pool: {} (reserve hugepages, e.g. "
+                           "NR_2M_PAGES=512 in /etc/dpdk/dpdk.conf, or pass --no-huge -m 512)",
+                           rte_strerror(error));
+    return fmt::format("cannot create the packet buffer pool: {}", rte_strerror(error));
+}
+
+bool mempool_ops_registered(std::string_view ops) {
+    for (unsigned i = 0; i < rte_mempool_ops_table.num_ops; ++i)
+        if (ops == rte_mempool_ops_table.ops[i].name)
+            return true;
+    return false;
+}
 
 void Dataplane::PoolDeleter::operator()(rte_mempool* pool) const {
     rte_mempool_free(pool);
@@ -46,10 +75,11 @@ Dataplane::Dataplane(const DataplaneSizes& sizes) {
     pool_.reset(rte_pktmbuf_pool_create((prefix + "mbufs").c_str(), sizes.packet_buffers,
                                         sizes.packet_buffer_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                         socket));
-    if (!pool_)
-        throw std::runtime_error(fmt::format("cannot create the packet buffer pool: {} "
-                                             "(reserve hugepages or pass --no-huge -m 512)",
-                                             rte_strerror(rte_errno)));
+    if (!pool_) {
+        const int error = rte_errno;
+        const char* ops = rte_mbuf_best_mempool_ops();
+        throw std::runtime_error(packet_pool_failure(error, ops, mempool_ops_registered(ops)));
+    }
     const std::size_t rcu_size = rte_rcu_qsbr_get_memsize(sizes.workers);
     rcu_.reset(static_cast<rte_rcu_qsbr*>(
         rte_zmalloc((prefix + "rcu").c_str(), rcu_size, RTE_CACHE_LINE_SIZE)));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/counters.hpp"
@@ -46,6 +47,16 @@ struct DataplaneSizes {
     // give each a different prefix. Keep it short (DPDK names have at most 26 characters).
     std::string name_prefix;
 };
+
+// Why the packet buffer pool could not be made, for the operator: `error` is rte_errno after
+// rte_pktmbuf_pool_create, `ops` the mempool driver it asked for (rte_mbuf_best_mempool_ops) and
+// `ops_registered` whether a loaded driver provides it. Hugepages are blamed only for ENOMEM: a
+// driver that is not loaded (DPDK loads them as plugins; a Debian box installed without
+// Recommends may lack librte-mempool-ring23) fails the same call with EINVAL.
+std::string packet_pool_failure(int error, std::string_view ops, bool ops_registered);
+
+// True when a loaded mempool driver provides `ops` (e.g. "ring_mp_mc").
+bool mempool_ops_registered(std::string_view ops);
 
 class Dataplane {
   public:

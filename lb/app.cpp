@@ -1,5 +1,6 @@
 #include "lb/app.hpp"
 
+#include <cerrno>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -24,10 +25,19 @@ void initialise_eal(const control::config::Config& config, const std::vector<std
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
-        throw std::runtime_error(fmt::format("DPDK EAL initialisation failed: {} (EAL arguments "
-                                             "come from dpdk.eal_args and after --)",
-                                             rte_strerror(rte_errno)));
+    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+        // ENODEV: a --vdev or -a that no bus could parse, mostly because the device's driver,
+        // a plugin the EAL loads from its driver directory, is not installed.
+        const int error = rte_errno;
+        throw std::runtime_error(fmt::format(
+            "DPDK EAL initialisation failed: {} (EAL arguments come from dpdk.eal_args and after "
+            "--{})",
+            rte_strerror(error),
+            error == ENODEV ? "; a device there has no driver loaded: is its package installed, "
+                              "librte-net-<driver>23 on Debian 12, e.g. librte-net-af-packet23 "
+                              "for --vdev=net_af_packet0?"
+                            : ""));
+    }
     const unsigned lcores = rte_lcore_count();
     if (lcores < config.dpdk.workers + 1)
         throw std::runtime_error(fmt::format("dpdk.workers is {} but the EAL has {} lcores; it "

@@ -23,6 +23,7 @@
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/readiness.hpp"
+#include "lb/reload_plan.hpp"
 #include "modules/replication/driver.hpp"
 #include "lb/service_notifier.hpp"
 #include "modules/vrrp/driver.hpp"
@@ -62,6 +63,13 @@ void stall_while_exists_for_tests(const std::string& path) {
 }
 
 void log_outcome(const char* what, const ChangeOutcome& o) {
+    if (!o.applied) {
+        std::string text;
+        for (const auto& m : o.messages)
+            text += m + "\n";
+        fmt::print(stderr, "{}", refused_reload_log(what, text));
+        return;
+    }
     for (const auto& m : o.messages)
         fmt::print(stderr, "lb: {}: {}\n", what, m);
 }
@@ -256,7 +264,10 @@ class ControlLoop {
                     std::string said = answer.body;
                     while (!said.empty() && said.back() == '\n')
                         said.pop_back();
-                    fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
+                    if (request.command == Command::reload && !answer.ok)
+                        fmt::print(stderr, "{}", refused_reload_log("lbctl reload", said));
+                    else
+                        fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
                     // A reload reconfigures health checks itself (the reloader's
                     // hook).
                     if (answer.ok && request.command != Command::reload) {

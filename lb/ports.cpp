@@ -1,6 +1,8 @@
 #include "lb/ports.hpp"
 
+#include <cctype>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <rte_ethdev.h>
@@ -20,14 +22,39 @@ std::string available_devices() {
     return names.empty() ? "none" : names;
 }
 
+// A PCI address as `device:` names NICs: DDDD:BB:DD.F or BB:DD.F (hexadecimal).
+bool is_pci_address(std::string_view name) {
+    const auto hex = [&](std::size_t from, std::size_t count) {
+        for (std::size_t i = from; i < from + count; ++i)
+            if (!std::isxdigit(static_cast<unsigned char>(name[i])))
+                return false;
+        return true;
+    };
+    if (name.size() == 12 && name[4] == ':' && hex(0, 4))
+        name.remove_prefix(5);
+    return name.size() == 7 && name[2] == ':' && name[5] == '.' && hex(0, 2) && hex(3, 2) &&
+           hex(6, 1);
+}
+
+std::string missing_device(const control::config::Interface& iface) {
+    if (is_pci_address(iface.device))
+        // No PMD took it: not bound to a DPDK driver, not allowed by -a, or its driver is not
+        // installed (DPDK loads NIC drivers as plugins; dpdk only recommends them).
+        return fmt::format(
+            "interface '{}': no DPDK driver took PCI device {} (devices: {}); bind it to vfio-pci "
+            "(lb --check --hardware says how), allow it with -a {} in dpdk.eal_args, and install "
+            "its poll-mode driver (librte-net-<driver>23 on Debian 12, e.g. librte-net-ixgbe23)",
+            iface.name, iface.device, available_devices(), iface.device);
+    return fmt::format("interface '{}': DPDK device '{}' does not exist (devices: {}); add it to "
+                       "dpdk.eal_args, e.g. --vdev={},iface=<veth>",
+                       iface.name, iface.device, available_devices(), iface.device);
+}
+
 control::PortBinding start_port(const control::config::Interface& iface, unsigned workers,
                                 rte_mempool* pool) {
     std::uint16_t port = 0;
     if (rte_eth_dev_get_port_by_name(iface.device.c_str(), &port) != 0)
-        throw std::runtime_error(
-            fmt::format("interface '{}': DPDK device '{}' does not exist (devices: {}); add it to "
-                        "dpdk.eal_args, e.g. --vdev={},iface=<veth>",
-                        iface.name, iface.device, available_devices(), iface.device));
+        throw std::runtime_error(missing_device(iface));
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port, &info); rc != 0)
         throw std::runtime_error(fmt::format("interface '{}': cannot read device info: {}",

@@ -139,4 +139,18 @@ ReloadPlan plan_reload(const std::string& path, const control::config::Config& r
     return plan_reload(std::move(*loaded.config), running, path);
 }
 
+std::string refused_reload_log(std::string_view via, std::string_view messages) {
+    std::string lines;
+    while (!messages.empty()) {
+        const std::size_t end = messages.find('\n');
+        const std::string_view line = messages.substr(0, end);
+        if (!line.empty())
+            lines += fmt::format("lb: warning: {} refused: {}\n", via, line);
+        if (end == std::string_view::npos)
+            break;
+        messages.remove_prefix(end + 1);
+    }
+    return lines;
+}
+
 } // namespace lb::app

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/config/key_file.hpp"
@@ -39,5 +40,12 @@ ReloadPlan plan_reload(control::config::Config next, const control::config::Conf
 // `replication` counts without its key files, which a reload applies.
 std::vector<std::string> restart_only_changes(const control::config::Config& running,
                                               const control::config::Config& next);
+
+// The log lines of a refused reload, one per line of `messages` (the refusal's text, or lbctl's
+// JSON answer): "lb: warning: VIA refused: MESSAGE". The running configuration is kept, so it is
+// not an error, but an operator must see it: under the journal the word "warning" makes each line
+// priority 4 (lb/journal_stderr.hpp), shown by `journalctl -p warning`. `via` says what asked:
+// "reload (SIGHUP)" or "lbctl reload".
+std::string refused_reload_log(std::string_view via, std::string_view messages);
 
 } // namespace lb::app

@@ -9,6 +9,7 @@ The watchdog test stalls the control loop alone with the test-only hook
 LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH (lb/control_loop.cpp): the loop blocks while PATH exists,
 the workers go on."""
 
+import glob
 import os
 import shutil
 import signal
@@ -55,14 +56,24 @@ def installed(deb, tmp_path_factory):
     maintainer scripts run outside the root (--force-script-chrootless: the root has no shell);
     they do nothing there, since no systemd runs. Debian's own unit files are copied in, as any
     Debian 12 system has them, for systemd-analyze to resolve sysinit.target and the rest."""
-    root = str(tmp_path_factory.mktemp("root"))
+    root = empty_root(str(tmp_path_factory.mktemp("root")))
+    r = dpkg(root, "-i", deb)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return root
+
+
+def empty_root(root):
+    """A directory with an empty dpkg database."""
     os.makedirs(os.path.join(root, "var/lib/dpkg/info"))
     os.makedirs(os.path.join(root, "var/lib/dpkg/updates"))
     open(os.path.join(root, "var/lib/dpkg/status"), "w").close()
-    r = run("dpkg", f"--root={root}", "--force-depends", "--force-script-chrootless", "-i", deb,
-            check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
     return root
+
+
+def dpkg(root, *args):
+    """dpkg on `root`; the maintainer scripts run here with DPKG_ROOT=root."""
+    return run("dpkg", f"--root={root}", "--force-depends", "--force-script-chrootless", *args,
+               check=False)
 
 
 def test_the_package_installs_its_files_a_conffile_and_declares_its_dependencies(deb, installed):
@@ -82,6 +93,32 @@ def test_the_package_installs_its_files_a_conffile_and_declares_its_dependencies
     r = run("apt-get", "install", "-s", "-o", "Debug::NoLocking=1", os.path.abspath(deb),
             check=False)
     assert r.returncode == 0 and "Inst lb " in r.stdout, r.stdout + r.stderr
+
+
+def test_purge_after_systemctl_enable_leaves_no_enablement_behind(deb, tmp_path):
+    """Issue 22: the admin enables the unit (the package does not); a purge, straight away or
+    after a remove, takes the link away with the package instead of leaving it dangling, and the
+    mask that remove sets is gone too. deb-systemd-helper and systemctl work on the root."""
+    root = empty_root(str(tmp_path / "root"))
+    system = os.path.join(root, "etc/systemd/system")
+    wants = os.path.join(system, "multi-user.target.wants/lb.service")
+    for remove_first in (False, True):
+        r = dpkg(root, "-i", deb)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not os.path.lexists(wants)  # installing enables nothing
+        run("systemctl", f"--root={root}", "enable", "lb.service")
+        assert os.readlink(wants) == "/lib/systemd/system/lb.service"
+        if remove_first:
+            r = dpkg(root, "-r", "lb")
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert os.readlink(os.path.join(system, "lb.service")) == "/dev/null"  # masked
+        r = dpkg(root, "--purge", "lb")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not os.path.lexists(wants), remove_first
+        assert not os.path.lexists(os.path.join(system, "lb.service")), remove_first
+        left = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files
+                if "lb.service" in f]
+        assert left == [], left
 
 
 def test_the_installed_binaries_run_and_the_shipped_configuration_passes_check(installed):
@@ -287,6 +324,82 @@ def test_start_up_errors_are_priority_3_under_the_journal_and_unprefixed_elsewhe
                 assert "<3>" + error in text, text
             else:
                 assert error in text and "<3>" not in text, text
+
+
+def test_a_refused_reload_is_a_warning_under_the_journal():
+    """Issue 22: a refused reload, by SIGHUP or lbctl, is logged at priority 4, every line, so
+    that `journalctl -p warning` shows it; an applied one stays at 6."""
+    with Lab("aph") as lab:
+        cfg, path = null_device_config(lab, "net_null0")
+        log = os.path.join(lab.tmp, "lb.log")
+        env = {**os.environ, "JOURNAL_STREAM": journal_log(log)}
+        p = lab.spawn(lab.switch, t.LB, "--config", path, log=log, env=env)
+        assert t.wait_for(lambda: "forwarding with" in open(log).read(), 60), open(log).read()
+        good = open(path).read()
+        with open(path, "w") as f:
+            f.write(yaml_emit.dump({**cfg, "bogus_key": 1}))
+        os.kill(p.pid, signal.SIGHUP)
+        assert t.wait_for(lambda: "reload (SIGHUP) refused" in open(log).read(), 30)
+        r = run(t.LBCTL, "--socket", cfg["admin"]["socket"], "reload", check=False)
+        assert r.returncode == 1 and "unknown key 'bogus_key'" in r.stderr, r.stdout + r.stderr
+        with open(path, "w") as f:
+            f.write(good)
+        r = run(t.LBCTL, "--socket", cfg["admin"]["socket"], "reload", check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert lab.stop(p, signal.SIGTERM) == 0
+        lines = open(log).read().splitlines()
+        for via in ("reload (SIGHUP)", "lbctl reload"):
+            refused = [line for line in lines if f"{via} refused:" in line]
+            assert len(refused) == 2, lines  # the error, then "unchanged"
+            assert refused[0].startswith(f"<4>lb: warning: {via} refused: {path}:"), refused
+            assert "unknown key 'bogus_key'" in refused[0], refused
+            assert refused[1] == (f"<4>lb: warning: {via} refused: the running configuration "
+                                  "is unchanged"), refused
+        applied = [line for line in lines if "lbctl reload:" in line]
+        assert len(applied) == 1 and applied[0].startswith("<6>lb: lbctl reload: "), lines
+
+
+def dpdk_driver_directory():
+    """Where the EAL loads its drivers from (RTE_EAL_PMD_PATH): the ring mempool driver's."""
+    found = glob.glob("/usr/lib/*/dpdk/pmds-*/librte_mempool_ring.so.*")
+    if not found:
+        pytest.skip("no DPDK driver directory with the ring mempool driver on this machine")
+    return os.path.dirname(found[0])
+
+
+def test_without_the_ring_mempool_driver_lb_names_it_and_not_hugepages():
+    """Issue 22: on a box without librte-mempool-ring23 (dpdk only recommends it) the packet
+    buffer pool cannot be made; lb says which driver is missing instead of blaming hugepages.
+    In a mount namespace of its own, lb sees DPDK's driver directory without that driver: links
+    to every other file there, on a tmpfs over /mnt (the EAL loads no driver whose real path has
+    a world-writable directory above it, as /tmp is)."""
+    plugins = dpdk_driver_directory()
+    with Lab("apm") as lab:
+        cfg, path = null_device_config(lab, "net_null0")
+        log = os.path.join(lab.tmp, "lb.log")
+        script = f"""set -e
+            mount -t tmpfs -o mode=0755 lb-test-pmds /mnt
+            mkdir /mnt/real /mnt/view
+            mount --bind {plugins} /mnt/real
+            for f in /mnt/real/*; do
+                case ${{f##*/}} in librte_mempool_ring.*) ;; *) ln -s "$f" /mnt/view/ ;; esac
+            done
+            mount --bind /mnt/view {plugins}
+            exec "$@" """
+        env = {**os.environ, "JOURNAL_STREAM": journal_log(log)}
+        p = lab.spawn(lab.switch, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      script, "sh", t.LB, "--config", path, log=log, env=env)
+        assert p.wait(timeout=60) == 1
+        text = open(log).read()
+        print(text)
+        assert ("<3>lb: error: cannot create the packet buffer pool: DPDK's mempool driver "
+                "'ring_mp_mc' is not loaded") in text, text
+        errors = [line for line in text.splitlines() if line.startswith("<3>lb: error:")]
+        assert len(errors) == 1, text
+        assert "install librte-mempool-ring23" in errors[0] and plugins in errors[0], errors
+        assert "hugepages" not in errors[0], errors
+    # The namespace was lb's alone: the driver is still there for everyone else.
+    assert os.path.exists(os.path.join(plugins, "librte_mempool_ring.so.23"))
 
 
 def test_the_watchdog_pings_come_from_the_control_loop_and_stop_when_it_stalls():

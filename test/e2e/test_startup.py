@@ -60,6 +60,21 @@ def test_a_device_that_does_not_exist_is_a_clear_error():
         assert r.returncode == 1
         assert ("interface 'if0': DPDK device 'net_null7' does not exist (devices: net_null0)"
                 in r.stderr), r.stderr
+        # A PCI device no driver took (here: no PCI scan at all) is not a --vdev to add: lb
+        # names what may be missing, its binding, -a, or its driver's package.
+        path = write_config(lab, ["0000:99:00.0"], eal=["--vdev=net_null0"])
+        r = lab.run(lab.switch, t.LB, "--config", path, check=False, timeout=60)
+        assert r.returncode == 1
+        assert ("interface 'if0': no DPDK driver took PCI device 0000:99:00.0 (devices: "
+                "net_null0); bind it to vfio-pci") in r.stderr, r.stderr
+        assert "librte-net-<driver>23" in r.stderr and "--vdev" not in r.stderr, r.stderr
+        # A --vdev whose driver is not loaded fails in the EAL: lb says what to install.
+        path = write_config(lab, ["net_nosuch0"], eal=["--vdev=net_nosuch0"])
+        r = lab.run(lab.switch, t.LB, "--config", path, check=False, timeout=60)
+        assert r.returncode == 1
+        assert ("DPDK EAL initialisation failed: No such device (EAL arguments come from "
+                "dpdk.eal_args and after --; a device there has no driver loaded") in r.stderr, \
+            r.stderr
 
 
 def test_two_workers_need_two_queues_per_port():

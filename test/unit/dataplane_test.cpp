@@ -2,6 +2,8 @@
 // benchmark and the fuzz targets share.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+
 #include <rte_mempool.h>
 
 #include "dataplane/dataplane.hpp"
@@ -75,4 +77,22 @@ TEST_CASE("a dataplane that cannot be built says why and gives back what it took
     CHECK(again.pool() != nullptr);
     // Two dataplanes under one prefix cannot both exist.
     CHECK_THROWS_WITH(Dataplane(small("dp_f_")), Catch::Contains("packet buffer pool"));
+}
+
+TEST_CASE("a packet buffer pool that cannot be made blames what is missing") {
+    // The driver is looked up among those loaded: the ring driver is, here.
+    CHECK(mempool_ops_registered("ring_mp_mc"));
+    CHECK_FALSE(mempool_ops_registered("no_such_ops"));
+    // No driver for the pool's ops (librte-mempool-ring23 not installed): rte_errno is EINVAL,
+    // and hugepages are not the cause.
+    const std::string missing = packet_pool_failure(EINVAL, "ring_mp_mc", false);
+    CHECK_THAT(missing, Catch::Contains("mempool driver 'ring_mp_mc' is not loaded") &&
+                            Catch::Contains("librte-mempool-ring23") && Catch::Contains("-d PATH"));
+    CHECK_THAT(missing, !Catch::Contains("hugepages"));
+    // Out of memory: hugepages.
+    CHECK_THAT(packet_pool_failure(ENOMEM, "ring_mp_mc", true),
+               Catch::Contains("reserve hugepages") && !Catch::Contains("mempool driver"));
+    // Anything else is said as it is.
+    CHECK(packet_pool_failure(EEXIST, "ring_mp_mc", true) ==
+          "cannot create the packet buffer pool: File exists");
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "control/config/loader.hpp"
+#include "lb/journal_stderr.hpp"
 #include "lb/reload_plan.hpp"
 
 using namespace lb;
@@ -116,4 +117,21 @@ TEST_CASE("every restart-only key is named") {
     b.stats.interval = std::chrono::milliseconds(5000); // applied
     CHECK(app::restart_only_changes(a, b) ==
           std::vector<std::string>{"node.name", "admin.socket", "dpdk", "stats.listen"});
+}
+
+TEST_CASE("a refused reload is logged one line per message, each a warning for the journal") {
+    const std::string text =
+        app::refused_reload_log("reload (SIGHUP)", "/etc/lb/lb.yaml:3:1: unknown key 'bogus'\n"
+                                                   "the running configuration is unchanged\n");
+    CHECK(text == "lb: warning: reload (SIGHUP) refused: /etc/lb/lb.yaml:3:1: unknown key "
+                  "'bogus'\n"
+                  "lb: warning: reload (SIGHUP) refused: the running configuration is unchanged\n");
+    // Priority 4 (LOG_WARNING) under the journal: `journalctl -p warning` shows every line.
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+        CHECK(app::log_priority(std::string_view(text).substr(start, nl - start)) == 4);
+    // lbctl's answer may be JSON, on one line; a message without a newline is one line too.
+    CHECK(app::refused_reload_log("lbctl reload", R"({"applied":false,"messages":["x"]})") ==
+          "lb: warning: lbctl reload refused: {\"applied\":false,\"messages\":[\"x\"]}\n");
+    CHECK(app::refused_reload_log("lbctl reload", "").empty());
 }
