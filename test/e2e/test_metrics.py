@@ -8,6 +8,7 @@ import re
 import pytest
 
 import topology as t
+from ha import HaLab, Node, instance, node_config, replication_section
 from netlab import Lab
 
 
@@ -30,11 +31,50 @@ def env():
         lab.cleanup()
 
 
-def scrape(lab, net):
-    r = lab.run(net.lb_ns, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9100/metrics",
+@pytest.fixture(scope="module")
+def ha_node():
+    """A node with a VRRP instance and replication (its peer never comes): the families present
+    only with those sections."""
+    with Lab("mha") as lab:
+        ha = HaLab(lab)
+        config = node_config(ha, "a", [instance(100)])
+        config["replication"] = replication_section(ha, "a")
+        config["stats"]["listen"] = "127.0.0.1:9100"
+        yield ha, Node(ha, "a", config)
+
+
+def scrape_in(lab, namespace):
+    r = lab.run(namespace, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9100/metrics",
                 check=False)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def scrape(lab, net):
+    return scrape_in(lab, net.lb_ns)
+
+
+def documented_values(heading):
+    """The label values docs/metrics.md lists in the table under `### heading`: the first cell
+    of each row, which must be exactly one backticked name."""
+    with open(os.path.join(t.ROOT, "docs", "metrics.md")) as f:
+        text = f.read()
+    section = re.search(rf"^### {re.escape(heading)}\n(.*?)(?=^#|\Z)", text, re.M | re.S)
+    assert section, heading
+    rows = [line for line in section.group(1).splitlines() if line.startswith("|")][2:]
+    assert rows, heading
+    values = []
+    for row in rows:
+        cell = row.split("|")[1].strip()
+        assert re.fullmatch(r"`[a-z0-9_]+`", cell), (heading, row)
+        values.append(cell.strip("`"))
+    assert len(values) == len(set(values)), (heading, values)
+    return set(values)
+
+
+def served_values(text, family, label):
+    """The values of `label` among the series of `family` in a scrape."""
+    return {m.group(1) for m in re.finditer(rf'^{family}{{[^}}]*\b{label}="([^"]*)"', text, re.M)}
 
 
 def value(text, name, **labels):
@@ -165,3 +205,26 @@ def test_weight_in_effect_documented_families_and_stats(env):
     assert re.search(r"^rx_packets_total +\d+$", out, re.M), out
     code, out, _ = lb.ctl("--json", "stats")
     assert code == 0 and json.loads(out)["node"] == "lb-test"
+
+
+def test_documented_drop_reasons_and_ftp_events_are_those_served(env):
+    """Issue 22: every drop reason docs/metrics.md lists is served, and only those: a reason
+    no packet was dropped for is served at 0, not left out."""
+    lab, net, lb = env
+    text = scrape(lab, net)
+    reasons = documented_values("Drop reasons")
+    assert "mtu" not in reasons
+    assert served_values(text, "lb_drops_total", "reason") == reasons
+    assert value(text, "lb_drops_total", reason="too_big_for_tunnel_no_df") == 0
+    assert served_values(text, "lb_ftp_events_total", "event") == \
+        documented_values("FTP helper events")
+
+
+def test_documented_vrrp_and_replication_label_values_are_those_served(ha_node):
+    ha, node = ha_node
+    text = scrape_in(ha.lab, ha.node_ns["a"])
+    for family, label, heading in (
+            ("lb_vrrp_adverts_discarded_total", "reason", "VRRP discard reasons"),
+            ("lb_replication_entries_total", "event", "Replication entry events"),
+            ("lb_replication_datagrams_dropped_total", "reason", "Replication drop reasons")):
+        assert served_values(text, family, label) == documented_values(heading), family
