@@ -320,7 +320,8 @@ void add_replication_families(Families& out, const control::report::ReplicationR
         for (const auto& [event, n] : entry_counts)
             add(entries, with(peer, "event", event), number(n));
         add(dumps, peer, number(c.bulk_dumps_sent));
-        for (std::size_t i = 0; i < c.dropped.size(); ++i)
+        // From 1: the codec's first value, `none`, is no reason to drop anything.
+        for (std::size_t i = 1; i < c.dropped.size(); ++i)
             add(dropped, with(peer, "reason", sync::drop_reason_name(i)), number(c.dropped[i]));
         add(send_errors, peer, number(r.send_errors));
     }

@@ -1,13 +1,16 @@
 #include "lb/metrics.hpp"
 
-#include <stdexcept>
+#include <chrono>
 
-#include <fmt/format.h>
-#include <prometheus/exposer.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <rte_version.h>
 
 #include "lb/metric_families.hpp"
+#include "lb/metrics_http.hpp"
 
 namespace lb::app {
 
@@ -54,17 +57,57 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     return out;
 }
 
-MetricsEndpoint::MetricsEndpoint(const std::string& listen, const Balancer& balancer)
-    : collector_(std::make_shared<MetricsCollector>(balancer)) {
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(
-            fmt::format("stats.listen {}: cannot serve metrics there: {}", listen, e.what()));
-    }
-    exposer_->RegisterCollectable(collector_);
+ScrapeMetrics::ScrapeMetrics() : registry_(std::make_unique<prometheus::Registry>()) {
+    scrapes_ = &prometheus::BuildCounter()
+                    .Name("lb_metrics_scrapes_total")
+                    .Help("Scrapes of /metrics answered")
+                    .Register(*registry_)
+                    .Add({});
+    bytes_ = &prometheus::BuildCounter()
+                  .Name("lb_metrics_transferred_bytes_total")
+                  .Help("Bytes of /metrics answers (bodies) sent")
+                  .Register(*registry_)
+                  .Add({});
+    // A scrape takes well under a millisecond for a few services, tens of milliseconds for
+    // thousands of real servers.
+    duration_ =
+        &prometheus::BuildHistogram()
+             .Name("lb_metrics_scrape_duration_seconds")
+             .Help("How long collecting and rendering a scrape took")
+             .Register(*registry_)
+             .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                              0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
 }
 
+ScrapeMetrics::~ScrapeMetrics() = default;
+
+void ScrapeMetrics::served(std::size_t bytes, double seconds) {
+    scrapes_->Increment();
+    bytes_->Increment(static_cast<double>(bytes));
+    duration_->Observe(seconds);
+}
+
+std::vector<MetricFamily> ScrapeMetrics::collect() const {
+    return registry_->Collect();
+}
+
+MetricsEndpoint::MetricsEndpoint(const std::string& listen, const Balancer& balancer)
+    : collector_(balancer),
+      server_(std::make_unique<MetricsHttpServer>(listen, [this] { return scrape(); })) {}
+
 MetricsEndpoint::~MetricsEndpoint() = default;
+
+std::string MetricsEndpoint::scrape() {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<MetricFamily> families = collector_.Collect();
+    // This scrape is counted in the next one, as it is not over yet.
+    for (auto& f : scrape_metrics_.collect())
+        families.push_back(std::move(f));
+    std::string text = prometheus::TextSerializer().Serialize(families);
+    scrape_metrics_.served(
+        text.size(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return text;
+}
 
 } // namespace lb::app

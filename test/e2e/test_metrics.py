@@ -1,13 +1,16 @@
 """The Prometheus endpoint: promtool accepts a scrape, the counters match the traffic the test
-sent, and a real Prometheus server scrapes lb successfully."""
+sent, a real Prometheus server scrapes lb successfully, every family and label value is the one
+docs/metrics.md names, and misbehaving HTTP clients do not keep a scrape from being answered."""
 
 import json
 import os
 import re
+import time
 
 import pytest
 
 import topology as t
+from ha import HaLab, Node, instance, node_config, replication_section
 from netlab import Lab
 
 
@@ -30,11 +33,50 @@ def env():
         lab.cleanup()
 
 
-def scrape(lab, net):
-    r = lab.run(net.lb_ns, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9100/metrics",
+@pytest.fixture(scope="module")
+def ha_node():
+    """A node with a VRRP instance and replication (its peer never comes): the families present
+    only with those sections."""
+    with Lab("mha") as lab:
+        ha = HaLab(lab)
+        config = node_config(ha, "a", [instance(100)])
+        config["replication"] = replication_section(ha, "a")
+        config["stats"]["listen"] = "127.0.0.1:9100"
+        yield ha, Node(ha, "a", config)
+
+
+def scrape_in(lab, namespace):
+    r = lab.run(namespace, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9100/metrics",
                 check=False)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def scrape(lab, net):
+    return scrape_in(lab, net.lb_ns)
+
+
+def documented_values(heading):
+    """The label values docs/metrics.md lists in the table under `### heading`: the first cell
+    of each row, which must be exactly one backticked name."""
+    with open(os.path.join(t.ROOT, "docs", "metrics.md")) as f:
+        text = f.read()
+    section = re.search(rf"^### {re.escape(heading)}\n(.*?)(?=^#|\Z)", text, re.M | re.S)
+    assert section, heading
+    rows = [line for line in section.group(1).splitlines() if line.startswith("|")][2:]
+    assert rows, heading
+    values = []
+    for row in rows:
+        cell = row.split("|")[1].strip()
+        assert re.fullmatch(r"`[a-z0-9_]+`", cell), (heading, row)
+        values.append(cell.strip("`"))
+    assert len(values) == len(set(values)), (heading, values)
+    return set(values)
+
+
+def served_values(text, family, label):
+    """The values of `label` among the series of `family` in a scrape."""
+    return {m.group(1) for m in re.finditer(rf'^{family}{{[^}}]*\b{label}="([^"]*)"', text, re.M)}
 
 
 def value(text, name, **labels):
@@ -54,7 +96,7 @@ def test_promtool_accepts_a_scrape(env):
         f.write(text)
     with open(path) as f:
         r = lab.run(net.lb_ns, "promtool", "check", "metrics", stdin=f, check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
     assert value(text, "lb_build_info") == 1
     assert not re.search(r'198\.51\.100\.1\d\b', text)  # no client address anywhere
 
@@ -141,8 +183,7 @@ def test_prometheus_scrapes_lb(env):
 
 def test_weight_in_effect_documented_families_and_stats(env):
     """Issue 10, item 6c: a server drained by its health check has weight 0 in the metrics,
-    every family a scrape carries is in docs/metrics.md (prometheus-cpp's own exposer_*
-    included), the stats file names real servers with their port, and `lbctl stats` prints a
+    every family a scrape carries is in docs/metrics.md, the stats file names real servers with their port, and `lbctl stats` prints a
     table unless asked for JSON."""
     lab, net, lb = env
     closed = {"service": "checked", "server": "203.0.113.12:9999"}
@@ -165,3 +206,194 @@ def test_weight_in_effect_documented_families_and_stats(env):
     assert re.search(r"^rx_packets_total +\d+$", out, re.M), out
     code, out, _ = lb.ctl("--json", "stats")
     assert code == 0 and json.loads(out)["node"] == "lb-test"
+
+
+def test_documented_drop_reasons_and_ftp_events_are_those_served(env):
+    """Issue 22: every drop reason docs/metrics.md lists is served, and only those: a reason
+    no packet was dropped for is served at 0, not left out."""
+    lab, net, lb = env
+    text = scrape(lab, net)
+    reasons = documented_values("Drop reasons")
+    assert "mtu" not in reasons
+    assert served_values(text, "lb_drops_total", "reason") == reasons
+    assert value(text, "lb_drops_total", reason="too_big_for_tunnel_no_df") == 0
+    assert served_values(text, "lb_ftp_events_total", "event") == \
+        documented_values("FTP helper events")
+
+
+def test_documented_vrrp_and_replication_label_values_are_those_served(ha_node):
+    ha, node = ha_node
+    text = scrape_in(ha.lab, ha.node_ns["a"])
+    for family, label, heading in (
+            ("lb_vrrp_adverts_discarded_total", "reason", "VRRP discard reasons"),
+            ("lb_replication_entries_total", "event", "Replication entry events"),
+            ("lb_replication_datagrams_dropped_total", "reason", "Replication drop reasons")):
+        assert served_values(text, family, label) == documented_values(heading), family
+
+
+def test_every_family_is_lbs_with_a_conventional_name_and_base_unit(env, ha_node):
+    """Issue 22: no exposer_* of prometheus-cpp; counters end in _total and nothing else does;
+    a family about time is in seconds; the endpoint's own families count scrapes."""
+    lab, net, lb = env
+    ha, node = ha_node
+    first = scrape(lab, net)
+    text = scrape(lab, net)
+    for body in (text, scrape_in(ha.lab, ha.node_ns["a"])):
+        types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", body, re.M))
+        assert types, body[:500]
+        for name, kind in types.items():
+            assert name.startswith("lb_"), name
+            assert (kind == "counter") == name.endswith("_total"), (name, kind)
+            if re.search(r"duration|latenc|lag|time|heard|_ago|_open|second|_ms$|_us$|milli|micro",
+                         name):
+                assert name.endswith("_seconds"), name
+    assert "exposer_" not in text
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    assert types["lb_metrics_scrapes_total"] == "counter"
+    assert types["lb_metrics_transferred_bytes_total"] == "counter"
+    assert types["lb_metrics_scrape_duration_seconds"] == "histogram"
+    # Prometheus of test_prometheus_scrapes_lb may scrape in between: at least one more.
+    assert value(text, "lb_metrics_scrapes_total") >= value(first, "lb_metrics_scrapes_total") + 1
+    assert value(text, "lb_metrics_transferred_bytes_total") >= \
+        value(first, "lb_metrics_transferred_bytes_total") + len(first.encode())
+    assert value(text, "lb_metrics_scrape_duration_seconds_count") == \
+        value(text, "lb_metrics_scrapes_total")
+    assert 0 < value(text, "lb_metrics_scrape_duration_seconds_sum") < \
+        value(text, "lb_metrics_scrapes_total")  # well under a second a scrape
+
+
+def test_only_get_metrics_is_answered_and_connections_are_kept_alive(env):
+    lab, net, lb = env
+    base = "http://127.0.0.1:9100"
+
+    def curl(*args):
+        r = lab.run(net.lb_ns, "curl", "-sS", "--max-time", "5", *args, check=False)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert curl("-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}\n", f"{base}/",
+                f"{base}/metrics/x").split() == ["404", "404"]
+    answer = curl("-X", "POST", "-D", "-", "-o", "/dev/null", f"{base}/metrics")
+    assert answer.startswith("HTTP/1.1 405"), answer
+    assert re.search(r"^allow: GET\r?$", answer, re.M | re.I), answer
+    assert curl("-I", f"{base}/metrics").startswith("HTTP/1.1 405")  # HEAD: no body follows
+    # Two scrapes on one connection; the query string is ignored.
+    answers = curl("-o", "/dev/null", "-o", "/dev/null", "-w",
+                   "%{http_code} %{num_connects} %{content_type}\n",
+                   f"{base}/metrics?x=1", f"{base}/metrics").splitlines()
+    assert answers == ["200 1 text/plain; version=0.0.4; charset=utf-8",
+                       "200 0 text/plain; version=0.0.4; charset=utf-8"], answers
+    answer = curl("-H", "Connection: close", "-D", "-", "-o", "/dev/null", f"{base}/metrics")
+    assert re.search(r"^connection: close\r?$", answer, re.M | re.I), answer
+
+
+# Run in lb's namespace: clients that connect and say nothing, trickle a request byte by byte,
+# or send a header far over the limit, and scrapes meanwhile. Prints what happened as JSON.
+MISBEHAVING_CLIENTS = r"""
+import json, select, socket, time, urllib.request
+
+ADDRESS = ("127.0.0.1", 9100)
+out = {"scrape_seconds": []}
+
+
+def scrape():
+    start = time.monotonic()
+    with urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=3) as r:
+        assert r.status == 200 and b"lb_build_info" in r.read()
+    out["scrape_seconds"].append(time.monotonic() - start)
+
+
+start = time.monotonic()
+silent = socket.create_connection(ADDRESS)
+trickle = socket.create_connection(ADDRESS)
+trickle.sendall(b"GET /metrics HTTP/1.1\r\nHost: lb\r\nX-Slow: ")
+huge = socket.create_connection(ADDRESS)
+try:
+    huge.sendall(b"GET /metrics HTTP/1.1\r\nHost: lb\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
+except OSError as e:
+    out["huge_send"] = str(e)
+huge.settimeout(3)
+try:
+    out["huge"] = huge.recv(4096).decode(errors="replace").split("\r\n")[0]
+except OSError as e:
+    out["huge"] = str(e)
+scrape()
+closed = {}
+while time.monotonic() - start < 9 and len(closed) < 2:
+    open_ones = [s for s in (silent, trickle) if s not in closed]
+    readable, _, _ = select.select(open_ones, [], [], 0.5)
+    for s in readable:
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            closed[s] = time.monotonic() - start
+    if trickle not in closed:
+        try:
+            trickle.sendall(b"a")
+        except OSError:
+            closed[trickle] = time.monotonic() - start
+    if len(out["scrape_seconds"]) < 2 and time.monotonic() - start > 2:
+        scrape()
+out["silent_closed_after"] = closed.get(silent)
+out["trickle_closed_after"] = closed.get(trickle)
+print(json.dumps(out))
+"""
+
+
+def test_silent_trickling_and_oversized_clients_do_not_stop_a_scrape(env):
+    """Issue 22: a client that connects and sends nothing, one that trickles a request, or one
+    that sends a huge header holds only its own connection, and only for the read timeout
+    (5 s); scrapes meanwhile are answered at once."""
+    lab, net, lb = env
+    r = lab.run(net.lb_ns, "/usr/bin/python3", "-c", MISBEHAVING_CLIENTS, timeout=30)
+    out = json.loads(r.stdout)
+    assert len(out["scrape_seconds"]) == 2 and max(out["scrape_seconds"]) < 1, out
+    # Answered 431 then closed; or, if the kernel saw unread bytes at the close, reset first.
+    assert out["huge"].startswith("HTTP/1.1 431") or "reset" in out["huge"].lower() or \
+        out["huge"] == "", out
+    for client in ("silent", "trickle"):
+        assert out[f"{client}_closed_after"] is not None, out
+        assert 4 < out[f"{client}_closed_after"] < 7, out
+    assert lb.process.poll() is None
+
+
+# Run in lb's namespace: 64 idle connections, then one more, which is closed at once; once they
+# are gone, a scrape is answered.
+CONNECTION_LIMIT = r"""
+import json, socket, urllib.request
+
+ADDRESS = ("127.0.0.1", 9100)
+idle = [socket.create_connection(ADDRESS) for _ in range(64)]
+extra = socket.create_connection(ADDRESS)
+extra.settimeout(2)
+try:
+    extra_closed = extra.recv(1) == b""
+except ConnectionResetError:
+    extra_closed = True
+except socket.timeout:
+    extra_closed = False
+for s in idle:
+    s.close()
+with urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=3) as r:
+    status = r.status
+print(json.dumps({"extra_closed": extra_closed, "status": status}))
+"""
+
+
+def test_connections_beyond_the_limit_are_closed_at_once(env):
+    lab, net, lb = env
+    time.sleep(0.5)  # Prometheus (test_prometheus_scrapes_lb) may hold a connection: gone by now
+    r = lab.run(net.lb_ns, "/usr/bin/python3", "-c", CONNECTION_LIMIT, timeout=30)
+    assert json.loads(r.stdout) == {"extra_closed": True, "status": 200}, r.stdout
+
+
+def test_an_address_it_cannot_bind_is_a_clear_error(ha_node):
+    ha, _ = ha_node
+    config = node_config(ha, "b", [instance(100)])
+    config["stats"]["listen"] = "192.0.2.1:9100"  # not an address of the node
+    node = Node(ha, "b", config, wait=False)
+    assert t.wait_for(lambda: node.process.poll() is not None, timeout=30), node.log()
+    assert node.process.returncode != 0
+    assert "stats.listen 192.0.2.1:9100: cannot serve metrics there: " in node.log(), node.log()
