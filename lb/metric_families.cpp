@@ -1,44 +1,19 @@
 #include "lb/metric_families.hpp"
 
+#include "control/report/metric_builder.hpp"
+#include "modules/bgp/metric_families.hpp"
+#include "modules/health/metric_families.hpp"
+#include "modules/replication/metric_families.hpp"
+#include "modules/vrrp/metric_families.hpp"
+
 #include <limits>
 
 namespace lb::app {
 
 using control::report::StatsView;
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
-using Families = std::vector<MetricFamily>;
+using namespace control::report::metrics;
 
 namespace {
-
-MetricFamily family(const char* name, const char* help, MetricType type) {
-    MetricFamily f;
-    f.name = name;
-    f.help = help;
-    f.type = type;
-    return f;
-}
-
-void add(MetricFamily& f, Labels labels, double value) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    if (f.type == MetricType::Counter)
-        m.counter.value = value;
-    else
-        m.gauge.value = value;
-    f.metric.push_back(std::move(m));
-}
-
-double number(std::uint64_t value) {
-    return static_cast<double>(value);
-}
-
-Labels with(Labels labels, const char* name, const char* value) {
-    labels.push_back({name, value});
-    return labels;
-}
 
 // A service's or a real server's connections and traffic, labelled alike.
 struct TrafficFamilies {
@@ -145,35 +120,6 @@ void add_worker_families(Families& out, const std::vector<control::report::Worke
         out.push_back(std::move(*f));
 }
 
-ClientMetric duration_histogram(const control::health::HealthStatus& h, Labels labels) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    m.histogram.sample_count = h.checks_total;
-    m.histogram.sample_sum = h.duration_sum;
-    for (std::size_t i = 0; i < control::health::check_duration_buckets.size(); ++i)
-        m.histogram.bucket.push_back(
-            {h.duration_buckets[i], control::health::check_duration_buckets[i]});
-    m.histogram.bucket.push_back({h.checks_total, std::numeric_limits<double>::infinity()});
-    return m;
-}
-
-void add_health_families(Families& out, const std::vector<control::health::HealthStatus>& health) {
-    auto failures = family("lb_real_server_health_check_failures_total",
-                           "Failed health checks per real server", MetricType::Counter);
-    auto durations = family("lb_health_check_duration_seconds",
-                            "How long health checks took, per real server", MetricType::Histogram);
-    for (const auto& h : health) {
-        const auto& [service, address, port] = h.server;
-        const Labels labels{{"service", service},
-                            {"server", control::report::server_name(address, port)},
-                            {"check", h.check}};
-        add(failures, labels, number(h.failures_total));
-        durations.metric.push_back(duration_histogram(h, labels));
-    }
-    out.push_back(std::move(failures));
-    out.push_back(std::move(durations));
-}
-
 void add_loop_lag(Families& out, double lag_max_ms) {
     auto lag = family("lb_control_loop_lag_seconds",
                       "How late the control loop's 100 ms tick ran, the most since the stats "
@@ -222,151 +168,6 @@ void add_ftp_family(Families& out, const std::vector<control::report::FtpEventTo
     for (const auto& event : events)
         add(ftp, {{"event", event.metric_event}}, number(event.total));
     out.push_back(std::move(ftp));
-}
-
-void add_vrrp_families(Families& out, const control::report::VrrpReport& vrrp) {
-    auto state = family("lb_vrrp_state", "VRRP instance state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT",
-                        MetricType::Gauge);
-    auto priority =
-        family("lb_vrrp_priority", "VRRP priority in effect, after tracking", MetricType::Gauge);
-    auto transitions =
-        family("lb_vrrp_transitions_total", "VRRP state changes", MetricType::Counter);
-    auto sent =
-        family("lb_vrrp_adverts_sent_total", "VRRP advertisements sent", MetricType::Counter);
-    auto received = family("lb_vrrp_adverts_received_total", "Valid VRRP advertisements received",
-                           MetricType::Counter);
-    auto garps = family("lb_vrrp_gratuitous_arps_sent_total",
-                        "Gratuitous ARPs sent for the virtual addresses", MetricType::Counter);
-    auto held = family("lb_vrrp_sync_group_held",
-                       "1 while its sync group holds the instance in BACKUP although its own "
-                       "master is gone (a partial partition)",
-                       MetricType::Gauge);
-    for (const auto& s : vrrp.instances) {
-        const Labels labels{{"instance", s.name}};
-        add(state, labels, static_cast<double>(s.state));
-        add(priority, labels, s.priority);
-        add(transitions, labels, number(s.transitions));
-        add(sent, labels, number(s.adverts_sent));
-        add(received, labels, number(s.adverts_received));
-        add(garps, labels, number(s.gratuitous_arps_sent));
-        add(held, labels, s.sync_held.empty() ? 0 : 1);
-    }
-    auto discarded = family("lb_vrrp_adverts_discarded_total",
-                            "VRRP advertisements discarded, by reason", MetricType::Counter);
-    for (std::size_t d = 0; d < vrrp.discarded.size(); ++d)
-        add(discarded,
-            {{"reason", control::vrrp::to_string(static_cast<control::vrrp::Discard>(d))}},
-            number(vrrp.discarded[d]));
-    for (auto* f : {&state, &priority, &transitions, &sent, &received, &garps, &held, &discarded})
-        out.push_back(std::move(*f));
-}
-
-void add_replication_families(Families& out, const control::report::ReplicationReport& report) {
-    namespace sync = control::sync;
-    auto state = family("lb_replication_state",
-                        "Session replication link: 0 connecting, 1 receiving bulk, 2 in sync, "
-                        "3 peer lost",
-                        MetricType::Gauge);
-    auto matches = family("lb_replication_config_matches",
-                          "1 while the peer's configuration digest equals ours", MetricType::Gauge);
-    auto heard = family("lb_replication_last_heard_seconds",
-                        "Seconds since the peer was last heard (-1: never)", MetricType::Gauge);
-    auto queue = family("lb_replication_queue_depth", "Entries waiting for the send window",
-                        MetricType::Gauge);
-    auto in_flight = family("lb_replication_in_flight", "Datagrams sent and not yet acknowledged",
-                            MetricType::Gauge);
-    auto handshake = family("lb_replication_handshake",
-                            "1 once the peer names our run and we know the stream it sends us",
-                            MetricType::Gauge);
-    auto gap = family("lb_replication_gap_open_seconds",
-                      "How long the oldest gap in the peer's stream has been asked for; -1 none",
-                      MetricType::Gauge);
-    auto datagrams =
-        family("lb_replication_datagrams_total", "Replication datagrams", MetricType::Counter);
-    auto entries = family("lb_replication_entries_total",
-                          "Session entries, by what happened to them", MetricType::Counter);
-    auto dumps = family("lb_replication_bulk_dumps_sent_total",
-                        "Full dumps of the table sent to the peer", MetricType::Counter);
-    auto dropped = family("lb_replication_datagrams_dropped_total",
-                          "Datagrams received and refused, by reason", MetricType::Counter);
-    auto send_errors = family("lb_replication_send_errors_total",
-                              "Datagrams the kernel refused to send", MetricType::Counter);
-    for (const auto& r : report.peers) {
-        const Labels peer{{"peer", r.peer}};
-        add(state, peer, static_cast<double>(r.link.state));
-        add(matches, peer, r.link.config_matches ? 1 : 0);
-        add(heard, peer,
-            r.last_heard_ago_ms ? static_cast<double>(*r.last_heard_ago_ms) / 1000.0 : -1.0);
-        add(queue, peer, static_cast<double>(r.link.queue_depth));
-        add(in_flight, peer, static_cast<double>(r.link.in_flight));
-        add(handshake, peer, r.link.peer_knows_us && r.link.stream_received != 0 ? 1 : 0);
-        add(gap, peer,
-            r.link.gap_open_ms ? static_cast<double>(*r.link.gap_open_ms) / 1000.0 : -1.0);
-        const sync::LinkCounters& c = r.link.counters;
-        add(datagrams, with(peer, "direction", "sent"), number(c.datagrams_sent));
-        add(datagrams, with(peer, "direction", "received"), number(c.datagrams_received));
-        const std::pair<const char*, std::uint64_t> entry_counts[] = {
-            {"sent", c.entries_sent},
-            {"received", c.entries_received},
-            {"resent", c.entries_resent},
-            {"applied", r.applied},
-            {"unbound", r.unbound},
-            {"refused", r.refused},
-            {"deleted", r.deleted},
-            {"superseded", r.superseded},
-            {"deletion_refused", r.deletions_refused},
-            {"deletion_unrepaired", c.deletions_unrepaired},
-            {"queue_overflow", c.queue_overflows}};
-        for (const auto& [event, n] : entry_counts)
-            add(entries, with(peer, "event", event), number(n));
-        add(dumps, peer, number(c.bulk_dumps_sent));
-        // From 1: the codec's first value, `none`, is no reason to drop anything.
-        for (std::size_t i = 1; i < c.dropped.size(); ++i)
-            add(dropped, with(peer, "reason", sync::drop_reason_name(i)), number(c.dropped[i]));
-        add(send_errors, peer, number(r.send_errors));
-    }
-    // The node's own: not any one peer's.
-    add(entries, {{"event", "events_lost"}}, number(report.events_lost));
-    auto in_sync = family("lb_replication_in_sync",
-                          "1 while the node's table is in sync with its peers (what VRRP's "
-                          "preemption waits for)",
-                          MetricType::Gauge);
-    add(in_sync, {}, report.in_sync ? 1 : 0);
-    auto unknown = family("lb_replication_unknown_sender_datagrams_total",
-                          "Replication datagrams from an address that is none of the peers, "
-                          "dropped unread",
-                          MetricType::Counter);
-    add(unknown, {}, number(report.unknown_senders));
-    for (auto* f : {&state, &matches, &heard, &queue, &in_flight, &handshake, &gap, &datagrams,
-                    &entries, &dumps, &dropped, &send_errors, &in_sync, &unknown})
-        out.push_back(std::move(*f));
-}
-
-void add_bgp_families(Families& out, const control::report::BgpReport& r) {
-    auto announced = family("lb_bgp_vip_announced",
-                            "1 while the VIP is in the BIRD configuration BIRD confirmed loading",
-                            MetricType::Gauge);
-    for (const auto& v : r.vips)
-        add(announced, {{"vip", v.vip}}, v.announced ? 1 : 0);
-    auto session =
-        family("lb_bgp_session_up", "1 while BIRD's BGP session with the neighbor is Established",
-               MetricType::Gauge);
-    for (const auto& n : r.neighbors)
-        add(session, {{"neighbor", n.address}}, n.established ? 1 : 0);
-    auto reconfigurations =
-        family("lb_bgp_reconfigurations_total",
-               "BIRD configurations written by lb that BIRD accepted", MetricType::Counter);
-    add(reconfigurations, {}, number(r.reconfigurations));
-    auto errors = family("lb_bgp_bird_errors_total",
-                         "Refused BIRD commands, lost control connections, unwritable files",
-                         MetricType::Counter);
-    add(errors, {}, number(r.bird_errors));
-    auto drained =
-        family("lb_bgp_node_drained",
-               "1 while lbctl drain-node (or a shutdown) withdraws every VIP", MetricType::Gauge);
-    add(drained, {}, r.drained || r.shutting_down ? 1 : 0);
-    for (auto* f : {&announced, &session, &reconfigurations, &errors, &drained})
-        out.push_back(std::move(*f));
 }
 
 } // namespace

@@ -18,7 +18,8 @@ Json peer_json(const control::report::ReplicationPeerReport& r) {
     const sync::LinkStatus& l = r.link;
     const sync::LinkCounters& c = l.counters;
     Json dropped = Json::object();
-    for (std::size_t i = 0; i < c.dropped.size(); ++i)
+    // From 1: the codec's first value, `none`, is no reason to drop anything (as the metrics).
+    for (std::size_t i = 1; i < c.dropped.size(); ++i)
         dropped[sync::drop_reason_name(i)] = c.dropped[i];
     return {
         {"peer", r.peer},

@@ -1,0 +1,12 @@
+// Session replication's families (lb_replication_*), present only with a replication section, for
+// lb's /metrics (docs/metrics.md).
+#pragma once
+
+#include "control/report/metric_builder.hpp"
+#include "control/report/stats_view.hpp"
+
+namespace lb::control::report::metrics {
+
+void add_replication_families(Families& out, const control::report::ReplicationReport& report);
+
+} // namespace lb::control::report::metrics
