@@ -9,10 +9,10 @@
 #include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
+#include "lb/stats_table.hpp"
 #include "modules/bgp/admin_view.hpp"
 #include "modules/replication/admin_view.hpp"
 #include "modules/vrrp/admin_view.hpp"
-#include "lb/stats_table.hpp"
 
 namespace lb::app {
 

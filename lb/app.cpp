@@ -48,7 +48,7 @@ void initialise_eal(const control::config::Config& config, const std::vector<std
 } // namespace
 
 int run(const control::config::Config& config, const std::string& config_path,
-        const std::vector<std::string>& extra_eal_args) {
+        const std::vector<std::string>& extra_eal_args, const LoopHooks& hooks) {
     initialise_eal(config, extra_eal_args);
     int status = 0;
     try {
@@ -62,10 +62,11 @@ int run(const control::config::Config& config, const std::string& config_path,
         balancer.start_workers();
         balancer.write_stats();
         // Said once lbctl can be answered: scripts (and our tests) wait for this line.
-        run_control_loop(balancer, [&] {
+        const auto say_forwarding = [&] {
             fmt::print(stderr, "lb: {} forwarding with {} worker(s), {} service(s) from {}\n",
                        config.node_name, config.dpdk.workers, config.services.size(), config_path);
-        });
+        };
+        run_control_loop(balancer, say_forwarding, hooks);
         balancer.stop_workers();
         balancer.write_stats();
     } catch (const std::exception& e) {

@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "control/config/model.hpp"
-#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
 #include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
-#include "modules/vrrp/router.hpp"
 #include "dataplane/dataplane.hpp"
 #include "lb/reload_plan.hpp"
+#include "modules/health/monitor.hpp"
+#include "modules/vrrp/router.hpp"
 
 namespace lb::app {
 

@@ -3,9 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <functional>
-#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -14,18 +12,18 @@
 #include <fmt/format.h>
 
 #include "control/admin_socket.hpp"
-#include "modules/health/monitor.hpp"
 #include "control/json_text.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/report/table_collector.hpp"
 #include "lb/admin_commands.hpp"
-#include "modules/bgp/driver.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/readiness.hpp"
 #include "lb/reload_plan.hpp"
-#include "modules/replication/driver.hpp"
 #include "lb/service_notifier.hpp"
+#include "modules/bgp/driver.hpp"
+#include "modules/health/monitor.hpp"
+#include "modules/replication/driver.hpp"
 #include "modules/vrrp/driver.hpp"
 
 namespace lb::app {
@@ -44,24 +42,6 @@ void every(boost::asio::steady_timer& timer, std::chrono::milliseconds period,
     });
 }
 
-// TEST ONLY (test/e2e/test_appliance.py): with LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH in the
-// environment, the loop blocks while PATH exists, as a control thread stuck in a system call
-// would, while the workers go on forwarding. It is how the test shows that the watchdog pings
-// come from the loop itself and stop when it stops. Unset (always, in production) it costs one
-// empty-string test per tick.
-std::string stall_path_for_tests() {
-    const char* path = std::getenv("LB_TEST_STALL_CONTROL_LOOP_WHILE");
-    return path ? path : "";
-}
-
-void stall_while_exists_for_tests(const std::string& path) {
-    if (path.empty())
-        return;
-    std::error_code ec;
-    while (std::filesystem::exists(path, ec))
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
-
 void log_outcome(const char* what, const ChangeOutcome& o) {
     if (!o.applied) {
         std::string text;
@@ -78,8 +58,9 @@ void log_outcome(const char* what, const ChangeOutcome& o) {
 // declared in the order they must be built (and are destroyed in reverse).
 class ControlLoop {
   public:
-    explicit ControlLoop(Balancer& balancer)
-        : balancer_(balancer), health_(io_, [this] { on_health_change(); }),
+    ControlLoop(Balancer& balancer, LoopHooks hooks)
+        : hooks_(std::move(hooks)), balancer_(balancer),
+          health_(io_, [this] { on_health_change(); }),
           reloader_(
               io_, balancer, [this] { on_reload_applied(); },
               [this](control::config::ReplicationKeys keys) {
@@ -344,7 +325,8 @@ class ControlLoop {
                 vrrp_->track(); // links have no event: look every tick
             refresh_reports();
             tell_ready_once_forwarding();
-            stall_while_exists_for_tests(stall_path_);
+            if (hooks_.on_tick)
+                hooks_.on_tick();
             // Last: the ping says this whole iteration ran.
             notifier_.watchdog_tick();
         });
@@ -363,6 +345,7 @@ class ControlLoop {
 
     static constexpr std::chrono::milliseconds tick{100};
 
+    const LoopHooks hooks_;
     Balancer& balancer_;
     boost::asio::io_context io_;
     control::health::HealthMonitor health_;
@@ -385,13 +368,13 @@ class ControlLoop {
     bool ready_ = false;
     bool stopping_ = false;
     std::string waiting_for_; // the last STATUS= sent while not ready
-    const std::string stall_path_ = stall_path_for_tests();
 };
 
 } // namespace
 
-void run_control_loop(Balancer& balancer, const std::function<void()>& on_listening) {
-    ControlLoop loop(balancer);
+void run_control_loop(Balancer& balancer, const std::function<void()>& on_listening,
+                      const LoopHooks& hooks) {
+    ControlLoop loop(balancer, hooks);
     on_listening();
     loop.run();
 }

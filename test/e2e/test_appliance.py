@@ -5,9 +5,9 @@ systemd's NOTIFY_SOCKET; journal priorities; and `lb --check --hardware` on fake
 on this machine.
 
 The package is made from build/ (what scripts/setup builds), as scripts/package does by default.
-The watchdog test stalls the control loop alone with the test-only hook
-LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH (lb/control_loop.cpp): the loop blocks while PATH exists,
-the workers go on."""
+The watchdog test stalls the control loop alone with a test build of lb, test/tools/lb_stallable
+(LB_TEST_STALL_CONTROL_LOOP_WHILE=PATH: the loop blocks while PATH exists, the workers go on);
+lb itself carries no such hook."""
 
 import glob
 import os
@@ -25,6 +25,10 @@ import yaml_emit
 from netlab import Lab
 
 ROOT = t.ROOT
+# lb built with the watchdog test's hook (test/meson.build), beside the lb under test.
+LB_STALLABLE = os.environ.get(
+    "LB_STALLABLE_BINARY",
+    os.path.join(os.path.dirname(os.path.dirname(t.LB)), "test", "lb_stallable"))
 SHIPPED_FILES = ["/usr/sbin/lb", "/usr/bin/lbctl", "/etc/lb/lb.yaml",
                  "/lib/systemd/system/lb.service", "/usr/share/man/man8/lb.8.gz",
                  "/usr/share/man/man8/lbctl.8.gz", "/usr/share/bash-completion/completions/lbctl",
@@ -411,7 +415,7 @@ def test_the_watchdog_pings_come_from_the_control_loop_and_stop_when_it_stalls()
         env = {**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "600000",
                "LB_TEST_STALL_CONTROL_LOOP_WHILE": stall}
         log = os.path.join(lab.tmp, "lb.log")
-        p = lab.spawn(lab.switch, t.LB, "--config", path, log=log, env=env)
+        p = lab.spawn(lab.switch, LB_STALLABLE, "--config", path, log=log, env=env)
         assert notify.wait_for("READY", 60) is not None, open(log).read()
 
         def pings(seconds):
