@@ -177,9 +177,11 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     // The control loop refreshed both reports just before (lb/control_loop): they answer from
     // the same moment, which each answer names (as_of).
     case Command::vrrp:
-        return vrrp_answer(b.vrrp(), r.json, control::report::Moment::now());
+        return vrrp_answer(b.reports().parts().vrrp.value_or(control::report::VrrpReport{}), r.json,
+                           control::report::Moment::now());
     case Command::replication:
-        return replication_answer(b.replication(), r.json, control::report::Moment::now());
+        return replication_answer(b.reports().parts().replication, r.json,
+                                  control::report::Moment::now());
     case Command::bgp:
         return bgp_answer(b, r.json);
     case Command::drain:

@@ -210,46 +210,6 @@ void Balancer::set_down(control::health::DownSet down) {
     }
 }
 
-void Balancer::set_health(std::vector<control::health::HealthStatus> statuses) {
-    std::lock_guard lock(state_mutex_);
-    health_ = std::move(statuses);
-}
-
-std::vector<control::health::HealthStatus> Balancer::health() const {
-    std::lock_guard lock(state_mutex_);
-    return health_;
-}
-
-void Balancer::set_vrrp(VrrpReport report) {
-    std::lock_guard lock(state_mutex_);
-    vrrp_ = std::move(report);
-}
-
-Balancer::VrrpReport Balancer::vrrp() const {
-    std::lock_guard lock(state_mutex_);
-    return vrrp_;
-}
-
-void Balancer::set_replication(ReplicationReport report) {
-    std::lock_guard lock(state_mutex_);
-    replication_ = std::move(report);
-}
-
-std::optional<Balancer::ReplicationReport> Balancer::replication() const {
-    std::lock_guard lock(state_mutex_);
-    return replication_;
-}
-
-void Balancer::set_bgp(std::optional<BgpReport> report) {
-    std::lock_guard lock(state_mutex_);
-    bgp_ = std::move(report);
-}
-
-std::optional<Balancer::BgpReport> Balancer::bgp() const {
-    std::lock_guard lock(state_mutex_);
-    return bgp_;
-}
-
 void Balancer::record_loop_lag(double ms) {
     std::lock_guard lock(state_mutex_);
     loop_lag_max_ms_ = std::max(loop_lag_max_ms_, ms);
@@ -261,17 +221,16 @@ std::vector<const WorkerCounters*> Balancer::counters() const {
 
 control::report::StatsView Balancer::stats_view() const {
     std::lock_guard lock(state_mutex_);
+    // The modules' parts first: health's statuses go into every real server's view.
+    control::report::StatsView parts = reports_.parts();
     control::report::StatsView view = control::report::collect_stats(
-        config_, registry_, counters(), dataplane_.load(), down_, health_);
+        config_, registry_, counters(), dataplane_.load(), down_, std::move(parts.health));
     view.connections_active = context().connections->size();
     view.connections_capacity = context().connections->capacity();
     view.persistence_templates = context().templates->size();
     view.control_loop_lag_max_ms = loop_lag_max_ms_;
     view.interfaces = read_interface_counters(config_, ports_);
-    if (!config_.vrrp.empty())
-        view.vrrp = vrrp_;
-    view.replication = replication_;
-    view.bgp = bgp_;
+    control::report::add_module_parts(view, std::move(parts), counters());
     return view;
 }
 

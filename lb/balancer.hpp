@@ -11,12 +11,12 @@
 #include "control/config/model.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
+#include "control/report/module_reports.hpp"
 #include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/dataplane.hpp"
 #include "lb/reload_plan.hpp"
 #include "modules/health/monitor.hpp"
-#include "modules/vrrp/router.hpp"
 
 namespace lb::app {
 
@@ -46,20 +46,10 @@ class Balancer {
 
     // Health: servers failing their checks are drained in the published snapshot.
     void set_down(control::health::DownSet down);
-    void set_health(std::vector<control::health::HealthStatus> statuses); // for lbctl and metrics
-    std::vector<control::health::HealthStatus> health() const;
-    // VRRP, for lbctl and metrics: each instance's state and the discarded advertisements.
-    using VrrpReport = control::report::VrrpReport;
-    void set_vrrp(VrrpReport report);
-    VrrpReport vrrp() const;
-    // Session replication, for lbctl and metrics (nullopt: not configured).
-    using ReplicationReport = control::report::ReplicationReport;
-    void set_replication(ReplicationReport report);
-    std::optional<ReplicationReport> replication() const;
-    // VIP announcement over BGP, for lbctl and metrics (nullopt: not configured).
-    using BgpReport = control::report::BgpReport;
-    void set_bgp(std::optional<BgpReport> report);
-    std::optional<BgpReport> bgp() const;
+    // What the feature modules publish for lbctl, the stats file and the metrics: stats_view()
+    // puts their parts around the dataplane's counters.
+    control::report::ModuleReports& reports() { return reports_; }
+    const control::report::ModuleReports& reports() const { return reports_; }
     // The control loop's lateness (ms), the largest since the last stats write.
     void record_loop_lag(double ms);
 
@@ -95,10 +85,7 @@ class Balancer {
     control::config::Config config_;
     std::string config_path_;
     control::health::DownSet down_;
-    std::vector<control::health::HealthStatus> health_;
-    VrrpReport vrrp_;
-    std::optional<ReplicationReport> replication_;
-    std::optional<BgpReport> bgp_;
+    control::report::ModuleReports reports_;
     mutable double loop_lag_max_ms_ = 0;
     // Destroyed after the ports (stopped in ~Balancer) and the snapshots the workers read.
     dataplane::Dataplane dataplane_;

@@ -143,10 +143,17 @@ class ControlLoop {
         ready_ = true;
     }
 
+    void publish_health() {
+        balancer_.reports().publish("health",
+                                    [statuses = health_.statuses()](control::report::StatsView& v) {
+                                        v.health = statuses;
+                                    });
+    }
+
     // Health checks drain failing servers by republishing the snapshot, and feed VRRP tracking.
     void on_health_change() {
         balancer_.set_down(health_.down());
-        balancer_.set_health(health_.statuses());
+        publish_health();
         if (vrrp_)
             vrrp_->track();
         if (bgp_)
@@ -320,7 +327,7 @@ class ControlLoop {
             const std::uint32_t now = balancer_.context().clock.now_ms();
             collector_.tick(now);
             resolver_.tick(now);
-            balancer_.set_health(health_.statuses());
+            publish_health();
             if (vrrp_)
                 vrrp_->track(); // links have no event: look every tick
             refresh_reports();

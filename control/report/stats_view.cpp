@@ -150,4 +150,13 @@ StatsView collect_stats(const config::Config& config, const IdentityRegistry& re
     return view;
 }
 
+void add_module_parts(StatsView& view, StatsView parts, const Workers& workers) {
+    view.vrrp = std::move(parts.vrrp);
+    view.replication = std::move(parts.replication);
+    view.bgp = std::move(parts.bgp);
+    if (view.replication)
+        view.replication->events_lost =
+            sum(workers, [](auto& w) -> const Counter& { return w.sync_events_lost; });
+}
+
 } // namespace lb::control::report

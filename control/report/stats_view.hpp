@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "control/config/model.hpp"
-#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
+#include "modules/health/monitor.hpp"
 #include "modules/replication/peer_link.hpp"
 #include "modules/vrrp/router.hpp"
 
@@ -206,5 +206,11 @@ StatsView collect_stats(const config::Config& config, const IdentityRegistry& re
                         const std::vector<const dataplane::WorkerCounters*>& workers,
                         const dataplane::RealServerLoad& load, const health::DownSet& down,
                         std::vector<health::HealthStatus> health);
+
+// The feature modules' parts (control/report/module_reports.hpp) into a view collect_stats made
+// (health's statuses went to collect_stats already): VRRP, replication, BGP. Counters the
+// workers keep for a module are added up here, the one place that sums workers' counters.
+void add_module_parts(StatsView& view, StatsView parts,
+                      const std::vector<const dataplane::WorkerCounters*>& workers);
 
 } // namespace lb::control::report

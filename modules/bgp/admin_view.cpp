@@ -68,7 +68,7 @@ std::string as_table(const control::report::BgpReport& r) {
 } // namespace
 
 control::AdminAnswer bgp_answer(const Balancer& b, bool json) {
-    const auto report = b.bgp();
+    const auto report = b.reports().parts().bgp;
     if (!report) {
         const std::string message = "bgp is not configured (no bgp section)";
         return {false, json ? control::json_text({{"error", message}}) : message};

@@ -8,9 +8,9 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
-#include "modules/bgp/bird_config.hpp"
 #include "control/config/value_parsers.hpp"
 #include "control/report/stats_report.hpp"
+#include "modules/bgp/bird_config.hpp"
 
 namespace lb::app {
 
@@ -364,7 +364,8 @@ void BgpControl::publish() {
                 n.bfd_state = b.state;
         r.neighbors.push_back(std::move(n));
     }
-    balancer_.set_bgp(std::move(r));
+    balancer_.reports().publish("bgp",
+                                [r = std::move(r)](control::report::StatsView& v) { v.bgp = r; });
 }
 
 std::string BgpControl::set_drained(bool drained) {

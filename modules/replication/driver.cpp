@@ -8,9 +8,9 @@
 
 #include "control/config/key_file.hpp"
 #include "control/config/value_parsers.hpp"
-#include "modules/replication/epoch_store.hpp"
-#include "modules/replication/config_digest.hpp"
 #include "dataplane/sync_events.hpp"
+#include "modules/replication/config_digest.hpp"
+#include "modules/replication/epoch_store.hpp"
 
 namespace lb::app {
 
@@ -301,11 +301,11 @@ void ReplicationControl::report() {
     }
     r.in_sync = set_state_.in_sync;
     r.in_sync_since = in_sync_since_;
-    for (const auto* w : balancer_.dataplane().counters())
-        r.events_lost += w->sync_events_lost.read();
     r.unknown_senders = set_->unknown_senders();
     r.reset_unknown_flows = balancer_.context().reset_unknown_flows.load();
-    balancer_.set_replication(std::move(r));
+    // events_lost, the workers' counter, is added up by the stats view (add_module_parts).
+    balancer_.reports().publish(
+        "replication", [r = std::move(r)](control::report::StatsView& v) { v.replication = r; });
 }
 
 } // namespace lb::app

@@ -218,11 +218,15 @@ void VrrpControl::track() {
 }
 
 void VrrpControl::report() {
-    Balancer::VrrpReport r;
+    control::report::VrrpReport r;
     r.instances = router_->status();
     r.discarded = router_->discarded();
     r.notify_fifo_lost = notifier_.fifo_lines_lost();
-    balancer_.set_vrrp(std::move(r));
+    // No instance left (a reload removed them): no VRRP in lbctl, the stats or the metrics.
+    balancer_.reports().publish("vrrp", [r = std::move(r)](control::report::StatsView& v) {
+        if (!r.instances.empty())
+            v.vrrp = r;
+    });
 }
 
 void VrrpControl::hold_preemption(std::optional<std::string> reason) {
