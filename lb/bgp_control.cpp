@@ -17,6 +17,7 @@ namespace lb::app {
 namespace bgp = control::bgp;
 using control::config::format_ipv4;
 using Clock = std::chrono::steady_clock;
+using control::report::Moment;
 
 namespace {
 
@@ -154,7 +155,8 @@ void BgpControl::on_connected(const boost::system::error_code& ec) {
                        socket_path_, ec.message(), socket_path_);
             unreachable_logged_ = true;
         }
-        bird_error_ = fmt::format("connect {}: {}", socket_path_, ec.message());
+        bird_error_ = fmt::format("cannot connect to {}: {}", socket_path_, ec.message());
+        link_down_reason_ = bird_error_;
         retry_timer_.expires_after(retry_period);
         retry_timer_.async_wait([this](const boost::system::error_code& e) {
             if (!e)
@@ -204,6 +206,9 @@ void BgpControl::lost(const std::string& why) {
     if (link_ == Link::idle)
         return;
     const bool was_ready = link_ == Link::ready || link_ == Link::greeting;
+    if (link_ == Link::ready)
+        link_since_ = Moment::now();
+    link_down_reason_ = why;
     boost::system::error_code ignored;
     socket_.close(ignored);
     answer_timer_.cancel();
@@ -233,6 +238,8 @@ void BgpControl::on_reply(const bgp::BirdReply& reply) {
             return;
         }
         link_ = Link::ready;
+        link_since_ = Moment::now();
+        link_down_reason_.clear();
         bird_version_ = reply.last_text();
         unreachable_logged_ = false;
         fmt::print(stderr, "lb: bgp: connected to BIRD at {} ({})\n", socket_path_, bird_version_);
@@ -335,6 +342,14 @@ void BgpControl::publish() {
              : link_ == Link::greeting                           ? "connecting"
                                                                  : "not reachable";
     r.bird_error = bird_error_;
+    r.bird_connected = link_ == Link::ready;
+    r.bird_since = link_since_;
+    if (!r.bird_connected)
+        r.bird_down_reason = !link_down_reason_.empty()
+                                 ? link_down_reason_
+                                 : fmt::format("connecting to {}", settings().socket);
+    else
+        r.bird_version = bird_version_;
     r.socket = settings().socket;
     r.config = settings().config;
     r.drained = drained_;
@@ -352,7 +367,8 @@ void BgpControl::publish() {
         n.as = neighbors[i].as;
         n.protocol = bgp::bgp_protocol_name(i);
         n.bfd = neighbors[i].bfd;
-        n.state = "unknown";
+        // Without BIRD nothing is known of the sessions: said so, rather than a blank row.
+        n.state = r.bird_connected ? "unknown" : "unknown (BIRD down)";
         for (const auto& p : protocols_)
             if (p.name == n.protocol) {
                 n.state = p.state;

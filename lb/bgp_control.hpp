@@ -89,6 +89,10 @@ class BgpControl {
     Link link_ = Link::idle;
     std::string socket_path_; // the one connected to: a reload that changes it reconnects
     bool unreachable_logged_ = false;
+    // When the link last came up (ready) or went down, and why it is down: lbctl bgp says
+    // "down since ... (N s): why". Down from the start until BIRD first greets lb.
+    control::report::Moment link_since_ = control::report::Moment::now();
+    std::string link_down_reason_;
     std::optional<InFlight> in_flight_;
     bool want_configure_ = false;
     bool want_protocols_ = false;

@@ -163,6 +163,13 @@ struct BgpNeighborReport {
 struct BgpReport {
     std::string bird;       // "connected", "connecting", "not reachable"
     std::string bird_error; // the last thing that went wrong talking to BIRD
+    // BIRD's control connection: up (BIRD greeted lb) or down, since when (the wall clock for
+    // people, the monotonic one for how long: a clock step must not change it), and why it is
+    // down. Down since lb started, until BIRD first answers.
+    bool bird_connected = false;
+    Moment bird_since;
+    std::string bird_down_reason; // empty while up
+    std::string bird_version;     // BIRD's greeting, e.g. "BIRD 2.0.12 ready."
     std::string socket, config;
     bool drained = false;
     bool shutting_down = false;

@@ -199,6 +199,9 @@ class Node(t.Balancer):
                                  "-P", os.path.join(self.workdir, "bird.pid"),
                                  log=os.path.join(self.workdir, "bird.log"))
 
+    def start_bird(self):
+        self._start_bird(self.bl, self.name, self.config["bgp"]["socket"])
+
     def bgp(self):
         code, out, err = self.ctl("--json", "bgp")
         assert code == 0, err

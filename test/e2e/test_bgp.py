@@ -3,7 +3,7 @@ VIPs lb decides, a router running BIRD 2 with BFD and ECMP into its kernel, DR r
 tunnel real servers on a routed subnet and a client behind the router (bgp_lab.py). The tests
 share one lab and run in file order: the spread, the tunnel service, a service below quorum on
 one node, drain-node, kill -9 of a node under 50 DR and 10 tunnelled downloads, a node added
-under load, and a clean stop."""
+under load, a clean stop, and lbctl bgp while BIRD is down."""
 
 import copy
 import hashlib
@@ -283,3 +283,37 @@ def test_sigterm_withdraws_before_stopping(lab):
     assert code == 0, node.log()
     log = node.log()
     assert "BIRD confirmed the withdrawal" in log, log
+
+
+def test_lbctl_bgp_says_bird_is_down_since_when_and_why(lab):
+    node = lab.nodes["b"]
+    sock = node.config["bgp"]["socket"]
+    lab.lab.stop(node.bird, sig=signal.SIGTERM)
+    # Once BIRD's socket is gone, each retry says why it cannot connect.
+    assert t.wait_for(lambda: node.bgp()["bird"]["error"]
+                      and node.bgp()["bird"]["error"].startswith(f"cannot connect to {sock}: "),
+                      timeout=10), node.bgp()
+    bird = node.bgp()["bird"]
+    assert not bird["connected"] and bird["state"] == "not reachable", bird
+    assert bird["up_since"] is None and bird["down_since"], bird
+    assert bird["last_error"] == bird["error"], bird  # the older field goes on as it was
+    since = bird["down_since"]
+    time.sleep(2.2)
+    state = node.bgp()
+    assert state["bird"]["down_since"] == since, state  # the moment BIRD went, not the last retry
+    assert state["bird"]["down_for_seconds"] >= 2, state
+    (n,) = state["neighbors"]
+    assert n["state"] == "unknown (BIRD down)" and not n["established"], n
+    code, table, _ = node.ctl("bgp")
+    assert code == 0, table
+    print(table)
+    assert f"BIRD       down since {since} (" in table, table
+    assert f"cannot connect to {sock}" in table and "unknown (BIRD down)" in table, table
+    # BIRD again: lb reconnects within a second, has it load lb's file, and says since when.
+    node.start_bird()
+    assert t.wait_for(lambda: node.bgp()["bird"]["connected"], timeout=10), node.bgp()
+    bird = node.bgp()["bird"]
+    assert bird["up_since"] > since and bird["down_since"] is None and bird["error"] is None, bird
+    assert bird["version"].startswith("BIRD "), bird
+    assert lab.wait_next_hops(bl.VIP_WEB, "ab", timeout=30), lab.next_hops(bl.VIP_WEB)
+
