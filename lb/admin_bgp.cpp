@@ -64,10 +64,16 @@ Json as_json(const control::report::BgpReport& r, const Moment& now) {
              {"established", n.established},
              {"bfd", n.bfd},
              {"bfd_state", n.bfd_state.empty() ? Json(nullptr) : Json(n.bfd_state)}});
+    const auto& since = r.drained_since;
     return {{"as_of", iso8601_ms(now.wall)},
             {"as_of_monotonic_ms", monotonic_ms(now.monotonic)},
             {"bird", bird_json(r, now)},
             {"drained", r.drained},
+            {"drain",
+             {{"since", nullable(since.has_value(), since ? iso8601_ms(*since) : "")},
+              {"state_file", r.drain_state_file},
+              {"kept_across_restart", r.drain_not_kept.empty()},
+              {"not_kept_because", nullable(!r.drain_not_kept.empty(), r.drain_not_kept)}}},
             {"shutting_down", r.shutting_down},
             {"vips", vips},
             {"neighbors", neighbors}};
@@ -80,15 +86,24 @@ std::string bird_line(const control::report::BgpReport& r, const Moment& now) {
                        r.bird_connected ? r.bird_version : r.bird_down_reason);
 }
 
+std::string node_line(const control::report::BgpReport& r) {
+    if (r.shutting_down)
+        return "shutting down: every VIP withdrawn";
+    const std::string kept = r.drain_not_kept.empty()
+                                 ? fmt::format("kept across restarts in {}", r.drain_state_file)
+                                 : fmt::format("NOT kept across a restart: {}", r.drain_not_kept);
+    if (!r.drained)
+        return r.drain_not_kept.empty() ? "serving" : "serving; " + kept;
+    return fmt::format("drained (lbctl drain-node) since {}: every VIP withdrawn; {}",
+                       r.drained_since ? iso8601_ms(*r.drained_since) : "an unknown time", kept);
+}
+
 std::string as_table(const control::report::BgpReport& r, const Moment& now) {
     std::string out = fmt::format("BIRD       {}\nsocket     {}\nconfig     {}\n",
                                   bird_line(r, now), r.socket, r.config);
     if (r.bird_connected && !r.bird_error.empty())
         out += fmt::format("last error {}\n", r.bird_error);
-    out += fmt::format("node       {}\n\n", r.shutting_down ? "shutting down: every VIP withdrawn"
-                                            : r.drained ? "drained (lbctl drain-node): every VIP "
-                                                          "withdrawn"
-                                                        : "serving");
+    out += fmt::format("node       {}\n\n", node_line(r));
     out += fmt::format("{:<16} {:<6} {:<9} {}\n", "VIP", "WANTED", "ANNOUNCED", "WHY");
     for (const auto& v : r.vips)
         out += fmt::format("{:<16} {:<6} {:<9} {}\n", v.vip, v.wanted ? "yes" : "no",

@@ -1,6 +1,7 @@
 // `lbctl bgp`: every VIP, whether it is announced and why (or why not), BIRD's control
-// connection (up or down, since when, why), and BIRD's session with each neighbour (BGP state,
-// BFD), as tables or JSON (the fields are listed in README, "Scaling out").
+// connection (up or down, since when, why), whether the node is drained and whether that
+// survives a restart, and BIRD's session with each neighbour (BGP state, BFD), as tables or JSON
+// (the fields are listed in README, "Scaling out").
 #pragma once
 
 #include "control/admin_socket.hpp"

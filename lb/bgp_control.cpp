@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "control/bgp/bird_config.hpp"
+#include "control/bgp/drain_state.hpp"
 #include "control/config/value_parsers.hpp"
 #include "control/report/stats_report.hpp"
 
@@ -17,6 +18,7 @@ namespace lb::app {
 namespace bgp = control::bgp;
 using control::config::format_ipv4;
 using Clock = std::chrono::steady_clock;
+using control::report::iso8601_ms;
 using control::report::Moment;
 
 namespace {
@@ -56,6 +58,7 @@ BgpControl::~BgpControl() = default;
 void BgpControl::start() {
     fmt::print(stderr, "lb: bgp: BIRD configuration {}, control socket {}\n", settings().config,
                settings().socket);
+    restore_drain_state();
     update();
     connect();
     schedule_poll();
@@ -91,6 +94,10 @@ void BgpControl::update() {
             want_configure_ = true;
         }
     }
+    // A reload that moved the drained state's file: the running state goes there, where the next
+    // start reads it.
+    if (!drain_file_.empty() && drain_file_ != settings().drain_state_file)
+        keep_drain_state();
     // A reload that moved BIRD's socket: talk to the new one.
     if (link_ != Link::idle && socket_path_ != settings().socket)
         lost(fmt::format("bgp.socket changed to {}", settings().socket));
@@ -353,6 +360,9 @@ void BgpControl::publish() {
     r.socket = settings().socket;
     r.config = settings().config;
     r.drained = drained_;
+    r.drained_since = drained_ ? drained_since_ : std::nullopt;
+    r.drain_state_file = settings().drain_state_file;
+    r.drain_not_kept = drain_not_kept_;
     r.shutting_down = shutting_down_;
     r.reconfigurations = reconfigurations_;
     r.bird_errors = bird_errors_;
@@ -383,20 +393,69 @@ void BgpControl::publish() {
     balancer_.set_bgp(std::move(r));
 }
 
-std::string BgpControl::set_drained(bool drained) {
+BgpControl::DrainOutcome BgpControl::set_drained(bool drained) {
     const bool was = drained_;
     drained_ = drained;
+    if (!drained)
+        drained_since_.reset();
+    else if (!was || !drained_since_)
+        drained_since_ = std::chrono::system_clock::now();
+    // Written again even when nothing changed: a file that could not be written before may be
+    // writable now, and the operator asking again is the moment to try.
+    keep_drain_state();
     update();
     const auto count = static_cast<std::size_t>(std::count_if(
         decisions_.begin(), decisions_.end(), [](const auto& d) { return !d.services.empty(); }));
+    std::string message;
     if (drained)
-        return was ? "node already drained: no VIP is announced\n"
-                   : fmt::format("node drained: {} VIP(s) withdrawn; established connections "
-                                 "keep being served; 'lbctl drain-node --undo' announces them "
-                                 "again\n",
-                                 count);
-    return was ? "node undrained: VIPs are announced again by the quorum rule (lbctl bgp)\n"
-               : "node was not drained: nothing changed\n";
+        message = was ? fmt::format("node already drained since {}: no VIP is announced\n",
+                                    iso8601_ms(*drained_since_))
+                      : fmt::format("node drained: {} VIP(s) withdrawn; established connections "
+                                    "keep being served; 'lbctl drain-node --undo' announces them "
+                                    "again\n",
+                                    count);
+    else
+        message = was ? "node undrained: VIPs are announced again by the quorum rule (lbctl bgp)\n"
+                      : "node was not drained: nothing changed\n";
+    if (!drain_not_kept_.empty())
+        message += fmt::format("warning: this will not survive a restart ({}): after one the node "
+                               "starts {}\n",
+                               drain_not_kept_, drained ? "announcing again" : "drained again");
+    return {std::move(message), drain_not_kept_};
+}
+
+// A node drained before lb stopped starts drained (control/bgp/drain_state.hpp), and says how
+// to undo it: whoever restarted it may not be who drained it.
+void BgpControl::restore_drain_state() {
+    drain_file_ = settings().drain_state_file;
+    const bgp::DrainState state = bgp::read_drain_state(drain_file_);
+    if (state.warning)
+        fmt::print(stderr, "lb: bgp: warning: {}; starting drained to be safe\n", *state.warning);
+    if (!state.drained)
+        return;
+    drained_ = true;
+    drained_since_ = state.since;
+    fmt::print(stderr,
+               "lb: bgp: node drained since {} ({} says so): announcing no VIP; 'lbctl "
+               "drain-node --undo' announces them again\n",
+               state.since ? iso8601_ms(*state.since) : "an unknown time", drain_file_);
+}
+
+// The drained state where the configuration says; a failure costs only the next restart, which
+// the log and lbctl say.
+void BgpControl::keep_drain_state() {
+    drain_file_ = settings().drain_state_file;
+    try {
+        bgp::write_drain_state(drain_file_, drained_,
+                               drained_since_.value_or(std::chrono::system_clock::now()));
+        drain_not_kept_.clear();
+    } catch (const bgp::DrainStateError& e) {
+        drain_not_kept_ = e.what();
+        fmt::print(stderr,
+                   "lb: bgp: warning: {}: the node is {} now, but a restart will start it {}\n",
+                   drain_not_kept_, drained_ ? "drained" : "not drained",
+                   drained_ ? "announcing again" : "drained again");
+    }
 }
 
 // ---- clean shutdown ------------------------------------------------------------------------

@@ -325,8 +325,12 @@ struct Bgp {
     Milliseconds hold_time{9'000};             // BGP hold time (keepalives every third of it)
     Milliseconds bfd_interval{300};            // BFD transmit and receive interval
     unsigned bfd_multiplier = 3;               // missed BFD packets before the session is down
+    // Where lbctl drain-node is kept across restarts (control/bgp/drain_state.hpp): a node
+    // drained for maintenance must not rejoin the ECMP group because lb or the host restarted.
+    std::string drain_state_file = "/var/lib/lb/node-drained";
     SourceLocation location;
     SourceLocation router_id_location;
+    SourceLocation drain_state_file_location;
     bool operator==(const Bgp&) const = default;
 };
 

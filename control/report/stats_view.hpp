@@ -172,6 +172,11 @@ struct BgpReport {
     std::string bird_version;     // BIRD's greeting, e.g. "BIRD 2.0.12 ready."
     std::string socket, config;
     bool drained = false;
+    // When the node was drained (wall clock; nullopt: not drained, or a state file that does not
+    // say), where that is kept, and why it will not survive a restart (empty: it will).
+    std::optional<std::chrono::system_clock::time_point> drained_since;
+    std::string drain_state_file;
+    std::string drain_not_kept;
     bool shutting_down = false;
     std::uint64_t reconfigurations = 0; // configure commands BIRD accepted
     std::uint64_t bird_errors = 0;      // refused commands, lost connections, unwritable file
