@@ -28,7 +28,7 @@ class IdentityRegistry {
     // instance, known by name, interface and virtual router id, keeps its slot while it is
     // configured. Unlike the numbers above, slots are few and reused, but not by the call that
     // frees them: a removed instance's flag is cleared by the VRRP router after the snapshot that
-    // drops it is published (lb/vrrp_control), so a new instance must not read it before the
+    // drops it is published (modules/vrrp/driver), so a new instance must not read it before the
     // next call. Returns the slots of `instances`, in order; throws beyond `limit` slots.
     using VrrpKey = std::tuple<std::string, std::string, std::uint8_t>;
     std::vector<std::uint8_t> vrrp_slots(const std::vector<VrrpKey>& instances, std::size_t limit);

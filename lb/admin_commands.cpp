@@ -183,7 +183,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return replication_answer(b.reports().parts().replication, r.json,
                                   control::report::Moment::now());
     case Command::bgp:
-        return bgp_answer(b, r.json);
+        return bgp_answer(b, r.json, control::report::Moment::now());
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {

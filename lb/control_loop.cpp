@@ -217,10 +217,15 @@ class ControlLoop {
             return error_answer("drain-node needs the bgp section: without BGP nothing is "
                                 "announced to withdraw",
                                 request.json, false);
-        const std::string said = bgp_->set_drained(!undo);
+        const auto [said, not_kept] = bgp_->set_drained(!undo);
         fmt::print(stderr, "lb: lbctl {}: {}", request.line(), said);
         if (request.json)
-            return {true, control::json_text({{"drained", !undo}, {"message", said}})};
+            return {true, control::json_text(
+                              {{"drained", !undo},
+                               {"message", said},
+                               {"kept_across_restart", not_kept.empty()},
+                               {"not_kept_because", not_kept.empty() ? control::Json(nullptr)
+                                                                     : control::Json(not_kept)}})};
         return {true, said};
     }
 

@@ -24,7 +24,7 @@ namespace {
 //   applied: services, timeouts, stats.file, stats.interval, vrrp: published as a new snapshot
 //            (Balancer::apply_reload), then health checks and VRRP are reconfigured from it
 //            (lb/control_loop); bgp: the BIRD configuration is written again and reloaded
-//            (lb/bgp_control), a section a reload brings starts it; replication's key_file and
+//            (modules/bgp/driver), a section a reload brings starts it; replication's key_file and
 //            previous_key_file: read again at every reload (ReloadPlan::replication_keys) and
 //            handed to the running replication (lb/control_loop), so that a key rotation needs
 //            no restart.

@@ -268,7 +268,7 @@ struct Admin {
 };
 
 // Session replication to the peer node (modules/replication, modules/replication,
-// lb/replication_control; README, "Failover without losing connections").
+// modules/replication/driver; README, "Failover without losing connections").
 // Peers of one node's replication: enough for a rack of active nodes behind ECMP; each peer costs
 // a send queue and a window of datagrams in flight.
 constexpr std::size_t max_replication_peers = 16;
@@ -300,7 +300,7 @@ struct Replication {
     bool operator==(const Replication&) const = default;
 };
 
-// VIP announcement over BGP by a routing daemon beside lb (modules/bgp, lb/bgp_control; README,
+// VIP announcement over BGP by a routing daemon beside lb (modules/bgp, modules/bgp/driver; README,
 // "Scaling out"). lb writes the daemon's whole configuration and asks it to reload it.
 struct BgpNeighbor {
     std::uint32_t address = 0; // on the subnet of one of this node's interfaces
@@ -325,8 +325,12 @@ struct Bgp {
     Milliseconds hold_time{9'000};             // BGP hold time (keepalives every third of it)
     Milliseconds bfd_interval{300};            // BFD transmit and receive interval
     unsigned bfd_multiplier = 3;               // missed BFD packets before the session is down
+    // Where lbctl drain-node is kept across restarts (modules/bgp/drain_state.hpp): a node
+    // drained for maintenance must not rejoin the ECMP group because lb or the host restarted.
+    std::string drain_state_file = "/var/lib/lb/node-drained";
     SourceLocation location;
     SourceLocation router_id_location;
+    SourceLocation drain_state_file_location;
     bool operator==(const Bgp&) const = default;
 };
 

@@ -1,6 +1,7 @@
 #include "control/config/validator.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -301,6 +302,34 @@ void validate_replication(const Config& c, Diagnostics& out) {
                        problem.message()});
 }
 
+// bgp.drain_state_file: a file of its own. lb replaces it whole (rename) and removes it at
+// `lbctl drain-node --undo`: shared with another file lb or BIRD keeps, one would destroy the
+// other.
+void validate_drain_state_file(const Config& c, Diagnostics& out) {
+    const Bgp& bgp = *c.bgp;
+    const std::filesystem::path path =
+        std::filesystem::path(bgp.drain_state_file).lexically_normal();
+    if (!path.has_filename()) {
+        out.push_back({bgp.drain_state_file_location,
+                       fmt::format("drain_state_file: '{}' names a folder; give a file in it, e.g. "
+                                   "/var/lib/lb/node-drained",
+                                   bgp.drain_state_file)});
+        return;
+    }
+    std::vector<std::pair<const char*, std::string>> others = {
+        {"bgp.config", bgp.config}, {"bgp.socket", bgp.socket}, {"admin.socket", c.admin.socket}};
+    if (!c.stats.file.empty())
+        others.emplace_back("stats.file", c.stats.file);
+    if (c.replication)
+        others.emplace_back("replication.epoch_file", c.replication->epoch_file);
+    for (const auto& [key, other] : others)
+        if (std::filesystem::path(other).lexically_normal() == path)
+            out.push_back({bgp.drain_state_file_location,
+                           fmt::format("drain_state_file: '{}' is also {}; give each its own "
+                                       "file, e.g. /var/lib/lb/node-drained",
+                                       bgp.drain_state_file, key)});
+}
+
 // bgp: neighbours directly connected through an interface with the kernel exception path
 // (BIRD's sessions run through the node's kernel), each once; services named in `announce`.
 void validate_bgp(const Config& c, Diagnostics& out) {
@@ -346,6 +375,7 @@ void validate_bgp(const Config& c, Diagnostics& out) {
             out.push_back(
                 {bgp.announce_locations[i], fmt::format("announce: no service named '{}'", name)});
     }
+    validate_drain_state_file(c, out);
 }
 
 void validate_config(const Config& c, Diagnostics& out) {

@@ -163,8 +163,20 @@ struct BgpNeighborReport {
 struct BgpReport {
     std::string bird;       // "connected", "connecting", "not reachable"
     std::string bird_error; // the last thing that went wrong talking to BIRD
+    // BIRD's control connection: up (BIRD greeted lb) or down, since when (the wall clock for
+    // people, the monotonic one for how long: a clock step must not change it), and why it is
+    // down. Down since lb started, until BIRD first answers.
+    bool bird_connected = false;
+    Moment bird_since;
+    std::string bird_down_reason; // empty while up
+    std::string bird_version;     // BIRD's greeting, e.g. "BIRD 2.0.12 ready."
     std::string socket, config;
     bool drained = false;
+    // When the node was drained (wall clock; nullopt: not drained, or a state file that does not
+    // say), where that is kept, and why it will not survive a restart (empty: it will).
+    std::optional<std::chrono::system_clock::time_point> drained_since;
+    std::string drain_state_file;
+    std::string drain_not_kept;
     bool shutting_down = false;
     std::uint64_t reconfigurations = 0; // configure commands BIRD accepted
     std::uint64_t bird_errors = 0;      // refused commands, lost connections, unwritable file

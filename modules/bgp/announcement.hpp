@@ -1,4 +1,4 @@
-// Which VIPs this node announces, and why each one is or is not: the rule lb/bgp_control
+// Which VIPs this node announces, and why each one is or is not: the rule modules/bgp/driver
 // applies whenever health, the configuration or the node's drain state changes.
 //
 // A VIP is announced while every service on it that `announce` names is at or above its quorum

@@ -116,7 +116,8 @@ void read_bgp_section(Reader& r, const YAML::Node& n, Config& c) {
         return;
     r.check_keys(n, "bgp",
                  {"daemon", "local_as", "router_id", "neighbors", "announce", "socket", "config",
-                  "drain_timeout", "hold_time", "bfd_interval", "bfd_multiplier"});
+                  "drain_state_file", "drain_timeout", "hold_time", "bfd_interval",
+                  "bfd_multiplier"});
     Bgp bgp;
     bgp.location = location_of(n);
     if (const auto v = n["daemon"])
@@ -146,6 +147,11 @@ void read_bgp_section(Reader& r, const YAML::Node& n, Config& c) {
                        "breaks");
             bgp.config = "/run/lb/bird.conf";
         }
+    }
+    if (const auto v = n["drain_state_file"]) {
+        bgp.drain_state_file_location = location_of(v);
+        bgp.drain_state_file = absolute_path(r, v, "drain_state_file", "/var/lib/lb/node-drained")
+                                   .value_or(bgp.drain_state_file);
     }
     read_bgp_timers(r, n, bgp);
     c.bgp = std::move(bgp);

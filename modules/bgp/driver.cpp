@@ -11,12 +11,15 @@
 #include "control/config/value_parsers.hpp"
 #include "control/report/stats_report.hpp"
 #include "modules/bgp/bird_config.hpp"
+#include "modules/bgp/drain_state.hpp"
 
 namespace lb::app {
 
 namespace bgp = control::bgp;
 using control::config::format_ipv4;
 using Clock = std::chrono::steady_clock;
+using control::report::iso8601_ms;
+using control::report::Moment;
 
 namespace {
 
@@ -55,6 +58,7 @@ BgpControl::~BgpControl() = default;
 void BgpControl::start() {
     fmt::print(stderr, "lb: bgp: BIRD configuration {}, control socket {}\n", settings().config,
                settings().socket);
+    restore_drain_state();
     update();
     connect();
     schedule_poll();
@@ -90,6 +94,10 @@ void BgpControl::update() {
             want_configure_ = true;
         }
     }
+    // A reload that moved the drained state's file: the running state goes there, where the next
+    // start reads it.
+    if (!drain_file_.empty() && drain_file_ != settings().drain_state_file)
+        keep_drain_state();
     // A reload that moved BIRD's socket: talk to the new one.
     if (link_ != Link::idle && socket_path_ != settings().socket)
         lost(fmt::format("bgp.socket changed to {}", settings().socket));
@@ -154,7 +162,8 @@ void BgpControl::on_connected(const boost::system::error_code& ec) {
                        socket_path_, ec.message(), socket_path_);
             unreachable_logged_ = true;
         }
-        bird_error_ = fmt::format("connect {}: {}", socket_path_, ec.message());
+        bird_error_ = fmt::format("cannot connect to {}: {}", socket_path_, ec.message());
+        link_down_reason_ = bird_error_;
         retry_timer_.expires_after(retry_period);
         retry_timer_.async_wait([this](const boost::system::error_code& e) {
             if (!e)
@@ -204,6 +213,9 @@ void BgpControl::lost(const std::string& why) {
     if (link_ == Link::idle)
         return;
     const bool was_ready = link_ == Link::ready || link_ == Link::greeting;
+    if (link_ == Link::ready)
+        link_since_ = Moment::now();
+    link_down_reason_ = why;
     boost::system::error_code ignored;
     socket_.close(ignored);
     answer_timer_.cancel();
@@ -233,6 +245,8 @@ void BgpControl::on_reply(const bgp::BirdReply& reply) {
             return;
         }
         link_ = Link::ready;
+        link_since_ = Moment::now();
+        link_down_reason_.clear();
         bird_version_ = reply.last_text();
         unreachable_logged_ = false;
         fmt::print(stderr, "lb: bgp: connected to BIRD at {} ({})\n", socket_path_, bird_version_);
@@ -335,9 +349,20 @@ void BgpControl::publish() {
              : link_ == Link::greeting                           ? "connecting"
                                                                  : "not reachable";
     r.bird_error = bird_error_;
+    r.bird_connected = link_ == Link::ready;
+    r.bird_since = link_since_;
+    if (!r.bird_connected)
+        r.bird_down_reason = !link_down_reason_.empty()
+                                 ? link_down_reason_
+                                 : fmt::format("connecting to {}", settings().socket);
+    else
+        r.bird_version = bird_version_;
     r.socket = settings().socket;
     r.config = settings().config;
     r.drained = drained_;
+    r.drained_since = drained_ ? drained_since_ : std::nullopt;
+    r.drain_state_file = settings().drain_state_file;
+    r.drain_not_kept = drain_not_kept_;
     r.shutting_down = shutting_down_;
     r.reconfigurations = reconfigurations_;
     r.bird_errors = bird_errors_;
@@ -352,7 +377,8 @@ void BgpControl::publish() {
         n.as = neighbors[i].as;
         n.protocol = bgp::bgp_protocol_name(i);
         n.bfd = neighbors[i].bfd;
-        n.state = "unknown";
+        // Without BIRD nothing is known of the sessions: said so, rather than a blank row.
+        n.state = r.bird_connected ? "unknown" : "unknown (BIRD down)";
         for (const auto& p : protocols_)
             if (p.name == n.protocol) {
                 n.state = p.state;
@@ -368,20 +394,69 @@ void BgpControl::publish() {
                                 [r = std::move(r)](control::report::StatsView& v) { v.bgp = r; });
 }
 
-std::string BgpControl::set_drained(bool drained) {
+BgpControl::DrainOutcome BgpControl::set_drained(bool drained) {
     const bool was = drained_;
     drained_ = drained;
+    if (!drained)
+        drained_since_.reset();
+    else if (!was || !drained_since_)
+        drained_since_ = std::chrono::system_clock::now();
+    // Written again even when nothing changed: a file that could not be written before may be
+    // writable now, and the operator asking again is the moment to try.
+    keep_drain_state();
     update();
     const auto count = static_cast<std::size_t>(std::count_if(
         decisions_.begin(), decisions_.end(), [](const auto& d) { return !d.services.empty(); }));
+    std::string message;
     if (drained)
-        return was ? "node already drained: no VIP is announced\n"
-                   : fmt::format("node drained: {} VIP(s) withdrawn; established connections "
-                                 "keep being served; 'lbctl drain-node --undo' announces them "
-                                 "again\n",
-                                 count);
-    return was ? "node undrained: VIPs are announced again by the quorum rule (lbctl bgp)\n"
-               : "node was not drained: nothing changed\n";
+        message = was ? fmt::format("node already drained since {}: no VIP is announced\n",
+                                    iso8601_ms(*drained_since_))
+                      : fmt::format("node drained: {} VIP(s) withdrawn; established connections "
+                                    "keep being served; 'lbctl drain-node --undo' announces them "
+                                    "again\n",
+                                    count);
+    else
+        message = was ? "node undrained: VIPs are announced again by the quorum rule (lbctl bgp)\n"
+                      : "node was not drained: nothing changed\n";
+    if (!drain_not_kept_.empty())
+        message += fmt::format("warning: this will not survive a restart ({}): after one the node "
+                               "starts {}\n",
+                               drain_not_kept_, drained ? "announcing again" : "drained again");
+    return {std::move(message), drain_not_kept_};
+}
+
+// A node drained before lb stopped starts drained (modules/bgp/drain_state.hpp), and says how
+// to undo it: whoever restarted it may not be who drained it.
+void BgpControl::restore_drain_state() {
+    drain_file_ = settings().drain_state_file;
+    const bgp::DrainState state = bgp::read_drain_state(drain_file_);
+    if (state.warning)
+        fmt::print(stderr, "lb: bgp: warning: {}; starting drained to be safe\n", *state.warning);
+    if (!state.drained)
+        return;
+    drained_ = true;
+    drained_since_ = state.since;
+    fmt::print(stderr,
+               "lb: bgp: node drained since {} ({} says so): announcing no VIP; 'lbctl "
+               "drain-node --undo' announces them again\n",
+               state.since ? iso8601_ms(*state.since) : "an unknown time", drain_file_);
+}
+
+// The drained state where the configuration says; a failure costs only the next restart, which
+// the log and lbctl say.
+void BgpControl::keep_drain_state() {
+    drain_file_ = settings().drain_state_file;
+    try {
+        bgp::write_drain_state(drain_file_, drained_,
+                               drained_since_.value_or(std::chrono::system_clock::now()));
+        drain_not_kept_.clear();
+    } catch (const bgp::DrainStateError& e) {
+        drain_not_kept_ = e.what();
+        fmt::print(stderr,
+                   "lb: bgp: warning: {}: the node is {} now, but a restart will start it {}\n",
+                   drain_not_kept_, drained_ ? "drained" : "not drained",
+                   drained_ ? "announcing again" : "drained again");
+    }
 }
 
 // ---- clean shutdown ------------------------------------------------------------------------

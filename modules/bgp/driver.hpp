@@ -19,10 +19,10 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "lb/balancer.hpp"
 #include "modules/bgp/announcement.hpp"
 #include "modules/bgp/bird_reply.hpp"
 #include "modules/health/monitor.hpp"
-#include "lb/balancer.hpp"
 
 namespace lb::app {
 
@@ -43,9 +43,14 @@ class BgpControl {
     // Decides again (health changed, a reload applied, the node drained): a changed decision is
     // written and BIRD reloads it.
     void update();
-    // lbctl drain-node: withdraw every VIP (true) or announce again by the rule (false).
-    // Returns what the operator is told.
-    std::string set_drained(bool drained);
+    // lbctl drain-node: withdraw every VIP (true) or announce again by the rule (false), kept
+    // in bgp.drain_state_file for the next start. Returns what the operator is told, and why
+    // the change will not survive a restart (empty: it will).
+    struct DrainOutcome {
+        std::string message;
+        std::string not_kept;
+    };
+    DrainOutcome set_drained(bool drained);
     // Clean shutdown: withdraws every VIP, waits for BIRD to confirm (bounded by
     // bgp.drain_timeout), lets the router settle, then serves established connections until
     // none are left or drain_timeout has passed since the start, then calls `done`.
@@ -69,6 +74,8 @@ class BgpControl {
     void schedule_poll();
     void publish();
     bool write_file(const std::string& text);
+    void restore_drain_state();
+    void keep_drain_state();
     void log_changes(const std::vector<control::bgp::VipDecision>& next);
     void shutdown_step();
 
@@ -89,6 +96,10 @@ class BgpControl {
     Link link_ = Link::idle;
     std::string socket_path_; // the one connected to: a reload that changes it reconnects
     bool unreachable_logged_ = false;
+    // When the link last came up (ready) or went down, and why it is down: lbctl bgp says
+    // "down since ... (N s): why". Down from the start until BIRD first greets lb.
+    control::report::Moment link_since_ = control::report::Moment::now();
+    std::string link_down_reason_;
     std::optional<InFlight> in_flight_;
     bool want_configure_ = false;
     bool want_protocols_ = false;
@@ -102,6 +113,9 @@ class BgpControl {
     std::vector<std::uint32_t> confirmed_; // the VIPs of the file BIRD last confirmed
     bool write_failed_ = false;
     bool drained_ = false;
+    std::optional<std::chrono::system_clock::time_point> drained_since_; // nullopt: not known
+    std::string drain_file_;     // where the drained state was last kept: a reload may move it
+    std::string drain_not_kept_; // why that file does not hold the running state (empty: it does)
     bool shutting_down_ = false;
     std::function<void()> shutdown_done_;
     std::chrono::steady_clock::time_point shutdown_start_;

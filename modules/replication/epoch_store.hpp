@@ -20,7 +20,7 @@ struct EpochChoice {
 };
 
 // The epoch for this run: max(wall_clock_us, the file's last epoch + 1), written back to `path`
-// (a temporary file, fsync, rename) before it is used.
+// (control/state_file.hpp) before it is used.
 EpochChoice next_epoch(const std::string& path, std::uint64_t wall_clock_us);
 
 } // namespace lb::control::replication

@@ -21,6 +21,7 @@ control socket in the node's directory. The router's BIRD has BFD (100 ms x 3) a
 import json
 import os
 import re
+import signal
 
 import topology as t
 from test_tunnel import tunnel_real_server
@@ -167,6 +168,8 @@ def node_config(bl, name, workdir, drain_timeout="3s"):
                 "announce": "all",
                 "socket": os.path.join(workdir, "bird.ctl"),
                 "config": os.path.join(workdir, "bird.conf"),
+                # Each node its own: the nodes share the host's /var/lib/lb.
+                "drain_state_file": os.path.join(workdir, "node-drained"),
                 "drain_timeout": drain_timeout,
                 "bfd_interval": "100ms"},
     }
@@ -198,6 +201,19 @@ class Node(t.Balancer):
         self.bird = bl.lab.spawn(bl.node_ns[name], BIRD, "-f", "-c", self.bird_conf, "-s", sock,
                                  "-P", os.path.join(self.workdir, "bird.pid"),
                                  log=os.path.join(self.workdir, "bird.log"))
+
+    def restart(self):
+        """A clean stop (SIGTERM: BIRD withdraws first), then lb again with the same
+        configuration in the same namespace, under the BIRD that kept running. The log of the
+        run before is kept beside the new one."""
+        code = self.bl.lab.stop(self.process, signal.SIGTERM, timeout=30)
+        assert code == 0, self.log()
+        os.replace(self.log_path, self.log_path + ".before-restart")
+        t.Balancer.__init__(self, self.bl, self.config, namespace=self.bl.node_ns[self.name],
+                            workdir=self.workdir)
+
+    def start_bird(self):
+        self._start_bird(self.bl, self.name, self.config["bgp"]["socket"])
 
     def bgp(self):
         code, out, err = self.ctl("--json", "bgp")

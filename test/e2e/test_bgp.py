@@ -3,7 +3,7 @@ VIPs lb decides, a router running BIRD 2 with BFD and ECMP into its kernel, DR r
 tunnel real servers on a routed subnet and a client behind the router (bgp_lab.py). The tests
 share one lab and run in file order: the spread, the tunnel service, a service below quorum on
 one node, drain-node, kill -9 of a node under 50 DR and 10 tunnelled downloads, a node added
-under load, and a clean stop."""
+under load, a clean stop, lbctl bgp while BIRD is down, and a drain kept across restarts."""
 
 import copy
 import hashlib
@@ -283,3 +283,105 @@ def test_sigterm_withdraws_before_stopping(lab):
     assert code == 0, node.log()
     log = node.log()
     assert "BIRD confirmed the withdrawal" in log, log
+
+
+def test_lbctl_bgp_says_bird_is_down_since_when_and_why(lab):
+    node = lab.nodes["b"]
+    sock = node.config["bgp"]["socket"]
+    lab.lab.stop(node.bird, sig=signal.SIGTERM)
+    # Once BIRD's socket is gone, each retry says why it cannot connect.
+    assert t.wait_for(lambda: node.bgp()["bird"]["error"]
+                      and node.bgp()["bird"]["error"].startswith(f"cannot connect to {sock}: "),
+                      timeout=10), node.bgp()
+    bird = node.bgp()["bird"]
+    assert not bird["connected"] and bird["state"] == "not reachable", bird
+    assert bird["up_since"] is None and bird["down_since"], bird
+    assert bird["last_error"] == bird["error"], bird  # the older field goes on as it was
+    since = bird["down_since"]
+    time.sleep(2.2)
+    state = node.bgp()
+    assert state["bird"]["down_since"] == since, state  # the moment BIRD went, not the last retry
+    assert state["bird"]["down_for_seconds"] >= 2, state
+    (n,) = state["neighbors"]
+    assert n["state"] == "unknown (BIRD down)" and not n["established"], n
+    code, table, _ = node.ctl("bgp")
+    assert code == 0, table
+    print(table)
+    assert f"BIRD       down since {since} (" in table, table
+    assert f"cannot connect to {sock}" in table and "unknown (BIRD down)" in table, table
+    # BIRD again: lb reconnects within a second, has it load lb's file, and says since when.
+    node.start_bird()
+    assert t.wait_for(lambda: node.bgp()["bird"]["connected"], timeout=10), node.bgp()
+    bird = node.bgp()["bird"]
+    assert bird["up_since"] > since and bird["down_since"] is None and bird["error"] is None, bird
+    assert bird["version"].startswith("BIRD "), bird
+    assert lab.wait_next_hops(bl.VIP_WEB, "ab", timeout=30), lab.next_hops(bl.VIP_WEB)
+
+
+def test_a_drained_node_stays_drained_across_a_restart(lab):
+    node = lab.nodes["a"]
+    state_file = node.config["bgp"]["drain_state_file"]
+    code, out, err = node.ctl("--json", "drain-node")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["drained"] and answer["kept_across_restart"], answer
+    assert os.path.exists(state_file)
+    for vip in (bl.VIP_WEB, bl.VIP_ALT, bl.VIP_TUN):
+        assert lab.wait_next_hops(vip, "b", timeout=10), lab.next_hops(vip)
+    since = node.bgp()["drain"]["since"]
+    assert since, node.bgp()
+
+    node.restart()
+    log = node.log()
+    assert f"node drained since {since}" in log and "'lbctl drain-node --undo'" in log, log
+    # Wait for BIRD's session to come back, so that "announces nothing" means something.
+    assert t.wait_for(lambda: node.bgp()["neighbors"][0]["established"], timeout=60), node.bgp()
+    state = node.bgp()
+    assert state["drained"] and state["drain"]["since"] == since, state
+    assert state["drain"]["kept_across_restart"], state
+    assert not any(v["wanted"] or v["announced"] for v in state["vips"]), state
+    time.sleep(1)  # what BIRD would have sent the router by now
+    routes = lab.birdc("show", "route", "protocol", "lb_a")
+    assert bl.VIP_WEB not in routes and bl.VIP_ALT not in routes, routes
+    for vip in (bl.VIP_WEB, bl.VIP_ALT, bl.VIP_TUN):
+        assert lab.next_hops(vip) == {bl.NODES["b"]}, (vip, lab.next_hops(vip))
+    code, table, _ = node.ctl("bgp")
+    assert f"drained (lbctl drain-node) since {since}" in table, table
+    assert f"kept across restarts in {state_file}" in table, table
+
+    code, out, err = node.ctl("drain-node", "--undo")
+    assert code == 0 and "undrained" in out, (out, err)
+    assert not os.path.exists(state_file)
+    node.restart()
+    for vip in (bl.VIP_WEB, bl.VIP_ALT, bl.VIP_TUN):
+        assert lab.wait_next_hops(vip, "ab", timeout=60), lab.next_hops(vip)
+    state = node.bgp()
+    assert not state["drained"] and state["drain"]["since"] is None, state
+    assert "drained since" not in node.log()
+
+
+def test_a_drain_that_cannot_be_kept_still_drains_and_says_so(lab):
+    node = lab.nodes["a"]
+    config = copy.deepcopy(node.config)
+    config["bgp"]["drain_state_file"] = "/nonexistent/lb/node-drained"
+    node.rewrite_config(config)
+    try:
+        code, out, err = node.ctl("reload")
+        assert code == 0, (out, err)
+        code, out, err = node.ctl("--json", "drain-node")
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["drained"] and not answer["kept_across_restart"], answer
+        assert "/nonexistent/lb/node-drained.tmp" in answer["not_kept_because"], answer
+        assert "will not survive a restart" in answer["message"], answer
+        assert lab.wait_next_hops(bl.VIP_WEB, "b", timeout=10), lab.next_hops(bl.VIP_WEB)
+        code, table, _ = node.ctl("bgp")
+        assert "NOT kept across a restart: cannot write /nonexistent/lb/node-drained.tmp" in table
+        assert "will start it announcing again" in node.log(), node.log()
+        code, out, err = node.ctl("drain-node", "--undo")
+        assert code == 0, (out, err)
+    finally:
+        node.rewrite_config(node.config)
+        node.ctl("reload")
+    assert lab.wait_next_hops(bl.VIP_WEB, "ab", timeout=10), lab.next_hops(bl.VIP_WEB)
+    assert not os.path.exists(node.config["bgp"]["drain_state_file"])

@@ -56,8 +56,8 @@ def test_every_json_answer_parses_whatever_servers_send(env):
     for args, status in [(("real-servers", "nope"), 1), (("drain", "ftp", "192.0.2.1"), 1),
                          (("set-weight", "ftp", "203.0.113.11", "x"), 1),
                          (("set-weight",), 2), (("frobnicate",), 2),
-                         # No replication section: said so, as a refusal.
-                         (("replication",), 1)]:
+                         # No replication or bgp section: said so, as a refusal.
+                         (("replication",), 1), (("bgp",), 1), (("drain-node",), 1)]:
         code, out, err = lb.ctl("--json", *args)
         assert code == status, (args, code, out, err)
         assert "error" in json.loads(out) or json.loads(out)["applied"] is False, out

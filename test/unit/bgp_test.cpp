@@ -46,6 +46,7 @@ TEST_CASE("bgp: a complete section loads with its defaults", "[bgp]") {
     CHECK(c.bgp->socket == "/run/bird/bird.ctl");
     CHECK(c.bgp->config == "/run/lb/bird.conf");
     CHECK(c.bgp->drain_timeout == config::Milliseconds{30'000});
+    CHECK(c.bgp->drain_state_file == "/var/lib/lb/node-drained");
     REQUIRE(c.bgp->neighbors.size() == 1);
     CHECK(c.bgp->neighbors[0].bfd);
     CHECK(bgp::router_id(c) == 0xc6336402u); // the first interface's address
@@ -74,6 +75,19 @@ TEST_CASE("bgp: every mistake is named at its place", "[bgp]") {
     }
     SECTION("a relative path") {
         expect_error(with_bgp(good + "  config: bird.conf\n"), 13, 11, "absolute path");
+    }
+    SECTION("a relative drain_state_file") {
+        expect_error(with_bgp(good + "  drain_state_file: node-drained\n"), 13, 21,
+                     "drain_state_file: needs an absolute path");
+    }
+    SECTION("a drain_state_file that names a folder") {
+        expect_error(with_bgp(good + "  drain_state_file: /var/lib/lb/\n"), 13, 21,
+                     "names a folder");
+    }
+    SECTION("a drain_state_file shared with another file lb keeps") {
+        expect_error(with_bgp(good + "  config: /run/lb/x.conf\n  drain_state_file: "
+                                     "/run/lb/./x.conf\n"),
+                     14, 21, "drain_state_file: '/run/lb/./x.conf' is also bgp.config");
     }
     SECTION("no neighbors") {
         expect_error(with_bgp("  local_as: 65001\n  neighbors: []\n"), 12, 14,
