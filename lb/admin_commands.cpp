@@ -194,11 +194,14 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return outcome(b.set_weight(r.args[0], r.args[1], static_cast<std::uint32_t>(*weight)),
                        r.json);
     }
+    case Command::drain_node: // the BGP module answers it when there is one (modules/bgp/module)
+        return error_answer("drain-node needs the bgp section: without BGP nothing is announced "
+                            "to withdraw",
+                            r.json, false);
     case Command::reload:
-    case Command::drain_node: // the control loop's BGP part answers it (lb/control_loop)
         break;
     }
-    return {false, "reload and drain-node are answered by the control loop"};
+    return {false, "reload is answered by the control loop"};
 }
 
 AdminAnswer error_answer(const std::string& message, bool json, bool usage) {

@@ -1,9 +1,11 @@
 #include "lb/control_loop.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -18,13 +20,11 @@
 #include "lb/admin_commands.hpp"
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
+#include "lb/module.hpp"
 #include "lb/readiness.hpp"
 #include "lb/reload_plan.hpp"
 #include "lb/service_notifier.hpp"
-#include "modules/bgp/driver.hpp"
 #include "modules/health/monitor.hpp"
-#include "modules/replication/driver.hpp"
-#include "modules/vrrp/driver.hpp"
 
 namespace lb::app {
 
@@ -63,9 +63,7 @@ class ControlLoop {
           health_(io_, [this] { on_health_change(); }),
           reloader_(
               io_, balancer, [this] { on_reload_applied(); },
-              [this](control::config::ReplicationKeys keys) {
-                  on_replication_keys(std::move(keys));
-              }),
+              [this](control::config::ReplicationKeys keys) { on_replication_keys(keys); }),
           admin_(io_, balancer.config().admin.socket,
                  [this](const std::string& line, control::AdminSocket::Respond respond) {
                      on_admin_request(line, std::move(respond));
@@ -73,21 +71,9 @@ class ControlLoop {
           collector_(balancer.context()), resolver_(balancer.context(), balancer.pool()),
           readiness_(balancer) {
         health_.configure(balancer_.config());
-        if (!balancer_.config().vrrp.empty())
-            vrrp_ = make_vrrp();
-        if (balancer_.config().replication) {
-            replication_ = std::make_unique<ReplicationControl>(
-                io_, balancer_, [this](std::optional<std::string> reason) {
-                    preemption_hold_ = std::move(reason);
-                    if (vrrp_)
-                        vrrp_->hold_preemption(preemption_hold_);
-                });
-            collector_.on_expired = [this](std::uint32_t index, const dataplane::Connection& c) {
-                replication_->expired(index, c);
-            };
-        }
-        if (balancer_.config().bgp)
-            bgp_ = make_bgp();
+        for (const ModuleKind& kind : module_kinds())
+            if (kind.configured(balancer_.config()))
+                modules_.push_back(make_module(kind));
         if (!balancer_.config().stats.listen.empty())
             metrics_ =
                 std::make_unique<MetricsEndpoint>(balancer_.config().stats.listen, balancer_);
@@ -99,29 +85,25 @@ class ControlLoop {
         start_housekeeping();
         schedule_stats();
         resolver_.tick(balancer_.context().clock.now_ms());
-        if (replication_)
-            replication_->start();
-        if (vrrp_)
-            vrrp_->start();
-        if (bgp_)
-            bgp_->start();
+        for (auto& m : modules_)
+            m->start();
         // The first look runs as soon as the loop does: the admin socket already listens then.
         boost::asio::post(io_, [this] { tell_ready_once_forwarding(); });
         io_.run();
     }
 
   private:
-    std::unique_ptr<BgpControl> make_bgp() {
-        return std::make_unique<BgpControl>(io_, balancer_, [this] {
-            return BgpControl::HealthNow{health_.down(), health_.statuses()};
-        });
+    std::unique_ptr<Module> make_module(const ModuleKind& kind) {
+        auto m = kind.make(module_context_);
+        m->hold_preemption(preemption_hold_); // replication may already hold it
+        return m;
     }
 
-    std::unique_ptr<VrrpControl> make_vrrp() {
-        auto vrrp =
-            std::make_unique<VrrpControl>(io_, balancer_, [this] { return health_.down(); });
-        vrrp->hold_preemption(preemption_hold_); // replication may already hold it
-        return vrrp;
+    // Replication's word on whether VRRP may preempt, passed to every module.
+    void hold_preemption(std::optional<std::string> reason) {
+        preemption_hold_ = std::move(reason);
+        for (auto& m : modules_)
+            m->hold_preemption(preemption_hold_);
     }
 
     // READY=1 for the service manager, once: the ports are started, every worker polls and
@@ -154,79 +136,56 @@ class ControlLoop {
     void on_health_change() {
         balancer_.set_down(health_.down());
         publish_health();
-        if (vrrp_)
-            vrrp_->track();
-        if (bgp_)
-            bgp_->update();
+        for (auto& m : modules_)
+            m->on_health_change();
     }
 
-    // Health checks and VRRP follow an applied reload (the file is read and checked off the
-    // loop); a vrrp section the reload brings starts a VRRP control of its own.
+    // Health checks and the modules follow an applied reload (the file is read and checked off
+    // the loop); a section the reload brings starts its module, when that module can start on a
+    // reload (ModuleKind::starts_on_reload; replication waits for the next restart).
     void on_reload_applied() {
         health_.configure(balancer_.config());
-        reconfigure_bgp();
-        if (vrrp_) {
-            vrrp_->reconfigure();
-            return;
-        }
-        if (balancer_.config().vrrp.empty())
-            return;
-        try {
-            vrrp_ = make_vrrp();
-            vrrp_->start();
-        } catch (const std::exception& e) { // the notify FIFO: nothing else was started
-            fmt::print(stderr, "lb: warning: reload: vrrp not started: {}\n", e.what());
-            vrrp_.reset();
-        }
-    }
-
-    // Every applied reload of a replicating configuration has read both key files again (a key
-    // may be replaced under the same path) and found them usable; a file with an unusable key
-    // is refused before this, so the running keys stay.
-    void on_replication_keys(control::config::ReplicationKeys keys) {
-        if (!replication_)
-            return; // the section came with this reload: it starts at the next restart
-        const bool two = !keys.previous.empty();
-        replication_->set_keys(std::move(keys.current), std::move(keys.previous));
-        fmt::print(stderr, "lb: replication: keys reloaded ({})\n",
-                   two ? "key_file's to send, both accepted" : "one key");
-    }
-
-    // A reload may change what is announced, or bring the bgp section (a removed one withdraws
-    // every VIP: BgpControl::update).
-    void reconfigure_bgp() {
-        if (bgp_) {
-            bgp_->update();
-            return;
-        }
-        if (!balancer_.config().bgp)
-            return;
-        try {
-            bgp_ = make_bgp();
-            bgp_->start();
-        } catch (const std::exception& e) {
-            fmt::print(stderr, "lb: warning: reload: bgp not started: {}\n", e.what());
-            bgp_.reset();
+        for (auto& m : modules_)
+            m->on_reload_applied();
+        for (const ModuleKind& kind : module_kinds()) {
+            if (!kind.starts_on_reload || running(kind) || !kind.configured(balancer_.config()))
+                continue;
+            try {
+                auto m = make_module(kind);
+                m->start();
+                modules_.push_back(std::move(m));
+            } catch (const std::exception& e) { // nothing else was started
+                fmt::print(stderr, "lb: warning: reload: {} not started: {}\n", kind.name,
+                           e.what());
+            }
         }
     }
 
-    // lbctl drain-node [--undo]: the BGP part withdraws (or announces again) every VIP.
-    control::AdminAnswer drain_node(const AdminRequest& request) {
-        const bool undo = !request.args.empty();
-        if (!bgp_)
-            return error_answer("drain-node needs the bgp section: without BGP nothing is "
-                                "announced to withdraw",
-                                request.json, false);
-        const auto [said, not_kept] = bgp_->set_drained(!undo);
-        fmt::print(stderr, "lb: lbctl {}: {}", request.line(), said);
-        if (request.json)
-            return {true, control::json_text(
-                              {{"drained", !undo},
-                               {"message", said},
-                               {"kept_across_restart", not_kept.empty()},
-                               {"not_kept_because", not_kept.empty() ? control::Json(nullptr)
-                                                                     : control::Json(not_kept)}})};
-        return {true, said};
+    bool running(const ModuleKind& kind) const {
+        return std::any_of(modules_.begin(), modules_.end(),
+                           [&](const auto& m) { return std::string_view(m->name()) == kind.name; });
+    }
+
+    void on_replication_keys(const control::config::ReplicationKeys& keys) {
+        for (auto& m : modules_)
+            m->on_replication_keys(keys);
+    }
+
+    // Answered by a module (drain-node by BGP's), or by lb's own commands.
+    std::optional<control::AdminAnswer> module_answer(const AdminRequest& request) {
+        for (auto& m : modules_)
+            if (auto answer = m->answer(request))
+                return answer;
+        return std::nullopt;
+    }
+
+    // Stops the modules one after the other, in the reverse of their start order, then the loop.
+    void shutdown_modules(std::size_t remaining) {
+        if (remaining == 0) {
+            io_.stop();
+            return;
+        }
+        modules_[remaining - 1]->shutdown([this, remaining] { shutdown_modules(remaining - 1); });
     }
 
     // VRRP's and replication's reports as they are now. The housekeeping tick refreshes them
@@ -234,10 +193,8 @@ class ControlLoop {
     // vrrp could show the MASTER that followed "in sync" while lbctl replication still showed
     // the state before it. Refreshed together on the loop, they are one moment.
     void refresh_reports() {
-        if (vrrp_)
-            vrrp_->report();
-        if (replication_)
-            replication_->report();
+        for (auto& m : modules_)
+            m->report();
     }
 
     // Requests are parsed once, here: what follows looks at the command, not at the text.
@@ -246,8 +203,8 @@ class ControlLoop {
         if (!parsed.request)
             return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
         const AdminRequest request = *parsed.request;
-        if (request.command == Command::drain_node)
-            return respond(drain_node(request));
+        if (auto answer = module_answer(request))
+            return respond(std::move(*answer));
         if (request.command == Command::vrrp || request.command == Command::replication ||
             request.command == Command::stats)
             refresh_reports();
@@ -265,8 +222,8 @@ class ControlLoop {
                     // hook).
                     if (answer.ok && request.command != Command::reload) {
                         health_.configure(balancer_.config());
-                        if (bgp_)
-                            bgp_->update(); // a weight change may cross a quorum
+                        for (auto& m : modules_)
+                            m->on_health_change(); // a weight change may cross a quorum
                     }
                     // systemctl reload runs lbctl reload: status shows how it went.
                     if (request.command == Command::reload)
@@ -291,18 +248,7 @@ class ControlLoop {
             fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
             notifier_.stopping();
             watch_stop_signals(); // a second signal cuts the drain short
-            // A master resigns first (priority 0), so that its backup takes over at once.
-            auto resign = [this] {
-                if (vrrp_)
-                    vrrp_->shutdown([this] { io_.stop(); });
-                else
-                    io_.stop();
-            };
-            // BGP withdraws first and serves established flows until they end (drain_timeout).
-            if (bgp_)
-                bgp_->shutdown(resign);
-            else
-                resign();
+            shutdown_modules(modules_.size());
         });
     }
 
@@ -333,8 +279,8 @@ class ControlLoop {
             collector_.tick(now);
             resolver_.tick(now);
             publish_health();
-            if (vrrp_)
-                vrrp_->track(); // links have no event: look every tick
+            for (auto& m : modules_)
+                m->tick();
             refresh_reports();
             tell_ready_once_forwarding();
             if (hooks_.on_tick)
@@ -361,15 +307,17 @@ class ControlLoop {
     Balancer& balancer_;
     boost::asio::io_context io_;
     control::health::HealthMonitor health_;
-    std::unique_ptr<VrrpControl> vrrp_;
     std::optional<std::string> preemption_hold_; // replication's reason, while not in sync
     ConfigReloader reloader_;
     control::AdminSocket admin_;
     std::unique_ptr<MetricsEndpoint> metrics_;
     control::report::TableCollector collector_;
     control::NeighbourResolver resolver_;
-    std::unique_ptr<ReplicationControl> replication_; // after the collector that calls it
-    std::unique_ptr<BgpControl> bgp_;
+    ModuleContext module_context_{
+        io_, balancer_, health_, collector_,
+        [this](std::optional<std::string> reason) { hold_preemption(std::move(reason)); }};
+    // The feature modules running (lb/module_list.cpp), after everything they use.
+    std::vector<std::unique_ptr<Module>> modules_;
     boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
     boost::asio::signal_set reload_signal_{io_, SIGHUP};
     boost::asio::steady_timer housekeeping_{io_};

@@ -1,0 +1,75 @@
+// What the control loop sees of a feature module (modules/*): one interface, so that the loop
+// wires every module the same way and a new feature is a new folder plus one line in
+// lb/module_list.cpp. The module's driver does its I/O on the control thread's event loop; this
+// interface is the loop's view of it: start, reconfigure after a reload, the 100 ms tick, the
+// events other parts of lb raise, reporting, lbctl requests and an orderly stop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "control/admin_socket.hpp"
+#include "control/config/key_file.hpp"
+#include "control/report/table_collector.hpp"
+#include "lb/admin_request.hpp"
+#include "lb/balancer.hpp"
+#include "modules/health/monitor.hpp"
+
+namespace lb::app {
+
+// What a module may use of the application: the loop, the dataplane, health checks' verdicts,
+// the table sweep's expiries, and the modules' shared events.
+struct ModuleContext {
+    boost::asio::io_context& io;
+    Balancer& balancer;
+    const control::health::HealthMonitor& health;
+    control::report::TableCollector& collector;
+    // Whether VRRP may preempt (a reason while it may not): raised by replication until the
+    // table is in sync, heard by every module (Module::hold_preemption).
+    std::function<void(std::optional<std::string>)> hold_preemption;
+};
+
+class Module {
+  public:
+    virtual ~Module() = default;
+
+    virtual const char* name() const = 0;
+    // After every module is built, in lb/module_list.cpp's order.
+    virtual void start() = 0;
+    // An applied reload: the running configuration (context.balancer.config()) changed.
+    virtual void on_reload_applied() {}
+    // The replication keys an applied reload read again (only a replicating module uses them).
+    virtual void on_replication_keys(const control::config::ReplicationKeys&) {}
+    // Health verdicts or weights changed (a quorum may have been crossed).
+    virtual void on_health_change() {}
+    // Every 100 ms: what has no event of its own (links) is looked at here.
+    virtual void tick() {}
+    // Publish the module's part of the statistics view now (control/report/module_reports).
+    virtual void report() {}
+    // Whether VRRP may preempt changed (see ModuleContext::hold_preemption).
+    virtual void hold_preemption(const std::optional<std::string>&) {}
+    // An lbctl request this module answers (nullopt: not this module's).
+    virtual std::optional<control::AdminAnswer> answer(const AdminRequest&) { return {}; }
+    // A clean stop, in the reverse of lb/module_list.cpp's order: `done` once this module has
+    // finished (BGP withdraws and drains, VRRP resigns), and the next one stops.
+    virtual void shutdown(std::function<void()> done) { done(); }
+};
+
+// One kind of module: whether the configuration asks for it, and how to build it.
+struct ModuleKind {
+    const char* name;
+    bool (*configured)(const control::config::Config&);
+    std::unique_ptr<Module> (*make)(ModuleContext&);
+    // A reload that brings the module's section starts it (else: at the next restart).
+    bool starts_on_reload;
+};
+
+// Every module lb has, in start order (lb/module_list.cpp).
+const std::vector<ModuleKind>& module_kinds();
+
+} // namespace lb::app
