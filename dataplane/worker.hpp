@@ -155,4 +155,14 @@ class Worker {
     std::array<TxBatch, max_interfaces> kernel_tx_{};
 };
 
+// Inlined: once per forwarded frame (a call each cost ~1 ns on the established path).
+[[gnu::always_inline]] inline void Worker::enqueue(std::uint8_t interface, rte_mbuf* m) {
+    TxBatch& b = tx_[interface];
+    if (b.count == b.frames.size()) {
+        drop(m, DropReason::tx_full);
+        return;
+    }
+    b.frames[b.count++] = m;
+}
+
 } // namespace lb::dataplane

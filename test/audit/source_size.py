@@ -14,12 +14,7 @@ LIMIT_FILE = 650  # "about 600"
 LIMIT_FUNCTION = 100
 
 # file -> why it may be longer
-FILE_EXCEPTIONS = {
-    "dataplane/worker.cpp": "the worker's burst and the per-packet steps it inlines: one "
-                            "translation unit, so that the compiler inlines them without LTO",
-    "test/packet/worker_test.cpp": "the worker's packet-level cases share one harness fixture",
-    "test/unit/session_bridge_test.cpp": "the bridge's cases share one pair of tables",
-}
+FILE_EXCEPTIONS = {}
 # function name -> why it may be longer
 FUNCTION_EXCEPTIONS = {
     "process_burst": "the worker's burst: one pass over the frames, stages side by side so the "
