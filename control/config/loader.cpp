@@ -14,10 +14,10 @@
 #include "control/config/validator.hpp"
 #include "control/config/value_parsers.hpp"
 #include "control/config/yaml_structure.hpp"
-#include "modules/bgp/config_reader.hpp"
-#include "modules/health/config_reader.hpp"
-#include "modules/replication/config_reader.hpp"
-#include "modules/vrrp/config_reader.hpp"
+#include "modules/bgp/config_section.hpp"
+#include "modules/health/config_section.hpp"
+#include "modules/replication/config_section.hpp"
+#include "modules/vrrp/config_section.hpp"
 
 namespace lb::control::config {
 

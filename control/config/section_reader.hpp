@@ -1,6 +1,6 @@
 // The section readers' common tool: walks a YAML tree, converts values and records every problem
 // it meets with its location, so that `lb --check` reports them all at once. The top level
-// (control/config/loader.cpp) and each feature module's reader (modules/*/config_reader.cpp) use
+// (control/config/loader.cpp) and each feature module's reader (modules/*/config_section.cpp) use
 // it.
 #pragma once
 

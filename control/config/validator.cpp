@@ -9,6 +9,9 @@
 
 #include "control/config/key_file.hpp"
 #include "control/config/value_parsers.hpp"
+#include "modules/bgp/config_section.hpp"
+#include "modules/replication/config_section.hpp"
+#include "modules/vrrp/config_section.hpp"
 
 namespace lb::control::config {
 
@@ -187,204 +190,15 @@ void validate_services(const Config& c, Diagnostics& out) {
     }
 }
 
-void validate_vrrp(const Config& c, Diagnostics& out) {
-    std::map<std::string, const VrrpInstance*> names;
-    std::map<std::pair<std::string, int>, const VrrpInstance*> ids;
-    std::map<std::uint32_t, const VrrpInstance*> owners;
-    for (const auto& v : c.vrrp.instances) {
-        if (!v.name.empty() && !names.emplace(v.name, &v).second)
-            out.push_back(
-                {v.location, fmt::format("VRRP instance name '{}' is used twice", v.name)});
-        const Interface* iface = c.find_interface(v.interface);
-        if (!v.interface.empty() && !iface)
-            out.push_back(
-                {v.interface_location, fmt::format("interface '{}' is not defined", v.interface)});
-        if (!ids.emplace(std::pair{v.interface, int{v.virtual_router_id}}, &v).second)
-            out.push_back({v.vrid_location,
-                           fmt::format("virtual_router_id {} is used twice on interface '{}'",
-                                       v.virtual_router_id, v.interface)});
-        for (const auto a : v.virtual_addresses) {
-            if (!owners.emplace(a, &v).second)
-                out.push_back({v.location, fmt::format("virtual address {} belongs to two VRRP "
-                                                       "instances",
-                                                       format_ipv4(a))});
-            if (iface && a == iface->address)
-                out.push_back({v.location, fmt::format("virtual address {} is the node address "
-                                                       "of interface '{}'",
-                                                       format_ipv4(a), iface->name)});
-        }
-        for (const auto& t : v.track) {
-            using Kind = VrrpInstance::Track::Kind;
-            const bool known =
-                t.kind == Kind::service
-                    ? std::any_of(c.services.begin(), c.services.end(),
-                                  [&](const auto& s) { return s.name == t.name; })
-                : t.kind == Kind::interface ? c.find_interface(t.name) != nullptr
-                                            : std::any_of(
-                                                  c.vrrp.scripts.begin(), c.vrrp.scripts.end(),
-                                                  [&](const auto& s) { return s.name == t.name; });
-            const char* what = t.kind == Kind::service     ? "service"
-                               : t.kind == Kind::interface ? "interface"
-                                                           : "script (vrrp.scripts)";
-            if (!known)
-                out.push_back(
-                    {t.location, fmt::format("tracked {} '{}' is not defined", what, t.name)});
-        }
-        if (v.unicast_source && iface && *v.unicast_source != iface->address)
-            out.push_back(
-                {v.location, fmt::format("unicast_source {} is not the address of interface '{}'",
-                                         format_ipv4(*v.unicast_source), iface->name)});
-    }
-}
-
 } // namespace
-
-void validate_vrrp_groups(const Config& c, Diagnostics& out) {
-    if (c.vrrp.instances.size() > 64)
-        out.push_back({c.vrrp.instances[64].location, "at most 64 VRRP instances are supported"});
-    std::set<std::string> scripts;
-    for (const auto& s : c.vrrp.scripts)
-        if (!s.name.empty() && !scripts.insert(s.name).second)
-            out.push_back({s.location, fmt::format("VRRP script name '{}' is used twice", s.name)});
-    std::map<std::string, std::string> group_of;
-    for (const auto& g : c.vrrp.sync_groups)
-        for (const auto& name : g.instances) {
-            const bool known = std::any_of(c.vrrp.instances.begin(), c.vrrp.instances.end(),
-                                           [&](const auto& v) { return v.name == name; });
-            if (!known)
-                out.push_back({g.location, fmt::format("sync group '{}': VRRP instance '{}' is not "
-                                                       "defined",
-                                                       g.name, name)});
-            else if (auto [it, fresh] = group_of.emplace(name, g.name); !fresh)
-                out.push_back({g.location, fmt::format("VRRP instance '{}' is in two sync groups "
-                                                       "('{}' and '{}')",
-                                                       name, it->second, g.name)});
-        }
-}
-
-void validate_replication(const Config& c, Diagnostics& out) {
-    if (!c.replication)
-        return;
-    const Replication& rep = *c.replication;
-    const Interface* iface = c.find_interface(rep.interface);
-    if (!rep.interface.empty() && !iface)
-        out.push_back(
-            {rep.interface_location, fmt::format("interface '{}' is not defined", rep.interface)});
-    if (iface && !iface->kernel)
-        out.push_back({rep.interface_location,
-                       fmt::format("interface '{}' has no kernel exception path (kernel: false): "
-                                   "replication's datagrams go through the node's kernel there",
-                                   rep.interface)});
-    for (std::size_t i = 0; i < rep.peers.size(); ++i) {
-        const std::uint32_t peer = rep.peers[i];
-        const SourceLocation& at = rep.peer_locations[i];
-        const auto first = std::find(rep.peers.begin(), rep.peers.end(), peer);
-        if (first != rep.peers.begin() + static_cast<std::ptrdiff_t>(i)) {
-            const SourceLocation& earlier = rep.peer_locations[first - rep.peers.begin()];
-            out.push_back({at, fmt::format("peer {} is listed twice (first at line {})",
-                                           format_ipv4(peer), earlier.line)});
-            continue;
-        }
-        if (!iface)
-            continue;
-        if (peer == iface->address)
-            out.push_back({at, fmt::format("peer {} is this node's own address on '{}'; give the "
-                                           "other nodes'",
-                                           format_ipv4(peer), iface->name)});
-        else if ((peer & iface->netmask()) != (iface->address & iface->netmask()))
-            out.push_back({at, fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
-                                           "runs between neighbours on one segment",
-                                           format_ipv4(peer), iface->name,
-                                           format_ipv4(iface->address), iface->prefix_length)});
-    }
-    for (const auto& problem : load_replication_keys(rep).problems)
-        out.push_back({problem.previous ? rep.previous_key_file_location : rep.key_file_location,
-                       problem.message()});
-}
-
-// bgp.drain_state_file: a file of its own. lb replaces it whole (rename) and removes it at
-// `lbctl drain-node --undo`: shared with another file lb or BIRD keeps, one would destroy the
-// other.
-void validate_drain_state_file(const Config& c, Diagnostics& out) {
-    const Bgp& bgp = *c.bgp;
-    const std::filesystem::path path =
-        std::filesystem::path(bgp.drain_state_file).lexically_normal();
-    if (!path.has_filename()) {
-        out.push_back({bgp.drain_state_file_location,
-                       fmt::format("drain_state_file: '{}' names a folder; give a file in it, e.g. "
-                                   "/var/lib/lb/node-drained",
-                                   bgp.drain_state_file)});
-        return;
-    }
-    std::vector<std::pair<const char*, std::string>> others = {
-        {"bgp.config", bgp.config}, {"bgp.socket", bgp.socket}, {"admin.socket", c.admin.socket}};
-    if (!c.stats.file.empty())
-        others.emplace_back("stats.file", c.stats.file);
-    if (c.replication)
-        others.emplace_back("replication.epoch_file", c.replication->epoch_file);
-    for (const auto& [key, other] : others)
-        if (std::filesystem::path(other).lexically_normal() == path)
-            out.push_back({bgp.drain_state_file_location,
-                           fmt::format("drain_state_file: '{}' is also {}; give each its own "
-                                       "file, e.g. /var/lib/lb/node-drained",
-                                       bgp.drain_state_file, key)});
-}
-
-// bgp: neighbours directly connected through an interface with the kernel exception path
-// (BIRD's sessions run through the node's kernel), each once; services named in `announce`.
-void validate_bgp(const Config& c, Diagnostics& out) {
-    if (!c.bgp)
-        return;
-    const Bgp& bgp = *c.bgp;
-    if (!bgp.router_id && c.interfaces.empty())
-        out.push_back({bgp.location, "bgp needs 'router_id' when no interface is configured"});
-    std::set<std::uint32_t> seen;
-    for (const auto& nb : bgp.neighbors) {
-        if (nb.address == 0)
-            continue;
-        if (!seen.insert(nb.address).second) {
-            out.push_back({nb.address_location,
-                           fmt::format("neighbor {} is listed twice", format_ipv4(nb.address))});
-            continue;
-        }
-        const auto on = std::find_if(c.interfaces.begin(), c.interfaces.end(),
-                                     [&](const Interface& i) { return i.holds(nb.address); });
-        if (on == c.interfaces.end()) {
-            out.push_back({nb.address_location,
-                           fmt::format("neighbor {} is not on any interface's subnet: BGP runs "
-                                       "to a directly connected router",
-                                       format_ipv4(nb.address))});
-            continue;
-        }
-        if (nb.address == on->address)
-            out.push_back(
-                {nb.address_location, fmt::format("neighbor {} is this node's own address on '{}'",
-                                                  format_ipv4(nb.address), on->name)});
-        if (!on->kernel)
-            out.push_back({nb.address_location,
-                           fmt::format("neighbor {} is on interface '{}', which has no kernel "
-                                       "exception path (kernel: false): BIRD's BGP and BFD "
-                                       "sessions run through the node's kernel there",
-                                       format_ipv4(nb.address), on->name)});
-    }
-    for (std::size_t i = 0; i < bgp.announce.size(); ++i) {
-        const std::string& name = bgp.announce[i];
-        const bool known = std::any_of(c.services.begin(), c.services.end(),
-                                       [&](const Service& s) { return s.name == name; });
-        if (!known)
-            out.push_back(
-                {bgp.announce_locations[i], fmt::format("announce: no service named '{}'", name)});
-    }
-    validate_drain_state_file(c, out);
-}
 
 void validate_config(const Config& c, Diagnostics& out) {
     validate_interfaces(c, out);
     validate_services(c, out);
-    validate_vrrp(c, out);
-    validate_vrrp_groups(c, out);
-    validate_replication(c, out);
-    validate_bgp(c, out);
+    // Each module's own rules (modules/*/config_section.cpp).
+    validate_vrrp_section(c, out);
+    validate_replication_section(c, out);
+    validate_bgp_section(c, out);
 }
 
 } // namespace lb::control::config

@@ -1,4 +1,4 @@
-#include "modules/health/config_reader.hpp"
+#include "modules/health/config_section.hpp"
 
 #include <stdexcept>
 

@@ -12,4 +12,7 @@ namespace lb::control::config {
 // (control/config/validator.cpp).
 void read_vrrp_section(Reader& r, const YAML::Node& n, Config& c);
 
+// The vrrp section's rules across values (instances, interfaces, sync groups, scripts).
+void validate_vrrp_section(const Config& c, Diagnostics& out);
+
 } // namespace lb::control::config

@@ -1,6 +1,14 @@
-#include "modules/bgp/config_reader.hpp"
+#include "modules/bgp/config_section.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
+
+#include "control/config/key_file.hpp"
+#include "control/config/value_parsers.hpp"
 
 namespace lb::control::config {
 
@@ -155,6 +163,92 @@ void read_bgp_section(Reader& r, const YAML::Node& n, Config& c) {
     }
     read_bgp_timers(r, n, bgp);
     c.bgp = std::move(bgp);
+}
+
+// -- validation: rules spanning several values, on a configuration that parsed cleanly --
+
+namespace {
+
+// bgp.drain_state_file: a file of its own. lb replaces it whole (rename) and removes it at
+// `lbctl drain-node --undo`: shared with another file lb or BIRD keeps, one would destroy the
+// other.
+void validate_drain_state_file(const Config& c, Diagnostics& out) {
+    const Bgp& bgp = *c.bgp;
+    const std::filesystem::path path =
+        std::filesystem::path(bgp.drain_state_file).lexically_normal();
+    if (!path.has_filename()) {
+        out.push_back({bgp.drain_state_file_location,
+                       fmt::format("drain_state_file: '{}' names a folder; give a file in it, e.g. "
+                                   "/var/lib/lb/node-drained",
+                                   bgp.drain_state_file)});
+        return;
+    }
+    std::vector<std::pair<const char*, std::string>> others = {
+        {"bgp.config", bgp.config}, {"bgp.socket", bgp.socket}, {"admin.socket", c.admin.socket}};
+    if (!c.stats.file.empty())
+        others.emplace_back("stats.file", c.stats.file);
+    if (c.replication)
+        others.emplace_back("replication.epoch_file", c.replication->epoch_file);
+    for (const auto& [key, other] : others)
+        if (std::filesystem::path(other).lexically_normal() == path)
+            out.push_back({bgp.drain_state_file_location,
+                           fmt::format("drain_state_file: '{}' is also {}; give each its own "
+                                       "file, e.g. /var/lib/lb/node-drained",
+                                       bgp.drain_state_file, key)});
+}
+
+// bgp: neighbours directly connected through an interface with the kernel exception path
+// (BIRD's sessions run through the node's kernel), each once; services named in `announce`.
+void validate_bgp(const Config& c, Diagnostics& out) {
+    if (!c.bgp)
+        return;
+    const Bgp& bgp = *c.bgp;
+    if (!bgp.router_id && c.interfaces.empty())
+        out.push_back({bgp.location, "bgp needs 'router_id' when no interface is configured"});
+    std::set<std::uint32_t> seen;
+    for (const auto& nb : bgp.neighbors) {
+        if (nb.address == 0)
+            continue;
+        if (!seen.insert(nb.address).second) {
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is listed twice", format_ipv4(nb.address))});
+            continue;
+        }
+        const auto on = std::find_if(c.interfaces.begin(), c.interfaces.end(),
+                                     [&](const Interface& i) { return i.holds(nb.address); });
+        if (on == c.interfaces.end()) {
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is not on any interface's subnet: BGP runs "
+                                       "to a directly connected router",
+                                       format_ipv4(nb.address))});
+            continue;
+        }
+        if (nb.address == on->address)
+            out.push_back(
+                {nb.address_location, fmt::format("neighbor {} is this node's own address on '{}'",
+                                                  format_ipv4(nb.address), on->name)});
+        if (!on->kernel)
+            out.push_back({nb.address_location,
+                           fmt::format("neighbor {} is on interface '{}', which has no kernel "
+                                       "exception path (kernel: false): BIRD's BGP and BFD "
+                                       "sessions run through the node's kernel there",
+                                       format_ipv4(nb.address), on->name)});
+    }
+    for (std::size_t i = 0; i < bgp.announce.size(); ++i) {
+        const std::string& name = bgp.announce[i];
+        const bool known = std::any_of(c.services.begin(), c.services.end(),
+                                       [&](const Service& s) { return s.name == name; });
+        if (!known)
+            out.push_back(
+                {bgp.announce_locations[i], fmt::format("announce: no service named '{}'", name)});
+    }
+    validate_drain_state_file(c, out);
+}
+
+} // namespace
+
+void validate_bgp_section(const Config& c, Diagnostics& out) {
+    validate_bgp(c, out);
 }
 
 } // namespace lb::control::config

@@ -1,8 +1,16 @@
-#include "modules/vrrp/config_reader.hpp"
+#include "modules/vrrp/config_section.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
-#include "modules/health/config_reader.hpp"
+#include "control/config/key_file.hpp"
+#include "control/config/value_parsers.hpp"
+
+#include "modules/health/config_section.hpp"
 
 namespace lb::control::config {
 
@@ -281,6 +289,90 @@ void read_vrrp_section(Reader& r, const YAML::Node& n, Config& c) {
     for (const auto& item : list)
         if (r.expect_map(item, "a VRRP instance"))
             c.vrrp.instances.push_back(read_vrrp_instance(r, item));
+}
+
+// -- validation: rules spanning several values, on a configuration that parsed cleanly --
+
+namespace {
+
+void validate_vrrp(const Config& c, Diagnostics& out) {
+    std::map<std::string, const VrrpInstance*> names;
+    std::map<std::pair<std::string, int>, const VrrpInstance*> ids;
+    std::map<std::uint32_t, const VrrpInstance*> owners;
+    for (const auto& v : c.vrrp.instances) {
+        if (!v.name.empty() && !names.emplace(v.name, &v).second)
+            out.push_back(
+                {v.location, fmt::format("VRRP instance name '{}' is used twice", v.name)});
+        const Interface* iface = c.find_interface(v.interface);
+        if (!v.interface.empty() && !iface)
+            out.push_back(
+                {v.interface_location, fmt::format("interface '{}' is not defined", v.interface)});
+        if (!ids.emplace(std::pair{v.interface, int{v.virtual_router_id}}, &v).second)
+            out.push_back({v.vrid_location,
+                           fmt::format("virtual_router_id {} is used twice on interface '{}'",
+                                       v.virtual_router_id, v.interface)});
+        for (const auto a : v.virtual_addresses) {
+            if (!owners.emplace(a, &v).second)
+                out.push_back({v.location, fmt::format("virtual address {} belongs to two VRRP "
+                                                       "instances",
+                                                       format_ipv4(a))});
+            if (iface && a == iface->address)
+                out.push_back({v.location, fmt::format("virtual address {} is the node address "
+                                                       "of interface '{}'",
+                                                       format_ipv4(a), iface->name)});
+        }
+        for (const auto& t : v.track) {
+            using Kind = VrrpInstance::Track::Kind;
+            const bool known =
+                t.kind == Kind::service
+                    ? std::any_of(c.services.begin(), c.services.end(),
+                                  [&](const auto& s) { return s.name == t.name; })
+                : t.kind == Kind::interface ? c.find_interface(t.name) != nullptr
+                                            : std::any_of(
+                                                  c.vrrp.scripts.begin(), c.vrrp.scripts.end(),
+                                                  [&](const auto& s) { return s.name == t.name; });
+            const char* what = t.kind == Kind::service     ? "service"
+                               : t.kind == Kind::interface ? "interface"
+                                                           : "script (vrrp.scripts)";
+            if (!known)
+                out.push_back(
+                    {t.location, fmt::format("tracked {} '{}' is not defined", what, t.name)});
+        }
+        if (v.unicast_source && iface && *v.unicast_source != iface->address)
+            out.push_back(
+                {v.location, fmt::format("unicast_source {} is not the address of interface '{}'",
+                                         format_ipv4(*v.unicast_source), iface->name)});
+    }
+}
+
+void validate_vrrp_groups(const Config& c, Diagnostics& out) {
+    if (c.vrrp.instances.size() > 64)
+        out.push_back({c.vrrp.instances[64].location, "at most 64 VRRP instances are supported"});
+    std::set<std::string> scripts;
+    for (const auto& s : c.vrrp.scripts)
+        if (!s.name.empty() && !scripts.insert(s.name).second)
+            out.push_back({s.location, fmt::format("VRRP script name '{}' is used twice", s.name)});
+    std::map<std::string, std::string> group_of;
+    for (const auto& g : c.vrrp.sync_groups)
+        for (const auto& name : g.instances) {
+            const bool known = std::any_of(c.vrrp.instances.begin(), c.vrrp.instances.end(),
+                                           [&](const auto& v) { return v.name == name; });
+            if (!known)
+                out.push_back({g.location, fmt::format("sync group '{}': VRRP instance '{}' is not "
+                                                       "defined",
+                                                       g.name, name)});
+            else if (auto [it, fresh] = group_of.emplace(name, g.name); !fresh)
+                out.push_back({g.location, fmt::format("VRRP instance '{}' is in two sync groups "
+                                                       "('{}' and '{}')",
+                                                       name, it->second, g.name)});
+        }
+}
+
+} // namespace
+
+void validate_vrrp_section(const Config& c, Diagnostics& out) {
+    validate_vrrp(c, out);
+    validate_vrrp_groups(c, out);
 }
 
 } // namespace lb::control::config

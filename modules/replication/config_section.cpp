@@ -1,6 +1,14 @@
-#include "modules/replication/config_reader.hpp"
+#include "modules/replication/config_section.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
+
+#include "control/config/key_file.hpp"
+#include "control/config/value_parsers.hpp"
 
 namespace lb::control::config {
 
@@ -119,6 +127,56 @@ void read_replication_section(Reader& r, const YAML::Node& n, Config& c) {
                 rep.sync_after = *d;
         }
     c.replication = std::move(rep);
+}
+
+// -- validation: rules spanning several values, on a configuration that parsed cleanly --
+
+namespace {
+
+void validate_replication(const Config& c, Diagnostics& out) {
+    if (!c.replication)
+        return;
+    const Replication& rep = *c.replication;
+    const Interface* iface = c.find_interface(rep.interface);
+    if (!rep.interface.empty() && !iface)
+        out.push_back(
+            {rep.interface_location, fmt::format("interface '{}' is not defined", rep.interface)});
+    if (iface && !iface->kernel)
+        out.push_back({rep.interface_location,
+                       fmt::format("interface '{}' has no kernel exception path (kernel: false): "
+                                   "replication's datagrams go through the node's kernel there",
+                                   rep.interface)});
+    for (std::size_t i = 0; i < rep.peers.size(); ++i) {
+        const std::uint32_t peer = rep.peers[i];
+        const SourceLocation& at = rep.peer_locations[i];
+        const auto first = std::find(rep.peers.begin(), rep.peers.end(), peer);
+        if (first != rep.peers.begin() + static_cast<std::ptrdiff_t>(i)) {
+            const SourceLocation& earlier = rep.peer_locations[first - rep.peers.begin()];
+            out.push_back({at, fmt::format("peer {} is listed twice (first at line {})",
+                                           format_ipv4(peer), earlier.line)});
+            continue;
+        }
+        if (!iface)
+            continue;
+        if (peer == iface->address)
+            out.push_back({at, fmt::format("peer {} is this node's own address on '{}'; give the "
+                                           "other nodes'",
+                                           format_ipv4(peer), iface->name)});
+        else if ((peer & iface->netmask()) != (iface->address & iface->netmask()))
+            out.push_back({at, fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
+                                           "runs between neighbours on one segment",
+                                           format_ipv4(peer), iface->name,
+                                           format_ipv4(iface->address), iface->prefix_length)});
+    }
+    for (const auto& problem : load_replication_keys(rep).problems)
+        out.push_back({problem.previous ? rep.previous_key_file_location : rep.key_file_location,
+                       problem.message()});
+}
+
+} // namespace
+
+void validate_replication_section(const Config& c, Diagnostics& out) {
+    validate_replication(c, out);
 }
 
 } // namespace lb::control::config
