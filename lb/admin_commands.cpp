@@ -9,10 +9,8 @@
 #include "control/config/value_parsers.hpp"
 #include "control/json_text.hpp"
 #include "control/printable.hpp"
+#include "lb/module.hpp"
 #include "lb/stats_table.hpp"
-#include "modules/bgp/admin_view.hpp"
-#include "modules/replication/admin_view.hpp"
-#include "modules/vrrp/admin_view.hpp"
 
 namespace lb::app {
 
@@ -174,16 +172,15 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return connections(b, r);
     case Command::stats:
         return {true, r.json ? b.stats_json() : stats_table(b.stats())};
-    // The control loop refreshed both reports just before (lb/control_loop): they answer from
-    // the same moment, which each answer names (as_of).
+    // A module's view: the control loop had every module report just before (lb/control_loop),
+    // so two views answer from the same moment, which each names (as_of).
     case Command::vrrp:
-        return vrrp_answer(b.reports().parts().vrrp.value_or(control::report::VrrpReport{}), r.json,
-                           control::report::Moment::now());
     case Command::replication:
-        return replication_answer(b.reports().parts().replication, r.json,
-                                  control::report::Moment::now());
     case Command::bgp:
-        return bgp_answer(b, r.json, control::report::Moment::now());
+        for (const ModuleKind& kind : module_kinds())
+            if (kind.view_command == r.command)
+                return kind.view(b, r);
+        break;
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
     case Command::set_weight: {
@@ -201,7 +198,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     case Command::reload:
         break;
     }
-    return {false, "reload is answered by the control loop"};
+    return {false, "reload is answered by the control loop"}; // and every view has its module
 }
 
 AdminAnswer error_answer(const std::string& message, bool json, bool usage) {

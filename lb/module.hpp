@@ -60,13 +60,18 @@ class Module {
     virtual void shutdown(std::function<void()> done) { done(); }
 };
 
-// One kind of module: whether the configuration asks for it, and how to build it.
+// One kind of module: whether the configuration asks for it, how to build it, and its lbctl
+// view.
 struct ModuleKind {
     const char* name;
     bool (*configured)(const control::config::Config&);
     std::unique_ptr<Module> (*make)(ModuleContext&);
     // A reload that brings the module's section starts it (else: at the next restart).
     bool starts_on_reload;
+    // `lbctl <view_command>`: answered from the module's published report (fresh: the control
+    // loop has every module report first), also when the module is not configured (it says so).
+    Command view_command;
+    control::AdminAnswer (*view)(const Balancer&, const AdminRequest&);
 };
 
 // Every module lb has, in start order (lb/module_list.cpp).

@@ -10,9 +10,10 @@ namespace lb::app {
 // starts first so that VRRP's first decision already knows whether it may preempt.
 const std::vector<ModuleKind>& module_kinds() {
     static const std::vector<ModuleKind> kinds{
-        {"replication", replication_configured, make_replication_module, false},
-        {"vrrp", vrrp_configured, make_vrrp_module, true},
-        {"bgp", bgp_configured, make_bgp_module, true},
+        {"replication", replication_configured, make_replication_module, false,
+         Command::replication, replication_view},
+        {"vrrp", vrrp_configured, make_vrrp_module, true, Command::vrrp, vrrp_view},
+        {"bgp", bgp_configured, make_bgp_module, true, Command::bgp, bgp_view},
     };
     return kinds;
 }

@@ -1,4 +1,5 @@
 #include "modules/bgp/admin_view.hpp"
+#include "modules/bgp/module.hpp"
 
 #include <algorithm>
 
@@ -132,6 +133,10 @@ control::AdminAnswer bgp_answer(const Balancer& b, bool json, const Moment& now)
         return {false, json ? control::json_text({{"error", message}}) : message};
     }
     return {true, json ? control::json_text(as_json(*report, now)) : as_table(*report, now)};
+}
+
+control::AdminAnswer bgp_view(const Balancer& balancer, const AdminRequest& request) {
+    return bgp_answer(balancer, request.json, control::report::Moment::now());
 }
 
 } // namespace lb::app

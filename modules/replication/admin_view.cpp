@@ -1,4 +1,5 @@
 #include "modules/replication/admin_view.hpp"
+#include "modules/replication/module.hpp"
 
 #include <fmt/format.h>
 
@@ -125,6 +126,11 @@ replication_answer(const std::optional<control::report::ReplicationReport>& repo
     }
     const Json j = as_json(*report, now);
     return {true, json ? control::json_text(j) : as_table(j)};
+}
+
+control::AdminAnswer replication_view(const Balancer& balancer, const AdminRequest& request) {
+    return replication_answer(balancer.reports().parts().replication, request.json,
+                              control::report::Moment::now());
 }
 
 } // namespace lb::app

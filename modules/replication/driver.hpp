@@ -20,9 +20,9 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "modules/replication/session_bridge.hpp"
-#include "modules/replication/peer_set.hpp"
 #include "lb/balancer.hpp"
+#include "modules/replication/peer_set.hpp"
+#include "modules/replication/session_bridge.hpp"
 
 namespace lb::app {
 

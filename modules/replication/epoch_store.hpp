@@ -1,8 +1,8 @@
 // The replication epoch: which run of this node a peer is hearing. It must only grow across
 // restarts, or the peer takes the new run for a replay of an old one and waits for the old one
-// to fall silent first (modules/replication/peer_link.hpp). The wall clock alone cannot promise that (an
-// RTC that is wrong at boot, NTP stepping it back), so the last epoch is kept in a file and each
-// start takes one larger than both it and the clock. A file that cannot be read or written
+// to fall silent first (modules/replication/peer_link.hpp). The wall clock alone cannot promise
+// that (an RTC that is wrong at boot, NTP stepping it back), so the last epoch is kept in a file
+// and each start takes one larger than both it and the clock. A file that cannot be read or written
 // costs only that promise: the clock decides, and the peer's rule for a silent run still lets
 // the node in after peer_timeout.
 #pragma once

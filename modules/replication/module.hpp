@@ -9,5 +9,7 @@ namespace lb::app {
 
 bool replication_configured(const control::config::Config& config);
 std::unique_ptr<Module> make_replication_module(ModuleContext& context);
+// `lbctl replication` (ModuleKind::view), in admin_view.cpp.
+control::AdminAnswer replication_view(const Balancer& balancer, const AdminRequest& request);
 
 } // namespace lb::app

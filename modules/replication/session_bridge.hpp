@@ -1,7 +1,7 @@
-// Between the replication protocol's entries (modules/replication/wire_format.hpp: identities, remaining
-// timeouts) and this node's live tables (local indices, absolute times): it describes a table
-// entry for the peer, finds the current state of an entry for a resend, walks the tables for a
-// full dump, and installs what the peer sends straight into the live tables, so that a takeover
+// Between the replication protocol's entries (modules/replication/wire_format.hpp: identities,
+// remaining timeouts) and this node's live tables (local indices, absolute times): it describes a
+// table entry for the peer, finds the current state of an entry for a resend, walks the tables for
+// a full dump, and installs what the peer sends straight into the live tables, so that a takeover
 // needs no commit step. Entries name services and real servers by identity; one that does not
 // bind to this node's configuration is counted (unbound) and left out. Control thread only.
 #pragma once
@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "modules/replication/wire_format.hpp"
 #include "dataplane/dataplane_context.hpp"
+#include "modules/replication/wire_format.hpp"
 
 namespace lb::control::replication {
 

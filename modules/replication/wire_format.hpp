@@ -3,7 +3,8 @@
 // port or its group's first port), a real server (address, port); the receiver binds them to its
 // own configuration or counts the entry as unbound. Timeouts travel as what remains, never as
 // absolute times (the nodes' clocks are unrelated). Addresses and ports are in network order, as
-// the dataplane keeps them; the codec (modules/replication/codec.hpp) writes every field big-endian.
+// the dataplane keeps them; the codec (modules/replication/codec.hpp) writes every field
+// big-endian.
 #pragma once
 
 #include <array>

@@ -1,4 +1,5 @@
 #include "modules/vrrp/admin_view.hpp"
+#include "modules/vrrp/module.hpp"
 
 #include <chrono>
 
@@ -104,6 +105,11 @@ control::AdminAnswer vrrp_answer(const control::report::VrrpReport& report, bool
     if (!discarded_text.empty())
         table += "discarded advertisements:" + discarded_text + "\n";
     return {true, table};
+}
+
+control::AdminAnswer vrrp_view(const Balancer& balancer, const AdminRequest& request) {
+    return vrrp_answer(balancer.reports().parts().vrrp.value_or(control::report::VrrpReport{}),
+                       request.json, control::report::Moment::now());
 }
 
 } // namespace lb::app

@@ -10,11 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "lb/balancer.hpp"
 #include "modules/health/monitor.hpp"
 #include "modules/vrrp/notifier.hpp"
 #include "modules/vrrp/router.hpp"
 #include "modules/vrrp/tracker.hpp"
-#include "lb/balancer.hpp"
 
 namespace lb::app {
 

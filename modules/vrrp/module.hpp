@@ -9,5 +9,7 @@ namespace lb::app {
 
 bool vrrp_configured(const control::config::Config& config);
 std::unique_ptr<Module> make_vrrp_module(ModuleContext& context);
+// `lbctl vrrp` (ModuleKind::view), in admin_view.cpp.
+control::AdminAnswer vrrp_view(const Balancer& balancer, const AdminRequest& request);
 
 } // namespace lb::app
