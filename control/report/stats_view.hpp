@@ -16,6 +16,7 @@
 
 #include "control/config/model.hpp"
 #include "control/identity_registry.hpp"
+#include "control/report/moment.hpp"
 #include "modules/health/monitor.hpp"
 #include "modules/replication/peer_link.hpp"
 #include "modules/vrrp/router.hpp"
@@ -87,16 +88,6 @@ struct InterfaceCounters {
     DeviceCounters data;          // its DPDK port
     bool has_kernel_path = false; // the tap of its kernel exception path
     DeviceCounters kernel_path;
-};
-
-// A moment as lbctl shows it, so that events reported by different commands can be ordered: the
-// wall clock (for people and logs) and the monotonic clock (immune to clock steps).
-struct Moment {
-    std::chrono::system_clock::time_point wall{};
-    std::chrono::steady_clock::time_point monotonic{};
-    static Moment now() {
-        return {std::chrono::system_clock::now(), std::chrono::steady_clock::now()};
-    }
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z.

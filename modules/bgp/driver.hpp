@@ -5,11 +5,14 @@
 // loop: while BIRD is not running it retries every second, and every (re)connection reloads the
 // file, so lb and BIRD may start in either order. The same connection polls `show protocols`
 // and `show bfd sessions` every second for lbctl bgp and the metrics.
+// What to say to BIRD and when (modules/bgp/bird_session) and the clean shutdown's steps
+// (modules/bgp/shutdown_sequence) are pure state machines, unit tested on a fake clock
+// (test/unit/bgp_driver_test.cpp); this class does their I/O: the socket, the timers, the files,
+// the Balancer.
 #pragma once
 
 #include <array>
 #include <chrono>
-#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,7 +24,8 @@
 
 #include "lb/balancer.hpp"
 #include "modules/bgp/announcement.hpp"
-#include "modules/bgp/bird_reply.hpp"
+#include "modules/bgp/bird_session.hpp"
+#include "modules/bgp/shutdown_sequence.hpp"
 #include "modules/health/monitor.hpp"
 
 namespace lb::app {
@@ -57,20 +61,13 @@ class BgpControl {
     void shutdown(std::function<void()> done);
 
   private:
-    enum class Link { idle, connecting, greeting, ready };
-    enum class Ask { configure, protocols, bfd };
-    struct InFlight {
-        Ask ask;
-        std::uint64_t generation = 0;
-        std::vector<std::uint32_t> vips; // configure: what that file announces
-    };
-
-    void connect();
-    void on_connected(const boost::system::error_code& ec);
+    // The session's I/O: the socket, and stderr.
+    control::bgp::BirdIo bird_io();
+    void connect(const std::string& socket);
     void read();
-    void on_reply(const control::bgp::BirdReply& reply);
-    void send_next();
-    void lost(const std::string& why);
+    void send(const std::string& command);
+    // After every event the session saw: its next deadline armed, the report published.
+    void after_event();
     void schedule_poll();
     void publish();
     bool write_file(const std::string& text);
@@ -87,46 +84,20 @@ class BgpControl {
     HealthView health_;
     control::config::Bgp settings_;
     boost::asio::local::stream_protocol::socket socket_;
-    boost::asio::steady_timer retry_timer_;
-    boost::asio::steady_timer poll_timer_;
-    boost::asio::steady_timer answer_timer_; // a command BIRD does not answer ends the link
-    boost::asio::steady_timer shutdown_timer_;
     std::array<char, 4096> chunk_{};
-    std::string received_;
-    Link link_ = Link::idle;
-    std::string socket_path_; // the one connected to: a reload that changes it reconnects
-    bool unreachable_logged_ = false;
-    // When the link last came up (ready) or went down, and why it is down: lbctl bgp says
-    // "down since ... (N s): why". Down from the start until BIRD first greets lb.
-    control::report::Moment link_since_ = control::report::Moment::now();
-    std::string link_down_reason_;
-    std::optional<InFlight> in_flight_;
-    bool want_configure_ = false;
-    bool want_protocols_ = false;
-    bool want_bfd_ = false;
+    control::bgp::BirdSession session_; // what to say to BIRD and when
+    boost::asio::steady_timer poll_timer_;
+    boost::asio::steady_timer wake_timer_; // the session's next deadline: a retry, an answer due
+    boost::asio::steady_timer shutdown_timer_;
 
     std::vector<control::bgp::VipDecision> decisions_;
-    std::string text_;                   // the file as last written
-    std::vector<std::uint32_t> written_; // the VIPs it announces
-    std::uint64_t generation_ = 0;       // of text_
-    std::uint64_t confirmed_generation_ = 0;
-    std::vector<std::uint32_t> confirmed_; // the VIPs of the file BIRD last confirmed
-    bool write_failed_ = false;
+    std::string text_; // the file as last written
     bool drained_ = false;
     std::optional<std::chrono::system_clock::time_point> drained_since_; // nullopt: not known
     std::string drain_file_;     // where the drained state was last kept: a reload may move it
     std::string drain_not_kept_; // why that file does not hold the running state (empty: it does)
-    bool shutting_down_ = false;
+    std::optional<control::bgp::ShutdownSequence> shutdown_; // from shutdown() on
     std::function<void()> shutdown_done_;
-    std::chrono::steady_clock::time_point shutdown_start_;
-    std::optional<std::chrono::steady_clock::time_point> withdrawn_at_;
-
-    std::vector<control::bgp::ProtocolRow> protocols_;
-    std::vector<control::bgp::BfdRow> bfd_;
-    std::string bird_error_;
-    std::string bird_version_;
-    std::uint64_t reconfigurations_ = 0;
-    std::uint64_t bird_errors_ = 0;
 };
 
 } // namespace lb::app
