@@ -177,9 +177,8 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     case Command::vrrp:
     case Command::replication:
     case Command::bgp:
-        for (const ModuleKind& kind : module_kinds())
-            if (kind.view_command == r.command)
-                return kind.view(b, r);
+        if (const ModuleKind* kind = module_viewing(r.command))
+            return kind->view(b, r);
         break;
     case Command::drain:
         return outcome(b.set_weight(r.args[0], r.args[1], 0), r.json);
@@ -198,7 +197,7 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
     case Command::reload:
         break;
     }
-    return {false, "reload is answered by the control loop"}; // and every view has its module
+    return {false, "reload is answered by the control loop"};
 }
 
 AdminAnswer error_answer(const std::string& message, bool json, bool usage) {

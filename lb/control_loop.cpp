@@ -171,12 +171,6 @@ class ControlLoop {
             m->on_replication_keys(keys);
     }
 
-    static bool is_module_view(Command command) {
-        const auto& kinds = module_kinds();
-        return std::any_of(kinds.begin(), kinds.end(),
-                           [&](const ModuleKind& k) { return k.view_command == command; });
-    }
-
     // Answered by a module (drain-node by BGP's), or by lb's own commands.
     std::optional<control::AdminAnswer> module_answer(const AdminRequest& request) {
         for (auto& m : modules_)
@@ -211,7 +205,7 @@ class ControlLoop {
         const AdminRequest request = *parsed.request;
         if (auto answer = module_answer(request))
             return respond(std::move(*answer));
-        if (request.command == Command::stats || is_module_view(request.command))
+        if (request.command == Command::stats || module_viewing(request.command))
             refresh_reports();
         handle_admin_request(
             balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {

@@ -76,5 +76,7 @@ struct ModuleKind {
 
 // Every module lb has, in start order (lb/module_list.cpp).
 const std::vector<ModuleKind>& module_kinds();
+// The module whose lbctl view `command` is (nullptr: none is).
+const ModuleKind* module_viewing(Command command);
 
 } // namespace lb::app

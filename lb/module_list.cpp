@@ -18,4 +18,11 @@ const std::vector<ModuleKind>& module_kinds() {
     return kinds;
 }
 
+const ModuleKind* module_viewing(Command command) {
+    for (const ModuleKind& kind : module_kinds())
+        if (kind.view_command == command)
+            return &kind;
+    return nullptr;
+}
+
 } // namespace lb::app

@@ -15,24 +15,14 @@
 
 #include "control/config/file.hpp"
 #include "control/config/loader.hpp"
+#include "test/temp_dir.hpp"
 
 using namespace lb::control::config;
 namespace fs = std::filesystem;
 
-namespace {
+using lb::test::TempDir;
 
-// A fresh directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "lb-config-file-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-};
+namespace {
 
 // The one whole-file error of loading `path`, as lb prints it.
 std::string load_error(const std::string& path) {
@@ -48,7 +38,7 @@ std::string load_error(const std::string& path) {
 } // namespace
 
 TEST_CASE("a missing file, a directory and devices are refused with the reason") {
-    TempDir dir;
+    TempDir dir("lb-config-file");
     const std::string missing = (dir.path / "nope.yaml").string();
     CHECK(load_error(missing) == "cannot read " + missing + ": No such file or directory");
     CHECK(load_error(dir.path.string()) == "cannot read " + dir.path.string() + ": is a directory");
@@ -59,7 +49,7 @@ TEST_CASE("a missing file, a directory and devices are refused with the reason")
 }
 
 TEST_CASE("a FIFO is refused at once, even with no writer") {
-    TempDir dir;
+    TempDir dir("lb-config-file");
     const std::string fifo = (dir.path / "fifo.yaml").string();
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     const auto start = std::chrono::steady_clock::now();
@@ -70,7 +60,7 @@ TEST_CASE("a FIFO is refused at once, even with no writer") {
 // Checking a path and then reading it would read whatever is there by then: the status and the
 // bytes both come from the descriptor opened first.
 TEST_CASE("an opened file reads what it was opened on, even if the path is replaced") {
-    TempDir dir;
+    TempDir dir("lb-config-file");
     const std::string path = (dir.path / "key").string();
     const std::string other = (dir.path / "other").string();
     std::ofstream(path) << "checked";
@@ -84,7 +74,7 @@ TEST_CASE("an opened file reads what it was opened on, even if the path is repla
 }
 
 TEST_CASE("a file over the size limit is refused before it is read") {
-    TempDir dir;
+    TempDir dir("lb-config-file");
     const std::string big = (dir.path / "big.yaml").string();
     // 50 MB, sparse: costs no disk and, being refused on its size, no reading either.
     std::ofstream(big).close();
@@ -102,7 +92,7 @@ TEST_CASE("a file over the size limit is refused before it is read") {
 }
 
 TEST_CASE("an unreadable file gives the OS's reason") {
-    TempDir dir;
+    TempDir dir("lb-config-file");
     const std::string secret = (dir.path / "secret.yaml").string();
     std::ofstream(secret) << "node: {name: a}\n";
     REQUIRE(::chmod(secret.c_str(), 0) == 0);

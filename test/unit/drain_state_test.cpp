@@ -7,27 +7,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include "modules/bgp/drain_state.hpp"
 #include "control/state_file.hpp"
+#include "modules/bgp/drain_state.hpp"
+#include "test/temp_dir.hpp"
 
 using namespace lb::control;
 using bgp::WallClock;
 
-namespace {
+using lb::test::TempDir;
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/lb-drain-XXXXXX";
-        path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { std::system(("rm -rf " + path).c_str()); }
-};
+namespace {
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -46,8 +39,8 @@ const WallClock::time_point when{std::chrono::milliseconds(1'714'564'800'123)};
 } // namespace
 
 TEST_CASE("state file: written whole, replaced whole, removed; no temporary left", "[bgp]") {
-    TempDir dir;
-    const std::string file = dir.path + "/state";
+    TempDir dir("lb-drain");
+    const std::string file = (dir.path / "state").string();
     CHECK_FALSE(write_state_file(file, "one\n"));
     CHECK(contents(file) == "one\n");
     CHECK_FALSE(write_state_file(file, "two\n"));
@@ -68,8 +61,8 @@ TEST_CASE("state file: a folder that is not there is said, with the file and the
 TEST_CASE("drain state: a node never drained is not; drained is kept with its moment; undo "
           "removes it",
           "[bgp]") {
-    TempDir dir;
-    const std::string file = dir.path + "/node-drained";
+    TempDir dir("lb-drain");
+    const std::string file = (dir.path / "node-drained").string();
     auto s = bgp::read_drain_state(file);
     CHECK_FALSE(s.drained);
     CHECK_FALSE(s.warning);
@@ -89,8 +82,8 @@ TEST_CASE("drain state: a node never drained is not; drained is kept with its mo
 }
 
 TEST_CASE("drain state: a file there but not understood still drains, with a warning", "[bgp]") {
-    TempDir dir;
-    const std::string file = dir.path + "/node-drained";
+    TempDir dir("lb-drain");
+    const std::string file = (dir.path / "node-drained").string();
     std::ofstream(file) << "garbage\n";
     const auto s = bgp::read_drain_state(file);
     CHECK(s.drained);

@@ -5,30 +5,19 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "modules/replication/epoch_store.hpp"
+#include "test/temp_dir.hpp"
 
 using lb::control::replication::next_epoch;
 
-namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/lb-epoch-XXXXXX";
-        path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { std::system(("rm -rf " + path).c_str()); }
-};
-
-} // namespace
+using lb::test::TempDir;
 
 TEST_CASE("epoch store: each start takes a larger epoch, even when the clock steps back") {
-    TempDir dir;
-    const std::string file = dir.path + "/replication-epoch";
+    TempDir dir("lb-epoch");
+    const std::string file = (dir.path / "replication-epoch").string();
     const auto first = next_epoch(file, 5'000'000);
     CHECK_FALSE(first.warning);
     CHECK(first.epoch == 5'000'000);
@@ -52,8 +41,8 @@ TEST_CASE("epoch store: an unwritable file leaves the wall clock in charge, with
 }
 
 TEST_CASE("epoch store: a file that does not hold a number is replaced") {
-    TempDir dir;
-    const std::string file = dir.path + "/replication-epoch";
+    TempDir dir("lb-epoch");
+    const std::string file = (dir.path / "replication-epoch").string();
     std::ofstream(file) << "garbage\n";
     const auto c = next_epoch(file, 77);
     CHECK(c.epoch == 77);
