@@ -1,9 +1,10 @@
 """Many idle TCP connections to HOST:PORT: opens COUNT of them, each echoing one line, prints
-"ready N", then, at each line on stdin, has every connection echo another line and prints
-"round ok=N failed=M reset=R" (a connection reset counts as reset, any other failure or a
-timeout as failed)."""
+"ready N" (then "failed TYPE=COUNT ..." for those that could not be opened), then, at each line
+on stdin, has every connection echo another line and prints "round ok=N failed=M reset=R" (a
+connection reset counts as reset, any other failure or a timeout as failed)."""
 
 import asyncio
+import collections
 import resource
 import sys
 
@@ -38,7 +39,10 @@ async def main(host, port, count):
     conns = await asyncio.gather(*(open_one(host, port, i, gate) for i in range(count)),
                                  return_exceptions=True)
     good = [c for c in conns if not isinstance(c, BaseException)]
-    print(f"ready {len(good)}", flush=True)
+    # Why the others failed, for the test's report: a count per exception type.
+    why = collections.Counter(type(c).__name__ for c in conns if isinstance(c, BaseException))
+    detail = " ".join(f"{name}={n}" for name, n in sorted(why.items()))
+    print(f"ready {len(good)}" + (f" failed {detail}" if detail else ""), flush=True)
     loop = asyncio.get_running_loop()
     round_no = 0
     while True:

@@ -152,6 +152,26 @@ TEST_CASE("PORT and EPRT with the client's address open the active data connecti
     CHECK(client_mac == eth_of(out[0].frame)->dst_addr);
 }
 
+TEST_CASE("regression: an active data port announced again to the same server is reused") {
+    // Found by CI: curl's kernel-chosen data port came round again while the earlier data
+    // connection to the same real server was still in the table; it was counted not_rewritable.
+    FtpSession s;
+    L4 syn = FtpSession::from_server(5000, "", RTE_TCP_SYN_FLAG);
+    syn.sport = 20;
+    syn.dport = 40000;
+    std::uint32_t seq = 1;
+    for (const char* cmd : {"PORT 198,51,100,10,156,64\r\n", "EPRT |1|198.51.100.10|40000|\r\n"}) {
+        const std::string line = cmd;
+        REQUIRE(s.send(ipv4_frame(FtpSession::from_client(seq, 0x18, line, 1))).size() == 1);
+        seq += static_cast<std::uint32_t>(line.size());
+        auto out = s.send(ipv4_frame(syn), 1);
+        REQUIRE(out.size() == 1);
+        CHECK(rte_be_to_cpu_32(ip_of(out[0].frame)->src_addr) == vip);
+    }
+    CHECK(s.ftp().not_rewritable.read() == 0);
+    CHECK(s.ftp().active_connections.read() == 1);
+}
+
 TEST_CASE("PORT naming another address (FTP bounce) is refused and counted") {
     FtpSession s;
     s.send(ipv4_frame(FtpSession::from_client(1, 0x18, "PORT 192,0,2,99,0,80\r\n", 1)));
