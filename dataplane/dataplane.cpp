@@ -96,7 +96,7 @@ Dataplane::Dataplane(const DataplaneSizes& sizes) {
     if (!control_tx_)
         throw std::runtime_error(
             fmt::format("cannot create the control ring: {}", rte_strerror(rte_errno)));
-    if (sizes.vrrp) {
+    if (sizes.control_frames) {
         // Any worker may receive an advertisement (RSS): several producers, one consumer.
         // docs/design.md has one single-producer ring per worker; adverts are a few per second
         // per peer, so the producers' compare-and-swap never contends and one ring keeps the
@@ -107,7 +107,7 @@ Dataplane::Dataplane(const DataplaneSizes& sizes) {
             throw std::runtime_error(
                 fmt::format("cannot create the VRRP ring: {}", rte_strerror(rte_errno)));
     }
-    for (unsigned i = 0; sizes.replication && i < sizes.workers; ++i) {
+    for (unsigned i = 0; sizes.session_events && i < sizes.workers; ++i) {
         // One producer (the worker) and one consumer (the control thread): no compare-and-swap
         // on either side.
         sync_events_.emplace_back(rte_ring_create_elem(

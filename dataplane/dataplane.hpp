@@ -37,10 +37,10 @@ struct DataplaneSizes {
     std::uint32_t ftp_sessions = 64;
     // A ring carrying VRRP advertisements from the workers to the control thread; without it,
     // workers drop them (DropReason::vrrp_not_configured).
-    bool vrrp = false;
+    bool control_frames = false;
     // Session replication: one event ring per worker (dataplane/sync_events.hpp), drained by
     // the control thread; without it, workers emit nothing.
-    bool replication = false;
+    bool session_events = false;
     std::uint32_t sync_events_per_worker = 65536; // a power of two
     bool idle_backoff = true;
     // DPDK objects are named process-wide: tests that build several dataplanes in one process

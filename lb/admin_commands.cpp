@@ -174,10 +174,12 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return {true, r.json ? b.stats_json() : stats_table(b.stats())};
     // A module's view: the control loop had every module report just before (lb/control_loop),
     // so two views answer from the same moment, which each names (as_of).
-    case Command::vrrp:
-    case Command::replication:
-    case Command::bgp:
-        if (const ModuleKind* kind = module_viewing(r.command))
+    case Command::module:
+        if (!r.module->view) // a running module answered it before (lb/control_loop)
+            return error_answer(fmt::format("{} needs the {} section: {}", r.module->name,
+                                            r.module->module, r.module->without_module),
+                                r.json, false);
+        if (const ModuleKind* kind = module_named(r.module->module); kind && kind->view)
             return kind->view(b, r);
         break;
     case Command::drain:
@@ -190,10 +192,6 @@ AdminAnswer answer_now(Balancer& b, const Request& r) {
         return outcome(b.set_weight(r.args[0], r.args[1], static_cast<std::uint32_t>(*weight)),
                        r.json);
     }
-    case Command::drain_node: // the BGP module answers it when there is one (modules/bgp/module)
-        return error_answer("drain-node needs the bgp section: without BGP nothing is announced "
-                            "to withdraw",
-                            r.json, false);
     case Command::reload:
         break;
     }

@@ -6,19 +6,26 @@
 
 namespace lb::app {
 
-const char* const admin_usage =
-    "commands:\n"
-    "  services                             services with their connections\n"
-    "  real-servers [SERVICE]               real servers, weights, health and traffic\n"
-    "  connections [--service S] [--limit N]\n"
-    "  set-weight SERVICE SERVER WEIGHT     SERVER is ADDRESS or ADDRESS:PORT; 0..65535\n"
-    "  drain SERVICE SERVER                 weight 0: no new connections, established go on\n"
-    "  reload                               re-read the configuration file\n"
-    "  stats                                every counter, one per line (JSON: the stats file)\n"
-    "  vrrp                                 VRRP instances: state, priority, master, why\n"
-    "  replication                          session replication: peer, state, counters\n"
-    "  bgp                                  VIPs announced over BGP and why, BIRD's sessions\n"
-    "  drain-node [--undo]                  withdraw every VIP (established flows go on)\n";
+const std::string& admin_usage() {
+    static const std::string text = [] {
+        std::string out = "commands:\n"
+                          "  services                             services with their connections\n"
+                          "  real-servers [SERVICE]               real servers, weights, health "
+                          "and traffic\n"
+                          "  connections [--service S] [--limit N]\n"
+                          "  set-weight SERVICE SERVER WEIGHT     SERVER is ADDRESS or "
+                          "ADDRESS:PORT; 0..65535\n"
+                          "  drain SERVICE SERVER                 weight 0: no new connections, "
+                          "established go on\n"
+                          "  reload                               re-read the configuration file\n"
+                          "  stats                                every counter, one per line "
+                          "(JSON: the stats file)\n";
+        for (const ModuleCommand& c : module_commands())
+            out += fmt::format("  {:<36} {}\n", c.usage, c.help);
+        return out;
+    }();
+    return text;
+}
 
 namespace {
 
@@ -37,11 +44,23 @@ constexpr Syntax syntaxes[] = {
     {"drain", Command::drain, 2, 2, "drain SERVICE SERVER"},
     {"reload", Command::reload, 0, 0, "reload"},
     {"stats", Command::stats, 0, 0, "stats"},
-    {"vrrp", Command::vrrp, 0, 0, "vrrp"},
-    {"replication", Command::replication, 0, 0, "replication"},
-    {"bgp", Command::bgp, 0, 0, "bgp"},
-    {"drain-node", Command::drain_node, 0, 1, "drain-node [--undo]"},
 };
+
+const ModuleCommand* module_command_named(std::string_view name) {
+    for (const ModuleCommand& c : module_commands())
+        if (name == c.name)
+            return &c;
+    return nullptr;
+}
+
+std::string command_names() {
+    std::string out;
+    for (const auto& s : syntaxes)
+        out += std::string(out.empty() ? "" : ", ") + s.name;
+    for (const ModuleCommand& c : module_commands())
+        out += std::string(", ") + c.name;
+    return out;
+}
 
 // connections' options: each once at most, each with a value (a number for --limit).
 std::string connections_error(const std::vector<std::string>& args) {
@@ -78,26 +97,32 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
     }
     if (rest.empty())
         return {std::nullopt, "no command"};
-    const Syntax* syntax = nullptr;
+    Syntax syntax{};
+    bool known = false;
     for (const auto& s : syntaxes)
-        if (rest.front() == s.name)
-            syntax = &s;
-    if (!syntax)
+        if (rest.front() == s.name) {
+            syntax = s;
+            known = true;
+        }
+    if (const ModuleCommand* m = module_command_named(rest.front())) {
+        syntax = {m->name, Command::module, m->min_args, m->max_args, m->usage};
+        r.module = m;
+        known = true;
+    }
+    if (!known)
         return {std::nullopt,
-                fmt::format("unknown command '{}' (services, real-servers, connections, "
-                            "set-weight, drain, reload, stats, vrrp, replication, bgp, drain-node)",
-                            rest.front())};
-    r.command = syntax->command;
+                fmt::format("unknown command '{}' ({})", rest.front(), command_names())};
+    r.command = syntax.command;
     r.args.assign(rest.begin() + 1, rest.end());
     std::string error;
-    if (r.args.size() < syntax->min_args || r.args.size() > syntax->max_args)
+    if (r.args.size() < syntax.min_args || r.args.size() > syntax.max_args)
         error = "wrong number of arguments";
     else if (r.command == Command::connections)
         error = connections_error(r.args);
-    else if (r.command == Command::drain_node && !r.args.empty() && r.args[0] != "--undo")
+    else if (r.module && r.module->flag && !r.args.empty() && r.args[0] != r.module->flag)
         error = fmt::format("unexpected '{}'", r.args[0]);
     if (!error.empty())
-        return {std::nullopt, fmt::format("{}: {}", syntax->usage, error)};
+        return {std::nullopt, fmt::format("{}: {}", syntax.usage, error)};
     return {std::move(r), {}};
 }
 
@@ -105,14 +130,21 @@ ParsedRequest parse_words(const std::vector<std::string>& words) {
 
 bool AdminRequest::changes_state() const {
     return command == Command::reload || command == Command::set_weight ||
-           command == Command::drain || command == Command::drain_node;
+           command == Command::drain || (module && module->changes_state);
+}
+
+bool AdminRequest::is_module_command(std::string_view name) const {
+    return module && name == module->name;
 }
 
 std::string AdminRequest::line() const {
     std::string out = json ? "--json " : "";
-    for (const auto& s : syntaxes)
-        if (s.command == command)
-            out += s.name;
+    if (module)
+        out += module->name;
+    else
+        for (const auto& s : syntaxes)
+            if (s.command == command)
+                out += s.name;
     for (const auto& a : args)
         out += " " + a;
     return out;

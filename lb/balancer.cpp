@@ -9,6 +9,7 @@
 #include "control/connection_reset.hpp"
 #include "control/report/stats_report.hpp"
 #include "lb/exception_path.hpp"
+#include "lb/module.hpp"
 #include "lb/port_counters.hpp"
 #include "lb/ports.hpp"
 
@@ -36,8 +37,9 @@ DataplaneSizes sizes_for(const control::config::Config& c) {
     sizes.reply_keys = any_nat(c);
     sizes.persistence_templates = c.tables.persistence_templates;
     sizes.ftp_sessions = c.tables.ftp_sessions;
-    sizes.vrrp = true; // the advert ring exists without VRRP too: a reload may add it
-    sizes.replication = c.replication.has_value();
+    sizes.control_frames = true; // the ring exists without VRRP too: a reload may add it
+    for (const ModuleKind& kind : module_kinds())
+        sizes.session_events = sizes.session_events || (kind.session_events && kind.configured(c));
     sizes.idle_backoff = c.dpdk.idle_backoff;
     return sizes;
 }

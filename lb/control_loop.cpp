@@ -125,17 +125,10 @@ class ControlLoop {
         ready_ = true;
     }
 
-    void publish_health() {
-        balancer_.reports().publish("health",
-                                    [statuses = health_.statuses()](control::report::StatsView& v) {
-                                        v.health = statuses;
-                                    });
-    }
-
-    // Health checks drain failing servers by republishing the snapshot, and feed VRRP tracking.
+    // Health checks drain failing servers by republishing the snapshot; the modules hear of it
+    // (health's own reports it, VRRP tracks it, BGP's quorum counts it).
     void on_health_change() {
         balancer_.set_down(health_.down());
-        publish_health();
         for (auto& m : modules_)
             m->on_health_change();
     }
@@ -188,10 +181,11 @@ class ControlLoop {
         modules_[remaining - 1]->shutdown([this, remaining] { shutdown_modules(remaining - 1); });
     }
 
-    // VRRP's and replication's reports as they are now. The housekeeping tick refreshes them
-    // every 100 ms, and VRRP's also when the preemption hold changes: answered from those, lbctl
-    // vrrp could show the MASTER that followed "in sync" while lbctl replication still showed
-    // the state before it. Refreshed together on the loop, they are one moment.
+    // Every module's report as it is now. The housekeeping tick refreshes them every 100 ms,
+    // and a module may on its own events (VRRP when the preemption hold changes): answered from
+    // those alone, lbctl vrrp could show the MASTER that followed "in sync" while lbctl
+    // replication still showed the state before it. Refreshed together on the loop, they are
+    // one moment.
     void refresh_reports() {
         for (auto& m : modules_)
             m->report();
@@ -205,7 +199,7 @@ class ControlLoop {
         const AdminRequest request = *parsed.request;
         if (auto answer = module_answer(request))
             return respond(std::move(*answer));
-        if (request.command == Command::stats || module_viewing(request.command))
+        if (request.command == Command::stats || (request.module && request.module->view))
             refresh_reports();
         handle_admin_request(
             balancer_, reloader_, request, [this, request, respond](control::AdminAnswer answer) {
@@ -277,7 +271,6 @@ class ControlLoop {
             const std::uint32_t now = balancer_.context().clock.now_ms();
             collector_.tick(now);
             resolver_.tick(now);
-            publish_health();
             for (auto& m : modules_)
                 m->tick();
             refresh_reports();

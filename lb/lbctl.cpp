@@ -40,7 +40,7 @@ int usage(const std::string& message) {
         fmt::print(stderr,
                    "lbctl: usage: {}\nusage: lbctl [--socket PATH] [--json] COMMAND "
                    "[ARGS]\n{}",
-                   message, lb::app::admin_usage);
+                   message, lb::app::admin_usage());
     else
         fail(usage_error, "usage: " + message);
     return usage_error;
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
             socket_path = argv[++i];
         } else if (a == "-h" || a == "--help") {
             fmt::print("usage: lbctl [--socket PATH] [--json] COMMAND [ARGS]\n{}",
-                       lb::app::admin_usage);
+                       lb::app::admin_usage());
             return 0;
         } else {
             json_output = json_output || a == "--json";

@@ -1,10 +1,7 @@
 #include "lb/metric_families.hpp"
 
 #include "control/report/metric_builder.hpp"
-#include "modules/bgp/metric_families.hpp"
-#include "modules/health/metric_families.hpp"
-#include "modules/replication/metric_families.hpp"
-#include "modules/vrrp/metric_families.hpp"
+#include "lb/module.hpp"
 
 #include <limits>
 
@@ -177,16 +174,11 @@ Families metric_families(const StatsView& view, const std::vector<double>& busy_
     add_service_families(out, view.services);
     add_drops_and_tables(out, view);
     add_worker_families(out, view.workers, busy_ratio);
-    add_health_families(out, view.health);
     add_loop_lag(out, view.control_loop_lag_max_ms);
     add_interface_families(out, view.interfaces);
     add_ftp_family(out, view.ftp);
-    if (view.vrrp)
-        add_vrrp_families(out, *view.vrrp);
-    if (view.replication)
-        add_replication_families(out, *view.replication);
-    if (view.bgp)
-        add_bgp_families(out, *view.bgp);
+    for (const ModuleKind& kind : module_kinds())
+        kind.families(out, view);
     return out;
 }
 

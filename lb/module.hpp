@@ -9,12 +9,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "control/admin_socket.hpp"
 #include "control/config/key_file.hpp"
+#include "control/report/metric_builder.hpp"
 #include "control/report/table_collector.hpp"
 #include "lb/admin_request.hpp"
 #include "lb/balancer.hpp"
@@ -60,23 +62,29 @@ class Module {
     virtual void shutdown(std::function<void()> done) { done(); }
 };
 
-// One kind of module: whether the configuration asks for it, how to build it, and its lbctl
-// view.
+// One kind of module: whether the configuration asks for it, how to build it, its lbctl view
+// (its commands are in lb/module_commands.cpp) and its metric families.
 struct ModuleKind {
     const char* name;
     bool (*configured)(const control::config::Config&);
     std::unique_ptr<Module> (*make)(ModuleContext&);
     // A reload that brings the module's section starts it (else: at the next restart).
     bool starts_on_reload;
-    // `lbctl <view_command>`: answered from the module's published report (fresh: the control
-    // loop has every module report first), also when the module is not configured (it says so).
-    Command view_command;
+    // Its lbctl view (ModuleCommand::view): answered from the module's published report
+    // (fresh: the control loop has every module report first), also when the module is not
+    // configured (it says so).
     control::AdminAnswer (*view)(const Balancer&, const AdminRequest&);
+    // Its families on the metrics endpoint, from its part of the statistics view (none when
+    // that part is absent).
+    void (*families)(control::report::metrics::Families&, const control::report::StatsView&);
+    // The workers emit connection events for it (dataplane/sync_events.hpp) when configured:
+    // the dataplane is sized for them at start.
+    bool session_events;
 };
 
 // Every module lb has, in start order (lb/module_list.cpp).
 const std::vector<ModuleKind>& module_kinds();
-// The module whose lbctl view `command` is (nullptr: none is).
-const ModuleKind* module_viewing(Command command);
+// The module called `name` (nullptr: none is).
+const ModuleKind* module_named(std::string_view name);
 
 } // namespace lb::app

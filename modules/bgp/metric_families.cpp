@@ -2,7 +2,10 @@
 
 namespace lb::control::report::metrics {
 
-void add_bgp_families(Families& out, const control::report::BgpReport& r) {
+void add_bgp_families(Families& out, const StatsView& view) {
+    if (!view.bgp)
+        return;
+    const auto& r = *view.bgp;
     auto announced = family("lb_bgp_vip_announced",
                             "1 while the VIP is in the BIRD configuration BIRD confirmed loading",
                             MetricType::Gauge);

@@ -7,6 +7,7 @@
 
 namespace lb::control::report::metrics {
 
-void add_bgp_families(Families& out, const control::report::BgpReport& r);
+// Nothing when the view has no bgp part (the module is not configured).
+void add_bgp_families(Families& out, const StatsView& view);
 
 } // namespace lb::control::report::metrics

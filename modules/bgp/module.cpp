@@ -23,7 +23,7 @@ class BgpModule final : public Module {
     void on_reload_applied() override { control_.update(); }
     void on_health_change() override { control_.update(); }
     std::optional<control::AdminAnswer> answer(const AdminRequest& request) override {
-        if (request.command != Command::drain_node)
+        if (!request.is_module_command("drain-node"))
             return {};
         return drain_node(request);
     }

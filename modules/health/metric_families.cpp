@@ -20,7 +20,8 @@ ClientMetric duration_histogram(const control::health::HealthStatus& h, Labels l
 
 } // namespace
 
-void add_health_families(Families& out, const std::vector<control::health::HealthStatus>& health) {
+void add_health_families(Families& out, const StatsView& view) {
+    const auto& health = view.health;
     auto failures = family("lb_real_server_health_check_failures_total",
                            "Failed health checks per real server", MetricType::Counter);
     auto durations = family("lb_health_check_duration_seconds",

@@ -8,6 +8,6 @@
 
 namespace lb::control::report::metrics {
 
-void add_health_families(Families& out, const std::vector<control::health::HealthStatus>& health);
+void add_health_families(Families& out, const StatsView& view);
 
 } // namespace lb::control::report::metrics

@@ -2,7 +2,10 @@
 
 namespace lb::control::report::metrics {
 
-void add_replication_families(Families& out, const control::report::ReplicationReport& report) {
+void add_replication_families(Families& out, const StatsView& view) {
+    if (!view.replication)
+        return;
+    const auto& report = *view.replication;
     namespace sync = control::sync;
     auto state = family("lb_replication_state",
                         "Session replication link: 0 connecting, 1 receiving bulk, 2 in sync, "

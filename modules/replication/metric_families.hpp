@@ -7,6 +7,7 @@
 
 namespace lb::control::report::metrics {
 
-void add_replication_families(Families& out, const control::report::ReplicationReport& report);
+// Nothing when the view has no replication part (the module is not configured).
+void add_replication_families(Families& out, const StatsView& view);
 
 } // namespace lb::control::report::metrics

@@ -2,7 +2,10 @@
 
 namespace lb::control::report::metrics {
 
-void add_vrrp_families(Families& out, const control::report::VrrpReport& vrrp) {
+void add_vrrp_families(Families& out, const StatsView& view) {
+    if (!view.vrrp)
+        return;
+    const auto& vrrp = *view.vrrp;
     auto state = family("lb_vrrp_state", "VRRP instance state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT",
                         MetricType::Gauge);
     auto priority =

@@ -7,6 +7,7 @@
 
 namespace lb::control::report::metrics {
 
-void add_vrrp_families(Families& out, const control::report::VrrpReport& vrrp);
+// Nothing when the view has no vrrp part (the module is not configured).
+void add_vrrp_families(Families& out, const StatsView& view);
 
 } // namespace lb::control::report::metrics

@@ -19,7 +19,8 @@ dataplane::DataplaneSizes harness_sizes(std::uint32_t connections) {
     sizes.reply_keys = true;
     sizes.persistence_templates = 1024;
     sizes.ftp_sessions = 64;
-    sizes.replication = true; // events are collected (sync_events()), as lb's control thread does
+    sizes.session_events =
+        true; // events are collected (sync_events()), as lb's control thread does
     sizes.sync_events_per_worker = 4096;
     sizes.name_prefix = "h" + std::to_string(instance++) + "_";
     return sizes;

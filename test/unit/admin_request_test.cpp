@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "lb/admin_request.hpp"
+#include "lb/module.hpp"
 
 using namespace lb::app;
 
@@ -57,4 +58,35 @@ TEST_CASE("Admin requests: --json anywhere, one canonical line") {
     REQUIRE(c.request);
     CHECK(!c.request->changes_state());
     CHECK(!c.request->json);
+}
+
+TEST_CASE("Admin requests: every module's commands are in lbctl's list and parse") {
+    for (const ModuleCommand& c : module_commands()) {
+        INFO(c.name);
+        CHECK(admin_usage().find(std::string("  ") + c.usage) != std::string::npos);
+        std::vector<std::string> words{c.name};
+        for (std::size_t i = 0; i < c.min_args; ++i)
+            words.push_back("x");
+        const auto p = parse_admin_request(words);
+        REQUIRE(p.request);
+        CHECK(p.request->command == Command::module);
+        CHECK(p.request->is_module_command(c.name));
+        CHECK(p.request->line() == c.name);
+        words.resize(c.max_args + 2, "extra"); // one argument too many
+        CHECK_FALSE(parse_admin_request(words).request);
+    }
+    CHECK_THAT(parse_admin_request({"frobnicate"}).usage_error,
+               Catch::Contains("vrrp, replication, bgp, drain-node"));
+}
+
+TEST_CASE("Admin requests: each module command names a module that can answer it") {
+    for (const ModuleCommand& c : module_commands()) {
+        INFO(c.name);
+        const ModuleKind* kind = module_named(c.module);
+        REQUIRE(kind);
+        if (c.view)
+            CHECK(kind->view);
+        else
+            CHECK(std::string(c.without_module).size() > 0);
+    }
 }

@@ -4,11 +4,11 @@
 
 #include <string>
 
+#include "control/config/loader.hpp"
+#include "lb/admin_request.hpp"
 #include "modules/bgp/announcement.hpp"
 #include "modules/bgp/bird_config.hpp"
 #include "modules/bgp/bird_reply.hpp"
-#include "control/config/loader.hpp"
-#include "lb/admin_request.hpp"
 #include "test/test_config.hpp"
 #include "test/unit/expect_config_error.hpp"
 
@@ -215,7 +215,8 @@ TEST_CASE("bgp: BIRD's replies are split and read", "[bgp]") {
 TEST_CASE("bgp: lbctl bgp and drain-node [--undo] parse, and nothing else does", "[bgp]") {
     const auto drain = lb::app::parse_admin_request({"drain-node"});
     REQUIRE(drain.request);
-    CHECK(drain.request->command == lb::app::Command::drain_node);
+    CHECK(drain.request->is_module_command("drain-node"));
+    CHECK(std::string(drain.request->module->module) == "bgp");
     CHECK(drain.request->changes_state());
     const auto undo = lb::app::parse_admin_request({"drain-node", "--undo"});
     REQUIRE(undo.request);
@@ -225,7 +226,8 @@ TEST_CASE("bgp: lbctl bgp and drain-node [--undo] parse, and nothing else does",
     CHECK_THAT(wrong.usage_error, Catch::Contains("unexpected 'now'"));
     const auto show = lb::app::parse_admin_request_line("--json bgp");
     REQUIRE(show.request);
-    CHECK(show.request->command == lb::app::Command::bgp);
+    CHECK(show.request->is_module_command("bgp"));
+    CHECK(show.request->module->view);
     CHECK(show.request->json);
     CHECK_FALSE(show.request->changes_state());
 }

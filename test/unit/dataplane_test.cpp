@@ -51,7 +51,7 @@ TEST_CASE("a dataplane wires every table, ring and worker into its context") {
 
 TEST_CASE("with VRRP the workers get a ring to the control thread") {
     DataplaneSizes sizes = small("dp_v_");
-    sizes.vrrp = true;
+    sizes.control_frames = true;
     Dataplane d(sizes);
     CHECK(d.context().control_rx != nullptr);
     CHECK(d.context().control_rx != d.context().control_tx);
