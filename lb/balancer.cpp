@@ -78,7 +78,7 @@ void Balancer::publish(control::config::Config next) {
     config_ = std::move(next);
 }
 
-ChangeOutcome Balancer::apply_reload(ReloadPlan plan) {
+ChangeOutcome Balancer::apply_reload(control::config::ReloadPlan plan) {
     ChangeOutcome out;
     out.messages = std::move(plan.messages);
     if (!plan.next)

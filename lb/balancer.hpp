@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "control/config/model.hpp"
+#include "control/config/reload_plan.hpp"
 #include "control/identity_registry.hpp"
 #include "control/json_text.hpp"
 #include "control/report/module_reports.hpp"
 #include "control/report/stats_view.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/dataplane.hpp"
-#include "lb/reload_plan.hpp"
 #include "modules/health/monitor.hpp"
 
 namespace lb::app {
@@ -38,7 +38,7 @@ class Balancer {
     // Applies a reload prepared off the control loop (lb/config_reloader): a refused plan
     // changes nothing; settings that need a restart (DPDK, interfaces, table sizes) already
     // carry their running values in the plan, which reports them.
-    ChangeOutcome apply_reload(ReloadPlan plan);
+    ChangeOutcome apply_reload(control::config::ReloadPlan plan);
     // Changes one real server's weight in the running configuration (0 drains it). `server`
     // is ADDRESS or ADDRESS:PORT. Until the next reload, which restores the file's weights.
     ChangeOutcome set_weight(const std::string& service, const std::string& server,

@@ -31,9 +31,9 @@ void ConfigReloader::start() {
         reader_.join(); // the previous reader has posted its plan and is ending
     // The thread gets copies: it must not look at the Balancer, which the loop keeps changing.
     reader_ = std::thread([this, path = balancer_.config_path(), running = balancer_.config()] {
-        ReloadPlan plan;
+        control::config::ReloadPlan plan;
         try {
-            plan = plan_reload(path, running);
+            plan = control::config::plan_reload(path, running);
         } catch (const std::exception& e) { // e.g. out of memory: the loop must still hear of it
             plan = {};
             plan.messages = {fmt::format("reload failed: {}", e.what()),
@@ -44,7 +44,7 @@ void ConfigReloader::start() {
     });
 }
 
-void ConfigReloader::finish(ReloadPlan plan) {
+void ConfigReloader::finish(control::config::ReloadPlan plan) {
     // The Balancer has no use for the keys: they go to keys_read_ once the rest is applied.
     const bool replicates = plan.replication_keys.has_value();
     control::config::ReplicationKeys keys;

@@ -1,7 +1,7 @@
 // Reloads on request (SIGHUP, `lbctl reload`) without stalling the control loop: the file is
-// read, parsed and validated on a thread of its own (lb/reload_plan), and only the result is
-// applied on the loop, where everything that touches running state happens. A file of a few
-// MB takes a second or two to parse; VRRP adverts and health checks must not wait for it.
+// read, parsed and validated on a thread of its own (control/config/reload_plan), and only the
+// result is applied on the loop, where everything that touches running state happens. A file of a
+// few MB takes a second or two to parse; VRRP adverts and health checks must not wait for it.
 //
 // A request while a reload is in flight is queued, not refused: one more reload starts when the
 // current one is applied, and every request queued meanwhile gets its answer (the file may have
@@ -25,8 +25,8 @@ class ConfigReloader {
 
     // `applied` runs on the loop after every reload that changed the configuration, before the
     // requests' answers (e.g. to reconfigure health checks). `keys_read` runs after it when the
-    // configuration replicates, with the keys this reload read (lb/reload_plan.hpp): the hook
-    // where the running replication takes its new keys.
+    // configuration replicates, with the keys this reload read (control/config/reload_plan.hpp):
+    // the hook where the running replication takes its new keys.
     ConfigReloader(boost::asio::io_context& io, Balancer& balancer, std::function<void()> applied,
                    KeysRead keys_read);
     ~ConfigReloader(); // waits for a reload thread still reading
@@ -39,7 +39,7 @@ class ConfigReloader {
 
   private:
     void start();
-    void finish(ReloadPlan plan);
+    void finish(control::config::ReloadPlan plan);
 
     boost::asio::io_context& io_;
     Balancer& balancer_;

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "control/admin_socket.hpp"
+#include "control/config/reload_plan.hpp"
 #include "control/json_text.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/report/table_collector.hpp"
@@ -22,7 +23,6 @@
 #include "lb/metrics.hpp"
 #include "lb/module.hpp"
 #include "lb/readiness.hpp"
-#include "lb/reload_plan.hpp"
 #include "lb/service_notifier.hpp"
 #include "modules/health/monitor.hpp"
 
@@ -47,7 +47,7 @@ void log_outcome(const char* what, const ChangeOutcome& o) {
         std::string text;
         for (const auto& m : o.messages)
             text += m + "\n";
-        fmt::print(stderr, "{}", refused_reload_log(what, text));
+        fmt::print(stderr, "{}", control::config::refused_reload_log(what, text));
         return;
     }
     for (const auto& m : o.messages)
@@ -208,7 +208,8 @@ class ControlLoop {
                     while (!said.empty() && said.back() == '\n')
                         said.pop_back();
                     if (request.command == Command::reload && !answer.ok)
-                        fmt::print(stderr, "{}", refused_reload_log("lbctl reload", said));
+                        fmt::print(stderr, "{}",
+                                   control::config::refused_reload_log("lbctl reload", said));
                     else
                         fmt::print(stderr, "lb: lbctl {}: {}\n", request.line(), said);
                     // A reload reconfigures health checks itself (the reloader's

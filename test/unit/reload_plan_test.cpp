@@ -3,8 +3,8 @@
 #include <string>
 
 #include "control/config/loader.hpp"
+#include "control/config/reload_plan.hpp"
 #include "lb/journal_stderr.hpp"
-#include "lb/reload_plan.hpp"
 
 using namespace lb;
 
@@ -50,11 +50,11 @@ control::config::Config load(const std::string& yaml) {
     return std::move(*r.config);
 }
 
-app::ReloadPlan reload(const std::string& running, const std::string& next) {
-    return app::plan_reload(load(next), load(running), "lb.yaml");
+control::config::ReloadPlan reload(const std::string& running, const std::string& next) {
+    return control::config::plan_reload(load(next), load(running), "lb.yaml");
 }
 
-bool mentions(const app::ReloadPlan& plan, const std::string& text) {
+bool mentions(const control::config::ReloadPlan& plan, const std::string& text) {
     for (const auto& m : plan.messages)
         if (m.find(text) != std::string::npos)
             return true;
@@ -104,7 +104,7 @@ TEST_CASE("equality compares values, not where they were written") {
     b = a;
     b.vrrp.instances[0].garp.refresh = std::chrono::milliseconds(5000);
     CHECK_FALSE(a == b);
-    CHECK(app::restart_only_changes(a, b).empty());
+    CHECK(control::config::restart_only_changes(a, b).empty());
 }
 
 TEST_CASE("every restart-only key is named") {
@@ -115,14 +115,14 @@ TEST_CASE("every restart-only key is named") {
     b.dpdk.workers = 2;
     b.stats.listen = "127.0.0.1:9100";
     b.stats.interval = std::chrono::milliseconds(5000); // applied
-    CHECK(app::restart_only_changes(a, b) ==
+    CHECK(control::config::restart_only_changes(a, b) ==
           std::vector<std::string>{"node.name", "admin.socket", "dpdk", "stats.listen"});
 }
 
 TEST_CASE("a refused reload is logged one line per message, each a warning for the journal") {
-    const std::string text =
-        app::refused_reload_log("reload (SIGHUP)", "/etc/lb/lb.yaml:3:1: unknown key 'bogus'\n"
-                                                   "the running configuration is unchanged\n");
+    const std::string text = control::config::refused_reload_log(
+        "reload (SIGHUP)", "/etc/lb/lb.yaml:3:1: unknown key 'bogus'\n"
+                           "the running configuration is unchanged\n");
     CHECK(text == "lb: warning: reload (SIGHUP) refused: /etc/lb/lb.yaml:3:1: unknown key "
                   "'bogus'\n"
                   "lb: warning: reload (SIGHUP) refused: the running configuration is unchanged\n");
@@ -131,7 +131,8 @@ TEST_CASE("a refused reload is logged one line per message, each a warning for t
     for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
         CHECK(app::log_priority(std::string_view(text).substr(start, nl - start)) == 4);
     // lbctl's answer may be JSON, on one line; a message without a newline is one line too.
-    CHECK(app::refused_reload_log("lbctl reload", R"({"applied":false,"messages":["x"]})") ==
+    CHECK(control::config::refused_reload_log("lbctl reload",
+                                              R"({"applied":false,"messages":["x"]})") ==
           "lb: warning: lbctl reload refused: {\"applied\":false,\"messages\":[\"x\"]}\n");
-    CHECK(app::refused_reload_log("lbctl reload", "").empty());
+    CHECK(control::config::refused_reload_log("lbctl reload", "").empty());
 }

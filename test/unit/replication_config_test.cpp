@@ -15,7 +15,7 @@
 
 #include "control/config/key_file.hpp"
 #include "control/config/loader.hpp"
-#include "lb/reload_plan.hpp"
+#include "control/config/reload_plan.hpp"
 #include "test/test_config.hpp"
 #include "test/unit/expect_config_error.hpp"
 
@@ -221,10 +221,11 @@ TEST_CASE("replication: a reload that changes it needs a restart") {
     const auto running = *load_config_text(section(key.path)).config;
     auto next = running;
     next.replication->peers = {0xcb007104u};
-    const auto changed = lb::app::restart_only_changes(running, next);
+    const auto changed = lb::control::config::restart_only_changes(running, next);
     CHECK(changed == std::vector<std::string>{"replication"});
     next.replication.reset();
-    CHECK(lb::app::restart_only_changes(running, next) == std::vector<std::string>{"replication"});
+    CHECK(lb::control::config::restart_only_changes(running, next) ==
+          std::vector<std::string>{"replication"});
 }
 
 namespace {
@@ -379,9 +380,9 @@ TEST_CASE("replication: previous_key_file, a second key while the key is changed
 
 namespace {
 
-lb::app::ReloadPlan reload(const std::string& running, const std::string& next) {
-    return lb::app::plan_reload(lb::test::config_from(next), lb::test::config_from(running),
-                                "lb.yaml");
+lb::control::config::ReloadPlan reload(const std::string& running, const std::string& next) {
+    return lb::control::config::plan_reload(lb::test::config_from(next),
+                                            lb::test::config_from(running), "lb.yaml");
 }
 
 std::vector<std::uint8_t> bytes(std::size_t n, char c) {
@@ -421,7 +422,7 @@ TEST_CASE("replication: a reload applies the keys without a restart") {
     SECTION("the same path holding a new key: read again") {
         const auto running = lb::test::config_from(section(key.path));
         key.write(std::string(64, 'n'));
-        const auto plan = lb::app::plan_reload(running, running, "lb.yaml");
+        const auto plan = lb::control::config::plan_reload(running, running, "lb.yaml");
         REQUIRE(plan.replication_keys);
         CHECK(plan.replication_keys->current == bytes(64, 'n'));
     }
@@ -447,7 +448,7 @@ TEST_CASE("replication: a reload applies the keys without a restart") {
         auto next = running;
         next.replication->key_file = fresh.path;
         next.replication->previous_key_file = key.path;
-        CHECK(lb::app::restart_only_changes(running, next).empty());
+        CHECK(lb::control::config::restart_only_changes(running, next).empty());
     }
 }
 
@@ -456,7 +457,7 @@ TEST_CASE("replication: a reload whose key became unusable is refused, the runni
     const auto running = lb::test::config_from(section(key.path));
     SECTION("changed after the file was checked") {
         key.write("short\n");
-        const auto plan = lb::app::plan_reload(running, running, "lb.yaml");
+        const auto plan = lb::control::config::plan_reload(running, running, "lb.yaml");
         CHECK_FALSE(plan.next);
         CHECK_FALSE(plan.replication_keys);
         REQUIRE(plan.messages.size() == 3);
@@ -470,7 +471,7 @@ TEST_CASE("replication: a reload whose key became unusable is refused, the runni
         const std::string path = dir.path + "/lb.yaml";
         std::ofstream(path) << section(key.path);
         REQUIRE(::chmod(key.path.c_str(), 0640) == 0);
-        const auto plan = lb::app::plan_reload(path, running);
+        const auto plan = lb::control::config::plan_reload(path, running);
         CHECK_FALSE(plan.next);
         REQUIRE_FALSE(plan.messages.empty());
         CHECK_THAT(plan.messages[0],

@@ -1,7 +1,7 @@
 // The part of a reload that needs no running state: read, parse and validate the file, and keep
 // the running values of what only a restart changes. It runs on the reload thread
 // (lb/config_reloader) with a copy of the running configuration, so that a large file never
-// stalls the control loop; the plan is then applied on the loop (Balancer::apply_reload).
+// stalls the control loop; the plan is then applied on the loop (lb/balancer: apply_reload).
 //
 // Every top-level key is either applied or reported as "needs restart: KEY", decided by the
 // model's value equality (control/config_model.hpp), never by lists of fields: a field added to
@@ -17,29 +17,26 @@
 #include "control/config/key_file.hpp"
 #include "control/config/model.hpp"
 
-namespace lb::app {
+namespace lb::control::config {
 
 struct ReloadPlan {
-    std::optional<control::config::Config> next; // unset: the file is refused, `messages` say why
-    std::vector<std::string>
-        messages; // errors (at most control::config::max_errors_shown) or notes
+    std::optional<Config> next;        // unset: the file is refused, `messages` say why
+    std::vector<std::string> messages; // errors (at most max_errors_shown) or notes
     // With `next`, when it replicates: both keys as read for this reload. They are read at every
     // reload, whether their paths changed or not (a key may be replaced under the same name);
     // a file whose keys cannot be read is refused, and the running keys stay.
-    std::optional<control::config::ReplicationKeys> replication_keys;
+    std::optional<ReplicationKeys> replication_keys;
 };
 
-ReloadPlan plan_reload(const std::string& path, const control::config::Config& running);
+ReloadPlan plan_reload(const std::string& path, const Config& running);
 
 // The same for a file already loaded and validated as `next` (`path` names it in messages).
-ReloadPlan plan_reload(control::config::Config next, const control::config::Config& running,
-                       const std::string& path);
+ReloadPlan plan_reload(Config next, const Config& running, const std::string& path);
 
 // The keys whose running values a reload from `running` to `next` keeps, in file order
 // ("interfaces", "tables", "dpdk", "node.name", "stats.listen", "admin.socket", "replication").
 // `replication` counts without its key files, which a reload applies.
-std::vector<std::string> restart_only_changes(const control::config::Config& running,
-                                              const control::config::Config& next);
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 
 // The log lines of a refused reload, one per line of `messages` (the refusal's text, or lbctl's
 // JSON answer): "lb: warning: VIA refused: MESSAGE". The running configuration is kept, so it is
@@ -48,4 +45,4 @@ std::vector<std::string> restart_only_changes(const control::config::Config& run
 // "reload (SIGHUP)" or "lbctl reload".
 std::string refused_reload_log(std::string_view via, std::string_view messages);
 
-} // namespace lb::app
+} // namespace lb::control::config

@@ -1,4 +1,4 @@
-#include "lb/reload_plan.hpp"
+#include "control/config/reload_plan.hpp"
 
 #include <array>
 #include <functional>
@@ -10,8 +10,9 @@
 
 #include "control/config/loader.hpp"
 #include "control/config/validator.hpp"
+#include "modules/replication/reload_rule.hpp"
 
-namespace lb::app {
+namespace lb::control::config {
 
 namespace {
 
@@ -22,7 +23,7 @@ namespace {
 //            for its keys): the EAL, the ports, the tables and the sockets are set up once,
 //            before the workers start.
 //   applied: services, timeouts, stats.file, stats.interval, vrrp: published as a new snapshot
-//            (Balancer::apply_reload), then health checks and VRRP are reconfigured from it
+//            (lb/balancer: apply_reload), then health checks and VRRP are reconfigured from it
 //            (lb/control_loop); bgp: the BIRD configuration is written again and reloaded
 //            (modules/bgp/driver), a section a reload brings starts it; replication's key_file and
 //            previous_key_file: read again at every reload (ReloadPlan::replication_keys) and
@@ -31,48 +32,13 @@ namespace {
 constexpr std::array restart_only_names{"node.name", "admin.socket", "dpdk",       "interfaces",
                                         "tables",    "stats.listen", "replication"};
 
-using control::config::Replication;
-
-// The replication section without its key files, which are applied: compared, and restored to
-// its running value, as a whole but for those two paths (and their places in the file).
-template <typename Section> struct ReplicationBesideKeys {
-    Section& section; // std::optional<Replication>, const or not
-
-    static std::optional<Replication> without_keys(const std::optional<Replication>& s) {
-        if (!s)
-            return s;
-        Replication copy = *s;
-        copy.key_file.clear();
-        copy.previous_key_file.clear();
-        return copy;
-    }
-
-    template <typename Other> bool operator==(const ReplicationBesideKeys<Other>& o) const {
-        return without_keys(section) == without_keys(o.section);
-    }
-
-    // The running section, with the file's keys when both have the section.
-    template <typename Other>
-    ReplicationBesideKeys& operator=(const ReplicationBesideKeys<Other>& running) {
-        std::optional<Replication> kept = running.section;
-        if (kept && section) {
-            kept->key_file = section->key_file;
-            kept->key_file_location = section->key_file_location;
-            kept->previous_key_file = section->previous_key_file;
-            kept->previous_key_file_location = section->previous_key_file_location;
-        }
-        section = std::move(kept);
-        return *this;
-    }
-};
-
 template <typename ConfigRef> auto restart_only_values(ConfigRef& c) {
     [[maybe_unused]] auto& [node_name, admin, dpdk, interfaces, services, timeouts, tables, stats,
                             vrrp, replication, bgp] = c;
     [[maybe_unused]] auto& [stats_file, stats_interval, stats_listen] = stats;
     auto values = std::make_tuple(std::ref(node_name), std::ref(admin), std::ref(dpdk),
                                   std::ref(interfaces), std::ref(tables), std::ref(stats_listen),
-                                  ReplicationBesideKeys<decltype(replication)>{replication});
+                                  replication::BesideKeys<decltype(replication)>{replication});
     static_assert(std::tuple_size_v<decltype(values)> == restart_only_names.size());
     return values;
 }
@@ -86,8 +52,7 @@ ReloadPlan refused(std::vector<std::string> messages) {
 
 } // namespace
 
-std::vector<std::string> restart_only_changes(const control::config::Config& running,
-                                              const control::config::Config& next) {
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
     const auto before = restart_only_values(running);
     const auto after = restart_only_values(next);
     std::vector<std::string> changed;
@@ -101,8 +66,7 @@ std::vector<std::string> restart_only_changes(const control::config::Config& run
     return changed;
 }
 
-ReloadPlan plan_reload(control::config::Config next, const control::config::Config& running,
-                       const std::string& path) {
+ReloadPlan plan_reload(Config next, const Config& running, const std::string& path) {
     ReloadPlan plan;
     const auto kept = restart_only_changes(running, next);
     if (!kept.empty()) {
@@ -112,18 +76,18 @@ ReloadPlan plan_reload(control::config::Config next, const control::config::Conf
         restart_only_values(next) = restart_only_values(running);
         // What was applied must still hold with the running values of the rest (a service
         // reaching its real servers through an interface the file adds, say).
-        control::config::Diagnostics problems;
-        control::config::validate_config(next, problems);
+        Diagnostics problems;
+        validate_config(next, problems);
         if (!problems.empty()) {
             std::vector<std::string> messages;
-            for (const auto& line : control::config::format_diagnostics(path, problems))
+            for (const auto& line : format_diagnostics(path, problems))
                 messages.push_back("with the running values of what needs a restart: " + line);
             return refused(std::move(messages));
         }
     }
     if (next.replication) {
         try {
-            plan.replication_keys = control::config::read_replication_keys(*next.replication);
+            plan.replication_keys = read_replication_keys(*next.replication);
         } catch (const std::runtime_error& e) { // changed since the file was checked
             return refused({e.what(), "the running replication keys are kept"});
         }
@@ -132,10 +96,10 @@ ReloadPlan plan_reload(control::config::Config next, const control::config::Conf
     return plan;
 }
 
-ReloadPlan plan_reload(const std::string& path, const control::config::Config& running) {
-    auto loaded = control::config::load_config_file(path);
+ReloadPlan plan_reload(const std::string& path, const Config& running) {
+    auto loaded = load_config_file(path);
     if (!loaded.config)
-        return refused(control::config::format_diagnostics(path, loaded.diagnostics));
+        return refused(format_diagnostics(path, loaded.diagnostics));
     return plan_reload(std::move(*loaded.config), running, path);
 }
 
@@ -153,4 +117,4 @@ std::string refused_reload_log(std::string_view via, std::string_view messages) 
     return lines;
 }
 
-} // namespace lb::app
+} // namespace lb::control::config
