@@ -8,8 +8,6 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "control/config/value_parsers.hpp"
-
 namespace lb::app {
 
 namespace vrrp = control::vrrp;
@@ -27,40 +25,50 @@ vrrp::Mac to_mac(const rte_ether_addr& a) {
 VrrpControl::VrrpControl(boost::asio::io_context& io, Balancer& balancer,
                          std::function<control::health::DownSet()> down)
     : io_(io), balancer_(balancer), down_(std::move(down)), notifier_(io, balancer.config()),
-      timer_(io) {
-    const control::config::Config& config = balancer_.config();
-    std::vector<vrrp::Mac> macs;
-    for (const auto& p : balancer_.ports())
-        macs.push_back(to_mac(p.mac));
-    router_ = std::make_unique<vrrp::Router>(
-        config, macs,
-        [this](std::uint8_t interface, std::vector<std::uint8_t> frame) {
-            send(interface, std::move(frame));
-        },
-        [this](std::uint32_t address, std::uint8_t interface) -> std::optional<vrrp::Mac> {
-            // Unicast peers are in the neighbour table (the snapshot builder interned them, so
-            // intern finds their entry), and the resolver keeps their MACs fresh.
-            auto& n = *balancer_.context().neighbours;
-            rte_ether_addr mac;
-            if (n.resolve(n.intern(rte_cpu_to_be_32(address), interface), mac))
-                return to_mac(mac);
-            return std::nullopt;
-        },
-        [this](const vrrp::Transition& t) {
-            const auto& instance = *t.settings;
-            // Ownership first: by the time a gratuitous ARP draws traffic, we forward it.
-            balancer_.context().vrrp_master[t.slot].store(t.to == vrrp::State::master,
-                                                          std::memory_order_release);
-            fmt::print(stderr, "lb: vrrp {}: {} -> {} (priority {}): {}\n", instance.name,
-                       vrrp::to_string(t.from), vrrp::to_string(t.to), t.priority, t.reason);
-            notifier_.transition(instance, t.to, t.priority, t.reason);
-        },
-        slots());
-    set_poll_period();
-    scripts_ = std::make_unique<vrrp::TrackingScripts>(io_, config, [this] { track(); });
+      core_(balancer.config(), port_macs(), slots(), driver_io()), timer_(io) {
+    scripts_ =
+        std::make_unique<vrrp::TrackingScripts>(io_, balancer_.config(), [this] { track(); });
 }
 
 VrrpControl::~VrrpControl() = default;
+
+vrrp::DriverIo VrrpControl::driver_io() {
+    vrrp::DriverIo d;
+    d.send = [this](std::uint8_t interface, std::vector<std::uint8_t> frame) {
+        send(interface, std::move(frame));
+    };
+    d.resolve = [this](std::uint32_t address, std::uint8_t interface) -> std::optional<vrrp::Mac> {
+        // Unicast peers are in the neighbour table (the snapshot builder interned them, so
+        // intern finds their entry), and the resolver keeps their MACs fresh.
+        auto& n = *balancer_.context().neighbours;
+        rte_ether_addr mac;
+        if (n.resolve(n.intern(rte_cpu_to_be_32(address), interface), mac))
+            return to_mac(mac);
+        return std::nullopt;
+    };
+    d.link_up = [this](std::size_t interface) { return link_up(interface); };
+    d.set_ownership = [this](std::uint8_t slot, bool master) {
+        balancer_.context().vrrp_master[slot].store(master, std::memory_order_release);
+    };
+    d.notify = [this](const control::config::VrrpInstance& instance, vrrp::State to,
+                      std::uint8_t priority, const std::string& reason) {
+        notifier_.transition(instance, to, priority, reason);
+    };
+    d.hooks_idle = [this] { return notifier_.idle(); };
+    d.down = [this] { return down_(); };
+    d.script_up = [this](const std::string& name) { return scripts_->up(name); };
+    d.publish = [this](const vrrp::Router& router) { publish(router); };
+    d.wake_at = [this](vrrp::Clock::time_point when) { wake_at(when); };
+    d.log = [](const std::string& line) { fmt::print(stderr, "lb: {}\n", line); };
+    return d;
+}
+
+std::vector<vrrp::Mac> VrrpControl::port_macs() const {
+    std::vector<vrrp::Mac> macs;
+    for (const auto& p : balancer_.ports())
+        macs.push_back(to_mac(p.mac));
+    return macs;
+}
 
 std::vector<std::uint8_t> VrrpControl::slots() const {
     std::vector<std::uint8_t> out;
@@ -73,18 +81,8 @@ std::vector<std::uint8_t> VrrpControl::slots() const {
     return out;
 }
 
-void VrrpControl::set_poll_period() {
-    // Polled often enough to see a 10 ms advertisement interval's timers within a few percent:
-    // a twentieth of the shortest interval, 1 ms to 10 ms.
-    std::chrono::milliseconds shortest{1000};
-    for (const auto& v : balancer_.config().vrrp.instances)
-        shortest = std::min(shortest, v.advert_int);
-    poll_period_ = std::clamp<std::chrono::microseconds>(
-        shortest / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(10));
-}
-
 void VrrpControl::reconfigure() {
-    if (stopping_)
+    if (core_.stopping())
         return;
     const control::config::Config& config = balancer_.config();
     try {
@@ -94,13 +92,7 @@ void VrrpControl::reconfigure() {
                    e.what());
     }
     scripts_->reconfigure(config);
-    router_->reconfigure(config, slots(), vrrp::Clock::now());
-    set_poll_period();
-    track();
-    report();
-    // New deadlines (a new instance, a shorter interval) must not wait for the timer armed
-    // before: re-arming cancels that wait (its handler sees operation_aborted).
-    arm();
+    core_.reconfigure(slots(), vrrp::Clock::now());
 }
 
 bool VrrpControl::link_up(std::size_t interface) const {
@@ -110,28 +102,9 @@ bool VrrpControl::link_up(std::size_t interface) const {
     return link.link_status == RTE_ETH_LINK_UP;
 }
 
-void VrrpControl::update_listening(vrrp::Clock::time_point now) {
-    const auto& interfaces = balancer_.config().interfaces;
-    listening_.resize(interfaces.size(), true);
-    for (std::size_t i = 0; i < interfaces.size(); ++i) {
-        const bool up = link_up(i);
-        if (up != listening_[i])
-            fmt::print(stderr, "lb: vrrp: interface {}: {}\n", interfaces[i].name,
-                       up ? "link up: backups count the master's silence from now"
-                          : "link down: backups there do not count the master's silence until "
-                            "it is up");
-        listening_[i] = up;
-        router_->set_listening(static_cast<std::uint8_t>(i), up, now);
-    }
-}
-
 void VrrpControl::start() {
-    // The ports were started before: a link still negotiating is not the master's silence.
-    update_listening(vrrp::Clock::now());
-    router_->start(vrrp::Clock::now());
-    track();
-    report();
-    arm();
+    // The ports were started before: the core looks at their links first.
+    core_.start(vrrp::Clock::now());
 }
 
 void VrrpControl::send(std::uint8_t interface, std::vector<std::uint8_t> frame) {
@@ -149,8 +122,7 @@ void VrrpControl::send(std::uint8_t interface, std::vector<std::uint8_t> frame) 
         rte_pktmbuf_free(m);
 }
 
-void VrrpControl::poll() {
-    const auto now = vrrp::Clock::now();
+void VrrpControl::receive_frames(vrrp::Clock::time_point now) {
     rte_ring* ring = balancer_.context().control_rx;
     rte_mbuf* frames[32];
     unsigned n;
@@ -158,69 +130,39 @@ void VrrpControl::poll() {
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = frames[i];
             if (rte_pktmbuf_is_contiguous(m))
-                router_->receive(static_cast<std::uint8_t>(m->port),
-                                 rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m),
-                                 now);
+                core_.receive(static_cast<std::uint8_t>(m->port),
+                              rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m),
+                              now);
             rte_pktmbuf_free(m);
         }
-    router_->tick(now);
-    log_sync_held();
 }
 
-void VrrpControl::log_sync_held() {
-    const auto& status = router_->status();
-    sync_held_.resize(status.size());
-    for (std::size_t i = 0; i < status.size(); ++i) {
-        if (status[i].sync_held == sync_held_[i])
-            continue;
-        if (status[i].sync_held.empty())
-            fmt::print(stderr, "lb: vrrp {}: no longer held by its sync group\n", status[i].name);
-        else
-            fmt::print(stderr, "lb: vrrp {}: {} (partial partition?)\n", status[i].name,
-                       status[i].sync_held);
-        sync_held_[i] = status[i].sync_held;
-    }
-}
-
-void VrrpControl::arm() {
-    if (stopping_)
-        return;
-    auto next = vrrp::Clock::now() + poll_period_;
-    if (const auto due = router_->next_deadline())
-        next = std::min(next, *due);
-    timer_.expires_at(next);
+void VrrpControl::wake_at(vrrp::Clock::time_point when) {
+    // Re-arming cancels the wait armed before (its handler sees operation_aborted).
+    timer_.expires_at(when);
     timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || stopping_)
+        if (ec)
             return;
-        poll();
-        arm();
+        const auto now = vrrp::Clock::now();
+        // Once shutting down, no advertisement received changes what is left to do.
+        if (!core_.stopping())
+            receive_frames(now);
+        core_.wake(now);
     });
 }
 
 void VrrpControl::track() {
-    const control::config::Config& config = balancer_.config();
-    const control::health::DownSet down = down_();
-    const auto link_named_up = [&](const std::string& name) {
-        for (std::size_t i = 0; i < config.interfaces.size(); ++i)
-            if (config.interfaces[i].name == name)
-                return link_up(i);
-        return false;
-    };
-    const auto script_up = [&](const std::string& name) { return scripts_->up(name); };
-    const auto now = vrrp::Clock::now();
-    update_listening(now);
-    for (std::size_t i = 0; i < config.vrrp.instances.size(); ++i) {
-        const auto v = vrrp::evaluate_tracking(config.vrrp.instances[i], config, down,
-                                               link_named_up, script_up);
-        router_->set_tracking(i, v.fault, v.delta, v.reason, now);
-    }
-    log_sync_held();
+    core_.track(vrrp::Clock::now());
 }
 
 void VrrpControl::report() {
+    core_.publish();
+}
+
+void VrrpControl::publish(const vrrp::Router& router) {
     control::report::VrrpReport r;
-    r.instances = router_->status();
-    r.discarded = router_->discarded();
+    r.instances = router.status();
+    r.discarded = router.discarded();
     r.notify_fifo_lost = notifier_.fifo_lines_lost();
     // No instance left (a reload removed them): no VRRP in lbctl, the stats or the metrics.
     balancer_.reports().publish("vrrp", [r = std::move(r)](control::report::StatsView& v) {
@@ -230,43 +172,11 @@ void VrrpControl::report() {
 }
 
 void VrrpControl::hold_preemption(std::optional<std::string> reason) {
-    if (reason == router_->preemption_hold())
-        return;
-    if (reason)
-        fmt::print(stderr, "lb: vrrp: not preempting: {}\n", *reason);
-    else
-        fmt::print(stderr, "lb: vrrp: preemption allowed again\n");
-    router_->hold_preemption(std::move(reason));
-    report();
+    core_.hold_preemption(std::move(reason));
 }
 
 void VrrpControl::shutdown(std::function<void()> done) {
-    stopping_ = true;
-    timer_.cancel();
-    router_->shutdown(vrrp::Clock::now());
-    report();
-    // Worker 0 drains the control ring every poll; 50 ms is ample even when it naps. Then the
-    // hooks of the last transitions (STOP among them) run to their end, in order, for at most
-    // shutdown_hook_wait.
-    timer_.expires_after(std::chrono::milliseconds(50));
-    const auto give_up = vrrp::Clock::now() + shutdown_hook_wait;
-    timer_.async_wait([this, give_up, done = std::move(done)](const boost::system::error_code&) {
-        wait_for_hooks(give_up, done);
-    });
-}
-
-void VrrpControl::wait_for_hooks(vrrp::Clock::time_point give_up, std::function<void()> done) {
-    if (notifier_.idle() || vrrp::Clock::now() >= give_up) {
-        if (!notifier_.idle())
-            fmt::print(stderr, "lb: vrrp: notify hooks still running after {} s; not waiting\n",
-                       shutdown_hook_wait.count());
-        done();
-        return;
-    }
-    timer_.expires_after(std::chrono::milliseconds(20));
-    timer_.async_wait([this, give_up, done = std::move(done)](const boost::system::error_code&) {
-        wait_for_hooks(give_up, done);
-    });
+    core_.shutdown(vrrp::Clock::now(), std::move(done));
 }
 
 } // namespace lb::app

@@ -1,19 +1,26 @@
 // VRRP on the control thread: the Router driven by an Asio timer, advertisements received from
 // the workers' ring and sent through worker 0, the VIPs' ownership flipped in the dataplane on
 // each transition, tracking fed from health checks, links and scripts, and the notifications.
+// What to do and when (which links listen, the ownership before the notification, the next
+// wake-up, the preemption hold's log, the shutdown's steps) is decided by a core without I/O
+// (modules/vrrp/driver_core), unit tested on a fake clock (test/unit/vrrp_driver_test.cpp);
+// this class does its I/O: the timer, the rings and mbufs, the links, the Balancer, the
+// Notifier and the TrackingScripts.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "lb/balancer.hpp"
 #include "modules/health/monitor.hpp"
+#include "modules/vrrp/driver_core.hpp"
 #include "modules/vrrp/notifier.hpp"
-#include "modules/vrrp/router.hpp"
 #include "modules/vrrp/tracker.hpp"
 
 namespace lb::app {
@@ -32,7 +39,8 @@ class VrrpControl {
     // ownership flags of the instances that stop or start.
     void reconfigure();
     // Gives up mastership (priority-0 advertisements) and releases the VIPs; `done` runs once
-    // worker 0 has had time to send them.
+    // worker 0 has had time to send them and the notify hooks have finished (waiting at most
+    // control::vrrp::DriverCore::shutdown_hook_wait for them).
     void shutdown(std::function<void()> done);
     // Re-evaluates tracking (health changed, or periodically for links).
     void track();
@@ -45,34 +53,26 @@ class VrrpControl {
     // figures that change by the second).
     void hold_preemption(std::optional<std::string> reason);
 
-    // How long shutdown waits for notify hooks still running or queued.
-    static constexpr std::chrono::seconds shutdown_hook_wait{10};
-
   private:
-    void wait_for_hooks(control::vrrp::Clock::time_point give_up, std::function<void()> done);
-    void poll();
-    void arm();
+    // The core's I/O.
+    control::vrrp::DriverIo driver_io();
+    void wake_at(control::vrrp::Clock::time_point when);
+    // The frames the workers queued for the control thread, to the core.
+    void receive_frames(control::vrrp::Clock::time_point now);
     void send(std::uint8_t interface, std::vector<std::uint8_t> frame);
-    // Logs each instance a sync group starts or stops holding in BACKUP (a partial partition).
-    void log_sync_held();
     // Each configured instance's dataplane ownership slot, as the last snapshot gave them.
     std::vector<std::uint8_t> slots() const;
-    void set_poll_period();
-    // Tells the router which interfaces' links are up (can hear advertisements); logs changes.
-    void update_listening(control::vrrp::Clock::time_point now);
+    std::vector<control::vrrp::Mac> port_macs() const;
     bool link_up(std::size_t interface) const;
+    void publish(const control::vrrp::Router& router);
 
     boost::asio::io_context& io_;
     Balancer& balancer_;
     std::function<control::health::DownSet()> down_;
     control::vrrp::Notifier notifier_;
-    std::unique_ptr<control::vrrp::Router> router_;
+    control::vrrp::DriverCore core_;
     std::unique_ptr<control::vrrp::TrackingScripts> scripts_;
     boost::asio::steady_timer timer_;
-    std::chrono::microseconds poll_period_;
-    bool stopping_ = false;
-    std::vector<std::string> sync_held_; // as last logged, per instance
-    std::vector<bool> listening_;        // per interface, as last told to the router
 };
 
 } // namespace lb::app
