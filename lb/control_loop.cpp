@@ -22,6 +22,7 @@
 #include "lb/config_reloader.hpp"
 #include "lb/metrics.hpp"
 #include "lb/module.hpp"
+#include "lb/module_set.hpp"
 #include "lb/readiness.hpp"
 #include "lb/service_notifier.hpp"
 #include "modules/health/monitor.hpp"
@@ -71,9 +72,7 @@ class ControlLoop {
           collector_(balancer.context()), resolver_(balancer.context(), balancer.pool()),
           readiness_(balancer) {
         health_.configure(balancer_.config());
-        for (const ModuleKind& kind : module_kinds())
-            if (kind.configured(balancer_.config()))
-                modules_.push_back(make_module(kind));
+        modules_.build(balancer_.config());
         if (!balancer_.config().stats.listen.empty())
             metrics_ =
                 std::make_unique<MetricsEndpoint>(balancer_.config().stats.listen, balancer_);
@@ -85,25 +84,16 @@ class ControlLoop {
         start_housekeeping();
         schedule_stats();
         resolver_.tick(balancer_.context().clock.now_ms());
-        for (auto& m : modules_)
-            m->start();
+        modules_.start();
         // The first look runs as soon as the loop does: the admin socket already listens then.
         boost::asio::post(io_, [this] { tell_ready_once_forwarding(); });
         io_.run();
     }
 
   private:
-    std::unique_ptr<Module> make_module(const ModuleKind& kind) {
-        auto m = kind.make(module_context_);
-        m->hold_preemption(preemption_hold_); // replication may already hold it
-        return m;
-    }
-
     // Replication's word on whether VRRP may preempt, passed to every module.
     void hold_preemption(std::optional<std::string> reason) {
-        preemption_hold_ = std::move(reason);
-        for (auto& m : modules_)
-            m->hold_preemption(preemption_hold_);
+        modules_.hold_preemption(std::move(reason));
     }
 
     // READY=1 for the service manager, once: the ports are started, every worker polls and
@@ -129,8 +119,7 @@ class ControlLoop {
     // (health's own reports it, VRRP tracks it, BGP's quorum counts it).
     void on_health_change() {
         balancer_.set_down(health_.down());
-        for (auto& m : modules_)
-            m->on_health_change();
+        modules_.on_health_change();
     }
 
     // Health checks and the modules follow an applied reload (the file is read and checked off
@@ -138,47 +127,11 @@ class ControlLoop {
     // reload (ModuleKind::starts_on_reload; replication waits for the next restart).
     void on_reload_applied() {
         health_.configure(balancer_.config());
-        for (auto& m : modules_)
-            m->on_reload_applied();
-        for (const ModuleKind& kind : module_kinds()) {
-            if (!kind.starts_on_reload || running(kind) || !kind.configured(balancer_.config()))
-                continue;
-            try {
-                auto m = make_module(kind);
-                m->start();
-                modules_.push_back(std::move(m));
-            } catch (const std::exception& e) { // nothing else was started
-                fmt::print(stderr, "lb: warning: reload: {} not started: {}\n", kind.name,
-                           e.what());
-            }
-        }
-    }
-
-    bool running(const ModuleKind& kind) const {
-        return std::any_of(modules_.begin(), modules_.end(),
-                           [&](const auto& m) { return std::string_view(m->name()) == kind.name; });
+        modules_.on_reload_applied(balancer_.config());
     }
 
     void on_replication_keys(const control::config::ReplicationKeys& keys) {
-        for (auto& m : modules_)
-            m->on_replication_keys(keys);
-    }
-
-    // Answered by a module (drain-node by BGP's), or by lb's own commands.
-    std::optional<control::AdminAnswer> module_answer(const AdminRequest& request) {
-        for (auto& m : modules_)
-            if (auto answer = m->answer(request))
-                return answer;
-        return std::nullopt;
-    }
-
-    // Stops the modules one after the other, in the reverse of their start order, then the loop.
-    void shutdown_modules(std::size_t remaining) {
-        if (remaining == 0) {
-            io_.stop();
-            return;
-        }
-        modules_[remaining - 1]->shutdown([this, remaining] { shutdown_modules(remaining - 1); });
+        modules_.on_replication_keys(keys);
     }
 
     // Every module's report as it is now. The housekeeping tick refreshes them every 100 ms,
@@ -186,10 +139,7 @@ class ControlLoop {
     // those alone, lbctl vrrp could show the MASTER that followed "in sync" while lbctl
     // replication still showed the state before it. Refreshed together on the loop, they are
     // one moment.
-    void refresh_reports() {
-        for (auto& m : modules_)
-            m->report();
-    }
+    void refresh_reports() { modules_.report(); }
 
     // Requests are parsed once, here: what follows looks at the command, not at the text.
     void on_admin_request(const std::string& line, control::AdminSocket::Respond respond) {
@@ -197,7 +147,7 @@ class ControlLoop {
         if (!parsed.request)
             return respond(error_answer("usage: " + parsed.usage_error, parsed.json, true));
         const AdminRequest request = *parsed.request;
-        if (auto answer = module_answer(request))
+        if (auto answer = modules_.answer(request))
             return respond(std::move(*answer));
         if (request.command == Command::stats || (request.module && request.module->view))
             refresh_reports();
@@ -216,8 +166,7 @@ class ControlLoop {
                     // hook).
                     if (answer.ok && request.command != Command::reload) {
                         health_.configure(balancer_.config());
-                        for (auto& m : modules_)
-                            m->on_health_change(); // a weight change may cross a quorum
+                        modules_.on_health_change(); // a weight change may cross a quorum
                     }
                     // systemctl reload runs lbctl reload: status shows how it went.
                     if (request.command == Command::reload)
@@ -242,7 +191,7 @@ class ControlLoop {
             fmt::print(stderr, "lb: {} received, shutting down\n", strsignal(signal));
             notifier_.stopping();
             watch_stop_signals(); // a second signal cuts the drain short
-            shutdown_modules(modules_.size());
+            modules_.shutdown([this] { io_.stop(); });
         });
     }
 
@@ -272,8 +221,7 @@ class ControlLoop {
             const std::uint32_t now = balancer_.context().clock.now_ms();
             collector_.tick(now);
             resolver_.tick(now);
-            for (auto& m : modules_)
-                m->tick();
+            modules_.tick();
             refresh_reports();
             tell_ready_once_forwarding();
             if (hooks_.on_tick)
@@ -300,7 +248,6 @@ class ControlLoop {
     Balancer& balancer_;
     boost::asio::io_context io_;
     control::health::HealthMonitor health_;
-    std::optional<std::string> preemption_hold_; // replication's reason, while not in sync
     ConfigReloader reloader_;
     control::AdminSocket admin_;
     std::unique_ptr<MetricsEndpoint> metrics_;
@@ -310,7 +257,9 @@ class ControlLoop {
         io_, balancer_, health_, collector_,
         [this](std::optional<std::string> reason) { hold_preemption(std::move(reason)); }};
     // The feature modules running (lb/module_list.cpp), after everything they use.
-    std::vector<std::unique_ptr<Module>> modules_;
+    ModuleSet modules_{module_kinds(),
+                       [this](const ModuleKind& kind) { return kind.make(module_context_); },
+                       [](const std::string& line) { fmt::print(stderr, "lb: {}\n", line); }};
     boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
     boost::asio::signal_set reload_signal_{io_, SIGHUP};
     boost::asio::steady_timer housekeeping_{io_};

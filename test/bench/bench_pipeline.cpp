@@ -77,7 +77,7 @@ std::uint16_t flow_port(std::uint64_t i) {
 
 DataplaneSizes bench_sizes(std::uint32_t capacity, bool replication) {
     DataplaneSizes sizes;
-    sizes.replication = replication; // the workers' event rings (dataplane/sync_events.hpp)
+    sizes.session_events = replication; // the workers' event rings (dataplane/sync_events.hpp)
     sizes.workers = 1;
     sizes.packet_buffers = 1023;
     sizes.packet_buffer_cache = 0;
