@@ -11,6 +11,17 @@
 
 namespace lb::test {
 
+// The top of a small configuration: one interface, and the service "web" on 198.51.100.100:80
+// with its keys to follow (real_servers, health_check, ...).
+inline const std::string web_service_head = R"(node: {name: x}
+interfaces:
+  - {name: int, device: d1, address: 203.0.113.1/24}
+services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+)";
+
 inline control::config::Config config_from(const std::string& yaml) {
     auto r = control::config::load_config_text(yaml);
     if (!r.config) {

@@ -26,14 +26,7 @@ constexpr std::uint32_t server_a = 0xcb00710b; // 203.0.113.11
 constexpr std::uint32_t server_b = 0xcb00710c; // 203.0.113.12
 
 std::string config_yaml(const std::string& flag, const std::string& check_a) {
-    return R"(node: {name: x}
-interfaces:
-  - {name: int, device: d1, address: 203.0.113.1/24}
-services:
-  - name: web
-    vip: 198.51.100.100
-    port: 80
-    real_servers:
+    return lb::test::web_service_head + R"(    real_servers:
       - address: 203.0.113.11
         health_check: )" +
            check_a + R"(

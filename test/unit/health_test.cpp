@@ -2,6 +2,7 @@
 
 #include "control/config/loader.hpp"
 #include "modules/health/state.hpp"
+#include "test/test_config.hpp"
 
 using namespace lb::control::config;
 using lb::control::health::HealthState;
@@ -39,14 +40,7 @@ TEST_CASE("health: a server never checked is up, and down at its first failed ch
 }
 
 TEST_CASE("health_check configuration: defaults, overrides and errors") {
-    const std::string head = R"(node: {name: x}
-interfaces:
-  - {name: int, device: d1, address: 203.0.113.1/24}
-services:
-  - name: web
-    vip: 198.51.100.100
-    port: 80
-)";
+    const std::string head = lb::test::web_service_head;
     auto r = load_config_text(
         head +
         R"(    health_check: {type: http, path: /health, expect_status: [200, "300-302"], fall: 2}
