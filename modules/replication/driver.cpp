@@ -7,7 +7,6 @@
 #include <rte_ring.h>
 
 #include "control/config/key_file.hpp"
-#include "control/config/value_parsers.hpp"
 #include "dataplane/sync_events.hpp"
 #include "modules/replication/config_digest.hpp"
 #include "modules/replication/epoch_store.hpp"
@@ -16,7 +15,6 @@ namespace lb::app {
 
 namespace sync = control::sync;
 using boost::asio::ip::udp;
-using control::config::format_ipv4;
 
 namespace {
 
@@ -56,54 +54,29 @@ sync::KeyRing key_ring(std::vector<std::uint8_t> current, std::vector<std::uint8
     return keys;
 }
 
-// VRRP's "not preempting: ..." while the table is not in sync (a pair keeps its words).
-std::optional<std::string> hold_text(const sync::SetState& s, std::size_t peers) {
-    if (s.in_sync)
-        return std::nullopt;
-    return fmt::format("session table not in sync with the peer{}: {}", peers == 1 ? "" : "s",
-                       s.reason);
-}
-
 } // namespace
 
 ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& balancer,
                                        std::function<void(std::optional<std::string>)> hold)
-    : balancer_(balancer), hold_preemption_(std::move(hold)), socket_(io), timer_(io),
-      bridge_(balancer.context()) {
+    : balancer_(balancer), socket_(io), timer_(io), bridge_(balancer.context()) {
     const auto& r = settings_of(balancer);
     local_ = endpoint_of(local_address(balancer), r.port);
     for (const std::uint32_t peer : r.peers)
         peers_.push_back(endpoint_of(peer, r.port));
-    per_peer_.resize(r.peers.size());
-    sync_after_ms_ = static_cast<std::uint32_t>(r.sync_after.count());
-    sync::LinkSettings settings;
-    settings.cluster_id = r.cluster_id;
-    auto keys = control::config::read_replication_keys(r);
-    const auto now = [this] { return balancer_.context().clock.now_ms(); };
-    const auto hooks = [this, now](std::size_t peer) {
-        sync::PeerLink::Hooks h;
-        h.current = [this, now](const sync::Entry& e) { return bridge_.current(e, now()); };
-        h.dump = [this, now](std::uint64_t& cursor, std::vector<sync::Entry>& out) {
-            return bridge_.dump(cursor, out, now());
-        };
-        // The bridge counts for the node; the difference each entry made is this peer's.
-        h.apply = [this, now, peer](const sync::Entry& e) {
-            const auto before = bridge_.counters();
-            bridge_.apply(e, now());
-            const auto& after = bridge_.counters();
-            auto& mine = per_peer_[peer].applied;
-            mine.applied += after.applied - before.applied;
-            mine.unbound += after.unbound - before.unbound;
-            mine.refused += after.refused - before.refused;
-            mine.deleted += after.deleted - before.deleted;
-            mine.superseded += after.superseded - before.superseded;
-            mine.deletions_refused += after.deletions_refused - before.deletions_refused;
-        };
-        return h;
+    // In this order: a key that cannot be read fails before the epoch file is written.
+    control::replication::NodeReplication::Setup setup{
+        .link = {.cluster_id = r.cluster_id},
+        .keys =
+            [&r] {
+                auto keys = control::config::read_replication_keys(r);
+                return key_ring(std::move(keys.current), std::move(keys.previous));
+            }(),
+        .epoch = boot_epoch(r),
+        .digest = sync::config_digest(balancer.config()),
+        .local = local_address(balancer),
+        .peers = r.peers,
+        .sync_after_ms = static_cast<std::uint32_t>(r.sync_after.count()),
     };
-    set_ = std::make_unique<sync::PeerSet>(
-        settings, boot_epoch(r), key_ring(std::move(keys.current), std::move(keys.previous)),
-        sync::config_digest(balancer.config()), local_address(balancer), r.peers, hooks);
     boost::system::error_code ec;
     socket_.open(udp::v4(), ec);
     if (!ec)
@@ -124,9 +97,47 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
             "exception path?)",
             local_.address().to_string(), r.port, ec.message(), r.interface));
     socket_.non_blocking(true, ec);
-    set_state_ = set_->update(now_ms());
-    hold_reason_ = hold_text(set_state_, set_->size());
-    hold_preemption_(hold_reason_);
+    core_ = std::make_unique<control::replication::NodeReplication>(
+        std::move(setup), core_io(std::move(hold)), now_ms());
+}
+
+control::replication::ReplicationIo
+ReplicationControl::core_io(std::function<void(std::optional<std::string>)> hold) {
+    // The bridge's times are the dataplane clock's, read when the protocol calls.
+    const auto now = [this] { return balancer_.context().clock.now_ms(); };
+    control::replication::ReplicationIo io;
+    io.current = [this, now](const sync::Entry& e) { return bridge_.current(e, now()); };
+    io.dump = [this, now](std::uint64_t& cursor, std::vector<sync::Entry>& out) {
+        return bridge_.dump(cursor, out, now());
+    };
+    io.apply = [this, now](const sync::Entry& e) { bridge_.apply(e, now()); };
+    io.counters = [this] { return bridge_.counters(); };
+    io.describe = [this](std::uint32_t event, std::uint32_t at, std::vector<sync::Entry>& out) {
+        bridge_.describe_event(event, at, out);
+    };
+    io.defer = [this](std::uint32_t index) { bridge_.defer(index); };
+    io.settle = [this](std::uint32_t index, std::uint32_t at, std::vector<sync::Entry>& out) {
+        bridge_.settle(index, at, out);
+    };
+    io.sweep = [this](std::uint32_t at, std::vector<sync::Entry>& out) {
+        // The whole table about every two seconds.
+        const std::uint32_t budget = balancer_.context().connections->capacity() /
+                                         static_cast<std::uint32_t>(2000 / period.count()) +
+                                     1;
+        bridge_.sweep(budget, at, out);
+    };
+    io.entries_held = [this] { return std::uint64_t{balancer_.context().connections->size()}; };
+    io.send = [this](std::size_t peer, std::span<const std::uint8_t> datagram) {
+        boost::system::error_code ec;
+        socket_.send_to(boost::asio::buffer(datagram.data(), datagram.size()), peers_[peer], 0, ec);
+        return !ec;
+    };
+    io.log = [](const std::string& line) { fmt::print(stderr, "lb: replication: {}\n", line); };
+    io.hold_preemption = std::move(hold);
+    io.reset_unknown_flows = [this](bool reset) {
+        balancer_.context().reset_unknown_flows.store(reset, std::memory_order_relaxed);
+    };
+    return io;
 }
 
 ReplicationControl::~ReplicationControl() = default;
@@ -144,7 +155,7 @@ void ReplicationControl::start() {
             fmt::format("{}{}:{}", peers.empty() ? "" : ", ", p.address().to_string(), p.port());
     fmt::print(stderr, "lb: replication: {}:{} <-> {}, cluster {}, epoch {}\n",
                local_.address().to_string(), local_.port(), peers,
-               settings_of(balancer_).cluster_id, set_->status(0, now_ms()).epoch);
+               settings_of(balancer_).cluster_id, core_->peers().status(0, now_ms()).epoch);
     receive();
     tick();
     report();
@@ -157,7 +168,7 @@ void ReplicationControl::receive() {
             if (ec == boost::asio::error::operation_aborted)
                 return;
             if (!ec && sender_.address().is_v4())
-                set_->receive(sender_.address().to_v4().to_uint(), {buffer_.data(), n}, now_ms());
+                core_->receive(sender_.address().to_v4().to_uint(), {buffer_.data(), n}, now_ms());
             receive();
         });
 }
@@ -175,14 +186,12 @@ void ReplicationControl::drain_events(std::uint32_t now) {
             const unsigned n =
                 rte_ring_sc_dequeue_burst_elem(ring, words, sizeof(words[0]), 512, nullptr);
             for (unsigned i = 0; i < n; ++i) {
-                if (sync_after_ms_ != 0 && deferred_.size() < max_deferred &&
-                    dataplane::SyncEvent::kind(words[i]) == dataplane::SyncEventKind::connection) {
-                    const std::uint32_t index = dataplane::SyncEvent::index(words[i]);
-                    bridge_.defer(index);
-                    deferred_.emplace_back(now + sync_after_ms_, index);
-                    continue;
-                }
-                bridge_.describe_event(words[i], now, pending_);
+                const bool connection =
+                    dataplane::SyncEvent::kind(words[i]) == dataplane::SyncEventKind::connection;
+                core_->event(words[i],
+                             connection ? std::optional{dataplane::SyncEvent::index(words[i])}
+                                        : std::nullopt,
+                             now);
             }
             if (n < 512)
                 break;
@@ -190,31 +199,14 @@ void ReplicationControl::drain_events(std::uint32_t now) {
     }
 }
 
-void ReplicationControl::settle_deferred(std::uint32_t now) {
-    // In arrival order, so the front is always the next one due (wrap-safe comparison).
-    while (!deferred_.empty() && static_cast<std::int32_t>(now - deferred_.front().first) >= 0) {
-        bridge_.settle(deferred_.front().second, now, pending_);
-        deferred_.pop_front();
-    }
-}
-
 void ReplicationControl::expired(std::uint32_t index, const dataplane::Connection& c) {
     if (auto d = bridge_.expired(index, c, balancer_.context().clock.now_ms()))
-        set_->queue(*d);
+        core_->queue(*d);
 }
 
 void ReplicationControl::set_keys(std::vector<std::uint8_t> current,
                                   std::vector<std::uint8_t> previous) {
-    set_->set_keys(key_ring(std::move(current), std::move(previous)));
-}
-
-void ReplicationControl::send(const std::vector<sync::PeerSet::Outgoing>& datagrams) {
-    for (const auto& d : datagrams) {
-        boost::system::error_code ec;
-        socket_.send_to(boost::asio::buffer(d.datagram), peers_[d.peer], 0, ec);
-        if (ec)
-            ++per_peer_[d.peer].send_errors; // the protocol resends what is not acknowledged
-    }
+    core_->set_keys(key_ring(std::move(current), std::move(previous)));
 }
 
 void ReplicationControl::tick() {
@@ -223,21 +215,10 @@ void ReplicationControl::tick() {
     if (balancer_.snapshot().generation != bound_generation_) {
         bridge_.bind(balancer_.snapshot());
         bound_generation_ = balancer_.snapshot().generation;
-        set_->set_digest(sync::config_digest(balancer_.config()));
+        core_->set_digest(sync::config_digest(balancer_.config()));
     }
-    pending_.clear();
     drain_events(dataplane_now);
-    settle_deferred(dataplane_now);
-    // The whole table about every two seconds.
-    const std::uint32_t budget = balancer_.context().connections->capacity() /
-                                     static_cast<std::uint32_t>(2000 / period.count()) +
-                                 1;
-    bridge_.sweep(budget, dataplane_now, pending_);
-    for (const auto& e : pending_)
-        set_->queue(e);
-    set_->set_entries_held(balancer_.context().connections->size());
-    send(set_->poll(now));
-    update_node_state(now);
+    core_->tick(now, dataplane_now, control::report::Moment::now());
     timer_.expires_after(period);
     timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec)
@@ -245,63 +226,31 @@ void ReplicationControl::tick() {
     });
 }
 
-void ReplicationControl::update_node_state(std::uint64_t now) {
-    const bool was_in_sync = set_state_.in_sync;
-    set_state_ = set_->update(now);
-    if (set_state_.in_sync && !was_in_sync)
-        in_sync_since_ = control::report::Moment::now();
-    else if (!set_state_.in_sync)
-        in_sync_since_.reset();
-    // A complete table (or the last complete one, its peers gone): an unknown flow is not ours.
-    balancer_.context().reset_unknown_flows.store(set_state_.complete, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < set_->size(); ++i) {
-        const sync::LinkStatus s = set_->status(i, now);
-        PerPeer& p = per_peer_[i];
-        if (s.state != p.last_state) {
-            fmt::print(stderr, "lb: replication: peer {}: {} ({} entries applied)\n",
-                       format_ipv4(set_->address(i)), sync::link_state_name(s.state),
-                       p.applied.applied);
-            p.last_state = s.state;
-        }
-        if (!s.config_matches && !p.config_mismatch_logged)
-            fmt::print(stderr,
-                       "lb: replication: warning: the peer's configuration differs from ours "
-                       "(peer {}: interfaces, services or real servers): its entries that name "
-                       "what this node lacks are counted as unbound\n",
-                       format_ipv4(set_->address(i)));
-        p.config_mismatch_logged = !s.config_matches;
-    }
-    auto hold = hold_text(set_state_, set_->size());
-    if (hold != hold_reason_) {
-        hold_reason_ = hold;
-        hold_preemption_(hold);
-    }
-}
-
 void ReplicationControl::report() {
     const std::uint64_t now = now_ms();
+    const sync::PeerSet& set = core_->peers();
     control::report::ReplicationReport r;
     r.local = fmt::format("{}:{}", local_.address().to_string(), local_.port());
-    for (std::size_t i = 0; i < set_->size(); ++i) {
+    for (std::size_t i = 0; i < set.size(); ++i) {
         control::report::ReplicationPeerReport p;
         p.peer = fmt::format("{}:{}", peers_[i].address().to_string(), peers_[i].port());
-        p.link = set_->status(i, now);
+        p.link = set.status(i, now);
         if (p.link.last_heard_ms)
             p.last_heard_ago_ms = now - *p.link.last_heard_ms;
         p.peer_entries = p.link.peer_entries_held;
-        const auto& c = per_peer_[i].applied;
+        const auto& c = core_->applied(i);
         p.applied = c.applied;
         p.unbound = c.unbound;
         p.refused = c.refused;
         p.deleted = c.deleted;
         p.superseded = c.superseded;
         p.deletions_refused = c.deletions_refused;
-        p.send_errors = per_peer_[i].send_errors;
+        p.send_errors = core_->send_errors(i);
         r.peers.push_back(std::move(p));
     }
-    r.in_sync = set_state_.in_sync;
-    r.in_sync_since = in_sync_since_;
-    r.unknown_senders = set_->unknown_senders();
+    r.in_sync = core_->state().in_sync;
+    r.in_sync_since = core_->in_sync_since();
+    r.unknown_senders = set.unknown_senders();
     r.reset_unknown_flows = balancer_.context().reset_unknown_flows.load();
     // events_lost, the workers' counter, is added up by the stats view (add_module_parts).
     balancer_.reports().publish(

@@ -12,23 +12,12 @@
 #include <vector>
 
 #include "dataplane/dataplane_context.hpp"
+#include "modules/replication/bridge_counters.hpp"
 #include "modules/replication/wire_format.hpp"
 
 namespace lb::control::replication {
 
 using sync::Entry;
-
-struct BridgeCounters {
-    std::uint64_t applied = 0;
-    std::uint64_t unbound = 0; // the peer's service, real server or interface is not ours
-    std::uint64_t refused = 0; // a table was full, or the entry was invalid
-    std::uint64_t deleted = 0; // connections removed at the peer's word
-    // Entries older than the copy this node holds (last seen earlier): kept ours.
-    std::uint64_t superseded = 0;
-    // Deletions of a flow this node saw later than the peer did (a copy that expired on a
-    // partitioned peer): refused, ours kept.
-    std::uint64_t deletions_refused = 0;
-};
 
 class SessionBridge {
   public:

@@ -43,19 +43,9 @@ struct Node {
         self = node_id_v4(is_first ? 0xc0000201 : 0xc0000202);
         peer = node_id_v4(is_first ? 0xc0000202 : 0xc0000201);
         PeerLink::Hooks hooks;
-        hooks.current = [this](const Entry& e) -> std::optional<Entry> {
-            const auto& c = std::get<ConnectionEntry>(e);
-            const auto it = table.find(key_of(c.flow));
-            if (it == table.end())
-                return std::nullopt;
-            return Entry{it->second};
-        };
+        hooks.current = [this](const Entry& e) { return lb::test::current_in(table, e); };
         hooks.dump = [this](std::uint64_t& cursor, std::vector<Entry>& out) {
-            auto it = table.begin();
-            std::advance(it, static_cast<long>(std::min<std::uint64_t>(cursor, table.size())));
-            for (int n = 0; n < 50 && it != table.end(); ++n, ++it, ++cursor)
-                out.emplace_back(it->second);
-            return it != table.end();
+            return lb::test::dump_from(table, cursor, out);
         };
         hooks.apply = [this](const Entry& e) {
             if (const auto* c = std::get_if<ConnectionEntry>(&e))

@@ -40,18 +40,9 @@ struct Node {
         : address(self) {
         const auto hooks = [this](std::size_t peer) {
             PeerLink::Hooks h;
-            h.current = [this](const Entry& e) -> std::optional<Entry> {
-                const auto it = table.find(key_of(std::get<ConnectionEntry>(e).flow));
-                if (it == table.end())
-                    return std::nullopt;
-                return Entry{it->second};
-            };
+            h.current = [this](const Entry& e) { return lb::test::current_in(table, e); };
             h.dump = [this](std::uint64_t& cursor, std::vector<Entry>& out) {
-                auto it = table.begin();
-                std::advance(it, static_cast<long>(std::min<std::uint64_t>(cursor, table.size())));
-                for (int n = 0; n < 50 && it != table.end(); ++n, ++it, ++cursor)
-                    out.emplace_back(it->second);
-                return it != table.end();
+                return lb::test::dump_from(table, cursor, out);
             };
             h.apply = [this, peer](const Entry& e) {
                 ++applied_from[peer];
