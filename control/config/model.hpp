@@ -24,8 +24,8 @@ struct Location {
 
 // Value equality. Every struct below compares every member (`operator== = default`), so two
 // Configs are equal exactly when every value a user can see is equal: the reload
-// (control/config/reload_plan) decides what changed with ==, and a member added to the model is compared
-// without anyone remembering to. Source locations are members too (beside the values they
+// (control/config/reload_plan) decides what changed with ==, and a member added to the model is
+// compared without anyone remembering to. Source locations are members too (beside the values they
 // describe, where the loader and validator look for them), but they are not values: moving a
 // service down the file, or adding a comment above it, changes nothing. So the model holds them
 // as SourceLocation, a Location whose == is always true; Location itself (as Diagnostic holds

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "modules/replication/peer_link.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 
 using namespace lb::control::sync;
 using Clock = std::chrono::steady_clock;

@@ -20,7 +20,7 @@
 #include "control/snapshot_builder.hpp"
 #include "modules/replication/codec.hpp"
 #include "dataplane/dataplane.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 #include "test/test_config.hpp"
 
 using namespace lb::control::sync;

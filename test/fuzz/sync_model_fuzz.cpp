@@ -1,4 +1,4 @@
-// The replication protocol's model (test/sync_model.hpp) on schedules the fuzzer invents: every
+// The replication protocol's model (modules/replication/testing/sync_model.hpp) on schedules the fuzzer invents: every
 // choice (faults, timings, restarts, epochs, sequence starts) is read from its bytes, so that
 // coverage guides it into the protocol's corners. A schedule that breaks the model aborts; the
 // input that did is the regression test (corpus/sync_model/).
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "test/sync_model.hpp"
+#include "modules/replication/testing/sync_model.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     return 0;

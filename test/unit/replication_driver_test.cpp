@@ -17,7 +17,7 @@
 #include <fmt/format.h>
 
 #include "modules/replication/node_replication.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 
 using namespace std::chrono_literals;
 using lb::control::replication::BridgeCounters;

@@ -4,7 +4,7 @@
 // order), with remaining timeouts rather than absolute times (B's clock is far from A's).
 #include <catch2/catch.hpp>
 
-#include "test/unit/session_bridge_fixture.hpp"
+#include "modules/replication/testing/session_bridge_fixture.hpp"
 
 using namespace bridge_fixture;
 

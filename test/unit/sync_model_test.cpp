@@ -1,4 +1,4 @@
-// The replication protocol against its model (test/sync_model.hpp): thousands of seeded
+// The replication protocol against its model (modules/replication/testing/sync_model.hpp): thousands of seeded
 // schedules of faults, each checked after every quiet period and at every step. A failing seed
 // is printed; add it to `kept_seeds` below so that it is replayed forever. LB_MODEL_SCHEDULES
 // sets how many random seeds run (scripts/fuzz's sync_model target runs more, from bytes).
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "test/sync_model.hpp"
+#include "modules/replication/testing/sync_model.hpp"
 
 namespace model = lb::test::sync_model;
 

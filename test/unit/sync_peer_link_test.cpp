@@ -13,7 +13,7 @@
 #include <random>
 
 #include "modules/replication/peer_link.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 
 using namespace lb::control::sync;
 

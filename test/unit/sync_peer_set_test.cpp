@@ -10,7 +10,7 @@
 #include <set>
 
 #include "modules/replication/peer_set.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 
 using namespace lb::control::sync;
 

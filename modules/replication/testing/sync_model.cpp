@@ -1,4 +1,4 @@
-#include "test/sync_model.hpp"
+#include "modules/replication/testing/sync_model.hpp"
 
 #include <algorithm>
 #include <array>
@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "modules/replication/peer_link.hpp"
-#include "test/sync_fixtures.hpp"
+#include "modules/replication/testing/sync_fixtures.hpp"
 
 namespace lb::test::sync_model {
 
