@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <rte_byteorder.h>
 
-#include "modules/vrrp/frames.hpp"
 #include "dataplane/maglev_table.hpp"
+#include "modules/vrrp/frames.hpp"
 
 namespace lb::control {
 

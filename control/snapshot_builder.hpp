@@ -9,10 +9,10 @@
 #include <rte_ether.h>
 
 #include "control/config/model.hpp"
-#include "modules/health/monitor.hpp"
 #include "control/identity_registry.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/snapshot.hpp"
+#include "modules/health/monitor.hpp"
 
 namespace lb::control {
 

@@ -37,10 +37,10 @@ class NeighbourTable {
         const std::uint64_t bits = entries_[index].mac_bits.load(std::memory_order_relaxed);
         if (!(bits & resolved_bit))
             return false;
-        // The low six bytes of the word are the MAC in order (little-endian): one 4-byte and one
-        // 2-byte store. A loop of byte stores here, read back as wider words when the caller
-        // copies the MAC into the frame, stalled store forwarding: 28% of the established
-        // path's time in forward_to_real_server (docs/design.md, "Profile").
+            // The low six bytes of the word are the MAC in order (little-endian): one 4-byte and
+            // one 2-byte store. A loop of byte stores here, read back as wider words when the
+            // caller copies the MAC into the frame, stalled store forwarding: 28% of the
+            // established path's time in forward_to_real_server (docs/design.md, "Profile").
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
         std::memcpy(mac.addr_bytes, &bits, 6);
 #else

@@ -16,10 +16,10 @@
 #include <rte_eal.h>
 
 #include "control/identity_registry.hpp"
-#include "modules/replication/session_bridge.hpp"
 #include "control/snapshot_builder.hpp"
-#include "modules/replication/codec.hpp"
 #include "dataplane/dataplane.hpp"
+#include "modules/replication/codec.hpp"
+#include "modules/replication/session_bridge.hpp"
 #include "modules/replication/testing/sync_fixtures.hpp"
 #include "test/test_config.hpp"
 

@@ -1,7 +1,7 @@
-// The replication protocol's model (modules/replication/testing/sync_model.hpp) on schedules the fuzzer invents: every
-// choice (faults, timings, restarts, epochs, sequence starts) is read from its bytes, so that
-// coverage guides it into the protocol's corners. A schedule that breaks the model aborts; the
-// input that did is the regression test (corpus/sync_model/).
+// The replication protocol's model (modules/replication/testing/sync_model.hpp) on schedules the
+// fuzzer invents: every choice (faults, timings, restarts, epochs, sequence starts) is read from
+// its bytes, so that coverage guides it into the protocol's corners. A schedule that breaks the
+// model aborts; the input that did is the regression test (corpus/sync_model/).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

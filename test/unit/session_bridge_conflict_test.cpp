@@ -1,5 +1,6 @@
 // SessionBridge when copies meet: two peers, older copies, templates, unbound entries, dumps, the
-// sweep, deferral, tunnels and deletions (the fixture: modules/replication/testing/session_bridge_fixture.hpp).
+// sweep, deferral, tunnels and deletions (the fixture:
+// modules/replication/testing/session_bridge_fixture.hpp).
 #include <catch2/catch.hpp>
 
 #include "modules/replication/testing/session_bridge_fixture.hpp"

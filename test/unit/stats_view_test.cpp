@@ -11,10 +11,10 @@
 #include "control/report/stats_view.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/scheduler.hpp"
-#include "modules/replication/admin_view.hpp"
-#include "modules/vrrp/admin_view.hpp"
 #include "lb/metric_families.hpp"
 #include "lb/stats_table.hpp"
+#include "modules/replication/admin_view.hpp"
+#include "modules/vrrp/admin_view.hpp"
 
 using namespace lb;
 using control::Json;

@@ -1,6 +1,6 @@
-// The replication codec (modules/replication/codec.hpp): every entry kind round-trips, datagrams stay
-// under the MTU, and every way a datagram can be wrong is refused by its own reason with nothing
-// of it used (issue "Session replication", acceptance 9 and 10).
+// The replication codec (modules/replication/codec.hpp): every entry kind round-trips, datagrams
+// stay under the MTU, and every way a datagram can be wrong is refused by its own reason with
+// nothing of it used (issue "Session replication", acceptance 9 and 10).
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>

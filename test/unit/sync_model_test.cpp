@@ -1,7 +1,8 @@
-// The replication protocol against its model (modules/replication/testing/sync_model.hpp): thousands of seeded
-// schedules of faults, each checked after every quiet period and at every step. A failing seed
-// is printed; add it to `kept_seeds` below so that it is replayed forever. LB_MODEL_SCHEDULES
-// sets how many random seeds run (scripts/fuzz's sync_model target runs more, from bytes).
+// The replication protocol against its model (modules/replication/testing/sync_model.hpp):
+// thousands of seeded schedules of faults, each checked after every quiet period and at every step.
+// A failing seed is printed; add it to `kept_seeds` below so that it is replayed forever.
+// LB_MODEL_SCHEDULES sets how many random seeds run (scripts/fuzz's sync_model target runs more,
+// from bytes).
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
