@@ -7,10 +7,8 @@
 
 namespace lb::app {
 
-ConfigReloader::ConfigReloader(boost::asio::io_context& io, Balancer& balancer,
-                               std::function<void()> applied, KeysRead keys_read)
-    : io_(io), balancer_(balancer), applied_(std::move(applied)), keys_read_(std::move(keys_read)) {
-}
+ConfigReloader::ConfigReloader(boost::asio::io_context& io, Balancer& balancer, Applied applied)
+    : io_(io), balancer_(balancer), applied_(std::move(applied)) {}
 
 ConfigReloader::~ConfigReloader() {
     if (reader_.joinable())
@@ -45,16 +43,12 @@ void ConfigReloader::start() {
 }
 
 void ConfigReloader::finish(control::config::ReloadPlan plan) {
-    // The Balancer has no use for the keys: they go to keys_read_ once the rest is applied.
-    const bool replicates = plan.replication_keys.has_value();
-    control::config::ReplicationKeys keys;
-    if (replicates)
-        keys = std::move(*plan.replication_keys);
+    // The Balancer has no use for what the reload read besides the file: it goes to the
+    // modules once the rest is applied.
+    const control::config::ReloadReads reads = std::move(plan.reads);
     const ChangeOutcome outcome = balancer_.apply_reload(std::move(plan));
     if (outcome.applied && applied_)
-        applied_();
-    if (outcome.applied && replicates && keys_read_)
-        keys_read_(std::move(keys));
+        applied_(reads);
     auto answered = std::move(running_);
     running_.clear();
     if (!queued_.empty()) {

@@ -21,14 +21,12 @@ namespace lb::app {
 class ConfigReloader {
   public:
     using Done = std::function<void(const ChangeOutcome&)>;
-    using KeysRead = std::function<void(control::config::ReplicationKeys)>;
+    using Applied = std::function<void(const control::config::ReloadReads&)>;
 
     // `applied` runs on the loop after every reload that changed the configuration, before the
-    // requests' answers (e.g. to reconfigure health checks). `keys_read` runs after it when the
-    // configuration replicates, with the keys this reload read (control/config/reload_plan.hpp):
-    // the hook where the running replication takes its new keys.
-    ConfigReloader(boost::asio::io_context& io, Balancer& balancer, std::function<void()> applied,
-                   KeysRead keys_read);
+    // requests' answers (e.g. to reconfigure health checks and the modules), with what the
+    // reload read besides the file (control/config/reload_plan.hpp: the replication keys).
+    ConfigReloader(boost::asio::io_context& io, Balancer& balancer, Applied applied);
     ~ConfigReloader(); // waits for a reload thread still reading
     ConfigReloader(const ConfigReloader&) = delete;
     ConfigReloader& operator=(const ConfigReloader&) = delete;
@@ -43,8 +41,7 @@ class ConfigReloader {
 
     boost::asio::io_context& io_;
     Balancer& balancer_;
-    std::function<void()> applied_;
-    KeysRead keys_read_;
+    Applied applied_;
     std::thread reader_;
     std::vector<Done> running_; // answered by the reload in flight
     std::vector<Done> queued_;  // answered by the next one

@@ -63,8 +63,8 @@ class ControlLoop {
         : hooks_(std::move(hooks)), balancer_(balancer),
           health_(io_, [this] { on_health_change(); }),
           reloader_(
-              io_, balancer, [this] { on_reload_applied(); },
-              [this](control::config::ReplicationKeys keys) { on_replication_keys(keys); }),
+              io_, balancer,
+              [this](const control::config::ReloadReads& reads) { on_reload_applied(reads); }),
           admin_(io_, balancer.config().admin.socket,
                  [this](const std::string& line, control::AdminSocket::Respond respond) {
                      on_admin_request(line, std::move(respond));
@@ -125,13 +125,9 @@ class ControlLoop {
     // Health checks and the modules follow an applied reload (the file is read and checked off
     // the loop); a section the reload brings starts its module, when that module can start on a
     // reload (ModuleKind::starts_on_reload; replication waits for the next restart).
-    void on_reload_applied() {
+    void on_reload_applied(const control::config::ReloadReads& reads) {
         health_.configure(balancer_.config());
-        modules_.on_reload_applied(balancer_.config());
-    }
-
-    void on_replication_keys(const control::config::ReplicationKeys& keys) {
-        modules_.on_replication_keys(keys);
+        modules_.on_reload_applied(balancer_.config(), reads);
     }
 
     // Every module's report as it is now. The housekeeping tick refreshes them every 100 ms,

@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "control/admin_socket.hpp"
-#include "control/config/key_file.hpp"
+#include "control/config/reload_plan.hpp"
 #include "control/report/metric_builder.hpp"
 #include "control/report/table_collector.hpp"
 #include "lb/admin_request.hpp"
@@ -43,10 +43,9 @@ class Module {
     virtual const char* name() const = 0;
     // After every module is built, in lb/module_list.cpp's order.
     virtual void start() = 0;
-    // An applied reload: the running configuration (context.balancer.config()) changed.
-    virtual void on_reload_applied() {}
-    // The replication keys an applied reload read again (only a replicating module uses them).
-    virtual void on_replication_keys(const control::config::ReplicationKeys&) {}
+    // An applied reload: the running configuration (context.balancer.config()) changed;
+    // `reads` is what the reload read besides the file (replication takes its keys there).
+    virtual void on_reload_applied(const control::config::ReloadReads& /*reads*/) {}
     // Health verdicts or weights changed (a quorum may have been crossed).
     virtual void on_health_change() {}
     // Every 100 ms: what has no event of its own (links) is looked at here.

@@ -33,9 +33,10 @@ bool ModuleSet::is_running(const ModuleKind& kind) const {
                        [&](const auto& m) { return std::string_view(m->name()) == kind.name; });
 }
 
-void ModuleSet::on_reload_applied(const control::config::Config& config) {
+void ModuleSet::on_reload_applied(const control::config::Config& config,
+                                  const control::config::ReloadReads& reads) {
     for (auto& m : modules_)
-        m->on_reload_applied();
+        m->on_reload_applied(reads);
     for (const ModuleKind& kind : kinds_) {
         if (!kind.starts_on_reload || is_running(kind) || !kind.configured(config))
             continue;
@@ -47,11 +48,6 @@ void ModuleSet::on_reload_applied(const control::config::Config& config) {
             log_(fmt::format("warning: reload: {} not started: {}", kind.name, e.what()));
         }
     }
-}
-
-void ModuleSet::on_replication_keys(const control::config::ReplicationKeys& keys) {
-    for (auto& m : modules_)
-        m->on_replication_keys(keys);
 }
 
 void ModuleSet::on_health_change() {

@@ -32,8 +32,8 @@ class ModuleSet {
     // the reload brings is built and started when its kind allows (ModuleKind::starts_on_reload;
     // replication waits for the next restart). One that cannot start is logged and left out:
     // the rest of the reload stays applied.
-    void on_reload_applied(const control::config::Config& config);
-    void on_replication_keys(const control::config::ReplicationKeys& keys);
+    void on_reload_applied(const control::config::Config& config,
+                           const control::config::ReloadReads& reads);
     void on_health_change();
     void tick();
     void report();

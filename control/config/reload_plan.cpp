@@ -26,7 +26,7 @@ namespace {
 //            (lb/balancer: apply_reload), then health checks and VRRP are reconfigured from it
 //            (lb/control_loop); bgp: the BIRD configuration is written again and reloaded
 //            (modules/bgp/driver), a section a reload brings starts it; replication's key_file and
-//            previous_key_file: read again at every reload (ReloadPlan::replication_keys) and
+//            previous_key_file: read again at every reload (ReloadReads::replication_keys) and
 //            handed to the running replication (lb/control_loop), so that a key rotation needs
 //            no restart.
 constexpr std::array restart_only_names{"node.name", "admin.socket", "dpdk",       "interfaces",
@@ -87,7 +87,7 @@ ReloadPlan plan_reload(Config next, const Config& running, const std::string& pa
     }
     if (next.replication) {
         try {
-            plan.replication_keys = read_replication_keys(*next.replication);
+            plan.reads.replication_keys = read_replication_keys(*next.replication);
         } catch (const std::runtime_error& e) { // changed since the file was checked
             return refused({e.what(), "the running replication keys are kept"});
         }

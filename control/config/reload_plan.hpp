@@ -19,13 +19,19 @@
 
 namespace lb::control::config {
 
-struct ReloadPlan {
-    std::optional<Config> next;        // unset: the file is refused, `messages` say why
-    std::vector<std::string> messages; // errors (at most max_errors_shown) or notes
-    // With `next`, when it replicates: both keys as read for this reload. They are read at every
+// What a reload read besides the configuration itself, for the running modules that take it
+// (lb/module.hpp, Module::on_reload_applied): each takes its part.
+struct ReloadReads {
+    // When the file replicates: both keys as read for this reload. They are read at every
     // reload, whether their paths changed or not (a key may be replaced under the same name);
     // a file whose keys cannot be read is refused, and the running keys stay.
     std::optional<ReplicationKeys> replication_keys;
+};
+
+struct ReloadPlan {
+    std::optional<Config> next;        // unset: the file is refused, `messages` say why
+    std::vector<std::string> messages; // errors (at most max_errors_shown) or notes
+    ReloadReads reads;                 // with `next`
 };
 
 ReloadPlan plan_reload(const std::string& path, const Config& running);

@@ -20,7 +20,7 @@ class BgpModule final : public Module {
     void start() override { control_.start(); }
     // A reload may change what is announced (a removed section withdraws every VIP:
     // BgpControl::update); health and weights may cross a quorum.
-    void on_reload_applied() override { control_.update(); }
+    void on_reload_applied(const control::config::ReloadReads&) override { control_.update(); }
     void on_health_change() override { control_.update(); }
     std::optional<control::AdminAnswer> answer(const AdminRequest& request) override {
         if (!request.is_module_command("drain-node"))

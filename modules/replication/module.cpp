@@ -26,7 +26,10 @@ class ReplicationModule final : public Module {
     // Every applied reload of a replicating configuration has read both key files again (a key
     // may be replaced under the same path) and found them usable; a file with an unusable key
     // is refused before this, so the running keys stay.
-    void on_replication_keys(const control::config::ReplicationKeys& keys) override {
+    void on_reload_applied(const control::config::ReloadReads& reads) override {
+        if (!reads.replication_keys)
+            return;
+        const auto& keys = *reads.replication_keys;
         const bool two = !keys.previous.empty();
         control_.set_keys(keys.current, keys.previous);
         fmt::print(stderr, "lb: replication: keys reloaded ({})\n",

@@ -14,7 +14,7 @@ class VrrpModule final : public Module {
 
     const char* name() const override { return "vrrp"; }
     void start() override { control_.start(); }
-    void on_reload_applied() override { control_.reconfigure(); }
+    void on_reload_applied(const control::config::ReloadReads&) override { control_.reconfigure(); }
     // Tracked services follow health; links have no event: looked at every tick.
     void on_health_change() override { control_.track(); }
     void tick() override { control_.track(); }

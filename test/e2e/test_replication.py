@@ -1,6 +1,7 @@
 """Session replication between two real lb processes (issue 12): connections established
 through the master survive its kill -9, because the standby installed them as they were made."""
 
+import copy
 import os
 import re
 import time
@@ -409,3 +410,49 @@ def test_sync_after_leaves_short_lived_connections_out(nat_ha):
     # The 40 idle connections went over; the 10 short ones (closed within 2 s) did not.
     assert replication(a)["entries_sent"] - sent == 40, replication(a)
     assert b.stats()["connections_active"] == 40
+
+
+def test_key_rotation_by_three_rounds_of_reloads_keeps_the_pair_in_sync(nat_ha):
+    """README, "Key rotation": three rounds of `lbctl reload`, A then B in each; the pair stays
+    in sync, nothing is dropped as bad_mac, connections made under the new key alone reach B,
+    and B still takes over with every connection."""
+    ha = nat_ha
+    echo_server(ha)
+    a, b = start_pair(ha, services=[ECHO_SERVICE])
+    clients = ManyIdleClients(ha, 200)
+    assert clients.ready() == 200
+    assert wait_for(lambda: b.stats()["connections_active"] >= 200, timeout=20), replication(b)
+    old = a.config["replication"]["key_file"]
+    new = os.path.join(ha.lab.tmp, "sync.key.new")
+    with open(new, "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+    os.chmod(new, 0o600)
+    bad_mac = {n: replication(n)["dropped"]["bad_mac"] for n in (a, b)}
+    rounds = [{"key_file": old, "previous_key_file": new},
+              {"key_file": new, "previous_key_file": old},
+              {"key_file": new}]
+    for keys in rounds:
+        for n in (a, b):
+            said = n.log().count("replication: keys reloaded")
+            config = copy.deepcopy(n.config)
+            config["replication"].pop("previous_key_file", None)
+            config["replication"].update(keys)
+            n.config = config
+            n.rewrite_config(config)
+            code, out, err = n.ctl("reload")
+            assert code == 0 and "needs restart" not in out, (out, err)
+            assert wait_for(lambda: n.log().count("replication: keys reloaded") == said + 1,
+                            timeout=5), n.log()
+        for n in (a, b):
+            assert replication(n)["state"] == "in sync", replication(n)
+    # Under the new key alone: new connections still reach B.
+    more = ManyIdleClients(ha, 100)
+    assert more.ready() == 100
+    assert wait_for(lambda: b.stats()["connections_active"] >= 300, timeout=20), replication(b)
+    for n in (a, b):
+        assert replication(n)["dropped"]["bad_mac"] == bad_mac[n], replication(n)
+    a.kill()
+    for name in ("outside", "inside"):
+        assert wait_state(b, "MASTER", timeout=5, name=name)
+    assert clients.echo_round() == (200, 0)
+    assert more.echo_round() == (100, 0)

@@ -33,9 +33,10 @@ class FakeModule final : public Module {
     FakeModule(const char* name, Transcript& t) : name_(name), t_(t) { say("built"); }
     const char* name() const override { return name_; }
     void start() override { say("start"); }
-    void on_reload_applied() override { say("reload"); }
-    void on_replication_keys(const lb::control::config::ReplicationKeys& k) override {
-        say("keys " + std::to_string(k.current.size()));
+    void on_reload_applied(const lb::control::config::ReloadReads& reads) override {
+        say(reads.replication_keys
+                ? "reload keys " + std::to_string(reads.replication_keys->current.size())
+                : std::string("reload"));
     }
     void on_health_change() override { say("health"); }
     void tick() override { say("tick"); }
@@ -107,9 +108,12 @@ TEST_CASE("module set: the configured modules are built, then started, in list o
     f.set.tick();
     f.set.report();
     f.set.on_health_change();
-    f.set.on_replication_keys({{1, 2, 3}, {}});
+    lb::control::config::ReloadReads reads;
+    reads.replication_keys = lb::control::config::ReplicationKeys{{1, 2, 3}, {}};
+    f.set.on_reload_applied(f.config, reads);
     CHECK(f.take() == Lines{"first tick", "third tick", "first report", "third report",
-                            "first health", "third health", "first keys 3", "third keys 3"});
+                            "first health", "third health", "first reload keys 3",
+                            "third reload keys 3"});
 }
 
 TEST_CASE("module set: a reload brings a section: its module starts, unless it must wait") {
@@ -119,12 +123,12 @@ TEST_CASE("module set: a reload brings a section: its module starts, unless it m
     f.set.start();
     f.take();
     wanted = {"first", "second", "third"};
-    f.set.on_reload_applied(f.config);
+    f.set.on_reload_applied(f.config, {});
     // The running module follows the reload first; "first" waits for a restart.
     CHECK(f.take() == Lines{"second reload", "third built", "third hold none", "third start"});
     CHECK(f.set.running() == Lines{"second", "third"});
     // Once running, a module is not built again by the next reload.
-    f.set.on_reload_applied(f.config);
+    f.set.on_reload_applied(f.config, {});
     CHECK(f.take() == Lines{"second reload", "third reload"});
 }
 
@@ -135,12 +139,12 @@ TEST_CASE("module set: a module a reload cannot start is logged, the others go o
     f.take();
     wanted = {"second", "third"};
     f.failing = {"third"};
-    f.set.on_reload_applied(f.config);
+    f.set.on_reload_applied(f.config, {});
     CHECK(f.take() == Lines{"second reload"});
     CHECK(f.logged == Lines{"warning: reload: third not started: cannot bind the socket"});
     CHECK(f.set.running() == Lines{"second"});
     f.failing.clear();
-    f.set.on_reload_applied(f.config); // the next reload tries again
+    f.set.on_reload_applied(f.config, {}); // the next reload tries again
     CHECK(f.set.running() == Lines{"second", "third"});
 }
 
@@ -159,7 +163,7 @@ TEST_CASE("module set: the preemption hold reaches every module, and those built
     f.set.hold_preemption("replication not in sync");
     CHECK(f.take() == Lines{"first hold replication not in sync"});
     wanted = {"first", "second"};
-    f.set.on_reload_applied(f.config);
+    f.set.on_reload_applied(f.config, {});
     CHECK(f.take() == Lines{"first reload", "second built", "second hold replication not in sync",
                             "second start"});
     f.set.hold_preemption(std::nullopt);

@@ -401,30 +401,30 @@ TEST_CASE("replication: a reload applies the keys without a restart") {
         REQUIRE(plan.next);
         CHECK(plan.messages.empty());
         CHECK(plan.next->replication->key_file == fresh.path);
-        REQUIRE(plan.replication_keys);
-        CHECK(plan.replication_keys->current == bytes(64, 'n'));
-        CHECK(plan.replication_keys->previous.empty());
+        REQUIRE(plan.reads.replication_keys);
+        CHECK(plan.reads.replication_keys->current == bytes(64, 'n'));
+        CHECK(plan.reads.replication_keys->previous.empty());
     }
     SECTION("a rotation: the new key, the old one as previous, then the old one removed") {
         const std::string during = section(fresh.path, "  previous_key_file: " + key.path + "\n");
         const auto plan = reload(section(key.path), during);
         REQUIRE(plan.next);
         CHECK(plan.messages.empty());
-        REQUIRE(plan.replication_keys);
-        CHECK(plan.replication_keys->current == bytes(64, 'n'));
-        CHECK(plan.replication_keys->previous == bytes(64, 'k'));
+        REQUIRE(plan.reads.replication_keys);
+        CHECK(plan.reads.replication_keys->current == bytes(64, 'n'));
+        CHECK(plan.reads.replication_keys->previous == bytes(64, 'k'));
         const auto after = reload(during, section(fresh.path));
         REQUIRE(after.next);
         CHECK(after.messages.empty());
-        REQUIRE(after.replication_keys);
-        CHECK(after.replication_keys->previous.empty());
+        REQUIRE(after.reads.replication_keys);
+        CHECK(after.reads.replication_keys->previous.empty());
     }
     SECTION("the same path holding a new key: read again") {
         const auto running = lb::test::config_from(section(key.path));
         key.write(std::string(64, 'n'));
         const auto plan = lb::control::config::plan_reload(running, running, "lb.yaml");
-        REQUIRE(plan.replication_keys);
-        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+        REQUIRE(plan.reads.replication_keys);
+        CHECK(plan.reads.replication_keys->current == bytes(64, 'n'));
     }
     SECTION("beside a change that needs a restart, the keys still apply") {
         const auto plan = reload(section(key.path), section(fresh.path, "  port: 9000\n"));
@@ -433,15 +433,15 @@ TEST_CASE("replication: a reload applies the keys without a restart") {
                                                         "applied; the running value is kept)"});
         CHECK(plan.next->replication->port == 8848);
         CHECK(plan.next->replication->key_file == fresh.path);
-        REQUIRE(plan.replication_keys);
-        CHECK(plan.replication_keys->current == bytes(64, 'n'));
+        REQUIRE(plan.reads.replication_keys);
+        CHECK(plan.reads.replication_keys->current == bytes(64, 'n'));
     }
     SECTION("a section the reload brings waits for the restart, keys and all") {
         const auto plan = reload(header, section(key.path));
         REQUIRE(plan.next);
         CHECK(plan.messages.size() == 1);
         CHECK_FALSE(plan.next->replication);
-        CHECK_FALSE(plan.replication_keys);
+        CHECK_FALSE(plan.reads.replication_keys);
     }
     SECTION("only the keys' paths are not a restart's business") {
         const auto running = lb::test::config_from(section(key.path));
@@ -459,7 +459,7 @@ TEST_CASE("replication: a reload whose key became unusable is refused, the runni
         key.write("short\n");
         const auto plan = lb::control::config::plan_reload(running, running, "lb.yaml");
         CHECK_FALSE(plan.next);
-        CHECK_FALSE(plan.replication_keys);
+        CHECK_FALSE(plan.reads.replication_keys);
         REQUIRE(plan.messages.size() == 3);
         CHECK_THAT(plan.messages[0],
                    Catch::StartsWith("replication.key_file: " + key.path + " holds 5 bytes"));
