@@ -1,7 +1,7 @@
 // The kernel exception path: for each data interface, a net_tap port whose kernel side holds the
 // node's address with the DPDK port's MAC (and the gateway as default route). Workers hand the
 // node's own traffic to it and send what the kernel sends; control-plane sockets (health
-// checks, later replication) use the kernel's stack instead of one of our own.
+// checks, replication, BGP through BIRD) use the kernel's stack instead of one of our own.
 #pragma once
 
 #include <vector>
