@@ -85,6 +85,7 @@ TEST_CASE("health monitor: the first failure downs a server at once, `rise` succ
     CHECK(f.status_a().checked);
     CHECK_FALSE(f.status_a().reason.empty());
     CHECK(f.monitor.down().size() == 1); // the other server's check passes
+    CHECK(f.monitor.down().count(ServerKey{"web", server_b, 0}) == 0);
     f.raise_flag();
     REQUIRE(f.run_until([&] { return !f.a_down(); }));
     CHECK(f.changes == 2);
