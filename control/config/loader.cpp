@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "control/config/file.hpp"
+#include "control/config/ip_address.hpp"
 #include "control/config/section_reader.hpp"
 #include "control/config/validator.hpp"
 #include "control/config/value_parsers.hpp"
@@ -52,6 +53,76 @@ void read_dpdk(Reader& r, const YAML::Node& n, Config& c) {
             c.dpdk.idle_backoff = *v;
 }
 
+// IPv6 is the next step (docs/ipv6-plan.md): the keys take both families already, so that a
+// dual-stack file is refused where the IPv6 value is, with why, rather than as an unknown key.
+constexpr const char* ipv6_not_yet =
+    "IPv6 is not supported yet: lb forwards IPv4 only (docs/ipv6-plan.md)";
+
+// One entry of `addresses`: the interface's IPv4 address (one at most).
+void add_interface_address(Reader& r, const YAML::Node& n, Interface& i, bool& have_ipv4) {
+    const auto p = r.parsed(n, "address", parse_ip_prefix);
+    if (!p)
+        return;
+    if (!p->address.is_ipv4())
+        return r.error(n, ipv6_not_yet);
+    if (have_ipv4)
+        return r.error(n, fmt::format("an interface has one IPv4 address at most; {} is the "
+                                      "second",
+                                      format_ip(p->address)));
+    have_ipv4 = true;
+    i.address_location = location_of(n);
+    i.address = p->address.ipv4();
+    i.prefix_length = p->length;
+}
+
+// One entry of `gateways`: the IPv4 next hop (one per family).
+void add_interface_gateway(Reader& r, const YAML::Node& n, Interface& i, bool& have_ipv4) {
+    const auto a = r.parsed(n, "gateway", parse_ip_address);
+    if (!a)
+        return;
+    if (!a->is_ipv4())
+        return r.error(n, ipv6_not_yet);
+    if (have_ipv4)
+        return r.error(n, "an interface has one gateway per family; this is a second IPv4 one");
+    have_ipv4 = true;
+    i.gateway_location = location_of(n);
+    i.gateway = a->ipv4();
+}
+
+// `address` (one IPv4 prefix) or `addresses` (a list, the dual-stack form), and likewise
+// `gateway` or `gateways`: never both spellings in one interface.
+void read_interface_addresses(Reader& r, const YAML::Node& item, Interface& i) {
+    const YAML::Node one = item["address"], many = item["addresses"];
+    bool have_ipv4 = false;
+    if (one && many) {
+        r.error(many, "give 'address' or 'addresses', not both");
+    } else if (one) {
+        add_interface_address(r, one, i, have_ipv4);
+    } else if (many) {
+        if (!many.IsSequence() || many.size() == 0)
+            r.error(many, "addresses must be a non-empty list, e.g. [198.51.100.2/24]");
+        else
+            for (const auto& a : many)
+                add_interface_address(r, a, i, have_ipv4);
+    } else {
+        r.error(item, "interface needs 'address' (this node's address, e.g. 198.51.100.2/24) or "
+                      "'addresses'");
+    }
+    const YAML::Node gateway = item["gateway"], gateways = item["gateways"];
+    bool have_gateway = false;
+    if (gateway && gateways) {
+        r.error(gateways, "give 'gateway' or 'gateways', not both");
+    } else if (gateway) {
+        add_interface_gateway(r, gateway, i, have_gateway);
+    } else if (gateways) {
+        if (!gateways.IsSequence())
+            r.error(gateways, "gateways must be a list, e.g. [198.51.100.1]");
+        else
+            for (const auto& g : gateways)
+                add_interface_gateway(r, g, i, have_gateway);
+    }
+}
+
 void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
     if (!n.IsSequence()) {
         r.error(n, "interfaces must be a list");
@@ -61,25 +132,13 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
         if (!r.expect_map(item, "an interface"))
             continue;
         r.check_keys(item, "interface",
-                     {"name", "device", "address", "gateway", "kernel", "kernel_name", "mtu"});
+                     {"name", "device", "address", "addresses", "gateway", "gateways", "kernel",
+                      "kernel_name", "mtu"});
         Interface i;
         i.location = location_of(item);
         i.name = r.name(item, "interface").value_or("");
         i.device = r.required_string(item, "device", "interface").value_or("");
-        if (const auto a = item["address"]) {
-            i.address_location = location_of(a);
-            if (auto p = r.parsed(a, "address", parse_ipv4_prefix)) {
-                i.address = p->first;
-                i.prefix_length = p->second;
-            }
-        } else {
-            r.error(item, "interface needs 'address' (this node's address, e.g. 198.51.100.2/24)");
-        }
-        if (const auto g = item["gateway"]) {
-            i.gateway_location = location_of(g);
-            if (auto v = r.parsed(g, "gateway", parse_ipv4))
-                i.gateway = *v;
-        }
+        read_interface_addresses(r, item, i);
         if (const auto k = item["kernel"])
             if (auto v = r.boolean(k, "kernel"))
                 i.kernel = *v;
