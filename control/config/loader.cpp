@@ -89,38 +89,38 @@ void add_interface_gateway(Reader& r, const YAML::Node& n, Interface& i, bool& h
     i.gateway = a->ipv4();
 }
 
-// `address` (one IPv4 prefix) or `addresses` (a list, the dual-stack form), and likewise
-// `gateway` or `gateways`: never both spellings in one interface.
-void read_interface_addresses(Reader& r, const YAML::Node& item, Interface& i) {
-    const YAML::Node one = item["address"], many = item["addresses"];
-    bool have_ipv4 = false;
-    if (one && many) {
-        r.error(many, "give 'address' or 'addresses', not both");
-    } else if (one) {
-        add_interface_address(r, one, i, have_ipv4);
-    } else if (many) {
-        if (!many.IsSequence() || many.size() == 0)
-            r.error(many, "addresses must be a non-empty list, e.g. [198.51.100.2/24]");
+// A key with one value or its plural with a list (`address`/`addresses`): never both in one
+// mapping. `add` takes each value; false when neither is there.
+template <typename Add>
+bool read_one_or_list(Reader& r, const YAML::Node& map, const char* one, const char* many,
+                      bool list_may_be_empty, const char* example, Add add) {
+    const YAML::Node single = map[one], list = map[many];
+    if (single && list) {
+        r.error(list, fmt::format("give '{}' or '{}', not both", one, many));
+    } else if (single) {
+        add(single);
+    } else if (list) {
+        if (!list.IsSequence() || (list.size() == 0 && !list_may_be_empty))
+            r.error(list, fmt::format("{} must be a {}list, e.g. {}", many,
+                                      list_may_be_empty ? "" : "non-empty ", example));
         else
-            for (const auto& a : many)
-                add_interface_address(r, a, i, have_ipv4);
-    } else {
+            for (const auto& v : list)
+                add(v);
+    }
+    return single || list;
+}
+
+// `address` (one IPv4 prefix) or `addresses` (the dual-stack form), and likewise `gateway` or
+// `gateways`.
+void read_interface_addresses(Reader& r, const YAML::Node& item, Interface& i) {
+    bool have_address = false, have_gateway = false;
+    if (!read_one_or_list(
+            r, item, "address", "addresses", false, "[198.51.100.2/24]",
+            [&](const YAML::Node& n) { add_interface_address(r, n, i, have_address); }))
         r.error(item, "interface needs 'address' (this node's address, e.g. 198.51.100.2/24) or "
                       "'addresses'");
-    }
-    const YAML::Node gateway = item["gateway"], gateways = item["gateways"];
-    bool have_gateway = false;
-    if (gateway && gateways) {
-        r.error(gateways, "give 'gateway' or 'gateways', not both");
-    } else if (gateway) {
-        add_interface_gateway(r, gateway, i, have_gateway);
-    } else if (gateways) {
-        if (!gateways.IsSequence())
-            r.error(gateways, "gateways must be a list, e.g. [198.51.100.1]");
-        else
-            for (const auto& g : gateways)
-                add_interface_gateway(r, g, i, have_gateway);
-    }
+    read_one_or_list(r, item, "gateway", "gateways", true, "[198.51.100.1]",
+                     [&](const YAML::Node& n) { add_interface_gateway(r, n, i, have_gateway); });
 }
 
 void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
