@@ -1,5 +1,7 @@
 #include "control/config/value_parsers.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 #include <fmt/format.h>
@@ -13,6 +15,15 @@ bool parse_decimal(std::string_view text, std::uint64_t& out) {
         return false;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc{} && ptr == text.data() + text.size();
+}
+
+// Text an IPv6 address is written as: said so, rather than "not a.b.c.d", where only IPv4 goes.
+bool is_ipv6_text(std::string_view text) {
+    if (text.size() > 45 || text.find(':') == std::string_view::npos)
+        return false;
+    const std::string copy(text);
+    in6_addr ignored;
+    return inet_pton(AF_INET6, copy.c_str(), &ignored) == 1;
 }
 
 } // namespace
@@ -32,6 +43,12 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
 }
 
 std::optional<std::uint32_t> parse_ipv4(std::string_view text, std::string& error) {
+    if (is_ipv6_text(text)) {
+        error = fmt::format("'{}' is an IPv6 address: IPv6 is not supported yet, lb forwards IPv4 "
+                            "only (docs/ipv6-plan.md)",
+                            text);
+        return std::nullopt;
+    }
     std::uint32_t result = 0;
     std::string_view rest = text;
     for (int i = 0; i < 4; ++i) {
