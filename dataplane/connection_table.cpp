@@ -98,7 +98,9 @@ InsertResult ConnectionTable::insert_reserved(std::uint32_t index, const Connect
     if (nat && !flows_.insert(spec.reply_key(), index, 1, entries())) {
         c.live.store(0, std::memory_order_relaxed);
         indices_.release_unpublished(index);
-        return InsertResult::reply_tuple_in_use;
+        // The same flow again (another worker's, or an FTP data port announced twice) holds
+        // this reply key too: that is the flow existing, not another one in the way.
+        return lookup(spec.key) ? InsertResult::already_exists : InsertResult::reply_tuple_in_use;
     }
     if (!flows_.insert(c.key, index, 0, entries())) {
         if (!nat) {

@@ -220,12 +220,9 @@ void FtpHelper::open_active(const Connection& c, std::uint32_t address, std::uin
     std::memcpy(d.client_mac, c.client_mac, 6);
     const TimeoutsMs& t = snapshot_->timeouts;
     InsertResult r = ctx_.connections->insert(d, TcpState::syn_sent, now, t.tcp_syn);
-    if (r == InsertResult::already_exists || r == InsertResult::reply_tuple_in_use) {
+    if (r == InsertResult::already_exists) {
         // The client reuses a data port it had used before, maybe with another real server
         // (a session on another server, still in the table while it closes): the new PORT wins.
-        // With the same server, both of the old entry's keys are this one's, and the table
-        // refuses the reply key first: that is the same connection announced again, not a
-        // conflict.
         if (auto hit = ctx_.connections->lookup(d.key)) {
             Connection& old = ctx_.connections->at(hit->index);
             if (old.rs_address == d.rs_address && old.rs_port == d.rs_port) {

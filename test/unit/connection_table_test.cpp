@@ -60,6 +60,9 @@ TEST_CASE("a NAT reply tuple already in use refuses the new connection") {
     ConnectionSpec b = a; // same client endpoint to another VIP, same real server endpoint
     b.key.dst_ip = rte_cpu_to_be_32(0xc6336465);
     CHECK(t.insert(b, TcpState::none, 0, 1000) == InsertResult::reply_tuple_in_use);
+    // The same flow again holds both keys already: it exists, nothing is in its way.
+    CHECK(t.insert(a, TcpState::none, 0, 1000) == InsertResult::already_exists);
+    CHECK(t.size() == 1);
 }
 
 namespace {
