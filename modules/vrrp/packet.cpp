@@ -136,8 +136,11 @@ std::variant<Message, Discard> decode(const std::uint8_t* p, std::size_t n, std:
         const std::uint8_t auth_type = p[4];
         m.interval_centiseconds = static_cast<std::uint16_t>(p[5] * 100);
         const std::uint8_t* auth = p + 8 + 4 * count;
+        // Authentication data means something only with type 1 (RFC 3768 5.3.6.1: ignored
+        // otherwise). Read anyway, a router without a password would take stray bytes for one
+        // and announce them with type 1 (the fuzzer's find).
         std::string password;
-        for (int i = 0; i < 8 && auth[i]; ++i)
+        for (int i = 0; auth_type == 1 && i < 8 && auth[i]; ++i)
             password += static_cast<char>(auth[i]);
         if ((auth_type == 1) != !e.password.empty() ||
             (auth_type == 1 && password != e.password.substr(0, 8)) || auth_type > 1)

@@ -361,6 +361,34 @@ TEST_CASE("bad advertisements are discarded with their reason") {
     CHECK(reason(pass, 255, {2, 51, "secret", 200}) == Discard::wrong_interval);
 }
 
+TEST_CASE("VRRPv2: authentication data without authentication type 1 is no password") {
+    // Found by fuzzing (test/fuzz/corpus/vrrp_codec/regression-v2-auth-data-without-auth-type):
+    // stray bytes after the addresses of a type-0 advert were read as a password, so that
+    // re-encoding the message sent type 1 and a password nobody configured.
+    const std::uint32_t src = 0xc6336402;
+    Message m;
+    m.version = 2;
+    m.vrid = 51;
+    m.interval_centiseconds = 100;
+    m.addresses = {0xc6336464};
+    auto bytes = encode(m, src, multicast_group);
+    REQUIRE(bytes.size() == 20);
+    REQUIRE(bytes[4] == 0); // authentication type none
+    bytes[12] = 'x';        // authentication data
+    bytes[6] = bytes[7] = 0;
+    std::uint32_t sum = 0; // VRRPv2: the message alone, no pseudo-header
+    for (std::size_t i = 0; i < bytes.size(); i += 2)
+        sum += std::uint32_t{bytes[i]} << 8 | bytes[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    bytes[6] = static_cast<std::uint8_t>(~sum >> 8);
+    bytes[7] = static_cast<std::uint8_t>(~sum);
+    const auto r = decode(bytes.data(), bytes.size(), src, multicast_group, 255, {2, 51, "", 100});
+    REQUIRE(std::holds_alternative<Message>(r));
+    CHECK(std::get<Message>(r).password.empty());
+    CHECK(encode(std::get<Message>(r), src, multicast_group)[4] == 0);
+}
+
 TEST_CASE("a backup that preempts a lower master it hears does not call it a master down") {
     // The log must not say "no advertisement" while the master's advertisements arrive: an
     // operator reads it as a master gone silent (or adverts lost) when it was a preemption.
