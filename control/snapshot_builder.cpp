@@ -98,7 +98,7 @@ void keep_previous_as_removed(const Snapshot& previous, Snapshot& s) {
 // A service's own settings, without its real servers.
 ServiceEntry service_settings(const config::Service& cs) {
     ServiceEntry svc;
-    svc.vip = rte_cpu_to_be_32(cs.vip);
+    svc.vip = rte_cpu_to_be_32(cs.vip.ipv4()); // IPv4 only until IPv6 lands (validator.cpp)
     svc.protocol = cs.protocol == config::Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
     svc.forwarding = forwarding_kind(cs.forwarding);
     svc.scheduler = scheduler_kind(cs.scheduler);
@@ -125,20 +125,21 @@ class RealServerWriter {
 
     // One real-server entry, numbered under `key` (the service's name, or its sorry key).
     std::uint16_t enter(const config::RealServer& crs, const std::string& key, bool healthy) {
+        const std::uint32_t address = crs.address.ipv4(); // IPv4 only yet (validator.cpp)
         const config::Interface* egress = c_.egress_for(crs);
         if (!egress)
             throw std::logic_error("validated configuration has an unreachable server");
-        const std::uint16_t rs_id = registry_.real_server(key, crs.address, crs.port.value_or(0));
+        const std::uint16_t rs_id = registry_.real_server(key, address, crs.port.value_or(0));
         if (s_.real_servers.size() <= rs_id)
             s_.real_servers.resize(rs_id + 1u);
         RealServerEntry rs;
-        rs.address = rte_cpu_to_be_32(crs.address);
+        rs.address = rte_cpu_to_be_32(address);
         rs.port = crs.port ? rte_cpu_to_be_16(*crs.port) : 0;
         rs.weight = healthy ? crs.weight : 0;
         rs.service = service_;
         rs.egress = interface_index(c_, egress);
         const std::uint32_t next_hop =
-            egress->holds(crs.address) ? crs.address : egress->gateway.value_or(crs.address);
+            egress->holds(address) ? address : egress->gateway.value_or(address);
         rs.neighbour = neighbours_.intern(rte_cpu_to_be_32(next_hop), rs.egress);
         s_.real_servers[rs_id] = rs;
         return rs_id;
@@ -153,7 +154,9 @@ class RealServerWriter {
 };
 
 MaglevBackend maglev_backend(const config::RealServer& crs, std::uint32_t weight, bool usable) {
-    return {(std::uint64_t{crs.address} << 16) | crs.port.value_or(0), weight, usable};
+    // Bit for bit what it was before addresses had families: nodes of two versions must build
+    // the same Maglev tables, or mh flows move at a rolling upgrade.
+    return {(std::uint64_t{crs.address.ipv4()} << 16) | crs.port.value_or(0), weight, usable};
 }
 
 // The service's members, weights and Maglev table: its real servers (those in `down` drained),
@@ -164,8 +167,8 @@ void add_members(const config::Service& cs, const health::DownSet* down, RealSer
     std::uint32_t weight_gcd = 0;
     unsigned up = 0;
     for (const auto& crs : cs.real_servers) {
-        const bool healthy =
-            !down || !down->count(health::ServerKey{cs.name, crs.address, crs.port.value_or(0)});
+        const bool healthy = !down || !down->count(health::ServerKey{cs.name, crs.address.ipv4(),
+                                                                     crs.port.value_or(0)});
         const std::uint16_t rs_id = writer.enter(crs, cs.name, healthy);
         const std::uint32_t weight = s.real_servers[rs_id].weight;
         up += weight > 0;
@@ -233,11 +236,11 @@ void add_vrrp(const config::Config& c, const std::vector<PortBinding>& ports,
         if (s.vrrp_instances.size() <= slots[i])
             s.vrrp_instances.resize(slots[i] + 1);
         s.vrrp_instances[slots[i]] = e;
-        for (const auto a : v.virtual_addresses)
-            s.vrrp_addresses.push_back({rte_cpu_to_be_32(a), slots[i]});
+        for (const auto& a : v.virtual_addresses)
+            s.vrrp_addresses.push_back({rte_cpu_to_be_32(a.ipv4()), slots[i]});
         // Unicast advertisements need the peers' MACs: the resolver keeps them fresh.
-        for (const auto peer : v.unicast_peers)
-            neighbours.intern(rte_cpu_to_be_32(peer), e.interface);
+        for (const auto& peer : v.unicast_peers)
+            neighbours.intern(rte_cpu_to_be_32(peer.ipv4()), e.interface);
     }
     for (auto& svc : s.services)
         svc.vrrp_instance = s.vrrp_instance_of(svc.vip);

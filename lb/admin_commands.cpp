@@ -44,13 +44,14 @@ AdminAnswer services(Balancer& b, const Request& r) {
     for (std::size_t i = 0; i < cfg.services.size() && i < view.services.size(); ++i) {
         const auto& s = cfg.services[i];
         const auto& counted = view.services[i];
-        table += fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", s.name,
-                             format_ipv4(s.vip), control::config::to_string(s.protocol),
-                             ports_text(s), control::config::to_string(s.scheduler),
-                             control::config::to_string(s.forwarding), s.real_servers.size(),
-                             counted.connections_active, counted.traffic.connections);
+        table +=
+            fmt::format("{:<16} {:<16} {:<5} {:<18} {:<5} {:<4} {:>7} {:>7} {:>11}\n", s.name,
+                        control::config::format_ip(s.vip), control::config::to_string(s.protocol),
+                        ports_text(s), control::config::to_string(s.scheduler),
+                        control::config::to_string(s.forwarding), s.real_servers.size(),
+                        counted.connections_active, counted.traffic.connections);
         json.push_back({{"name", s.name},
-                        {"vip", format_ipv4(s.vip)},
+                        {"vip", control::config::format_ip(s.vip)},
                         {"protocol", control::config::to_string(s.protocol)},
                         {"ports", ports_text(s)},
                         {"scheduler", control::config::to_string(s.scheduler)},

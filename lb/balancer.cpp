@@ -102,7 +102,7 @@ ChangeOutcome Balancer::apply_reload(control::config::ReloadPlan plan) {
                                        return n.address == rs.address && n.port == rs.port;
                                    });
             if (!kept)
-                if (auto id = registry_.find_real_server(old_service.name, rs.address,
+                if (auto id = registry_.find_real_server(old_service.name, rs.address.ipv4(),
                                                          rs.port.value_or(0)))
                     to_reset.push_back(*id);
         }
@@ -146,24 +146,18 @@ ChangeOutcome Balancer::set_weight(const std::string& service, const std::string
             fmt::format("no service '{}' (services: {})", service, names.empty() ? "none" : names));
         return out;
     }
-    const auto colon = server.find(':');
+    // ADDRESS, ADDRESS:PORT, or for IPv6 [ADDRESS]:PORT (control/config/ip_address.hpp).
     std::string error;
-    auto address = control::config::parse_ipv4(server.substr(0, colon), error);
-    std::optional<std::uint16_t> port;
-    if (colon != std::string::npos) {
-        auto p = control::config::parse_unsigned(server.substr(colon + 1), 65535, error);
-        if (p)
-            port = static_cast<std::uint16_t>(*p);
-        else
-            address.reset();
-    }
-    if (!address) {
+    const auto endpoint = control::config::parse_endpoint(server, error);
+    if (!endpoint) {
         out.messages.push_back(fmt::format("'{}' is not ADDRESS or ADDRESS:PORT", server));
         return out;
     }
+    const auto& address = endpoint->address;
+    const auto& port = endpoint->port;
     std::vector<control::config::RealServer*> matches;
     for (auto& rs : svc->real_servers)
-        if (rs.address == *address && (!port || rs.port == port))
+        if (rs.address == address && (!port || rs.port == port))
             matches.push_back(&rs);
     if (matches.size() != 1) {
         out.messages.push_back(

@@ -62,6 +62,24 @@ bool is_ipv4_mapped(const IpAddress& a) {
            a.bytes[10] == 0xff && a.bytes[11] == 0xff;
 }
 
+std::optional<std::string> unicast_address_error(const IpAddress& a, bool link_local_ok) {
+    if (a.is_ipv4())
+        return std::nullopt;
+    if (is_unspecified(a) || is_loopback(a))
+        return fmt::format("{} is not an address of a host on the network", format_ip(a));
+    if (is_multicast(a))
+        return fmt::format("{} is a multicast address", format_ip(a));
+    if (is_ipv4_mapped(a))
+        return fmt::format("{} is an IPv4-mapped address: write the IPv4 address itself",
+                           format_ip(a));
+    if (!link_local_ok && is_link_local(a))
+        return fmt::format("{} is link-local: lb derives its own link-local addresses from the "
+                           "port's MAC, and a VIP, server or node address needs a global or "
+                           "unique local one",
+                           format_ip(a));
+    return std::nullopt;
+}
+
 IpAddress masked(const IpAddress& a, unsigned length) {
     IpAddress out = a;
     for (unsigned i = 0; i < 16; ++i) {
@@ -78,6 +96,9 @@ bool IpPrefix::contains(const IpAddress& a) const {
 std::optional<IpAddress> parse_ip_address(std::string_view text, std::string& error) {
     if (text.find(':') == std::string_view::npos) {
         const auto v4 = parse_ipv4(text, error);
+        // Digits and dots: meant as IPv4, and parse_ipv4 said what is wrong with it.
+        if (!v4 && !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos)
+            return std::nullopt;
         if (!v4) {
             error = fmt::format("'{}' is not an IP address (expected a.b.c.d or an IPv6 address "
                                 "such as 2001:db8::1)",

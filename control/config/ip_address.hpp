@@ -41,6 +41,11 @@ bool is_multicast(const IpAddress& a);   // 224/4, ff00::/8
 bool is_link_local(const IpAddress& a);  // 169.254/16, fe80::/10
 bool is_ipv4_mapped(const IpAddress& a); // ::ffff:0:0/96
 
+// Why an IPv6 address cannot name one host on a link or beyond (unspecified, loopback, multicast,
+// IPv4-mapped; link-local unless `link_local_ok`, as for a next hop whose interface says which
+// link), or nullopt. IPv4 addresses keep the rules they had: always nullopt.
+std::optional<std::string> unicast_address_error(const IpAddress& a, bool link_local_ok);
+
 // The first `length` bits of `a`, the rest zero (`length` beyond the width keeps every bit).
 IpAddress masked(const IpAddress& a, unsigned length);
 

@@ -53,18 +53,18 @@ void read_dpdk(Reader& r, const YAML::Node& n, Config& c) {
             c.dpdk.idle_backoff = *v;
 }
 
-// IPv6 is the next step (docs/ipv6-plan.md): the keys take both families already, so that a
-// dual-stack file is refused where the IPv6 value is, with why, rather than as an unknown key.
-constexpr const char* ipv6_not_yet =
-    "IPv6 is not supported yet: lb forwards IPv4 only (docs/ipv6-plan.md)";
-
-// One entry of `addresses`: the interface's IPv4 address (one at most).
+// One entry of `addresses`: the IPv4 address (one at most) or an IPv6 one (any number).
 void add_interface_address(Reader& r, const YAML::Node& n, Interface& i, bool& have_ipv4) {
     const auto p = r.parsed(n, "address", parse_ip_prefix);
     if (!p)
         return;
-    if (!p->address.is_ipv4())
-        return r.error(n, ipv6_not_yet);
+    if (!p->address.is_ipv4()) {
+        if (const auto error = unicast_address_error(p->address, false))
+            return r.error(n, fmt::format("address: {}", *error));
+        i.ipv6_addresses.push_back(*p);
+        i.ipv6_address_locations.push_back(location_of(n));
+        return;
+    }
     if (have_ipv4)
         return r.error(n, fmt::format("an interface has one IPv4 address at most; {} is the "
                                       "second",
@@ -75,18 +75,25 @@ void add_interface_address(Reader& r, const YAML::Node& n, Interface& i, bool& h
     i.prefix_length = p->length;
 }
 
-// One entry of `gateways`: the IPv4 next hop (one per family).
-void add_interface_gateway(Reader& r, const YAML::Node& n, Interface& i, bool& have_ipv4) {
-    const auto a = r.parsed(n, "gateway", parse_ip_address);
+// One entry of `gateways`: the next hop of one family (one per family).
+void add_interface_gateway(Reader& r, const YAML::Node& n, Interface& i, bool& have_ipv4,
+                           bool& have_ipv6) {
+    const auto a = r.ip_address(n, "gateway", true);
     if (!a)
         return;
-    if (!a->is_ipv4())
-        return r.error(n, ipv6_not_yet);
-    if (have_ipv4)
-        return r.error(n, "an interface has one gateway per family; this is a second IPv4 one");
-    have_ipv4 = true;
-    i.gateway_location = location_of(n);
-    i.gateway = a->ipv4();
+    bool& have = a->is_ipv4() ? have_ipv4 : have_ipv6;
+    if (have)
+        return r.error(n, fmt::format("an interface has one gateway per family; {} is a second "
+                                      "{} one",
+                                      format_ip(*a), a->is_ipv4() ? "IPv4" : "IPv6"));
+    have = true;
+    if (a->is_ipv4()) {
+        i.gateway_location = location_of(n);
+        i.gateway = a->ipv4();
+    } else {
+        i.ipv6_gateway_location = location_of(n);
+        i.ipv6_gateway = *a;
+    }
 }
 
 // A key with one value or its plural with a list (`address`/`addresses`): never both in one
@@ -113,14 +120,16 @@ bool read_one_or_list(Reader& r, const YAML::Node& map, const char* one, const c
 // `address` (one IPv4 prefix) or `addresses` (the dual-stack form), and likewise `gateway` or
 // `gateways`.
 void read_interface_addresses(Reader& r, const YAML::Node& item, Interface& i) {
-    bool have_address = false, have_gateway = false;
+    bool have_address = false, have_gateway = false, have_ipv6_gateway = false;
     if (!read_one_or_list(
             r, item, "address", "addresses", false, "[198.51.100.2/24]",
             [&](const YAML::Node& n) { add_interface_address(r, n, i, have_address); }))
         r.error(item, "interface needs 'address' (this node's address, e.g. 198.51.100.2/24) or "
                       "'addresses'");
     read_one_or_list(r, item, "gateway", "gateways", true, "[198.51.100.1]",
-                     [&](const YAML::Node& n) { add_interface_gateway(r, n, i, have_gateway); });
+                     [&](const YAML::Node& n) {
+                         add_interface_gateway(r, n, i, have_gateway, have_ipv6_gateway);
+                     });
 }
 
 void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
@@ -151,7 +160,7 @@ void read_interfaces(Reader& r, const YAML::Node& n, Config& c) {
             i.mtu_location = location_of(m);
             if (auto v = r.unsigned_value(m, "mtu", 0, 0xffffffff)) {
                 if (*v < min_mtu || *v > max_mtu)
-                    r.error(m, fmt::format("mtu: {} is out of range ({}..{}): the largest IPv4 "
+                    r.error(m, fmt::format("mtu: {} is out of range ({}..{}): the largest IP "
                                            "packet the link carries, 1500 on Ethernet",
                                            *v, min_mtu, max_mtu));
                 else
@@ -186,7 +195,7 @@ void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
         RealServer rs;
         rs.location = location_of(item);
         if (const auto a = item["address"]) {
-            if (auto v = r.parsed(a, "address", parse_ipv4))
+            if (auto v = r.ip_address(a, "address"))
                 rs.address = *v;
         } else {
             r.error(item, "real server needs 'address'");
@@ -214,7 +223,7 @@ void read_real_servers(Reader& r, const YAML::Node& n, Service& s) {
 void read_persistence(Reader& r, const YAML::Node& n, Service& s) {
     if (!r.expect_map(n, "persistence"))
         return;
-    r.check_keys(n, "persistence", {"timeout", "netmask"});
+    r.check_keys(n, "persistence", {"timeout", "netmask", "prefix_length"});
     Persistence p;
     if (const auto t = n["timeout"]) {
         if (auto d = r.parsed(t, "timeout", parse_duration)) {
@@ -226,6 +235,11 @@ void read_persistence(Reader& r, const YAML::Node& n, Service& s) {
     if (const auto m = n["netmask"])
         if (auto v = r.parsed(m, "netmask", parse_netmask))
             p.netmask = *v;
+    if (const auto l = n["prefix_length"]) {
+        p.prefix_length_location = location_of(l);
+        if (auto v = r.unsigned_value(l, "prefix_length", 0, 128))
+            p.prefix_length = static_cast<std::uint8_t>(*v);
+    }
     s.persistence = p;
 }
 
@@ -248,7 +262,7 @@ void read_services(Reader& r, const YAML::Node& n, Config& c) {
         s.name = r.name(item, "service").value_or("");
         if (const auto v = item["vip"]) {
             s.vip_location = location_of(v);
-            if (auto a = r.parsed(v, "vip", parse_ipv4))
+            if (auto a = r.ip_address(v, "vip"))
                 s.vip = *a;
         } else {
             r.error(item, "service needs 'vip'");

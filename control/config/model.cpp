@@ -80,14 +80,40 @@ std::uint16_t Config::ftp_control_port(const Service& s) {
     return 0;
 }
 
+bool Interface::holds(const IpAddress& a) const {
+    if (a.is_ipv4())
+        return holds(a.ipv4());
+    return std::any_of(ipv6_addresses.begin(), ipv6_addresses.end(),
+                       [&](const IpPrefix& p) { return p.contains(a); });
+}
+
+bool Interface::is_own(const IpAddress& a) const {
+    if (a.is_ipv4())
+        return has_ipv4() && a.ipv4() == address;
+    return std::any_of(ipv6_addresses.begin(), ipv6_addresses.end(),
+                       [&](const IpPrefix& p) { return p.address == a; });
+}
+
+std::string Interface::subnets(Family f) const {
+    if (f == Family::ipv4)
+        return has_ipv4()
+                   ? fmt::format("{}/{}", format_ip(IpAddress::from_ipv4(address)), prefix_length)
+                   : "no IPv4 address";
+    std::string out;
+    for (const auto& p : ipv6_addresses)
+        out += fmt::format("{}{}/{}", out.empty() ? "" : ", ", format_ip(p.address), p.length);
+    return out.empty() ? "no IPv6 address" : out;
+}
+
 const Interface* Config::egress_for(const RealServer& rs) const {
     if (rs.interface)
         return find_interface(*rs.interface);
     for (const auto& i : interfaces)
         if (i.holds(rs.address))
             return &i;
+    // Routed: through the first interface with a next hop of the server's family.
     for (const auto& i : interfaces)
-        if (i.gateway)
+        if (rs.address.is_ipv4() ? i.gateway.has_value() : i.ipv6_gateway.has_value())
             return &i;
     return nullptr;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "control/config/ip_address.hpp"
 #include "control/config/regex.hpp"
 
 namespace lb::control::config {
@@ -45,16 +46,24 @@ const char* to_string(Scheduler s);
 const char* to_string(Forwarding f);
 
 // An interface's `mtu`: from the smallest datagram every IPv4 host must accept (RFC 791) to
-// jumbo frames.
+// jumbo frames; a link that carries IPv6 needs 1280 (RFC 8200 section 5).
 inline constexpr unsigned min_mtu = 576;
+inline constexpr unsigned min_ipv6_mtu = 1280;
 inline constexpr unsigned max_mtu = 9000;
 
 struct Interface {
     std::string name;
     std::string device;
-    std::uint32_t address = 0; // host byte order
+    // The IPv4 address (one at most; 0: none), host byte order.
+    std::uint32_t address = 0;
     std::uint8_t prefix_length = 0;
     std::optional<std::uint32_t> gateway;
+    // IPv6 addresses (any number, global or unique local: the link-local one is the node's own,
+    // derived from the port's MAC) and the IPv6 next hop, which may be link-local.
+    std::vector<IpPrefix> ipv6_addresses;
+    std::optional<IpAddress> ipv6_gateway;
+    std::vector<SourceLocation> ipv6_address_locations; // one per ipv6_addresses entry
+    SourceLocation ipv6_gateway_location;
     // The kernel exception path: a tap interface named `kernel_name` holding this address, so
     // that control-plane sockets (health checks, ssh to the node) work on the data network.
     bool kernel = true;
@@ -71,7 +80,20 @@ struct Interface {
     std::uint32_t netmask() const {
         return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
     }
-    bool holds(std::uint32_t ip) const { return (ip & netmask()) == (address & netmask()); }
+    bool has_ipv4() const { return address != 0; }
+    bool holds(std::uint32_t ip) const {
+        return has_ipv4() && (ip & netmask()) == (address & netmask());
+    }
+    // On one of the interface's subnets, of either family.
+    bool holds(const IpAddress& a) const;
+    // One of the interface's own addresses.
+    bool is_own(const IpAddress& a) const;
+    // Its addresses of one family as written, for messages: "198.51.100.2/24",
+    // "2001:db8::2/64, 2001:db8:1::2/64", "no IPv6 address".
+    std::string subnets(Family f) const;
+    bool has_family(Family f) const {
+        return f == Family::ipv4 ? has_ipv4() : !ipv6_addresses.empty();
+    }
 };
 
 struct PortRange {
@@ -83,7 +105,11 @@ struct PortRange {
 
 struct Persistence {
     Milliseconds timeout{300'000};
+    // Which clients share a template: IPv4 ones by `netmask`, IPv6 ones by `prefix_length`
+    // (IPVS's default /128; /64 keeps a client whose privacy address changes on one server).
     std::uint32_t netmask = 0xffffffff;
+    std::uint8_t prefix_length = 128;
+    SourceLocation prefix_length_location;
     bool operator==(const Persistence&) const = default;
 };
 
@@ -118,7 +144,7 @@ struct HealthCheck {
 const char* to_string(HealthCheck::Type t);
 
 struct RealServer {
-    std::uint32_t address = 0;
+    IpAddress address;
     std::optional<std::uint16_t> port;
     std::uint32_t weight = 1;
     std::optional<std::string> interface;    // overrides the subnet lookup
@@ -131,7 +157,7 @@ struct RealServer {
 
 struct Service {
     std::string name;
-    std::uint32_t vip = 0;
+    IpAddress vip;
     Protocol protocol = Protocol::tcp;
     // `port: 80` is one range of one port; `ports: [...]` is a port-range group.
     std::vector<PortRange> ports;
@@ -202,9 +228,11 @@ struct VrrpInstance {
     bool preempt = true;
     Milliseconds preempt_delay{0};
     std::string password; // v2 simple-password authentication (keepalived's auth_type PASS)
-    std::vector<std::uint32_t> unicast_peers; // empty: multicast 224.0.0.18
-    std::optional<std::uint32_t> unicast_source;
-    std::vector<std::uint32_t> virtual_addresses;
+    std::vector<IpAddress> unicast_peers; // empty: multicast 224.0.0.18 (ff02::12)
+    std::optional<IpAddress> unicast_source;
+    // One family per instance (RFC 5798: an IPv4 and an IPv6 virtual router are two routers);
+    // IPv6 needs version 3.
+    std::vector<IpAddress> virtual_addresses;
     bool use_vmac = true; // 00:00:5e:00:01:<vrid>
     struct Garp {
         unsigned repeat = 5;
@@ -277,7 +305,7 @@ struct Replication {
     std::string interface; // a data interface: sync traffic uses this node's address on it
     // The other nodes' addresses on that interface (`peers`, or `peer` as a list of one): each
     // node sends what it forwards to every one of them and installs what any of them sends.
-    std::vector<std::uint32_t> peers;
+    std::vector<IpAddress> peers; // one family
     std::uint16_t port = 8848;
     std::string key_file; // control/config/key_file.hpp: the rules for its contents
     // A second key while the key is changed (empty: none): accepted on receive, never sent
@@ -303,7 +331,7 @@ struct Replication {
 // VIP announcement over BGP by a routing daemon beside lb (modules/bgp, modules/bgp/driver; README,
 // "Scaling out"). lb writes the daemon's whole configuration and asks it to reload it.
 struct BgpNeighbor {
-    std::uint32_t address = 0; // on the subnet of one of this node's interfaces
+    IpAddress address; // on a subnet of one of this node's interfaces
     std::uint32_t as = 0;
     bool bfd = false;
     SourceLocation location;

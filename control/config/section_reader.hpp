@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "control/config/diagnostic.hpp"
+#include "control/config/ip_address.hpp"
 #include "control/config/limits.hpp"
 #include "control/config/value_parsers.hpp"
 #include "control/config/yaml_structure.hpp"
@@ -108,6 +109,20 @@ class Reader {
         if (!v)
             error(n, fmt::format("{}: {}", what, message));
         return v;
+    }
+
+    // An address of either family that names one host (ip_address.hpp, unicast_address_error);
+    // `link_local_ok` for a next hop.
+    std::optional<IpAddress> ip_address(const YAML::Node& n, const char* what,
+                                        bool link_local_ok = false) {
+        const auto a = parsed(n, what, parse_ip_address);
+        if (!a)
+            return std::nullopt;
+        if (const auto why = unicast_address_error(*a, link_local_ok)) {
+            error(n, fmt::format("{}: {}", what, *why));
+            return std::nullopt;
+        }
+        return a;
     }
 
     std::optional<std::uint64_t> unsigned_value(const YAML::Node& n, const char* what,

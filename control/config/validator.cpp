@@ -30,6 +30,49 @@ std::string describe(const PortRange& p) {
     return p.first == p.last ? fmt::format("{}", p.first) : fmt::format("{}-{}", p.first, p.last);
 }
 
+// The IPv6 side of an interface: prefixes that leave a subnet, each address once on the node, a
+// next hop on the link, and the MTU every IPv6 link must have.
+void validate_ipv6_addresses(const Config& c, const Interface& i, Diagnostics& out) {
+    for (std::size_t k = 0; k < i.ipv6_addresses.size(); ++k) {
+        const IpPrefix& p = i.ipv6_addresses[k];
+        const SourceLocation& at = i.ipv6_address_locations[k];
+        if (p.length == 0 || p.length == 128)
+            out.push_back({at, fmt::format("address {}/{}: the prefix must leave room for a subnet "
+                                           "(1..127)",
+                                           format_ip(p.address), p.length)});
+        for (const auto& other : c.interfaces)
+            for (std::size_t j = 0; j < other.ipv6_addresses.size(); ++j) {
+                if (&other == &i && j == k)
+                    break; // only the entries before this one
+                if (other.ipv6_addresses[j].address == p.address) {
+                    out.push_back(
+                        {at, fmt::format("address {} is already interface '{}''s (line {})",
+                                         format_ip(p.address), other.name,
+                                         other.ipv6_address_locations[j].line)});
+                    break;
+                }
+            }
+    }
+    if (i.ipv6_gateway) {
+        if (i.ipv6_addresses.empty())
+            out.push_back({i.ipv6_gateway_location,
+                           fmt::format("gateway {}: interface '{}' has no IPv6 address to reach "
+                                       "it from",
+                                       format_ip(*i.ipv6_gateway), i.name)});
+        else if (!is_link_local(*i.ipv6_gateway) && !i.holds(*i.ipv6_gateway))
+            out.push_back(
+                {i.ipv6_gateway_location,
+                 fmt::format("gateway {} is not inside {}'s subnets ({}) and is not "
+                             "link-local (fe80::/10)",
+                             format_ip(*i.ipv6_gateway), i.name, i.subnets(Family::ipv6))});
+    }
+    if (!i.ipv6_addresses.empty() && i.mtu < min_ipv6_mtu)
+        out.push_back({i.mtu_location.line ? i.mtu_location : i.location,
+                       fmt::format("mtu {}: an interface with IPv6 addresses needs at least {} "
+                                   "(RFC 8200)",
+                                   i.mtu, min_ipv6_mtu)});
+}
+
 void validate_interfaces(const Config& c, Diagnostics& out) {
     if (c.interfaces.empty())
         out.push_back({{1, 1}, "at least one interface is needed"});
@@ -43,18 +86,24 @@ void validate_interfaces(const Config& c, Diagnostics& out) {
         if (!i.device.empty() && !devices.emplace(i.device, &i).second)
             out.push_back(
                 {i.location, fmt::format("device '{}' is used by two interfaces", i.device)});
-        if (i.prefix_length == 32 || i.prefix_length == 0)
+        if (i.has_ipv4() && (i.prefix_length == 32 || i.prefix_length == 0))
             out.push_back({i.address_location,
                            fmt::format("address {}/{}: the prefix must leave room for a subnet "
                                        "(1..31)",
                                        format_ipv4(i.address), i.prefix_length)});
+        validate_ipv6_addresses(c, i, out);
         if (i.kernel && (i.kernel_name.empty() || i.kernel_name.size() > 15 ||
                          i.kernel_name.find_first_of("/ :") != std::string::npos))
             out.push_back({i.kernel_name_location.line ? i.kernel_name_location : i.location,
                            fmt::format("kernel_name '{}': a Linux interface name of 1 to 15 "
                                        "characters without '/', ':' or spaces (set kernel_name)",
                                        i.kernel_name)});
-        if (i.gateway && !i.holds(*i.gateway))
+        if (i.gateway && !i.has_ipv4())
+            out.push_back({i.gateway_location,
+                           fmt::format("gateway {}: interface '{}' has no IPv4 address to reach "
+                                       "it from",
+                                       format_ipv4(*i.gateway), i.name)});
+        else if (i.gateway && !i.holds(*i.gateway))
             out.push_back(
                 {i.gateway_location,
                  fmt::format("gateway {} is not inside {}'s subnet {}/{}", format_ipv4(*i.gateway),
@@ -62,10 +111,25 @@ void validate_interfaces(const Config& c, Diagnostics& out) {
     }
 }
 
+const char* family_name(Family f) {
+    return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
+
 void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) {
-    std::set<std::pair<std::uint32_t, std::uint16_t>> seen;
+    std::set<std::pair<IpAddress, std::uint16_t>> seen;
     for (const auto& rs : s.real_servers) {
-        const auto addr = format_ipv4(rs.address);
+        const auto addr = format_ip(rs.address);
+        // NAT rewrites one address into the other and DR only the MAC: both stay in the
+        // client's family. A tunnel's outer header may be of either.
+        if (rs.address.family != s.vip.family && s.forwarding != Forwarding::tunnel) {
+            out.push_back({rs.location,
+                           fmt::format("real server {} is {} and the VIP {} is {}: forwarding: {} "
+                                       "stays in one family (forwarding: tunnel carries IPv4 in "
+                                       "IPv6 and IPv6 in IPv4)",
+                                       addr, family_name(rs.address.family), format_ip(s.vip),
+                                       family_name(s.vip.family), to_string(s.forwarding))});
+            continue;
+        }
         if (!seen.emplace(rs.address, rs.port.value_or(0)).second)
             out.push_back({rs.location, fmt::format("real server {} appears twice in service '{}'",
                                                     addr, s.name)});
@@ -91,7 +155,7 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
             out.push_back(
                 {rs.location, fmt::format("real server {} is the service's own VIP", addr)});
         for (const auto& i : c.interfaces)
-            if (rs.address == i.address)
+            if (i.is_own(rs.address))
                 out.push_back(
                     {rs.location, fmt::format("real server {} is this node's own address on "
                                               "interface '{}'",
@@ -106,15 +170,19 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
         if (!egress) {
             out.push_back({rs.location,
                            fmt::format("real server {} is unreachable: no interface's subnet holds "
-                                       "it and no interface has a gateway",
-                                       addr)});
+                                       "it and no interface has {} gateway",
+                                       addr, rs.address.is_ipv4() ? "a" : "an IPv6")});
+        } else if (!egress->has_family(rs.address.family)) {
+            out.push_back(
+                {rs.location, fmt::format("real server {}: interface '{}' has no {} "
+                                          "address to reach it from",
+                                          addr, egress->name, family_name(rs.address.family))});
         } else if (s.forwarding == Forwarding::dr && !egress->holds(rs.address)) {
             out.push_back(
                 {rs.location, fmt::format("real server {}: DR needs the real server on a directly "
-                                          "connected subnet (interface '{}' is {}/{}); "
+                                          "connected subnet (interface '{}' is {}); "
                                           "forwarding: tunnel reaches routed ones",
-                                          addr, egress->name, format_ipv4(egress->address),
-                                          egress->prefix_length)});
+                                          addr, egress->name, egress->subnets(rs.address.family))});
         }
     }
 }
@@ -127,18 +195,18 @@ struct ClaimedRange {
 void validate_services(const Config& c, Diagnostics& out) {
     std::map<std::string, const Service*> names;
     // (vip, protocol) → ranges claimed so far, to find overlaps within and across services.
-    std::map<std::pair<std::uint32_t, Protocol>, std::vector<ClaimedRange>> claims;
+    std::map<std::pair<IpAddress, Protocol>, std::vector<ClaimedRange>> claims;
     for (const auto& s : c.services) {
         if (!s.name.empty() && !names.emplace(s.name, &s).second)
             out.push_back(
                 {s.name_location, fmt::format("service name '{}' is used twice (first at line {})",
                                               s.name, names[s.name]->location.line)});
         for (const auto& i : c.interfaces)
-            if (s.vip == i.address)
+            if (i.is_own(s.vip))
                 out.push_back({s.vip_location,
                                fmt::format("vip {} is the node address of interface '{}'; a VIP "
                                            "must be an address of its own",
-                                           format_ipv4(s.vip), i.name)});
+                                           format_ip(s.vip), i.name)});
         auto& claimed = claims[{s.vip, s.protocol}];
         for (const auto& p : s.ports) {
             for (const auto& other : claimed) {
@@ -154,8 +222,10 @@ void validate_services(const Config& c, Diagnostics& out) {
                         {p.location,
                          fmt::format("{} {}:{} is already claimed by service '{}' "
                                      "(line {})",
-                                     to_string(s.protocol), format_ipv4(s.vip), describe(p),
-                                     other.service->name, other.range.location.line)});
+                                     to_string(s.protocol),
+                                     s.vip.is_ipv4() ? format_ip(s.vip)
+                                                     : "[" + format_ip(s.vip) + "]",
+                                     describe(p), other.service->name, other.range.location.line)});
             }
             claimed.push_back({p, &s});
         }
@@ -190,11 +260,56 @@ void validate_services(const Config& c, Diagnostics& out) {
     }
 }
 
+// IPv6 lands in steps (docs/ipv6-plan.md, "Landing order"): the configuration takes every
+// IPv6 value and checks its rules already, and what the dataplane cannot do yet is refused here,
+// where it is written, so that a half-landed series never forwards wrongly. Each step removes
+// its lines.
+void refuse_what_ipv6_lacks(const Config& c, Diagnostics& out) {
+    const auto refuse = [&](Location at, const std::string& what) {
+        out.push_back({at, fmt::format("{}: IPv6 is not supported yet: lb forwards IPv4 only "
+                                       "(docs/ipv6-plan.md)",
+                                       what)});
+    };
+    for (const auto& i : c.interfaces) {
+        if (!i.ipv6_addresses.empty())
+            refuse(i.ipv6_address_locations.front(),
+                   fmt::format("address {}", format_ip(i.ipv6_addresses.front().address)));
+        if (i.ipv6_gateway)
+            refuse(i.ipv6_gateway_location, fmt::format("gateway {}", format_ip(*i.ipv6_gateway)));
+    }
+    for (const auto& s : c.services) {
+        if (!s.vip.is_ipv4()) {
+            refuse(s.vip_location, fmt::format("vip {}", format_ip(s.vip)));
+            continue;
+        }
+        // (An IPv6 server of a NAT or DR service already has its family error.)
+        if (s.forwarding != Forwarding::tunnel)
+            continue;
+        for (const auto& rs : s.real_servers)
+            if (!rs.address.is_ipv4())
+                refuse(rs.location, fmt::format("real server {}", format_ip(rs.address)));
+        if (s.sorry_server && !s.sorry_server->address.is_ipv4())
+            refuse(s.sorry_server->location,
+                   fmt::format("sorry server {}", format_ip(s.sorry_server->address)));
+    }
+    for (const auto& v : c.vrrp.instances)
+        if (!v.virtual_addresses.empty() && !v.virtual_addresses.front().is_ipv4())
+            refuse(v.location, fmt::format("VRRP instance '{}'", v.name));
+    if (c.replication && !c.replication->peers.empty() && !c.replication->peers.front().is_ipv4())
+        refuse(c.replication->peer_locations.front(),
+               fmt::format("replication peer {}", format_ip(c.replication->peers.front())));
+    if (c.bgp)
+        for (const auto& nb : c.bgp->neighbors)
+            if (!nb.address.is_ipv4())
+                refuse(nb.address_location, fmt::format("BGP neighbor {}", format_ip(nb.address)));
+}
+
 } // namespace
 
 void validate_config(const Config& c, Diagnostics& out) {
     validate_interfaces(c, out);
     validate_services(c, out);
+    refuse_what_ipv6_lacks(c, out);
     // Each module's own rules (modules/*/config_section.cpp).
     validate_vrrp_section(c, out);
     validate_replication_section(c, out);

@@ -44,9 +44,7 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
 
 std::optional<std::uint32_t> parse_ipv4(std::string_view text, std::string& error) {
     if (is_ipv6_text(text)) {
-        error = fmt::format("'{}' is an IPv6 address: IPv6 is not supported yet, lb forwards IPv4 "
-                            "only (docs/ipv6-plan.md)",
-                            text);
+        error = fmt::format("'{}' is an IPv6 address; an IPv4 address is needed here", text);
         return std::nullopt;
     }
     std::uint32_t result = 0;

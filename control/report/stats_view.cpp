@@ -101,12 +101,13 @@ ServiceView service_view(const config::Service& service, const IdentityRegistry&
     out.traffic = traffic_of(
         workers, [service_id](const WorkerCounters& w) -> auto& { return w.services[service_id]; });
     for (const auto& rs : service.real_servers) {
-        const health::ServerKey key{service.name, rs.address, rs.port.value_or(0)};
+        const std::uint32_t address = rs.address.ipv4(); // IPv4 only yet (validator.cpp)
+        const health::ServerKey key{service.name, address, rs.port.value_or(0)};
         const std::uint16_t id =
-            registry.find_real_server(service.name, rs.address, rs.port.value_or(0)).value_or(0);
+            registry.find_real_server(service.name, address, rs.port.value_or(0)).value_or(0);
         RealServerView server;
-        server.server = server_name(rs.address, rs.port.value_or(0));
-        server.address = config::format_ipv4(rs.address);
+        server.server = server_name(address, rs.port.value_or(0));
+        server.address = config::format_ip(rs.address);
         server.configured_weight = rs.weight;
         server.drained = down.count(key) > 0;
         server.connections_active = load.get(id);

@@ -22,7 +22,7 @@ unsigned servers_up(const config::Service& s, const health::DownSet& down,
                     const std::map<health::ServerKey, bool>& checked) {
     unsigned up = 0;
     for (const auto& rs : s.real_servers) {
-        const health::ServerKey key{s.name, rs.address, rs.port.value_or(0)};
+        const health::ServerKey key{s.name, rs.address.ipv4(), rs.port.value_or(0)};
         if (rs.weight == 0 || down.count(key))
             continue;
         if (const auto it = checked.find(key); it != checked.end() && !it->second)
@@ -47,9 +47,9 @@ std::vector<VipDecision> decide_announcements(const config::Config& config,
     std::vector<std::string> failing; // per VIP, filled below
     for (const auto& s : config.services) {
         auto it = std::find_if(out.begin(), out.end(),
-                               [&](const VipDecision& d) { return d.vip == s.vip; });
+                               [&](const VipDecision& d) { return d.vip == s.vip.ipv4(); });
         if (it == out.end()) {
-            out.push_back({s.vip, true, {}, {}});
+            out.push_back({s.vip.ipv4(), true, {}, {}}); // IPv4 only yet (validator.cpp)
             failing.emplace_back();
             it = out.end() - 1;
         }

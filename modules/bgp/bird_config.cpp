@@ -17,7 +17,7 @@ long seconds(config::Milliseconds d) {
     return std::max<long>(1, static_cast<long>((d.count() + 999) / 1000));
 }
 
-const config::Interface* interface_of(const config::Config& c, std::uint32_t neighbor) {
+const config::Interface* interface_of(const config::Config& c, const config::IpAddress& neighbor) {
     for (const auto& i : c.interfaces)
         if (i.holds(neighbor))
             return &i;
@@ -75,7 +75,7 @@ std::string bgp_section(const config::Config& c, std::size_t index) {
                        "    }};\n"
                        "}}\n\n",
                        bgp_protocol_name(index), i ? format_ipv4(i->address) : "0.0.0.0",
-                       bgp.local_as, format_ipv4(nb.address), nb.as, hold,
+                       bgp.local_as, format_ip(nb.address), nb.as, hold,
                        std::max<long>(1, hold / 3), nb.bfd ? "on" : "off", vips_protocol);
 }
 
@@ -88,7 +88,10 @@ std::string bgp_protocol_name(std::size_t index) {
 std::uint32_t router_id(const config::Config& c) {
     if (c.bgp && c.bgp->router_id)
         return *c.bgp->router_id;
-    return c.interfaces.empty() ? 0 : c.interfaces.front().address;
+    for (const auto& i : c.interfaces)
+        if (i.has_ipv4())
+            return i.address;
+    return 0;
 }
 
 std::string bird_config_text(const config::Config& c, const std::vector<std::uint32_t>& announced) {

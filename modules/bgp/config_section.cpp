@@ -65,7 +65,8 @@ void read_bgp_neighbors(Reader& r, const YAML::Node& n, Bgp& bgp) {
         nb.location = location_of(item);
         if (const auto v = item["address"]) {
             nb.address_location = location_of(v);
-            nb.address = r.parsed(v, "address", parse_ipv4).value_or(0);
+            if (const auto a = r.ip_address(v, "address"))
+                nb.address = *a;
         } else {
             r.error(item, "neighbor needs 'address' (the router's address on a data interface)");
         }
@@ -203,15 +204,18 @@ void validate_bgp(const Config& c, Diagnostics& out) {
     if (!c.bgp)
         return;
     const Bgp& bgp = *c.bgp;
-    if (!bgp.router_id && c.interfaces.empty())
-        out.push_back({bgp.location, "bgp needs 'router_id' when no interface is configured"});
-    std::set<std::uint32_t> seen;
+    // The router ID is a 32-bit number written as an IPv4 address: a node without one needs it.
+    if (!bgp.router_id && std::none_of(c.interfaces.begin(), c.interfaces.end(),
+                                       [](const Interface& i) { return i.has_ipv4(); }))
+        out.push_back({bgp.location, "bgp needs 'router_id' (a 32-bit ID written as an IPv4 "
+                                     "address) when no interface has an IPv4 address"});
+    std::set<IpAddress> seen;
     for (const auto& nb : bgp.neighbors) {
-        if (nb.address == 0)
+        if (is_unspecified(nb.address))
             continue;
         if (!seen.insert(nb.address).second) {
             out.push_back({nb.address_location,
-                           fmt::format("neighbor {} is listed twice", format_ipv4(nb.address))});
+                           fmt::format("neighbor {} is listed twice", format_ip(nb.address))});
             continue;
         }
         const auto on = std::find_if(c.interfaces.begin(), c.interfaces.end(),
@@ -220,19 +224,19 @@ void validate_bgp(const Config& c, Diagnostics& out) {
             out.push_back({nb.address_location,
                            fmt::format("neighbor {} is not on any interface's subnet: BGP runs "
                                        "to a directly connected router",
-                                       format_ipv4(nb.address))});
+                                       format_ip(nb.address))});
             continue;
         }
-        if (nb.address == on->address)
+        if (on->is_own(nb.address))
             out.push_back(
                 {nb.address_location, fmt::format("neighbor {} is this node's own address on '{}'",
-                                                  format_ipv4(nb.address), on->name)});
+                                                  format_ip(nb.address), on->name)});
         if (!on->kernel)
             out.push_back({nb.address_location,
                            fmt::format("neighbor {} is on interface '{}', which has no kernel "
                                        "exception path (kernel: false): BIRD's BGP and BFD "
                                        "sessions run through the node's kernel there",
-                                       format_ipv4(nb.address), on->name)});
+                                       format_ip(nb.address), on->name)});
     }
     for (std::size_t i = 0; i < bgp.announce.size(); ++i) {
         const std::string& name = bgp.announce[i];

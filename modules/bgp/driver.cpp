@@ -249,7 +249,7 @@ void BgpControl::publish() {
     const auto& neighbors = settings().neighbors;
     for (std::size_t i = 0; i < neighbors.size(); ++i) {
         control::report::BgpNeighborReport n;
-        n.address = format_ipv4(neighbors[i].address);
+        n.address = control::config::format_ip(neighbors[i].address);
         n.as = neighbors[i].as;
         n.protocol = bgp::bgp_protocol_name(i);
         n.bfd = neighbors[i].bfd;

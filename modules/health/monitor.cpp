@@ -58,10 +58,10 @@ void HealthMonitor::configure(const config::Config& config) {
         for (const auto& rs : s.real_servers) {
             if (!rs.health_check)
                 continue;
-            ServerKey key{s.name, rs.address, rs.port.value_or(0)};
+            ServerKey key{s.name, rs.address.ipv4(), rs.port.value_or(0)}; // IPv4 only yet
             const config::HealthCheck& check = *rs.health_check;
             CheckTarget target;
-            target.address = rs.address;
+            target.address = rs.address.ipv4();
             target.port = check.port.value_or(rs.port.value_or(s.ports.front().first));
             target.label = describe(key);
             if (auto it = targets_.find(key); it != targets_.end() &&

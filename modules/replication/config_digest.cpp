@@ -10,17 +10,29 @@ namespace lb::control::sync {
 
 namespace {
 
+// IPv4 as it always was (8 hex digits), so that nodes of two versions agree on an IPv4-only
+// configuration; IPv6 as 32.
+std::string digest_address(const config::IpAddress& a) {
+    if (a.is_ipv4())
+        return fmt::format("{:08x}", a.ipv4());
+    std::string out;
+    for (const std::uint8_t b : a.bytes)
+        out += fmt::format("{:02x}", b);
+    return out;
+}
+
 std::string service_line(const config::Service& s) {
-    std::string line = fmt::format("service {:08x} {} {}", s.vip, static_cast<int>(s.protocol),
-                                   s.port_group ? "group" : "port");
+    std::string line = fmt::format("service {} {} {}", digest_address(s.vip),
+                                   static_cast<int>(s.protocol), s.port_group ? "group" : "port");
     for (const auto& r : s.ports)
         line += fmt::format(" {}-{}", r.first, r.last);
     line += fmt::format(" forwarding {}", static_cast<int>(s.forwarding));
     if (s.persistence)
-        line += fmt::format(" persistence {:08x}", s.persistence->netmask);
+        line += s.vip.is_ipv4() ? fmt::format(" persistence {:08x}", s.persistence->netmask)
+                                : fmt::format(" persistence /{}", s.persistence->prefix_length);
     std::vector<std::string> servers;
     for (const auto& rs : s.real_servers)
-        servers.push_back(fmt::format("{:08x}:{}", rs.address, rs.port.value_or(0)));
+        servers.push_back(fmt::format("{}:{}", digest_address(rs.address), rs.port.value_or(0)));
     std::sort(servers.begin(), servers.end());
     for (const auto& rs : servers)
         line += " " + rs;

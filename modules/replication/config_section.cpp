@@ -26,7 +26,7 @@ void read_replication_peers(Reader& r, const YAML::Node& n, Replication& rep) {
         return;
     }
     if (one) {
-        if (auto ip = r.parsed(one, "peer", parse_ipv4)) {
+        if (auto ip = r.ip_address(one, "peer", true)) {
             rep.peers.push_back(*ip);
             rep.peer_locations.push_back(location_of(one));
         }
@@ -47,7 +47,7 @@ void read_replication_peers(Reader& r, const YAML::Node& n, Replication& rep) {
         return;
     }
     for (const auto& a : list)
-        if (auto ip = r.parsed(a, "peers", parse_ipv4)) {
+        if (auto ip = r.ip_address(a, "peers", true)) {
             rep.peers.push_back(*ip);
             rep.peer_locations.push_back(location_of(a));
         }
@@ -147,26 +147,33 @@ void validate_replication(const Config& c, Diagnostics& out) {
                                    "replication's datagrams go through the node's kernel there",
                                    rep.interface)});
     for (std::size_t i = 0; i < rep.peers.size(); ++i) {
-        const std::uint32_t peer = rep.peers[i];
+        const IpAddress& peer = rep.peers[i];
         const SourceLocation& at = rep.peer_locations[i];
         const auto first = std::find(rep.peers.begin(), rep.peers.end(), peer);
         if (first != rep.peers.begin() + static_cast<std::ptrdiff_t>(i)) {
             const SourceLocation& earlier = rep.peer_locations[first - rep.peers.begin()];
             out.push_back({at, fmt::format("peer {} is listed twice (first at line {})",
-                                           format_ipv4(peer), earlier.line)});
+                                           format_ip(peer), earlier.line)});
+            continue;
+        }
+        if (peer.family != rep.peers.front().family) {
+            out.push_back({at, fmt::format("peer {} is not of the first peer's family: the sync "
+                                           "link is IPv4 or IPv6, one of them",
+                                           format_ip(peer))});
             continue;
         }
         if (!iface)
             continue;
-        if (peer == iface->address)
+        // A link-local peer is on the interface's link by definition.
+        if (iface->is_own(peer))
             out.push_back({at, fmt::format("peer {} is this node's own address on '{}'; give the "
                                            "other nodes'",
-                                           format_ipv4(peer), iface->name)});
-        else if ((peer & iface->netmask()) != (iface->address & iface->netmask()))
-            out.push_back({at, fmt::format("peer {} is not on interface '{}' ({}/{}): replication "
-                                           "runs between neighbours on one segment",
-                                           format_ipv4(peer), iface->name,
-                                           format_ipv4(iface->address), iface->prefix_length)});
+                                           format_ip(peer), iface->name)});
+        else if (!iface->holds(peer) && !is_link_local(peer))
+            out.push_back(
+                {at, fmt::format("peer {} is not on interface '{}' ({}): replication "
+                                 "runs between neighbours on one segment",
+                                 format_ip(peer), iface->name, iface->subnets(peer.family))});
     }
     for (const auto& problem : load_replication_keys(rep).problems)
         out.push_back({problem.previous ? rep.previous_key_file_location : rep.key_file_location,

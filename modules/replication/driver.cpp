@@ -61,8 +61,12 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
     : balancer_(balancer), socket_(io), timer_(io), bridge_(balancer.context()) {
     const auto& r = settings_of(balancer);
     local_ = endpoint_of(local_address(balancer), r.port);
-    for (const std::uint32_t peer : r.peers)
-        peers_.push_back(endpoint_of(peer, r.port));
+    // IPv4 sync links only until IPv6 replication lands (validator.cpp refuses the rest).
+    std::vector<std::uint32_t> peer_addresses;
+    for (const auto& peer : r.peers) {
+        peer_addresses.push_back(peer.ipv4());
+        peers_.push_back(endpoint_of(peer.ipv4(), r.port));
+    }
     // In this order: a key that cannot be read fails before the epoch file is written.
     control::replication::NodeReplication::Setup setup{
         .link = {.cluster_id = r.cluster_id},
@@ -74,7 +78,7 @@ ReplicationControl::ReplicationControl(boost::asio::io_context& io, Balancer& ba
         .epoch = boot_epoch(r),
         .digest = sync::config_digest(balancer.config()),
         .local = local_address(balancer),
-        .peers = r.peers,
+        .peers = peer_addresses,
         .sync_after_ms = static_cast<std::uint32_t>(r.sync_after.count()),
     };
     boost::system::error_code ec;

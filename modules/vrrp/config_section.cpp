@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -193,14 +194,16 @@ void read_vrrp_authentication(Reader& r, const YAML::Node& item, VrrpInstance& v
 
 // unicast_peers, virtual_addresses, unicast_source, use_vmac.
 void read_vrrp_addresses(Reader& r, const YAML::Node& item, VrrpInstance& v) {
-    auto addresses = [&](const char* key, std::vector<std::uint32_t>& into) {
+    // Link-local is allowed: an IPv6 virtual router's first address is its link-local one
+    // (RFC 5798 5.2.9), and a unicast peer may be addressed by its own.
+    auto addresses = [&](const char* key, std::vector<IpAddress>& into) {
         if (const auto x = item[key]) {
             if (!x.IsSequence()) {
                 r.error(x, fmt::format("{} must be a list of addresses", key));
                 return;
             }
             for (const auto& a : x)
-                if (auto ip = r.parsed(a, key, parse_ipv4))
+                if (auto ip = r.ip_address(a, key, true))
                     into.push_back(*ip);
         }
     };
@@ -209,7 +212,7 @@ void read_vrrp_addresses(Reader& r, const YAML::Node& item, VrrpInstance& v) {
     if (v.virtual_addresses.empty())
         r.error(item, "VRRP instance needs 'virtual_addresses'");
     if (const auto x = item["unicast_source"])
-        if (auto ip = r.parsed(x, "unicast_source", parse_ipv4))
+        if (auto ip = r.ip_address(x, "unicast_source", true))
             v.unicast_source = *ip;
     if (const auto x = item["use_vmac"])
         if (auto b = r.boolean(x, "use_vmac"))
@@ -297,8 +300,10 @@ namespace {
 
 void validate_vrrp(const Config& c, Diagnostics& out) {
     std::map<std::string, const VrrpInstance*> names;
-    std::map<std::pair<std::string, int>, const VrrpInstance*> ids;
-    std::map<std::uint32_t, const VrrpInstance*> owners;
+    // An IPv4 and an IPv6 virtual router with one VRID on one link are two routers (their
+    // virtual MACs differ: 00:00:5e:00:01:XX and 00:00:5e:00:02:XX).
+    std::map<std::tuple<std::string, int, Family>, const VrrpInstance*> ids;
+    std::map<IpAddress, const VrrpInstance*> owners;
     for (const auto& v : c.vrrp.instances) {
         if (!v.name.empty() && !names.emplace(v.name, &v).second)
             out.push_back(
@@ -307,20 +312,46 @@ void validate_vrrp(const Config& c, Diagnostics& out) {
         if (!v.interface.empty() && !iface)
             out.push_back(
                 {v.interface_location, fmt::format("interface '{}' is not defined", v.interface)});
-        if (!ids.emplace(std::pair{v.interface, int{v.virtual_router_id}}, &v).second)
+        const Family family =
+            v.virtual_addresses.empty() ? Family::ipv4 : v.virtual_addresses.front().family;
+        if (!ids.emplace(std::tuple{v.interface, int{v.virtual_router_id}, family}, &v).second)
             out.push_back({v.vrid_location,
                            fmt::format("virtual_router_id {} is used twice on interface '{}'",
                                        v.virtual_router_id, v.interface)});
-        for (const auto a : v.virtual_addresses) {
+        for (const auto& a : v.virtual_addresses) {
+            if (a.family != family)
+                out.push_back(
+                    {v.location,
+                     fmt::format("virtual address {} is {} where the instance's first is {}: a "
+                                 "VRRP instance is one family (RFC 5798); put the {} addresses "
+                                 "in an instance of their own, and both in one sync group",
+                                 format_ip(a), a.is_ipv4() ? "IPv4" : "IPv6",
+                                 family == Family::ipv4 ? "IPv4" : "IPv6",
+                                 a.is_ipv4() ? "IPv4" : "IPv6")});
             if (!owners.emplace(a, &v).second)
                 out.push_back({v.location, fmt::format("virtual address {} belongs to two VRRP "
                                                        "instances",
-                                                       format_ipv4(a))});
-            if (iface && a == iface->address)
+                                                       format_ip(a))});
+            if (iface && iface->is_own(a))
                 out.push_back({v.location, fmt::format("virtual address {} is the node address "
                                                        "of interface '{}'",
-                                                       format_ipv4(a), iface->name)});
+                                                       format_ip(a), iface->name)});
         }
+        if (family == Family::ipv6 && v.version != 3)
+            out.push_back({v.location, "an IPv6 VRRP instance needs version: 3 (VRRPv2 is IPv4 "
+                                       "only)"});
+        for (const auto& peer : v.unicast_peers)
+            if (peer.family != family)
+                out.push_back(
+                    {v.location,
+                     fmt::format("unicast peer {} is not of the instance's family: "
+                                 "adverts of an {} instance travel over {}",
+                                 format_ip(peer), family == Family::ipv4 ? "IPv4" : "IPv6",
+                                 family == Family::ipv4 ? "IPv4" : "IPv6")});
+        if (v.unicast_source && v.unicast_source->family != family)
+            out.push_back({v.location, fmt::format("unicast_source {} is not of the instance's "
+                                                   "family",
+                                                   format_ip(*v.unicast_source))});
         for (const auto& t : v.track) {
             using Kind = VrrpInstance::Track::Kind;
             const bool known =
@@ -338,10 +369,11 @@ void validate_vrrp(const Config& c, Diagnostics& out) {
                 out.push_back(
                     {t.location, fmt::format("tracked {} '{}' is not defined", what, t.name)});
         }
-        if (v.unicast_source && iface && *v.unicast_source != iface->address)
+        if (v.unicast_source && v.unicast_source->is_ipv4() && iface &&
+            v.unicast_source->ipv4() != iface->address)
             out.push_back(
                 {v.location, fmt::format("unicast_source {} is not the address of interface '{}'",
-                                         format_ipv4(*v.unicast_source), iface->name)});
+                                         format_ip(*v.unicast_source), iface->name)});
     }
 }
 

@@ -16,7 +16,8 @@ InstanceConfig instance_config(const config::VrrpInstance& v, std::uint32_t inte
     ic.advert_interval = std::chrono::duration_cast<Duration>(v.advert_int);
     ic.preempt = v.preempt;
     ic.preempt_delay = std::chrono::duration_cast<Duration>(v.preempt_delay);
-    ic.primary_address = v.unicast_source.value_or(interface_address);
+    // IPv4 only until VRRPv3 over IPv6 lands (validator.cpp refuses IPv6 instances).
+    ic.primary_address = v.unicast_source ? v.unicast_source->ipv4() : interface_address;
     return ic;
 }
 
@@ -289,8 +290,8 @@ void Router::receive(std::uint8_t interface, const std::uint8_t* frame, std::siz
     }
     Running& r = instances_[i];
     if (!r.config.unicast_peers.empty() &&
-        std::find(r.config.unicast_peers.begin(), r.config.unicast_peers.end(), packet->source) ==
-            r.config.unicast_peers.end()) {
+        std::find(r.config.unicast_peers.begin(), r.config.unicast_peers.end(),
+                  config::IpAddress::from_ipv4(packet->source)) == r.config.unicast_peers.end()) {
         count(Discard::not_a_peer);
         return;
     }
@@ -452,15 +453,18 @@ void Router::send_advert(std::size_t i, std::uint8_t priority) {
     m.vrid = r.config.virtual_router_id;
     m.priority = priority;
     m.interval_centiseconds = static_cast<std::uint16_t>(r.config.advert_int.count() / 10);
-    m.addresses = r.config.virtual_addresses;
+    for (const auto& a : r.config.virtual_addresses)
+        m.addresses.push_back(a.ipv4());
     m.password = r.config.password;
     if (r.config.unicast_peers.empty()) {
         send_(r.interface, advert_frame(m, r.mac, multicast_mac, r.source, multicast_group));
     } else {
-        for (const std::uint32_t peer : r.config.unicast_peers)
+        for (const auto& peer_address : r.config.unicast_peers) {
+            const std::uint32_t peer = peer_address.ipv4();
             send_(r.interface,
                   advert_frame(m, r.mac, resolve_(peer, r.interface).value_or(broadcast_mac),
                                r.source, peer));
+        }
     }
     ++status_[i].adverts_sent;
 }
@@ -468,8 +472,8 @@ void Router::send_advert(std::size_t i, std::uint8_t priority) {
 void Router::send_gratuitous_arps(std::size_t i, unsigned repeat) {
     Running& r = instances_[i];
     for (unsigned k = 0; k < repeat; ++k)
-        for (const std::uint32_t a : r.config.virtual_addresses) {
-            send_(r.interface, gratuitous_arp_frame(r.mac, a));
+        for (const auto& a : r.config.virtual_addresses) {
+            send_(r.interface, gratuitous_arp_frame(r.mac, a.ipv4()));
             ++status_[i].gratuitous_arps_sent;
         }
 }

@@ -12,7 +12,7 @@ bool service_up(const config::Service& s, const health::DownSet& down) {
     unsigned up = 0;
     for (const auto& rs : s.real_servers)
         if (rs.weight > 0 &&
-            !down.count(health::ServerKey{s.name, rs.address, rs.port.value_or(0)}))
+            !down.count(health::ServerKey{s.name, rs.address.ipv4(), rs.port.value_or(0)}))
             ++up;
     return up >= std::max(1u, s.quorum);
 }

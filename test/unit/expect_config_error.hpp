@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "control/config/loader.hpp"
 
@@ -26,6 +27,26 @@ inline void expect_error(const std::string& yaml, int line, int column, const st
     CHECK(r.diagnostics[0].location.line == line);
     CHECK(r.diagnostics[0].location.column == column);
     CHECK_THAT(r.diagnostics[0].message, Catch::Contains(text));
+}
+
+struct ExpectedError {
+    int line;
+    int column;
+    std::string text;
+};
+
+// Exactly these errors, in this order.
+inline void expect_errors(const std::string& yaml, const std::vector<ExpectedError>& expected) {
+    const control::config::LoadResult r = control::config::load_config_text(yaml);
+    INFO(yaml);
+    INFO(only_errors(r));
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.diagnostics.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        CHECK(r.diagnostics[i].location.line == expected[i].line);
+        CHECK(r.diagnostics[i].location.column == expected[i].column);
+        CHECK_THAT(r.diagnostics[i].message, Catch::Contains(expected[i].text));
+    }
 }
 
 } // namespace lb::test

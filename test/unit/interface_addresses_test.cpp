@@ -1,6 +1,7 @@
 // An interface's addresses and gateways: the single `address`/`gateway` and the dual-stack
-// lists `addresses`/`gateways` (issue 23's contract). Until IPv6 lands (docs/ipv6-plan.md), an
-// IPv6 entry is refused where it is written, saying why.
+// lists `addresses`/`gateways` (issue 23's contract). IPv6 values are read and their rules
+// checked; until the dataplane forwards IPv6 (docs/ipv6-plan.md) a valid one is refused where it
+// is written, saying why ("not supported yet", the last diagnostic).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -10,6 +11,7 @@
 
 using namespace lb::control::config;
 using lb::test::expect_error;
+using lb::test::expect_errors;
 using lb::test::only_errors;
 
 namespace {
@@ -46,8 +48,10 @@ TEST_CASE("interface addresses: the list form is the single form's equal") {
 TEST_CASE("interface addresses: each mistake at its place") {
     expect_error(with(R"(addresses: [198.51.100.2/24, "2001:db8:100::2/64"])"), 5, 34,
                  "IPv6 is not supported yet");
-    expect_error(with("addresses: [198.51.100.2/24]", R"(gateways: [198.51.100.1, "2001:db8::1"])"),
-                 6, 30, "IPv6 is not supported yet");
+    expect_errors(
+        with("addresses: [198.51.100.2/24]", R"(gateways: [198.51.100.1, "2001:db8::1"])"),
+        {{6, 30, "gateway 2001:db8::1: interface 'ext' has no IPv6 address to reach it from"},
+         {6, 30, "IPv6 is not supported yet"}});
     expect_error(with("addresses: [198.51.100.2/24, 198.51.100.3/24]"), 5, 34,
                  "one IPv4 address at most; 198.51.100.3 is the second");
     expect_error(with("addresses: [198.51.100.2/24]", "gateways: [198.51.100.1, 198.51.100.9]"), 6,
@@ -63,4 +67,48 @@ TEST_CASE("interface addresses: each mistake at its place") {
         with("address: 198.51.100.2/24", "gateway: 198.51.100.1\n    gateways: [198.51.100.1]"), 7,
         15, "give 'gateway' or 'gateways', not both");
     expect_error(with("mtu: 1500"), 3, 5, "needs 'address'");
+}
+
+TEST_CASE("interface addresses: the IPv6 rules") {
+    const std::string not_yet = "IPv6 is not supported yet";
+    // Read, and refused only because the dataplane lacks it: at the first IPv6 address.
+    expect_errors(
+        with(R"(addresses: ["2001:db8:100::2/64", "2001:db8:101::2/64"])",
+             R"(gateways: ["fe80::1"])"),
+        {{5, 17, "address 2001:db8:100::2: " + not_yet}, {6, 16, "gateway fe80::1: " + not_yet}});
+    // An IPv6-only interface needs no IPv4 address.
+    expect_error(with(R"(addresses: ["2001:db8:100::2/64"])"), 5, 17, not_yet);
+    expect_errors(with(R"(addresses: ["2001:db8:100::2/128"])"),
+                  {{5, 17, "2001:db8:100::2/128: the prefix must leave room for a subnet (1..127)"},
+                   {5, 17, not_yet}});
+    // (Diagnostics are in the file's order.)
+    expect_errors(with(R"(addresses: ["2001:db8:100::2/64", "2001:db8:100::2/64"])"),
+                  {{5, 17, not_yet},
+                   {5, 39, "address 2001:db8:100::2 is already interface 'ext''s (line 5)"}});
+    expect_errors(with(R"(addresses: ["2001:db8:100::2/64"])", R"(gateways: ["2001:db8:200::1"])"),
+                  {{5, 17, not_yet},
+                   {6, 16,
+                    "gateway 2001:db8:200::1 is not inside ext's subnets "
+                    "(2001:db8:100::2/64) and is not link-local"},
+                   {6, 16, not_yet}});
+    expect_errors(
+        with("addresses: [198.51.100.2/24]", R"(gateways: ["2001:db8::1"])"),
+        {{6, 16, "gateway 2001:db8::1: interface 'ext' has no IPv6 address"}, {6, 16, not_yet}});
+    expect_errors(
+        with(R"(addresses: ["2001:db8::2/64"])", "gateways: [198.51.100.1]"),
+        {{5, 17, not_yet}, {6, 16, "gateway 198.51.100.1: interface 'ext' has no IPv4 address"}});
+    expect_error(with(R"(addresses: ["2001:db8::2/64"])", R"(gateways: ["fe80::1", "fe80::2"])"), 6,
+                 27, "fe80::2 is a second IPv6 one");
+    expect_errors(with(R"(addresses: ["2001:db8::2/64"])"
+                       "\n    mtu: 1279"),
+                  {{5, 17, not_yet},
+                   {6, 10, "mtu 1279: an interface with IPv6 addresses needs at least 1280"}});
+    expect_error(with(R"(addresses: ["fe80::2/64"])"), 5, 17,
+                 "fe80::2 is link-local: lb derives its own link-local addresses");
+    expect_error(with(R"(addresses: ["ff02::2/64"])"), 5, 17, "ff02::2 is a multicast address");
+    expect_error(with(R"(addresses: ["::ffff:198.51.100.2/120"])"), 5, 17,
+                 "IPv4-mapped address: write the IPv4 address itself");
+    expect_error(with(R"(addresses: ["::1/64"])"), 5, 17, "not an address of a host");
+    expect_error(with(R"(addresses: ["2001:db8::2/64"])", R"(gateways: ["ff02::1"])"), 6, 16,
+                 "multicast");
 }

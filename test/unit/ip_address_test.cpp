@@ -66,7 +66,9 @@ TEST_CASE("ip address: what is refused, and why") {
     CHECK_THAT(refusal("2001:db8:1:2:3:4:5:6:7"), Catch::Contains("not an IPv6 address"));
     CHECK_THAT(refusal("1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18:19:20:21:22:23"),
                Catch::Contains("not an IPv6 address"));
-    CHECK_THAT(refusal("198.51.100"), Catch::Contains("a.b.c.d or an IPv6 address"));
+    // Digits and dots are meant as IPv4: said what is wrong with them as such.
+    CHECK_THAT(refusal("198.51.100"), Catch::Contains("not an IPv4 address (expected a.b.c.d)"));
+    CHECK_THAT(refusal("lb.example"), Catch::Contains("a.b.c.d or an IPv6 address"));
     CHECK_THAT(refusal(""), Catch::Contains("not an IP address"));
 }
 

@@ -78,7 +78,7 @@ TEST_CASE("replication: a complete section loads with its defaults") {
     REQUIRE(r.config);
     REQUIRE(r.config->replication);
     CHECK(r.config->replication->interface == "int");
-    CHECK(r.config->replication->peers == std::vector<std::uint32_t>{0xcb007103u}); // .3
+    CHECK(r.config->replication->peers == std::vector{IpAddress::from_ipv4(0xcb007103u)}); // .3
     CHECK(r.config->replication->port == 8848);
     CHECK(r.config->replication->cluster_id == 1);
     CHECK(r.config->replication->sync_after == Milliseconds{0}); // every connection, at once
@@ -145,8 +145,9 @@ TEST_CASE("replication: a list of peers") {
             load_config_text(with_peers(key.path, "[203.0.113.3, 203.0.113.4, 203.0.113.9]"));
         INFO(lb::test::only_errors(r));
         REQUIRE(r.config);
-        CHECK(r.config->replication->peers ==
-              std::vector<std::uint32_t>{0xcb007103u, 0xcb007104u, 0xcb007109u});
+        CHECK(r.config->replication->peers == std::vector{IpAddress::from_ipv4(0xcb007103u),
+                                                          IpAddress::from_ipv4(0xcb007104u),
+                                                          IpAddress::from_ipv4(0xcb007109u)});
     }
     SECTION("a block list works as well") {
         const LoadResult r =
@@ -220,7 +221,7 @@ TEST_CASE("replication: a reload that changes it needs a restart") {
     KeyFile key(good_secret, 0600);
     const auto running = *load_config_text(section(key.path)).config;
     auto next = running;
-    next.replication->peers = {0xcb007104u};
+    next.replication->peers = {IpAddress::from_ipv4(0xcb007104u)};
     const auto changed = lb::control::config::restart_only_changes(running, next);
     CHECK(changed == std::vector<std::string>{"replication"});
     next.replication.reset();

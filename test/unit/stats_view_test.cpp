@@ -32,11 +32,11 @@ control::config::Config two_servers() {
     control::config::Service web;
     web.name = "web";
     control::config::RealServer one;
-    one.address = server_one;
+    one.address = control::config::IpAddress::from_ipv4(server_one);
     one.port = 8080;
     one.weight = 3;
     control::config::RealServer two;
-    two.address = server_two;
+    two.address = control::config::IpAddress::from_ipv4(server_two);
     two.weight = 2;
     web.real_servers = {one, two};
     c.services = {web};

@@ -22,10 +22,10 @@ TEST_CASE("IPv4 addresses, prefixes and netmasks") {
     CHECK(parse_ipv4("198.51.100.2", e) == 0xc6336402u);
     for (const char* bad : {"198.51.100", "198.51.100.2.1", "256.0.0.1", "a.b.c.d", "1..2.3", ""})
         CHECK_FALSE(parse_ipv4(bad, e));
-    // Where only IPv4 goes yet, an IPv6 address is named as such (issue 23 comes next).
+    // Where only IPv4 goes (a BGP router ID), an IPv6 address is named as such.
     e.clear();
     CHECK_FALSE(parse_ipv4("2001:db8::100", e));
-    CHECK_THAT(e, Catch::Contains("is an IPv6 address: IPv6 is not supported yet"));
+    CHECK_THAT(e, Catch::Contains("is an IPv6 address; an IPv4 address is needed here"));
     e.clear();
     CHECK_FALSE(parse_ipv4("198.51.100.2:80", e));
     CHECK_THAT(e, Catch::Contains("expected a.b.c.d"));
