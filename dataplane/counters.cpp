@@ -12,8 +12,12 @@ const char* drop_reason_name(DropReason r) {
         return "fragment";
     case DropReason::bad_l4_header:
         return "bad_l4_header";
-    case DropReason::not_ipv4:
-        return "not_ipv4";
+    case DropReason::not_ip:
+        return "not_ip";
+    case DropReason::ipv6_routing_header:
+        return "ipv6_routing_header";
+    case DropReason::ipv6_not_enabled:
+        return "ipv6_not_enabled";
     case DropReason::arp_ignored:
         return "arp_ignored";
     case DropReason::icmp_ignored:

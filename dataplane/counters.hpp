@@ -30,10 +30,12 @@ class Counter {
 // Why a packet was dropped. Names are the user-facing label values (see drop_reason_name).
 enum class DropReason : std::uint8_t {
     truncated,               // shorter than the headers it claims
-    bad_ip_header,           // version, IHL, total length or header checksum wrong
-    fragment,                // IPv4 fragments are not reassembled
-    bad_l4_header,           // TCP data offset or UDP length wrong
-    not_ipv4,                // neither IPv4 nor ARP (IPv6, VLAN, ...)
+    bad_ip_header,           // version, lengths, header checksum or IPv6 header chain wrong
+    fragment,                // IPv4 and non-atomic IPv6 fragments are not reassembled
+    bad_l4_header,           // TCP data offset or UDP length wrong, IPv6 UDP without checksum
+    not_ip,                  // neither IPv4, IPv6 nor ARP (VLAN, LLDP, ...)
+    ipv6_routing_header,     // an IPv6 routing header with segments left: not for us
+    ipv6_not_enabled,        // IPv6 TCP, UDP or ICMPv6: not forwarded yet (docs/ipv6-plan.md)
     arp_ignored,             // ARP not for us
     icmp_ignored,            // ICMP other than echo request to us
     to_node,                 // TCP/UDP to the node's own address (no exception path yet)

@@ -525,6 +525,12 @@ void Worker::process_burst(rte_mbuf** frames, std::uint16_t count, std::uint8_t 
         case FrameKind::vrrp:
             to_control(m, ingress);
             continue;
+        case FrameKind::tcp6:
+        case FrameKind::udp6:
+        case FrameKind::icmp6:
+            // Parsed, not served: IPv6 services arrive with docs/ipv6-plan.md's step 5.
+            drop(m, DropReason::ipv6_not_enabled);
+            continue;
         case FrameKind::tcp:
         case FrameKind::udp:
             break;

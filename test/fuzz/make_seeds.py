@@ -5,6 +5,7 @@ the fuzzers start from real traffic and the crashes replay in every test run. De
 running it again rewrites the same files. Inputs that fuzzing finds later are added as
 corpus/<target>/regression-<what> by hand (scripts/fuzz prints where a crash was saved)."""
 
+import ipaddress
 import os
 import struct
 import sys
@@ -87,6 +88,62 @@ def vrrp_v3(src: str, vrid: int, priority: int, addresses: list[str]) -> bytes:
     return msg[:6] + struct.pack("!H", c) + msg[8:]
 
 
+def ip6(a: str) -> bytes:
+    return ipaddress.IPv6Address(a).packed
+
+
+CLIENT6 = "2001:db8:c::10"
+VIP6 = "2001:db8:100::100"
+
+
+def l4_checksum6(src: str, dst: str, proto: int, segment: bytes) -> int:
+    """RFC 8200 8.1: the pseudo-header holds the upper layer's length and protocol."""
+    pseudo = ip6(src) + ip6(dst) + struct.pack("!IxxxB", len(segment), proto)
+    return checksum(pseudo + segment)
+
+
+# Extension headers as (type, bytes after the next-header byte, which ipv6() fills in).
+HOP_BY_HOP = (0, bytes([0, 1, 4, 0, 0, 0, 0]))  # 8 bytes, PadN
+DEST_OPTS = (60, bytes([0, 1, 4, 0, 0, 0, 0]))
+ROUTING_DONE = (43, bytes([2, 0, 0, 0, 0, 0, 0]) + ip6("2001:db8::1"))  # segments left 0
+ATOMIC_FRAGMENT = (44, struct.pack("!BHI", 0, 0, 0x1234))  # offset 0, M 0 (RFC 6946)
+FIRST_FRAGMENT = (44, struct.pack("!BHI", 0, 1, 0x1234))  # M 1
+
+
+def ipv6(src: str, dst: str, proto: int, segment: bytes,
+         extensions: tuple[tuple[int, bytes], ...] = ()) -> bytes:
+    """The fixed header, the extension headers in order, then the upper layer `proto`."""
+    kinds = [kind for kind, _ in extensions] + [proto]
+    chain = b"".join(bytes([kinds[i + 1]]) + body for i, (_, body) in enumerate(extensions))
+    payload = chain + segment
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), kinds[0], 64, ip6(src),
+                       ip6(dst)) + payload
+
+
+def tcp6(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
+         data: bytes = b"") -> bytes:
+    segment = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+    c = l4_checksum6(src, dst, 6, segment)
+    return segment[:16] + struct.pack("!H", c) + segment[18:]
+
+
+def udp6(src: str, dst: str, sport: int, dport: int, data: bytes) -> bytes:
+    datagram = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    c = l4_checksum6(src, dst, 17, datagram) or 0xFFFF
+    return datagram[:6] + struct.pack("!H", c) + datagram[8:]
+
+
+def icmp6_echo(src: str, dst: str) -> bytes:
+    message = struct.pack("!BBHHH", 128, 0, 0, 77, 1) + b"ping"
+    c = l4_checksum6(src, dst, 58, message)
+    return message[:2] + struct.pack("!H", c) + message[4:]
+
+
+def client6(proto: int, segment: bytes,
+            extensions: tuple[tuple[int, bytes], ...] = ()) -> bytes:
+    return ether(PORT0_MAC, CLIENT_MAC, 0x86DD, ipv6(CLIENT6, VIP6, proto, segment, extensions))
+
+
 def worker_input(frames: list[tuple[int, bytes]]) -> bytes:
     """Records for worker_fuzz: (flags, frame); see worker_fuzz.cpp for the flags."""
     return b"".join(struct.pack("!BH", flags, len(f)) + f for flags, f in frames)
@@ -118,6 +175,13 @@ FRAMES = {
     "vrrp": ether(b"\x01\x00\x5e\x00\x00\x12", bytes.fromhex("00005e000133"), 0x0800,
                   ipv4("198.51.100.3", "224.0.0.18", 112,
                        vrrp_v3("198.51.100.3", 51, 100, [VIP]), ttl=255)),
+    "tcp6-syn": client6(6, tcp6(CLIENT6, VIP6, 40000, 80, 0, 0, SYN)),
+    "udp6": client6(17, udp6(CLIENT6, VIP6, 5353, 53, b"query")),
+    "icmp6-echo": client6(58, icmp6_echo(CLIENT6, VIP6)),
+    # Every extension header lb skips, in the order RFC 8200 4.1 recommends.
+    "tcp6-extensions": client6(6, tcp6(CLIENT6, VIP6, 40000, 80, 0, 0, SYN),
+                               (HOP_BY_HOP, DEST_OPTS, ROUTING_DONE, ATOMIC_FRAGMENT, DEST_OPTS)),
+    "udp6-fragment": client6(17, udp6(CLIENT6, VIP6, 5353, 53, b"query"), (FIRST_FRAGMENT,)),
 }
 
 VRRP = {
@@ -155,6 +219,10 @@ WORKER = {
     ]),
     "local": worker_input([(4, FRAMES["arp"]), (4, FRAMES["icmp"]), (4, FRAMES["udp"]),
                            (4, FRAMES["vrrp"])]),
+    # IPv6 among IPv4 in one burst: parsed, counted ipv6_not_enabled, the IPv4 SYN served.
+    "ipv6-mixed": worker_input([(0, FRAMES["tcp6-syn"]), (0, client_tcp(VIP, 21, 0, 0, SYN)),
+                                (0, FRAMES["udp6"]), (0, FRAMES["icmp6-echo"]),
+                                (4, FRAMES["tcp6-extensions"])]),
 }
 
 

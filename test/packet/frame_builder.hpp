@@ -1,7 +1,9 @@
 // Builds Ethernet frames for packet-level tests: ARP, ICMP echo, TCP and UDP over IPv4 with
-// correct checksums, optional IP options, and helpers to read frames back.
+// correct checksums, optional IP options; TCP, UDP and ICMPv6 echo over IPv6 behind any chain
+// of extension headers; and helpers to read frames back.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -53,6 +55,38 @@ struct L4 {
     Mac dst_mac = port0_mac;
 };
 
+// A zeroed frame of `size` bytes (Ethernet's minimum of 60 at least), its Ethernet header
+// written.
+inline Bytes ethernet_frame(std::size_t size, Mac src, Mac dst, std::uint16_t ether_type) {
+    Bytes f(std::max<std::size_t>(size, 60), 0);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(f.data());
+    eth->dst_addr = dst.addr();
+    eth->src_addr = src.addr();
+    eth->ether_type = rte_cpu_to_be_16(ether_type);
+    return f;
+}
+
+// The TCP or UDP header at `l4` (checksum 0, `l4_length` the whole segment or datagram), for
+// ipv4_frame and ipv6_frame alike; other protocols are left to the caller.
+template <typename P>
+void write_transport_header(std::uint8_t* l4, const P& p, std::size_t l4_length) {
+    if (p.protocol == IPPROTO_TCP) {
+        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+        tcp->src_port = rte_cpu_to_be_16(p.sport);
+        tcp->dst_port = rte_cpu_to_be_16(p.dport);
+        tcp->sent_seq = rte_cpu_to_be_32(p.seq);
+        tcp->recv_ack = rte_cpu_to_be_32(p.ack);
+        tcp->data_off = 0x50;
+        tcp->tcp_flags = p.tcp_flags;
+        tcp->rx_win = rte_cpu_to_be_16(65535);
+    } else if (p.protocol == IPPROTO_UDP) {
+        auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+        udp->src_port = rte_cpu_to_be_16(p.sport);
+        udp->dst_port = rte_cpu_to_be_16(p.dport);
+        udp->dgram_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(l4_length));
+    }
+}
+
 inline Bytes ipv4_frame(L4 p) {
     if (!p.data.empty())
         p.payload = p.data.size();
@@ -61,12 +95,8 @@ inline Bytes ipv4_frame(L4 p) {
     if (p.protocol == IPPROTO_TCP)
         l4_header = 20;
     const std::size_t total = sizeof(rte_ether_hdr) + ip_header + l4_header + p.payload;
-    Bytes f(std::max<std::size_t>(total, 60), 0);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f.data());
-    eth->dst_addr = p.dst_mac.addr();
-    eth->src_addr = p.src_mac.addr();
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    auto* iph = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    Bytes f = ethernet_frame(total, p.src_mac, p.dst_mac, RTE_ETHER_TYPE_IPV4);
+    auto* iph = reinterpret_cast<rte_ipv4_hdr*>(f.data() + sizeof(rte_ether_hdr));
     iph->version_ihl = static_cast<std::uint8_t>(0x40 | (5 + p.ip_option_words));
     iph->total_length =
         rte_cpu_to_be_16(static_cast<std::uint16_t>(ip_header + l4_header + p.payload));
@@ -83,22 +113,11 @@ inline Bytes ipv4_frame(L4 p) {
         l4[l4_header + i] = p.data.empty() ? static_cast<std::uint8_t>('a' + i % 26)
                                            : static_cast<std::uint8_t>(p.data[i]);
     iph->hdr_checksum = rte_ipv4_cksum(iph);
+    write_transport_header(l4, p, l4_header + p.payload);
     if (p.protocol == IPPROTO_TCP) {
-        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
-        tcp->src_port = rte_cpu_to_be_16(p.sport);
-        tcp->dst_port = rte_cpu_to_be_16(p.dport);
-        tcp->sent_seq = rte_cpu_to_be_32(p.seq);
-        tcp->recv_ack = rte_cpu_to_be_32(p.ack);
-        tcp->data_off = 0x50;
-        tcp->tcp_flags = p.tcp_flags;
-        tcp->rx_win = rte_cpu_to_be_16(65535);
-        tcp->cksum = rte_ipv4_udptcp_cksum(iph, tcp);
+        reinterpret_cast<rte_tcp_hdr*>(l4)->cksum = rte_ipv4_udptcp_cksum(iph, l4);
     } else if (p.protocol == IPPROTO_UDP) {
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
-        udp->src_port = rte_cpu_to_be_16(p.sport);
-        udp->dst_port = rte_cpu_to_be_16(p.dport);
-        udp->dgram_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(8 + p.payload));
-        udp->dgram_cksum = rte_ipv4_udptcp_cksum(iph, udp);
+        reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = rte_ipv4_udptcp_cksum(iph, l4);
     } else if (p.protocol == IPPROTO_ICMP) {
         auto* icmp = reinterpret_cast<rte_icmp_hdr*>(l4);
         icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
@@ -109,15 +128,149 @@ inline Bytes ipv4_frame(L4 p) {
     return f;
 }
 
+// IPv6: an address as eight 16-bit groups, `ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)` for
+// 2001:db8::1.
+struct Ipv6Address {
+    std::uint8_t b[16];
+    bool operator==(const std::uint8_t* other) const { return std::memcmp(b, other, 16) == 0; }
+};
+
+constexpr Ipv6Address ipv6(std::uint16_t g0, std::uint16_t g1, std::uint16_t g2, std::uint16_t g3,
+                           std::uint16_t g4, std::uint16_t g5, std::uint16_t g6, std::uint16_t g7) {
+    Ipv6Address a{};
+    const std::uint16_t groups[8] = {g0, g1, g2, g3, g4, g5, g6, g7};
+    for (int i = 0; i < 8; ++i) {
+        a.b[2 * i] = static_cast<std::uint8_t>(groups[i] >> 8);
+        a.b[2 * i + 1] = static_cast<std::uint8_t>(groups[i]);
+    }
+    return a;
+}
+
+// One extension header, whole: its first byte (next header) is filled in by ipv6_frame.
+struct Ipv6Extension {
+    std::uint8_t type;
+    Bytes bytes;
+};
+
+// Hop-by-hop or destination options of `length` bytes (a multiple of 8), padded with PadN:
+// scapy's IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() for 8.
+inline Ipv6Extension ipv6_options(std::uint8_t type, std::size_t length = 8) {
+    Ipv6Extension e{type, Bytes(length, 0)};
+    e.bytes[1] = static_cast<std::uint8_t>(length / 8 - 1);
+    e.bytes[2] = 1; // PadN over the rest
+    e.bytes[3] = static_cast<std::uint8_t>(length - 4);
+    return e;
+}
+
+// A type 0 routing header holding one address (24 bytes): scapy's
+// IPv6ExtHdrRouting(addresses=["2001:db8::1"], segleft=N).
+inline Ipv6Extension ipv6_routing(std::uint8_t segments_left) {
+    Ipv6Extension e{IPPROTO_ROUTING, Bytes(24, 0)};
+    e.bytes[1] = 2;
+    e.bytes[3] = segments_left;
+    const Ipv6Address hop = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    std::memcpy(&e.bytes[8], hop.b, 16);
+    return e;
+}
+
+// scapy's IPv6ExtHdrFragment(offset=O, m=M, id=0x1234); offset in 8-byte units.
+inline Ipv6Extension ipv6_fragment(std::uint16_t offset, bool more) {
+    Ipv6Extension e{IPPROTO_FRAGMENT, Bytes(8, 0)};
+    const std::uint16_t data = static_cast<std::uint16_t>(offset << 3 | (more ? 1 : 0));
+    e.bytes[2] = static_cast<std::uint8_t>(data >> 8);
+    e.bytes[3] = static_cast<std::uint8_t>(data);
+    e.bytes[6] = 0x12;
+    e.bytes[7] = 0x34;
+    return e;
+}
+
+inline constexpr Ipv6Address client6 = ipv6(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 0x10);
+inline constexpr Ipv6Address vip6 = ipv6(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x100);
+
+struct L6 {
+    // TCP, UDP and ICMPv6 (an echo request) get their header; anything else only the payload.
+    std::uint8_t protocol = IPPROTO_TCP;
+    Ipv6Address src = client6, dst = vip6;
+    std::uint16_t sport = 40000, dport = 80;
+    std::uint8_t tcp_flags = RTE_TCP_SYN_FLAG;
+    std::size_t payload = 0;
+    std::uint32_t seq = 1000;
+    std::uint32_t ack = 0;
+    std::vector<Ipv6Extension> extensions; // in order, between the fixed header and `protocol`
+    Mac src_mac = client_mac;
+    Mac dst_mac = port0_mac;
+};
+
+// The upper-layer checksum of RFC 8200 8.1: the pseudo-header holds the upper layer's length
+// and protocol, not the payload length and first next header (rte_ipv6_udptcp_cksum's, wrong
+// behind extension headers).
+inline std::uint16_t ipv6_l4_checksum(const rte_ipv6_hdr* ip, const void* l4, std::size_t length,
+                                      std::uint8_t protocol) {
+    std::uint32_t sum = rte_raw_cksum(ip->src_addr, 32);
+    const std::uint32_t be_length = rte_cpu_to_be_32(static_cast<std::uint32_t>(length));
+    const std::uint32_t be_protocol = rte_cpu_to_be_32(protocol);
+    sum +=
+        rte_raw_cksum(&be_length, 4) + rte_raw_cksum(&be_protocol, 4) + rte_raw_cksum(l4, length);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    const auto folded = static_cast<std::uint16_t>(~sum);
+    return folded == 0 && protocol == IPPROTO_UDP ? 0xffff : folded; // UDP's 0 means none
+}
+
+inline Bytes ipv6_frame(const L6& p) {
+    std::size_t extensions = 0;
+    for (const auto& e : p.extensions)
+        extensions += e.bytes.size();
+    std::size_t l4_header = 0;
+    if (p.protocol == IPPROTO_TCP)
+        l4_header = 20;
+    else if (p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_ICMPV6)
+        l4_header = 8;
+    const std::size_t l4_length = l4_header + p.payload;
+    const std::size_t total = sizeof(rte_ether_hdr) + 40 + extensions + l4_length;
+    Bytes f = ethernet_frame(total, p.src_mac, p.dst_mac, RTE_ETHER_TYPE_IPV6);
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(f.data() + sizeof(rte_ether_hdr));
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->payload_len = rte_cpu_to_be_16(static_cast<std::uint16_t>(extensions + l4_length));
+    ip->hop_limits = 64;
+    std::memcpy(ip->src_addr, p.src.b, 16);
+    std::memcpy(ip->dst_addr, p.dst.b, 16);
+    std::uint8_t* next = &ip->proto;
+    std::uint8_t* at = reinterpret_cast<std::uint8_t*>(ip + 1);
+    for (const auto& e : p.extensions) {
+        *next = e.type;
+        std::memcpy(at, e.bytes.data(), e.bytes.size());
+        next = at;
+        at += e.bytes.size();
+    }
+    *next = p.protocol;
+    for (std::size_t i = 0; i < p.payload; ++i)
+        at[l4_header + i] = static_cast<std::uint8_t>('a' + i % 26);
+    write_transport_header(at, p, l4_length);
+    std::size_t checksum_at = 0; // offset of the checksum field in the upper layer, if any
+    if (p.protocol == IPPROTO_TCP) {
+        checksum_at = offsetof(rte_tcp_hdr, cksum);
+    } else if (p.protocol == IPPROTO_UDP) {
+        checksum_at = offsetof(rte_udp_hdr, dgram_cksum);
+    } else if (p.protocol == IPPROTO_ICMPV6) {
+        auto* icmp = reinterpret_cast<rte_icmp_hdr*>(at); // echo: the ICMP layout
+        icmp->icmp_type = 128;                            // echo request
+        icmp->icmp_ident = rte_cpu_to_be_16(77);
+        icmp->icmp_seq_nb = rte_cpu_to_be_16(1);
+        checksum_at = offsetof(rte_icmp_hdr, icmp_cksum);
+    }
+    if (checksum_at) {
+        const std::uint16_t sum = ipv6_l4_checksum(ip, at, l4_length, p.protocol);
+        std::memcpy(at + checksum_at, &sum, 2);
+    }
+    return f;
+}
+
 inline Bytes arp_frame(std::uint16_t op, Mac sender, std::uint32_t sender_ip,
                        std::uint32_t target_ip,
                        Mac dst = Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}) {
-    Bytes f(60, 0);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f.data());
-    eth->dst_addr = dst.addr();
-    eth->src_addr = sender.addr();
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-    auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+    Bytes f = ethernet_frame(60, sender, dst, RTE_ETHER_TYPE_ARP);
+    auto* arp = reinterpret_cast<rte_arp_hdr*>(f.data() + sizeof(rte_ether_hdr));
     arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
     arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     arp->arp_hlen = 6;
@@ -135,6 +288,9 @@ inline const rte_ether_hdr* eth_of(const Bytes& f) {
 }
 inline rte_ipv4_hdr* ip_of(Bytes& f) {
     return reinterpret_cast<rte_ipv4_hdr*>(f.data() + 14);
+}
+inline rte_ipv6_hdr* ip6_of(Bytes& f) {
+    return reinterpret_cast<rte_ipv6_hdr*>(f.data() + 14);
 }
 inline std::uint8_t* l4_of(Bytes& f) {
     auto* iph = ip_of(f);

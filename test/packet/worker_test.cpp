@@ -245,15 +245,41 @@ TEST_CASE("malformed frames are dropped and counted, never forwarded") {
     }
     {
         Bytes f = good;
-        reinterpret_cast<rte_ether_hdr*>(f.data())->ether_type = rte_cpu_to_be_16(0x86dd);
-        cases.push_back({"IPv6", f, DropReason::not_ipv4});
+        reinterpret_cast<rte_ether_hdr*>(f.data())->ether_type =
+            rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN);
+        cases.push_back({"VLAN-tagged", f, DropReason::not_ip});
     }
+    {
+        Bytes f = good;
+        reinterpret_cast<rte_ether_hdr*>(f.data())->ether_type = rte_cpu_to_be_16(0x86dd);
+        cases.push_back({"IPv4 in an IPv6 frame", f, DropReason::bad_ip_header});
+    }
+    // Ether()/IPv6(src=client6, dst=vip6)/TCP(sport=40000, dport=80, flags='S')
+    cases.push_back({"IPv6 SYN", ipv6_frame(L6{}), DropReason::ipv6_not_enabled});
     for (auto& c : cases) {
         INFO(c.name);
         const std::uint64_t before = h.drops(c.reason);
         CHECK(h.send(c.frame).empty());
         CHECK(h.drops(c.reason) == before + 1);
     }
+    CHECK(h.dataplane.connections().size() == 0);
+}
+
+TEST_CASE("IPv6 TCP, UDP and ICMPv6 are parsed but neither forwarded nor handed to the kernel") {
+    WorkerHarness h(nat_config(), 1024, true);
+    L6 udp;
+    udp.protocol = IPPROTO_UDP;
+    udp.dport = 53;
+    L6 echo;
+    echo.protocol = IPPROTO_ICMPV6;
+    // To a VIP and to an address of nobody's: the same verdict, no lookup made.
+    L6 elsewhere;
+    elsewhere.dst = ipv6(0x2001, 0xdb8, 0x999, 0, 0, 0, 0, 1);
+    CHECK(h.send({ipv6_frame(L6{}), ipv6_frame(udp), ipv6_frame(echo), ipv6_frame(elsewhere)})
+              .empty());
+    CHECK(h.drops(DropReason::ipv6_not_enabled) == 4);
+    CHECK(h.total_drops() == 4);
+    CHECK(h.counters().to_kernel.read() == 0);
     CHECK(h.dataplane.connections().size() == 0);
 }
 
