@@ -74,6 +74,13 @@ void add_interfaces(const config::Config& c, const std::vector<PortBinding>& por
         e.address = rte_cpu_to_be_32(ci.address);
         e.netmask = rte_cpu_to_be_32(ci.netmask());
         e.mtu = ci.mtu;
+        if (!ci.ipv6_addresses.empty()) {
+            std::array<std::uint8_t, 6> mac;
+            std::copy(std::begin(e.mac.addr_bytes), std::end(e.mac.addr_bytes), mac.begin());
+            e.ipv6_addresses.push_back(config::eui64_link_local(mac).bytes);
+            for (const auto& p : ci.ipv6_addresses)
+                e.ipv6_addresses.push_back(p.address.bytes);
+        }
         s.interfaces.push_back(e);
         if (ci.gateway)
             neighbours.intern(rte_cpu_to_be_32(*ci.gateway), static_cast<std::uint8_t>(i));

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include <rte_ether.h>
@@ -48,6 +49,31 @@ struct InterfaceEntry {
     // The largest IPv4 packet the link carries (host order): tunnel forwarding answers or
     // drops what would exceed it once encapsulated.
     std::uint16_t mtu = 1500;
+    // The node's IPv6 addresses on the link (network order): its link-local one, derived from
+    // `mac` as the kernel side is given it, first, then the configured ones. Empty: no IPv6 on
+    // this link. Frames to them go to the kernel, which answers Neighbour Discovery and echo
+    // for the node as it answers TCP (docs/ipv6-plan.md, step 4).
+    std::vector<std::array<std::uint8_t, 16>> ipv6_addresses;
+
+    // One of ipv6_addresses, all-nodes (ff02::1), or the solicited-node group of one of them
+    // (ff02::1:ffXX:XXXX, RFC 4291 2.7.1): what the node's kernel listens to.
+    bool is_for_node(const std::uint8_t* dst) const {
+        static constexpr std::uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                       0,    0,    0, 0, 0, 0, 0, 1};
+        // ff02::1:ff00:0/104
+        static constexpr std::uint8_t solicited_prefix[13] = {0xff, 0x02, 0, 0, 0,    0,   0,
+                                                              0,    0,    0, 0, 0x01, 0xff};
+        if (ipv6_addresses.empty())
+            return false;
+        if (std::memcmp(dst, all_nodes, 16) == 0)
+            return true;
+        const bool solicited = std::memcmp(dst, solicited_prefix, 13) == 0;
+        for (const auto& a : ipv6_addresses)
+            if (solicited ? std::memcmp(dst + 13, a.data() + 13, 3) == 0
+                          : std::memcmp(dst, a.data(), 16) == 0)
+                return true;
+        return false;
+    }
 };
 
 struct RealServerEntry {

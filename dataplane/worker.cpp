@@ -528,8 +528,7 @@ void Worker::process_burst(rte_mbuf** frames, std::uint16_t count, std::uint8_t 
         case FrameKind::tcp6:
         case FrameKind::udp6:
         case FrameKind::icmp6:
-            // Parsed, not served: IPv6 services arrive with docs/ipv6-plan.md's step 5.
-            drop(m, DropReason::ipv6_not_enabled);
+            handle_ipv6(m, f, ingress);
             continue;
         case FrameKind::tcp:
         case FrameKind::udp:

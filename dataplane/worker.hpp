@@ -67,6 +67,7 @@ class Worker {
 
     void handle_arp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress, std::uint32_t now);
     void handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress);
+    void handle_ipv6(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress);
     // A new connection between its two steps.
     struct NewConnection {
         Pending* pending;

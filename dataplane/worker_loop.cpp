@@ -112,6 +112,16 @@ void Worker::handle_icmp(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress
     enqueue(ingress, m);
 }
 
+void Worker::handle_ipv6(rte_mbuf* m, const ParsedFrame& f, std::uint8_t ingress) {
+    const InterfaceEntry& iface = snapshot_->interfaces[ingress];
+    if (iface.kernel_port != no_port && iface.is_for_node(f.ip6->dst_addr)) {
+        to_kernel(ingress, m); // the node's own: ND, echo, its sockets
+        return;
+    }
+    // Not served yet: IPv6 services arrive with docs/ipv6-plan.md's step 5.
+    drop(m, DropReason::ipv6_not_enabled);
+}
+
 void Worker::to_control(rte_mbuf* m, std::uint8_t ingress) {
     // No instance configured (a reload may add some: the ring always exists).
     if (!ctx_.control_rx || snapshot_->vrrp_instances.empty()) {

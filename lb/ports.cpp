@@ -94,8 +94,11 @@ control::PortBinding start_port(const control::config::Interface& iface, unsigne
     if (int rc = rte_eth_dev_start(port); rc != 0)
         throw std::runtime_error(fmt::format("interface '{}': starting '{}' failed: {}", iface.name,
                                              iface.device, rte_strerror(-rc)));
-    // Promiscuous: frames for the VRRP virtual MAC must reach us too. Some PMDs cannot; fine.
-    rte_eth_promiscuous_enable(port);
+    // Promiscuous: frames for the VRRP virtual MAC must reach us too. Some PMDs cannot; those
+    // at least pass all multicast, which IPv6 needs (Neighbour Discovery goes to each
+    // address's solicited-node group, 33:33:ff:XX:XX:XX).
+    if (rte_eth_promiscuous_enable(port) != 0)
+        rte_eth_allmulticast_enable(port);
     control::PortBinding binding;
     binding.port_id = port;
     rte_eth_macaddr_get(port, &binding.mac);

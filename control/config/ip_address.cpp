@@ -80,6 +80,19 @@ std::optional<std::string> unicast_address_error(const IpAddress& a, bool link_l
     return std::nullopt;
 }
 
+IpAddress eui64_link_local(const std::array<std::uint8_t, 6>& mac) {
+    std::array<std::uint8_t, 16> b{0xfe, 0x80};
+    b[8] = mac[0] ^ 0x02; // the universal/local bit, inverted
+    b[9] = mac[1];
+    b[10] = mac[2];
+    b[11] = 0xff;
+    b[12] = 0xfe;
+    b[13] = mac[3];
+    b[14] = mac[4];
+    b[15] = mac[5];
+    return IpAddress::from_ipv6(b);
+}
+
 IpAddress masked(const IpAddress& a, unsigned length) {
     IpAddress out = a;
     for (unsigned i = 0; i < 16; ++i) {

@@ -46,6 +46,10 @@ bool is_ipv4_mapped(const IpAddress& a); // ::ffff:0:0/96
 // link), or nullopt. IPv4 addresses keep the rules they had: always nullopt.
 std::optional<std::string> unicast_address_error(const IpAddress& a, bool link_local_ok);
 
+// fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 appendix A): the
+// node's link-local address on a port, the same in the worker and on the kernel's side.
+IpAddress eui64_link_local(const std::array<std::uint8_t, 6>& mac);
+
 // The first `length` bits of `a`, the rest zero (`length` beyond the width keeps every bit).
 IpAddress masked(const IpAddress& a, unsigned length);
 

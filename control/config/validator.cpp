@@ -270,13 +270,15 @@ void refuse_what_ipv6_lacks(const Config& c, Diagnostics& out) {
                                        "(docs/ipv6-plan.md)",
                                        what)});
     };
-    for (const auto& i : c.interfaces) {
-        if (!i.ipv6_addresses.empty())
+    // Interfaces' IPv6 addresses and gateways are the node's (step 4's first half): the kernel
+    // exception path holds them, and the workers pass it what is addressed to them. Without it
+    // nothing would answer Neighbour Discovery for them (the workers do ARP themselves).
+    for (const auto& i : c.interfaces)
+        if (!i.kernel && !i.ipv6_addresses.empty())
             refuse(i.ipv6_address_locations.front(),
-                   fmt::format("address {}", format_ip(i.ipv6_addresses.front().address)));
-        if (i.ipv6_gateway)
-            refuse(i.ipv6_gateway_location, fmt::format("gateway {}", format_ip(*i.ipv6_gateway)));
-    }
+                   fmt::format("address {} on an interface with kernel: false (the node's IPv6 "
+                               "addresses live on the kernel exception path for now)",
+                               format_ip(i.ipv6_addresses.front().address)));
     for (const auto& s : c.services) {
         if (!s.vip.is_ipv4()) {
             refuse(s.vip_location, fmt::format("vip {}", format_ip(s.vip)));

@@ -113,15 +113,16 @@ class Lab:
             os.killpg(process.pid, signal.SIGKILL)
             return process.wait()
 
-    def http_server(self, namespace, name, port, files=None):
-        """python3 http.server on `port` serving a directory whose /whoami says `name`."""
+    def http_server(self, namespace, name, port, files=None, bind="0.0.0.0"):
+        """python3 http.server on `port` serving a directory whose /whoami says `name` (`bind`
+        "::" for both families)."""
         root = os.path.join(self.tmp, f"www-{name}-{port}")
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, "whoami"), "w") as f:
             f.write(f"{name}\n")
         for rel, src in (files or {}).items():
             os.symlink(src, os.path.join(root, rel))
-        p = self.spawn(namespace, "/usr/bin/python3", "-m", "http.server", str(port), "--bind", "0.0.0.0",
+        p = self.spawn(namespace, "/usr/bin/python3", "-m", "http.server", str(port), "--bind", bind,
                        "--directory", root, log=os.path.join(self.tmp, f"http-{name}-{port}.log"))
         self.wait_for_port(namespace, port)
         return p

@@ -216,6 +216,49 @@ TEST_CASE("the node's own traffic goes to the kernel exception path") {
     CHECK(h.drops(DropReason::to_node) == 0);
 }
 
+TEST_CASE("the node's own IPv6 traffic goes to the kernel exception path") {
+    // ext is dual-stack, int IPv4 only. The kernel side answers Neighbour Discovery and echo for
+    // the node's addresses (lb/exception_path.cpp gives it exactly these).
+    WorkerHarness h(R"(node: {name: test}
+interfaces:
+  - {name: ext, device: d0, addresses: [198.51.100.2/24, "2001:db8:100::2/64"]}
+  - {name: int, device: d1, address: 203.0.113.1/24}
+)",
+                    1024, true);
+    const Ipv6Address node6 = ipv6(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 2);
+    // fe80::/64 with port0_mac's modified EUI-64 (02:00:00:00:00:01 -> 0000:00ff:fe00:0001).
+    const Ipv6Address link_local = ipv6(0xfe80, 0, 0, 0, 0, 0x00ff, 0xfe00, 0x0001);
+    const Ipv6Address solicited_node = ipv6(0xff02, 0, 0, 0, 0, 1, 0xff00, 0x0002); // of ::2
+    const Ipv6Address all_nodes = ipv6(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    const Ipv6Address elsewhere = ipv6(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 3);
+    auto to = [](Ipv6Address dst, std::uint8_t protocol) {
+        L6 p;
+        p.dst = dst;
+        p.protocol = protocol;
+        p.dport = 22;
+        return ipv6_frame(p);
+    };
+    for (const auto& [dst, protocol] :
+         std::vector<std::pair<Ipv6Address, std::uint8_t>>{{node6, IPPROTO_TCP},
+                                                           {node6, IPPROTO_ICMPV6},
+                                                           {link_local, IPPROTO_UDP},
+                                                           {solicited_node, IPPROTO_ICMPV6},
+                                                           {all_nodes, IPPROTO_ICMPV6}}) {
+        INFO(int{protocol});
+        const auto out = h.send(to(dst, protocol));
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].to_kernel);
+        CHECK(out[0].interface == 0);
+    }
+    // Another host's address, another address's solicited-node group, and anything IPv6 on a
+    // link without IPv6: not the node's, and not served yet.
+    CHECK(h.send(to(elsewhere, IPPROTO_TCP)).empty());
+    CHECK(h.send(to(ipv6(0xff02, 0, 0, 0, 0, 1, 0xff00, 0x0003), IPPROTO_ICMPV6)).empty());
+    CHECK(h.send(to(all_nodes, IPPROTO_ICMPV6), 1).empty());
+    CHECK(h.send(to(node6, IPPROTO_TCP), 1).empty());
+    CHECK(h.drops(DropReason::ipv6_not_enabled) == 4);
+}
+
 TEST_CASE("below quorum, new connections go to the sorry server") {
     const std::string config = std::string(two_interfaces) + R"(services:
   - name: web
