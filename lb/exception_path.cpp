@@ -80,15 +80,23 @@ void configure_kernel_side(const control::config::Interface& iface) {
     ::close(fd);
 }
 
-void write_ipv6_sysctl(const control::config::Interface& iface, const char* key,
-                       const char* value) {
-    const std::string path = fmt::format("/proc/sys/net/ipv6/conf/{}/{}", iface.kernel_name, key);
-    std::ofstream f(path);
+// False when the file cannot be written (a kernel booted with ipv6.disable=1 has none).
+bool try_write_ipv6_sysctl(const control::config::Interface& iface, const char* key,
+                           const char* value) {
+    std::ofstream f(fmt::format("/proc/sys/net/ipv6/conf/{}/{}", iface.kernel_name, key));
     f << value << "\n";
     f.flush();
-    if (!f)
-        throw std::runtime_error(fmt::format("interface '{}': cannot write {} to {}: {}",
-                                             iface.name, value, path, std::strerror(errno)));
+    return static_cast<bool>(f);
+}
+
+void write_ipv6_sysctl(const control::config::Interface& iface, const char* key,
+                       const char* value) {
+    if (!try_write_ipv6_sysctl(iface, key, value))
+        throw std::runtime_error(
+            fmt::format("interface '{}': cannot write {} to /proc/sys/net/ipv6/conf/{}/{}: {} "
+                        "(its IPv6 addresses need a kernel with IPv6; was it booted with "
+                        "ipv6.disable=1?)",
+                        iface.name, value, iface.kernel_name, key, std::strerror(errno)));
 }
 
 // The kernel's struct in6_ifreq (linux/ipv6.h, which clashes with glibc's netinet/in.h).
@@ -105,9 +113,13 @@ struct Ipv6InterfaceRequest {
 // would hold the addresses back for a second, and the worker already owns the link). Without
 // IPv6 addresses, IPv6 stays off so that the kernel sends no IPv6 out of the data port.
 void configure_kernel_ipv6(const control::config::Interface& iface, const rte_ether_addr& mac) {
-    write_ipv6_sysctl(iface, "disable_ipv6", "1"); // forgets what it generated when it came up
-    if (iface.ipv6_addresses.empty())
+    // Forgets what the kernel generated when the tap came up. Without IPv6 addresses this is
+    // only hygiene, and a kernel without IPv6 has nothing to forget.
+    if (iface.ipv6_addresses.empty()) {
+        try_write_ipv6_sysctl(iface, "disable_ipv6", "1");
         return;
+    }
+    write_ipv6_sysctl(iface, "disable_ipv6", "1");
     write_ipv6_sysctl(iface, "addr_gen_mode", "1"); // none
     write_ipv6_sysctl(iface, "accept_dad", "0");
     write_ipv6_sysctl(iface, "accept_ra", "0");
