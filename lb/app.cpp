@@ -53,12 +53,18 @@ int run(const control::config::Config& config, const std::string& config_path,
     int status = 0;
     try {
         Balancer balancer(config, config_path);
-        for (std::size_t i = 0; i < config.interfaces.size(); ++i)
-            fmt::print(stderr, "lb: interface {} on {} (port {}, {}), {}/{}\n",
-                       config.interfaces[i].name, config.interfaces[i].device,
-                       balancer.ports()[i].port_id, mac_text(balancer.ports()[i].mac),
-                       control::config::format_ipv4(config.interfaces[i].address),
-                       config.interfaces[i].prefix_length);
+        for (std::size_t i = 0; i < config.interfaces.size(); ++i) {
+            const auto& iface = config.interfaces[i];
+            // "198.51.100.2/24", "2001:db8::2/64", or both.
+            std::string addresses =
+                iface.has_ipv4() ? iface.subnets(control::config::Family::ipv4) : "";
+            if (!iface.ipv6_addresses.empty())
+                addresses +=
+                    (addresses.empty() ? "" : ", ") + iface.subnets(control::config::Family::ipv6);
+            fmt::print(stderr, "lb: interface {} on {} (port {}, {}), {}\n", iface.name,
+                       iface.device, balancer.ports()[i].port_id, mac_text(balancer.ports()[i].mac),
+                       addresses);
+        }
         balancer.start_workers();
         balancer.write_stats();
         // Said once lbctl can be answered: scripts (and our tests) wait for this line.
