@@ -1,6 +1,6 @@
 // Builds Ethernet frames for packet-level tests: ARP, ICMP echo, TCP and UDP over IPv4 with
-// correct checksums, optional IP options; TCP, UDP and ICMPv6 echo over IPv6 behind any chain
-// of extension headers; and helpers to read frames back.
+// correct checksums, optional IP options; TCP, UDP, ICMPv6 echo and Neighbour Discovery over
+// IPv6 behind any chain of extension headers; and helpers to read frames back.
 #pragma once
 
 #include <cstddef>
@@ -217,6 +217,11 @@ inline std::uint16_t ipv6_l4_checksum(const rte_ipv6_hdr* ip, const void* l4, st
     return folded == 0 && protocol == IPPROTO_UDP ? 0xffff : folded; // UDP's 0 means none
 }
 
+// A read-back view like those at the end, up here because nd_frame edits through it.
+inline rte_ipv6_hdr* ip6_of(Bytes& f) {
+    return reinterpret_cast<rte_ipv6_hdr*>(f.data() + 14);
+}
+
 inline Bytes ipv6_frame(const L6& p) {
     std::size_t extensions = 0;
     for (const auto& e : p.extensions)
@@ -266,6 +271,77 @@ inline Bytes ipv6_frame(const L6& p) {
     return f;
 }
 
+// Neighbour Discovery (RFC 4861 4.3, 4.4): the IPv6 multicast MAC of a group (RFC 2464 7,
+// 33:33 and its last 32 bits) and the solicited-node group of an address (RFC 4291 2.7.1).
+inline Mac ipv6_multicast_mac(const Ipv6Address& group) {
+    return Mac{{0x33, 0x33, group.b[12], group.b[13], group.b[14], group.b[15]}};
+}
+
+constexpr Ipv6Address solicited_node(const Ipv6Address& a) {
+    Ipv6Address group = ipv6(0xff02, 0, 0, 0, 0, 1, 0xff00, 0);
+    group.b[13] = a.b[13];
+    group.b[14] = a.b[14];
+    group.b[15] = a.b[15];
+    return group;
+}
+
+// A link-layer address option: scapy's ICMPv6NDOptSrcLLAddr(lladdr=mac) for type 1,
+// ICMPv6NDOptDstLLAddr(lladdr=mac) for type 2.
+inline Bytes nd_link_layer_option(std::uint8_t type, Mac mac) {
+    Bytes o{type, 1};
+    o.insert(o.end(), mac.b, mac.b + 6);
+    return o;
+}
+
+// scapy's Ether(src=src_mac, dst=dst_mac)/IPv6(src=src, dst=dst, hlim=hop_limit)/<extensions>/
+// ICMPv6ND_NS(tgt=target) (type 135) or ICMPv6ND_NA(tgt=target, R=.., S=.., O=..) (type 136),
+// then the options as given, the ICMPv6 checksum right. By default the NS a client sends to
+// resolve vip6.
+struct Nd {
+    std::uint8_t type = 135;
+    std::uint8_t code = 0;
+    std::uint8_t flags = 0; // NA: R 0x80, S 0x40, O 0x20
+    Ipv6Address src = client6;
+    Ipv6Address dst = solicited_node(vip6);
+    Ipv6Address target = vip6;
+    std::uint8_t hop_limit = 255;
+    std::vector<Bytes> options; // each whole: type, length in 8-byte units, data
+    std::vector<Ipv6Extension> extensions;
+    Mac src_mac = client_mac;
+    Mac dst_mac = ipv6_multicast_mac(solicited_node(vip6));
+};
+
+inline Bytes nd_frame(const Nd& p) {
+    // ipv6_frame's echo request, its 8-byte header and payload then overwritten with the ND
+    // message: it already lays out the extension headers and lengths.
+    L6 l6;
+    l6.protocol = IPPROTO_ICMPV6;
+    l6.src = p.src;
+    l6.dst = p.dst;
+    l6.extensions = p.extensions;
+    l6.src_mac = p.src_mac;
+    l6.dst_mac = p.dst_mac;
+    Bytes message(24, 0);
+    message[0] = p.type;
+    message[1] = p.code;
+    message[4] = p.flags;
+    std::memcpy(&message[8], p.target.b, 16);
+    for (const auto& o : p.options)
+        message.insert(message.end(), o.begin(), o.end());
+    l6.payload = message.size() - 8;
+    Bytes f = ipv6_frame(l6);
+    auto* ip = ip6_of(f);
+    ip->hop_limits = p.hop_limit;
+    std::size_t extensions = 0;
+    for (const auto& e : p.extensions)
+        extensions += e.bytes.size();
+    std::uint8_t* icmp = f.data() + 14 + 40 + extensions;
+    std::memcpy(icmp, message.data(), message.size());
+    const std::uint16_t sum = ipv6_l4_checksum(ip, icmp, message.size(), IPPROTO_ICMPV6);
+    std::memcpy(icmp + 2, &sum, 2);
+    return f;
+}
+
 inline Bytes arp_frame(std::uint16_t op, Mac sender, std::uint32_t sender_ip,
                        std::uint32_t target_ip,
                        Mac dst = Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}) {
@@ -288,9 +364,6 @@ inline const rte_ether_hdr* eth_of(const Bytes& f) {
 }
 inline rte_ipv4_hdr* ip_of(Bytes& f) {
     return reinterpret_cast<rte_ipv4_hdr*>(f.data() + 14);
-}
-inline rte_ipv6_hdr* ip6_of(Bytes& f) {
-    return reinterpret_cast<rte_ipv6_hdr*>(f.data() + 14);
 }
 inline std::uint8_t* l4_of(Bytes& f) {
     auto* iph = ip_of(f);

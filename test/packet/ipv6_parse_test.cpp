@@ -12,6 +12,7 @@
 
 #include "dataplane/packet_parser.hpp"
 #include "test/packet/frame_builder.hpp"
+#include "test/packet/mbuf_frame.hpp"
 
 using namespace lb::test;
 using lb::dataplane::DropReason;
@@ -21,13 +22,6 @@ using lb::dataplane::ParsedFrame;
 
 namespace {
 
-rte_mempool* pool() {
-    static rte_mempool* p =
-        rte_pktmbuf_pool_create("ipv6_parse_test", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    REQUIRE(p != nullptr);
-    return p;
-}
-
 // What parse_frame said, with its pointers as offsets into the frame (the mbuf is gone).
 struct Verdict {
     ParsedFrame f;
@@ -35,24 +29,10 @@ struct Verdict {
     std::ptrdiff_t l4 = -1;
 };
 
-// Parses `frame` in one mbuf, or in two chained ones when `first` is below its size. The first
-// buffer then holds the whole frame anyway, its data_len cut at `first`: a parser that read past
-// data_len would find the right bytes there and accept what it must refuse.
+// Parses `frame` in one mbuf, or in two chained ones when `first` is below its size (mbuf_of).
 Verdict parse(const Bytes& frame, std::size_t first = SIZE_MAX, ParsedFrame reused = {}) {
-    first = std::min(first, frame.size());
-    rte_mbuf* m = rte_pktmbuf_alloc(pool());
-    REQUIRE(m != nullptr);
-    auto* data = reinterpret_cast<std::uint8_t*>(
-        rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())));
-    std::memcpy(data, frame.data(), frame.size());
-    if (first < frame.size()) {
-        rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.size() - first));
-        rte_mbuf* tail = rte_pktmbuf_alloc(pool());
-        REQUIRE(tail != nullptr);
-        std::memcpy(rte_pktmbuf_append(tail, static_cast<std::uint16_t>(frame.size() - first)),
-                    frame.data() + first, frame.size() - first);
-        REQUIRE(rte_pktmbuf_chain(m, tail) == 0);
-    }
+    rte_mbuf* m = mbuf_of(frame, first);
+    const auto* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
     Verdict v{reused};
     lb::dataplane::parse_frame(m, v.f);
     const FrameKind k = v.f.kind;
