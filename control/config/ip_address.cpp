@@ -11,6 +11,10 @@
 
 namespace lb::control::config {
 
+const char* to_string(Family f) {
+    return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
+
 IpAddress IpAddress::from_ipv4(std::uint32_t host_order) {
     IpAddress a;
     a.family = Family::ipv4;

@@ -16,6 +16,9 @@ namespace lb::control::config {
 
 enum class Family : std::uint8_t { ipv4, ipv6 };
 
+// "IPv4" or "IPv6", for messages.
+const char* to_string(Family f);
+
 struct IpAddress {
     Family family = Family::ipv4;
     // Network order. IPv4: the first four bytes, the rest zero (so that == and <=> compare

@@ -85,7 +85,7 @@ void add_interface_gateway(Reader& r, const YAML::Node& n, Interface& i, bool& h
     if (have)
         return r.error(n, fmt::format("an interface has one gateway per family; {} is a second "
                                       "{} one",
-                                      format_ip(*a), a->is_ipv4() ? "IPv4" : "IPv6"));
+                                      format_ip(*a), to_string(a->family)));
     have = true;
     if (a->is_ipv4()) {
         i.gateway_location = location_of(n);

@@ -111,10 +111,6 @@ void validate_interfaces(const Config& c, Diagnostics& out) {
     }
 }
 
-const char* family_name(Family f) {
-    return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) {
     std::set<std::pair<IpAddress, std::uint16_t>> seen;
     for (const auto& rs : s.real_servers) {
@@ -126,8 +122,8 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
                            fmt::format("real server {} is {} and the VIP {} is {}: forwarding: {} "
                                        "stays in one family (forwarding: tunnel carries IPv4 in "
                                        "IPv6 and IPv6 in IPv4)",
-                                       addr, family_name(rs.address.family), format_ip(s.vip),
-                                       family_name(s.vip.family), to_string(s.forwarding))});
+                                       addr, to_string(rs.address.family), format_ip(s.vip),
+                                       to_string(s.vip.family), to_string(s.forwarding))});
             continue;
         }
         if (!seen.emplace(rs.address, rs.port.value_or(0)).second)
@@ -176,7 +172,7 @@ void validate_real_servers(const Config& c, const Service& s, Diagnostics& out) 
             out.push_back(
                 {rs.location, fmt::format("real server {}: interface '{}' has no {} "
                                           "address to reach it from",
-                                          addr, egress->name, family_name(rs.address.family))});
+                                          addr, egress->name, to_string(rs.address.family))});
         } else if (s.forwarding == Forwarding::dr && !egress->holds(rs.address)) {
             out.push_back(
                 {rs.location, fmt::format("real server {}: DR needs the real server on a directly "

@@ -325,9 +325,8 @@ void validate_vrrp(const Config& c, Diagnostics& out) {
                      fmt::format("virtual address {} is {} where the instance's first is {}: a "
                                  "VRRP instance is one family (RFC 5798); put the {} addresses "
                                  "in an instance of their own, and both in one sync group",
-                                 format_ip(a), a.is_ipv4() ? "IPv4" : "IPv6",
-                                 family == Family::ipv4 ? "IPv4" : "IPv6",
-                                 a.is_ipv4() ? "IPv4" : "IPv6")});
+                                 format_ip(a), to_string(a.family), to_string(family),
+                                 to_string(a.family))});
             if (!owners.emplace(a, &v).second)
                 out.push_back({v.location, fmt::format("virtual address {} belongs to two VRRP "
                                                        "instances",
@@ -342,12 +341,10 @@ void validate_vrrp(const Config& c, Diagnostics& out) {
                                        "only)"});
         for (const auto& peer : v.unicast_peers)
             if (peer.family != family)
-                out.push_back(
-                    {v.location,
-                     fmt::format("unicast peer {} is not of the instance's family: "
-                                 "adverts of an {} instance travel over {}",
-                                 format_ip(peer), family == Family::ipv4 ? "IPv4" : "IPv6",
-                                 family == Family::ipv4 ? "IPv4" : "IPv6")});
+                out.push_back({v.location,
+                               fmt::format("unicast peer {} is not of the instance's family: "
+                                           "adverts of an {} instance travel over {}",
+                                           format_ip(peer), to_string(family), to_string(family))});
         if (v.unicast_source && v.unicast_source->family != family)
             out.push_back({v.location, fmt::format("unicast_source {} is not of the instance's "
                                                    "family",
